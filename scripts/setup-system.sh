@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages voxcast needs, only those that are missing (needs root or sudo).
+set -euo pipefail
+
+# package=version-prefix; the version is checked loosely so a Debian point release still passes.
+PACKAGES=(
+  "sqlite3"
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "voxcast: installing Debian packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

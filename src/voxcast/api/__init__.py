@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, Sign authentication, vendor envelopes, one router per family."""

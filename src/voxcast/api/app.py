@@ -1,0 +1,74 @@
+"""The FastAPI application factory: every router mounted under `/v3/<path>` and `/<path>`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voxcast import __version__
+from voxcast.api.envelope import Family, body
+from voxcast.api.routers import account, files, group_call, recall, records, voice
+from voxcast.api.routing import validation_reason
+from voxcast.domain.codes import Code
+from voxcast.runtime import Runtime
+
+ROUTERS: list[APIRouter] = [
+    account.router,
+    files.router,
+    group_call.router,
+    recall.router,
+    voice.router,
+    records.router,
+]
+
+
+def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
+    """The API bound to one runtime. With `owns_runtime` the app closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_runtime:
+            await runtime.close()
+
+    app = FastAPI(
+        title="voxcast",
+        version=__version__,
+        description=(
+            "Self-hosted outbound voice API, wire-compatible with the LAAFFIC / ITNIO TECH / "
+            "ONBUKA voice API. Every path is served under /v3/<path> and /<path>."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v3")
+        app.include_router(router, include_in_schema=False)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Requests that never reach a vendor route (unknown path, wrong method) still get an
+    # envelope, never an HTML or bare 4xx page.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return JSONResponse(body(Family.STATUS, Code.NOT_FOUND, "no such endpoint"), 404)
+        if exc.status_code == 405:
+            return JSONResponse(
+                body(Family.STATUS, Code.PARAMETER, "method not allowed for this endpoint"), 405
+            )
+        return JSONResponse(body(Family.STATUS, Code.PARAMETER, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        code, reason = validation_reason(exc)
+        return JSONResponse(body(Family.STATUS, code, reason), 200)
+
+    return app

@@ -1,0 +1,61 @@
+"""Shared pieces of request models: the vendor's lenient typing and common field rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+class VendorModel(BaseModel):
+    """A request body: unknown fields are ignored and numbers are accepted where strings are
+    documented (and numeric strings where integers are), as the vendor's Java backend does."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        coerce_numbers_to_str=True,
+        str_strip_whitespace=True,
+        populate_by_name=True,
+    )
+
+
+def _phone(value: str) -> str:
+    if not _DIGITS.match(value) or not 7 <= len(value) <= 15:
+        raise ValueError("must be 7-15 digits: country code and number, no '+'")
+    return value
+
+
+def _display(value: str | None) -> str | None:
+    if value in (None, ""):
+        return value
+    assert value is not None
+    if not _DIGITS.match(value) or len(value) > 20:
+        raise ValueError("must be 0-20 digits")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_phone)]
+DisplayNum = Annotated[str | None, AfterValidator(_display), Field(default=None)]
+
+
+class PageQuery(VendorModel):
+    """The vendor's paging request: `{"current":1,"size":10,"params":{...}}`."""
+
+    current: int = Field(default=1, ge=1)
+    size: int = Field(default=10, ge=1, le=100)
+
+
+def page_body(records: list[object], total: int, current: int, size: int) -> dict[str, object]:
+    """The vendor's paging response body."""
+    pages = (total + size - 1) // size if size else 0
+    return {
+        "records": records,
+        "total": total,
+        "size": size,
+        "current": current,
+        "pages": pages,
+        "searchCount": True,
+    }

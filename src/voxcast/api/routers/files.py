@@ -1,0 +1,40 @@
+"""Voice file upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from voxcast.api.base import VendorModel
+from voxcast.api.deps import CurrentAccount, Rt
+from voxcast.api.envelope import Family, ok
+from voxcast.api.routing import VendorRoute, envelope
+from voxcast.services import files
+
+router = APIRouter(route_class=VendorRoute, tags=["voice files"])
+
+
+class FileUpload(VendorModel):
+    fileName: str = Field(min_length=5, max_length=32, description="name with extension, unique")
+    file: str = Field(min_length=1, description="base64 of the audio file")
+
+
+@router.post("/voice/fileUpload", openapi_extra=envelope(Family.STATUS))
+async def file_upload(
+    req: FileUpload,
+    account: CurrentAccount,
+    rt: Rt,
+) -> dict[str, Any]:
+    """Store a voice file; `data` is its voiceFileId."""
+    async with rt.sessions.begin() as session:
+        file_id = await files.store_upload(
+            session,
+            account_id=account.id,
+            file_name=req.fileName,
+            content_b64=req.file,
+            now=rt.clock.now(),
+            max_bytes=rt.settings.max_upload_bytes,
+        )
+    return ok(Family.STATUS, file_id)

@@ -1,0 +1,144 @@
+"""The route class every vendor endpoint uses: Sign check, JSON body rule, errors as envelopes.
+
+Order for each request: authenticate (-1/-16/-2…), then require a JSON body whatever the
+Content-Type says (-18 when it is not JSON), then FastAPI's model validation (-22 naming the
+field), then the endpoint. Every failure is answered with the endpoint's own envelope family.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from voxcast.api.deps import runtime
+from voxcast.api.envelope import Family, error_response
+from voxcast.domain.codes import ApiError, Code
+from voxcast.runtime import Runtime
+from voxcast.services import accounts
+from voxcast.storage.models import Account
+
+log = logging.getLogger("voxcast.api")
+
+ENVELOPE_KEY = "x-envelope"
+PUBLIC_KEY = "x-public"
+
+
+def envelope(family: Family, *, public: bool = False) -> dict[str, Any]:
+    """`openapi_extra` for a route: which envelope it answers with, whether it skips auth."""
+    extra: dict[str, Any] = {ENVELOPE_KEY: family.value}
+    if public:
+        extra[PUBLIC_KEY] = True
+    return extra
+
+
+def client_ip(request: Request, trust_forwarded: bool) -> str | None:
+    if trust_forwarded:
+        fwd = request.headers.get("x-forwarded-for")
+        if fwd:
+            return fwd.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
+def format_loc(loc: Sequence[int | str]) -> str:
+    """('body', 'numberInfoList', 3, 'calleeNumber') → 'numberInfoList[3].calleeNumber'."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and out == "":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+def validation_reason(exc: RequestValidationError) -> tuple[Code, str]:
+    """The first problem, named by field, in words a caller can act on."""
+    errors = exc.errors()
+    if not errors:
+        return Code.PARAMETER, "invalid request"
+    first = errors[0]
+    field = format_loc(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        return Code.SYSTEM, "request body is not valid JSON"
+    msg = str(first.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        msg = "is required"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Code.PARAMETER, f"{field}: {msg}{more}"
+
+
+class VendorRoute(APIRoute):
+    """An APIRoute that applies the vendor's auth, body and envelope rules."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+        extra = self.openapi_extra or {}
+        family = Family(extra.get(ENVELOPE_KEY, Family.STATUS.value))
+        public = bool(extra.get(PUBLIC_KEY, False))
+        wants_body = self.body_field is not None
+
+        async def handler(request: Request) -> Response:
+            try:
+                rt = runtime(request)
+                if not public:
+                    request.state.account = await _authenticate(request, rt)
+                if wants_body:
+                    await _require_json(request, rt)
+                return await original(request)
+            except ApiError as err:
+                return error_response(family, err)
+            except RequestValidationError as exc:
+                code, reason = validation_reason(exc)
+                return error_response(family, ApiError(code, reason))
+            except Exception:
+                incident = uuid.uuid4().hex[:12]
+                log.exception("unexpected error, incident %s", incident)
+                return error_response(family, ApiError(Code.SYSTEM, f"incident {incident}"))
+
+        return handler
+
+
+async def _authenticate(request: Request, rt: Runtime) -> Account:
+    async with rt.sessions() as session:
+        return await accounts.authenticate(
+            session,
+            rt.secrets,
+            api_key=request.headers.get("api-key"),
+            timestamp=request.headers.get("timestamp"),
+            sign=request.headers.get("sign"),
+            client_ip=client_ip(request, rt.settings.trust_forwarded_for),
+            now=rt.clock.now(),
+            skew_seconds=rt.settings.sign_skew_seconds,
+        )
+
+
+async def _require_json(request: Request, rt: Runtime) -> None:
+    """Parse the body as JSON whatever the Content-Type, as the vendor does; else -18."""
+    declared = request.headers.get("content-length")
+    limit = rt.settings.max_request_bytes
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+    if not raw.strip():
+        raise ApiError(Code.SYSTEM, "request body is empty; a JSON object is required")
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(Code.SYSTEM, "request body is not valid JSON") from None
+    request._json = parsed  # Starlette's cache: FastAPI reads the parsed body from here
+    headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+    headers.append((b"content-type", b"application/json"))
+    request.scope["headers"] = headers
+    if hasattr(request, "_headers"):
+        del request._headers

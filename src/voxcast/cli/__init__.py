@@ -1,0 +1,1 @@
+"""The `voxcast` command: serve, worker and admin sub-commands."""

@@ -1,0 +1,193 @@
+"""Sync and async clients. Each endpoint is one method; both classes share the request builder."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from voxcast.client._envelope import Envelope
+from voxcast.domain.signing import sign
+
+
+class VoxcastError(Exception):
+    """Raised by `.check()` style calls when the server answers a non-zero code."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        super().__init__(f"{envelope.code}: {envelope.reason}")
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class _Requests:
+    """Builds signed requests; `timestamp` may be injected (tests use a fixed clock)."""
+
+    def __init__(self, api_key: str, api_secret: str, timestamp: Callable[[], int] | None) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self._timestamp = timestamp or (lambda: int(time.time()))
+
+    def headers(self) -> dict[str, str]:
+        ts = str(self._timestamp())
+        return {
+            "Content-Type": "application/json;charset=UTF-8",
+            "Api-Key": self.api_key,
+            "Timestamp": ts,
+            "Sign": sign(self.api_key, self.api_secret, ts),
+        }
+
+
+class _Endpoints:
+    """Endpoint methods, written once over an abstract `_call` (sync returns, async awaits)."""
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    # -- account and files -------------------------------------------------------------
+    def get_balance(self) -> Any:
+        return self._call("GET", "/v3/getBalance")
+
+    def upload_file(self, file_name: str, content_b64: str) -> Any:
+        return self._call(
+            "POST", "/v3/voice/fileUpload", {"fileName": file_name, "file": content_b64}
+        )
+
+    # -- group-call tasks ---------------------------------------------------------------
+    def send_group_call(self, **fields: Any) -> Any:
+        """Create an IVR group-call task; fields are the vendor's camelCase names."""
+        return self._call("POST", "/v3/voice/group/call/send", _drop_none(fields))
+
+    def send_group_call_ai(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/group/call/send/ai", _drop_none(fields))
+
+    def update_group_call(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/group/call/update", _drop_none(fields))
+
+    def update_group_call_ai(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/group/call/update/ai", _drop_none(fields))
+
+    def resend_group_call(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/group/call/resend", _drop_none(fields))
+
+    def resend_group_call_ai(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/group/call/resend/ai", _drop_none(fields))
+
+    def query_group_calls(self, current: int = 1, size: int = 10, **params: Any) -> Any:
+        return self._call(
+            "POST",
+            "/v3/voice/group/call/query",
+            {"current": current, "size": size, "params": _drop_none(params)},
+        )
+
+    def group_call_detail(self, task_id: int) -> Any:
+        return self._call("GET", f"/v3/voice/group/call/detail/{task_id}")
+
+    def pause_group_calls(self, task_ids: list[int]) -> Any:
+        return self._call("POST", "/v3/voice/group/call/provisional", {"jobIdList": task_ids})
+
+    def resume_group_calls(self, task_ids: list[int]) -> Any:
+        return self._call("POST", "/v3/voice/group/call/resume", {"jobIdList": task_ids})
+
+    def cancel_group_calls(self, task_ids: list[int]) -> Any:
+        return self._call("POST", "/v3/voice/group/call/cancel", {"taskIdList": task_ids})
+
+    # -- recall flows --------------------------------------------------------------------
+    def query_recall_flows(self, current: int = 1, size: int = 10, **params: Any) -> Any:
+        return self._call(
+            "POST",
+            "/v3/voice/recallFlow/queryPage",
+            {"current": current, "size": size, "params": _drop_none(params)},
+        )
+
+    def recall_flow_detail(self, flow_id: int) -> Any:
+        return self._call("POST", "/v3/voice/recallFlow/queryDetail", {"keyId": flow_id})
+
+    def update_recall_flow(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/recallFlow/update", _drop_none(fields))
+
+    def cancel_recall_flow(self, cancel_type: int, object_id: int) -> Any:
+        return self._call(
+            "POST", "/v3/voice/recallFlow/cancel", {"type": cancel_type, "id": object_id}
+        )
+
+    # -- single sends and records ------------------------------------------------------
+    def send_code(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/sendCode", _drop_none(fields))
+
+    def send_group(self, **fields: Any) -> Any:
+        return self._call("POST", "/v3/voice/sendGroup", _drop_none(fields))
+
+    def record(self, voice_id: str) -> Any:
+        return self._call("GET", f"/v3/voice/recordGroup/{voice_id}")
+
+    def query_records(self, current: int = 1, size: int = 25, **params: Any) -> Any:
+        return self._call(
+            "POST",
+            "/v3/voice/recordGroupQuery",
+            {"current": current, "size": size, "params": _drop_none(params)},
+        )
+
+
+class VoxcastClient(_Endpoints):
+    """Blocking client: `VoxcastClient(base_url, api_key, api_secret).get_balance()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        timestamp: Callable[[], int] | None = None,
+    ) -> None:
+        self._req = _Requests(api_key, api_secret, timestamp)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Envelope:
+        resp = self._http.request(method, path, json=body, headers=self._req.headers())
+        return Envelope.parse(resp.json())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VoxcastClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncVoxcastClient(_Endpoints):
+    """Asyncio client with the same methods as `VoxcastClient`, each awaited."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timestamp: Callable[[], int] | None = None,
+    ) -> None:
+        self._req = _Requests(api_key, api_secret, timestamp)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Envelope:
+        resp = await self._http.request(method, path, json=body, headers=self._req.headers())
+        return Envelope.parse(resp.json())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVoxcastClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

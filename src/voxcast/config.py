@@ -1,0 +1,54 @@
+"""Settings from the environment (VOXCAST_*) with safe defaults for the embedded mode."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    """Everything a voxcast process can be told; see docs/configuration.md."""
+
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("VOXCAST_DATA_DIR", "var")))
+    database_url: str = field(default_factory=lambda: os.environ.get("VOXCAST_DATABASE_URL", ""))
+    secret_key: str = field(default_factory=lambda: os.environ.get("VOXCAST_SECRET_KEY", ""))
+    environment: str = field(default_factory=lambda: os.environ.get("VOXCAST_ENV", "development"))
+    sign_skew_seconds: int = field(
+        default_factory=lambda: _env_int("VOXCAST_SIGN_SKEW_SECONDS", 300)
+    )
+    max_upload_bytes: int = field(
+        default_factory=lambda: _env_int("VOXCAST_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+    )
+    max_request_bytes: int = field(
+        default_factory=lambda: _env_int("VOXCAST_MAX_REQUEST_BYTES", 64 * 1024 * 1024)
+    )
+    sandbox_speed: float = field(default_factory=lambda: _env_float("VOXCAST_SANDBOX_SPEED", 1.0))
+    trust_forwarded_for: bool = field(
+        default_factory=lambda: os.environ.get("VOXCAST_TRUST_X_FORWARDED_FOR", "") == "1"
+    )
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or an SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'voxcast.db').as_posix()}"
+
+    def check(self) -> None:
+        """Refuse insecure defaults in production: a secret key must be given, not generated."""
+        if self.environment == "production" and not self.secret_key:
+            raise RuntimeError(
+                "VOXCAST_ENV=production requires VOXCAST_SECRET_KEY (a Fernet key; "
+                "generate one with `voxcast admin gen-secret-key`)"
+            )

@@ -1,0 +1,98 @@
+"""The vendor's status codes and the error type every layer raises to answer with one of them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Status codes of the vendor API; the value is the wire string."""
+
+    SUCCESS = "0"
+    AUTH = "-1"
+    IP_RESTRICTED = "-2"
+    NUMBERS_OVER_LIMIT = "-7"
+    PHONE_EMPTY = "-8"
+    PHONE_INVALID = "-9"
+    BALANCE = "-10"
+    TIME_FORMAT = "-11"
+    USER_LOCKED = "-13"
+    QUERY_ID = "-14"
+    TIMESTAMP = "-16"
+    SYSTEM = "-18"
+    EXISTS = "-20"
+    VALIDATION = "-21"
+    PARAMETER = "-22"
+    CAPS = "-23"
+    NOT_FOUND = "-24"
+    OUT_OF_TIME_RANGE = "-25"
+    FEE = "-26"
+    API_KEY_DISABLED = "-30"
+    NO_CALLABLE_NUMBER = "-34"
+    NO_NUMBER = "-35"
+    CONCURRENT_TASKS = "-37"
+    TTS_REQUIRED = "-38"
+    TTS_LANGUAGE = "-39"
+    TASK_NAME_EXISTS = "-41"
+    RESEND_STATE = "-42"
+    SMS_TRIGGER = "-53"
+    TASK_STATE = "-54"
+    SCRIPT_NOT_FOUND = "-60"
+
+
+DEFAULT_REASONS: dict[Code, str] = {
+    Code.SUCCESS: "success",
+    Code.AUTH: "Authentication error",
+    Code.IP_RESTRICTED: "Restricted IP access",
+    Code.NUMBERS_OVER_LIMIT: "Phone numbers exceed limit",
+    Code.PHONE_EMPTY: "Phone number empty",
+    Code.PHONE_INVALID: "Abnormal phone number",
+    Code.BALANCE: "The customer's balance is insufficient",
+    Code.TIME_FORMAT: "Incorrect time format",
+    Code.USER_LOCKED: "User locked",
+    Code.QUERY_ID: "Field empty or query id abnormal",
+    Code.TIMESTAMP: "Timestamp expires",
+    Code.SYSTEM: "Port program unusual",
+    Code.EXISTS: "Data existing",
+    Code.VALIDATION: "Data validation exception",
+    Code.PARAMETER: "Parameter exception",
+    Code.CAPS: "Data caps",
+    Code.NOT_FOUND: "Data unexisting",
+    Code.OUT_OF_TIME_RANGE: "Out of time range",
+    Code.FEE: "Getting fee faily",
+    Code.API_KEY_DISABLED: "API Key is disabled",
+    Code.NO_CALLABLE_NUMBER: (
+        "There is no callable number when the task was ended last time. "
+        "Please start the group call task again."
+    ),
+    Code.NO_NUMBER: "No number called",
+    Code.CONCURRENT_TASKS: (
+        "The group call task you submitted exceeds the maximum concurrent task limit. "
+        "Please complete the task before submitting again!"
+    ),
+    Code.TTS_REQUIRED: "Conversion text and language type are required",
+    Code.TTS_LANGUAGE: "Failed to obtain the text language type",
+    Code.TASK_NAME_EXISTS: "Task name already exists",
+    Code.RESEND_STATE: "Recall is allowed only when the task is canceled or completed",
+    Code.SMS_TRIGGER: "The trigger condition for the on-hook SMS must have one",
+    Code.TASK_STATE: "The task you submitted is wrong",
+    Code.SCRIPT_NOT_FOUND: "The AI speech template does not exist",
+}
+
+
+class ApiError(Exception):
+    """A failure the caller caused or must be told about, answered with a vendor code.
+
+    `detail` names the field or the object when there is one, so the reason tells the caller
+    exactly what to fix: "Parameter exception: taskName: length must be 2-64".
+    """
+
+    def __init__(self, code: Code, detail: str | None = None) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(self.reason)
+
+    @property
+    def reason(self) -> str:
+        base = DEFAULT_REASONS[self.code]
+        return f"{base}: {self.detail}" if self.detail else base

@@ -1,0 +1,78 @@
+"""Enumerations of the vendor API (task, recall and record types) with their wire values."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class TaskStatus(IntEnum):
+    """Group-call task status, as `query` and `detail` report it."""
+
+    WAITING = 0
+    CALLING = 1
+    FINISHED = 2
+    SUBMIT_FAILED = 3
+    CANCELED = 4
+    SUSPENDED = 5
+    SUBMITTING = 6
+
+
+#: statuses in which a task still counts against the account's concurrent-task limit
+ACTIVE_TASK_STATUSES = (
+    TaskStatus.WAITING,
+    TaskStatus.CALLING,
+    TaskStatus.SUSPENDED,
+    TaskStatus.SUBMITTING,
+)
+
+
+class TaskKind(IntEnum):
+    """What a task row holds. Group tasks show in `query`; messages are single API sends."""
+
+    GROUP = 1  # voice/group/call/send (taskType 1)
+    AI = 2  # voice/group/call/send/ai (taskType 2)
+    CODE = 10  # voice/sendCode: one callee, TTS
+    MESSAGE = 11  # voice/sendGroup: several callees, one uploaded file
+
+
+class RecordType(IntEnum):
+    """`type` of a voice call record (push and record query)."""
+
+    GROUP_CALL = 1
+    VERIFICATION_CODE = 2
+    SIP_PHONE = 3
+    DIRECT_DIAL = 4
+
+
+class RecallStatus(IntEnum):
+    """Status of a recall flow and of each of its nodes."""
+
+    PENDING = 0
+    IN_PROGRESS = 1
+    COMPLETED = 2
+    CANCELLED = 3
+    EXCEPTION = 4
+
+
+class RecallType(IntEnum):
+    """Which numbers a recall round dials: all of the previous round, or only its failures."""
+
+    ALL = 0
+    FAILED = 1
+
+
+class CalleeState(IntEnum):
+    """Where one callee of a task stands in the dialer."""
+
+    PENDING = 0
+    DIALING = 1
+    DONE = 2
+    SKIPPED = 3
+
+
+class Source(IntEnum):
+    """Where a task's prompt comes from."""
+
+    UPLOADED = 1
+    UPLOAD_NOW = 2
+    TTS = 3

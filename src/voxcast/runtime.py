@@ -1,0 +1,34 @@
+"""The objects one voxcast process shares: settings, clock, database and secret box."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from voxcast.config import Settings
+from voxcast.ports import Clock
+from voxcast.security import SecretBox, load_or_create_key
+from voxcast.storage.db import make_engine, make_sessionmaker, migrate
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    secrets: SecretBox
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_runtime(settings: Settings, clock: Clock, *, run_migrations: bool = True) -> Runtime:
+    """Connect to the database (migrating it first) and load the secret key."""
+    settings.check()
+    engine = make_engine(settings.resolved_database_url())
+    if run_migrations:
+        await migrate(engine)
+    box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
+    return Runtime(settings, clock, engine, make_sessionmaker(engine), box)

@@ -1,0 +1,1 @@
+"""Use cases, one module per feature: validated input in, storage touched, domain results out."""

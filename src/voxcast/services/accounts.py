@@ -1,0 +1,213 @@
+"""Accounts, API keys and voice apps: creation, authentication of signed requests, settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain import ids
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.signing import sign_matches
+from voxcast.security import SecretBox
+from voxcast.storage.models import Account, ApiKey, App
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: int
+    api_key: str
+    api_secret: str
+    app_id: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "accountId": self.account_id,
+            "apiKey": self.api_key,
+            "apiSecret": self.api_secret,
+            "appId": self.app_id,
+        }
+
+
+async def create_account(
+    session: AsyncSession,
+    box: SecretBox,
+    now: datetime,
+    *,
+    name: str,
+    balance: Decimal = Decimal(0),
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    app_id: str | None = None,
+) -> Credentials:
+    """A new account with one API key and one voice app. Keys are generated unless given."""
+    key = api_key or ids.api_key()
+    secret = api_secret or ids.api_secret()
+    if await session.get(ApiKey, key) is not None:
+        raise ApiError(Code.EXISTS, f"apiKey {key} already exists")
+    account = Account(
+        name=name,
+        balance=balance,
+        gift=Decimal(0),
+        credit=Decimal(0),
+        ip_whitelist="",
+        timezone="UTC",
+        bill_period="60+60",
+        max_concurrent_tasks=50,
+        locked=False,
+        created_at=now,
+    )
+    session.add(account)
+    await session.flush()
+    session.add(
+        ApiKey(
+            api_key=key,
+            account_id=account.id,
+            secret_enc=box.seal(secret),
+            enabled=True,
+            created_at=now,
+        )
+    )
+    app = App(
+        app_id=app_id or ids.app_id(),
+        account_id=account.id,
+        name=f"{name} voice app",
+        push_batch=False,
+        created_at=now,
+    )
+    session.add(app)
+    await session.flush()
+    return Credentials(account.id, key, secret, app.app_id)
+
+
+async def find_by_api_key(session: AsyncSession, api_key: str) -> tuple[Account, ApiKey] | None:
+    row = (
+        await session.execute(
+            select(Account, ApiKey)
+            .join(ApiKey, ApiKey.account_id == Account.id)
+            .where(ApiKey.api_key == api_key)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def ip_allowed(whitelist: str, ip: str | None) -> bool:
+    """True when the whitelist is empty or `ip` is in one of its addresses or networks."""
+    entries = [e.strip() for e in whitelist.replace(";", ",").split(",") if e.strip()]
+    if not entries:
+        return True
+    if ip is None:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for entry in entries:
+        try:
+            if addr in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def authenticate(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    api_key: str | None,
+    timestamp: str | None,
+    sign: str | None,
+    client_ip: str | None,
+    now: datetime,
+    skew_seconds: int,
+) -> Account:
+    """Check the vendor's Sign rule and the account's limits; the order decides the code.
+
+    Unknown key or wrong sign → -1 before anything else is revealed; then a timestamp outside
+    the skew window → -16; then a disabled key (-30), a locked account (-13), a foreign IP (-2).
+    """
+    if not api_key or not sign or not timestamp:
+        missing = [
+            n for n, v in (("Api-Key", api_key), ("Sign", sign), ("Timestamp", timestamp)) if not v
+        ]
+        raise ApiError(Code.AUTH, f"missing header {', '.join(missing)}")
+    found = await find_by_api_key(session, api_key.strip())
+    if found is None:
+        raise ApiError(Code.AUTH, "unknown Api-Key")
+    account, key = found
+    ts = timestamp.strip()
+    if not sign_matches(key.api_key, box.open(key.secret_enc), ts, sign):
+        raise ApiError(Code.AUTH, "Sign does not match MD5(ApiKey+ApiSecret+Timestamp)")
+    try:
+        seconds = int(ts)
+    except ValueError:
+        raise ApiError(Code.TIMESTAMP, "Timestamp must be Unix time in seconds") from None
+    if abs(now.timestamp() - seconds) > skew_seconds:
+        raise ApiError(Code.TIMESTAMP, f"Timestamp is more than {skew_seconds} s from server time")
+    if not key.enabled:
+        raise ApiError(Code.API_KEY_DISABLED)
+    if account.locked:
+        raise ApiError(Code.USER_LOCKED)
+    if not ip_allowed(account.ip_whitelist, client_ip):
+        raise ApiError(Code.IP_RESTRICTED, f"{client_ip} is not in the account's IP whitelist")
+    return account
+
+
+async def require_app(session: AsyncSession, account_id: int, app_id: str) -> App:
+    """The account's app with this id; another account's app is answered as not existing."""
+    app = await session.get(App, app_id)
+    if app is None or app.account_id != account_id:
+        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+    return app
+
+
+async def get_account(session: AsyncSession, account_id: int) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise ApiError(Code.NOT_FOUND, f"account {account_id} does not exist")
+    return account
+
+
+async def set_push(
+    session: AsyncSession,
+    box: SecretBox,
+    app_id: str,
+    *,
+    url: str,
+    batch: bool,
+    secret: str | None,
+) -> App:
+    app = await session.get(App, app_id)
+    if app is None:
+        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+    if url and not url.startswith(("http://", "https://")):
+        raise ApiError(Code.PARAMETER, "url: must start with http:// or https://")
+    app.push_url = url or None
+    app.push_batch = batch
+    if secret is not None:
+        app.push_secret_enc = box.seal(secret) if secret else None
+    return app
+
+
+async def set_ip_whitelist(session: AsyncSession, account_id: int, ips: str) -> None:
+    account = await get_account(session, account_id)
+    entries = [e.strip() for e in ips.replace(";", ",").split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ApiError(Code.PARAMETER, f"ips: {entry!r} is not an IP or CIDR") from None
+    account.ip_whitelist = ",".join(entries)
+
+
+async def set_balance(
+    session: AsyncSession, account_id: int, amount: Decimal, *, relative: bool
+) -> Decimal:
+    account = await get_account(session, account_id)
+    account.balance = account.balance + amount if relative else amount
+    return account.balance

@@ -1,0 +1,41 @@
+"""The demo account `make run` prints: created once, same credentials on every restart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from voxcast.runtime import Runtime
+from voxcast.services import accounts
+from voxcast.services.accounts import Credentials
+from voxcast.storage.models import App
+
+DEMO_API_KEY = "voxdemo1"
+DEMO_API_SECRET = "voxdemo-secret-0000"  # noqa: S105 - a documented demo credential
+DEMO_APP_ID = "demoApp1"
+DEMO_BALANCE = Decimal("100")
+
+
+async def ensure_demo_account(rt: Runtime) -> Credentials:
+    """Create the demo account unless it exists; return its credentials."""
+    async with rt.sessions.begin() as session:
+        found = await accounts.find_by_api_key(session, DEMO_API_KEY)
+        if found is not None:
+            account, key = found
+            app_id = await session.scalar(
+                select(App.app_id).where(App.account_id == account.id).order_by(App.created_at)
+            )
+            return Credentials(
+                account.id, key.api_key, rt.secrets.open(key.secret_enc), app_id or ""
+            )
+        return await accounts.create_account(
+            session,
+            rt.secrets,
+            rt.clock.now(),
+            name="demo",
+            balance=DEMO_BALANCE,
+            api_key=DEMO_API_KEY,
+            api_secret=DEMO_API_SECRET,
+            app_id=DEMO_APP_ID,
+        )

@@ -1,0 +1,96 @@
+"""Voice file uploads: base64 checks, size limit, unique names, vendor-style file ids."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain import ids
+from voxcast.domain.codes import ApiError, Code
+from voxcast.storage.models import VoiceFile
+
+#: extensions accepted on upload; decoding of each arrives with the audio pipeline
+AUDIO_EXTENSIONS = ("mp3", "m4a", "wav", "aac", "ogg", "opus", "flac", "amr")
+
+
+def extension_of(file_name: str, field: str = "fileName") -> str:
+    if "." not in file_name:
+        raise ApiError(Code.PARAMETER, f"{field}: must end with an extension such as .mp3")
+    ext = file_name.rsplit(".", 1)[1].lower()
+    if ext not in AUDIO_EXTENSIONS:
+        allowed = ", ".join("." + e for e in AUDIO_EXTENSIONS)
+        raise ApiError(Code.PARAMETER, f"{field}: extension .{ext} is not one of {allowed}")
+    return ext
+
+
+def decode_base64(data: str, *, field: str, max_bytes: int) -> bytes:
+    """Strict base64 (whitespace and a `data:...;base64,` prefix tolerated) within a size cap."""
+    text = data.strip()
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    text = "".join(text.split())
+    if len(text) // 4 * 3 > max_bytes + 3:
+        raise ApiError(Code.CAPS, f"{field}: file is over the {max_bytes} byte limit")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(Code.VALIDATION, f"{field}: not valid base64") from None
+    if not raw:
+        raise ApiError(Code.VALIDATION, f"{field}: the file is empty")
+    if len(raw) > max_bytes:
+        raise ApiError(Code.CAPS, f"{field}: file is over the {max_bytes} byte limit")
+    return raw
+
+
+async def store_upload(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    file_name: str,
+    content_b64: str,
+    now: datetime,
+    max_bytes: int,
+    name_field: str = "fileName",
+    file_field: str = "file",
+) -> str:
+    """Store an uploaded voice file and return its id (`1yyyyMMdd<32 hex>.<ext>`)."""
+    ext = extension_of(file_name, name_field)
+    raw = decode_base64(content_b64, field=file_field, max_bytes=max_bytes)
+    exists = await session.scalar(
+        select(VoiceFile.file_id).where(
+            VoiceFile.account_id == account_id, VoiceFile.file_name == file_name
+        )
+    )
+    if exists:
+        raise ApiError(Code.EXISTS, f"{name_field}: a file named {file_name} already exists")
+    file_id = ids.voice_file_id(now, ext)
+    session.add(
+        VoiceFile(
+            file_id=file_id,
+            account_id=account_id,
+            file_name=file_name,
+            size=len(raw),
+            content=raw,
+            created_at=now,
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError:
+        # two uploads of one name raced; the unique constraint decided
+        raise ApiError(
+            Code.EXISTS, f"{name_field}: a file named {file_name} already exists"
+        ) from None
+    return file_id
+
+
+async def require_file(session: AsyncSession, account_id: int, file_id: str, field: str) -> None:
+    """The file must exist and belong to the account (else -24, as if it did not exist)."""
+    owner = await session.scalar(select(VoiceFile.account_id).where(VoiceFile.file_id == file_id))
+    if owner is None or owner != account_id:
+        raise ApiError(Code.NOT_FOUND, f"{field}: voice file {file_id} does not exist")

@@ -1,0 +1,219 @@
+"""SQLAlchemy models: accounts and keys, apps, files, tasks and callees, recall flows, records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from voxcast.storage.types import BigId, JSONText, UTCDateTime
+
+Money = Numeric(20, 6)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every voxcast table."""
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    gift: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    credit: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    #: comma-separated IPs or CIDR blocks; empty means any address may call
+    ip_whitelist: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    bill_period: Mapped[str] = mapped_column(String(16), default="60+60")
+    max_concurrent_tasks: Mapped[int] = mapped_column(Integer, default=50)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    api_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    #: the secret, encrypted with the server key (MD5 signing needs the secret itself)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class App(Base):
+    __tablename__ = "apps"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    push_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    push_batch: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VoiceFile(Base):
+    __tablename__ = "voice_files"
+    __table_args__ = (UniqueConstraint("account_id", "file_name", name="uq_voice_file_name"),)
+
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rate(Base):
+    """Price per billing period by destination prefix; account_id NULL is the platform list."""
+
+    __tablename__ = "rates"
+    __table_args__ = (UniqueConstraint("account_id", "prefix", name="uq_rate_prefix"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    prefix: Mapped[str] = mapped_column(String(18))
+    rate: Mapped[Decimal] = mapped_column(Money)
+    description: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Task(Base):
+    """A group-call task, an AI task, or a single API send (sendCode / sendGroup)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("account_id", "task_name", name="uq_task_name"),
+        Index("ix_tasks_account_created", "account_id", "created_at"),
+        Index("ix_tasks_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    app_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    task_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    voice_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lan: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    display_num: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    send_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    loop_count: Mapped[int] = mapped_column(Integer, default=1)
+    max_calls: Mapped[int] = mapped_column(Integer, default=60)
+    max_ringing_time: Mapped[int] = mapped_column(Integer, default=60)
+    delay_play: Mapped[int] = mapped_column(Integer, default=0)
+    delay_hangup: Mapped[int] = mapped_column(Integer, default=0)
+    script_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    num_cnt: Mapped[int] = mapped_column(Integer, default=0)
+    #: the validated request (camelCase), without the numbers and the base64 file
+    params: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    parent_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recall_node_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Callee(Base):
+    """One number of a task: the unit the dialer claims, dials and records."""
+
+    __tablename__ = "callees"
+    __table_args__ = (Index("ix_callees_task_state", "task_id", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    callee: Mapped[str] = mapped_column(String(20))
+    #: text1..text10 of numberInfoList, or calledInfo, as a JSON object
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
+    state: Mapped[int] = mapped_column(SmallInteger, default=0)
+    voice_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    success: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class RecallFlow(Base):
+    __tablename__ = "recall_flows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    recall_type: Mapped[int] = mapped_column(SmallInteger)
+    recall_interval: Mapped[int] = mapped_column(Integer)
+    recall_num: Mapped[int] = mapped_column(Integer)
+    finish_num: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RecallNode(Base):
+    __tablename__ = "recall_nodes"
+    __table_args__ = (UniqueConstraint("flow_id", "seq", name="uq_recall_node_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("recall_flows.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+    #: per-node overrides (source, prompt, hang-up SMS, seat transfer) in camelCase
+    params: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CallRecord(Base):
+    """A call detail record with every field of the vendor's voice status report."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (Index("ix_records_account_submit", "account_id", "submit_time"),)
+
+    voice_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    app_id: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    callee_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    type: Mapped[int] = mapped_column(SmallInteger)
+    callee: Mapped[str] = mapped_column(String(20))
+    display_num: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    code: Mapped[str] = mapped_column(String(128), default="")
+    submit_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    call_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ringing_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answer_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hangup_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    call_duration: Mapped[int] = mapped_column(Integer, default=0)
+    ring_duration: Mapped[int] = mapped_column(Integer, default=0)
+    charged_duration: Mapped[int] = mapped_column(Integer, default=0)
+    bill_period: Mapped[str] = mapped_column(String(16), default="")
+    rate: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    base_cost: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    termination_code: Mapped[str] = mapped_column(String(8), default="")
+    termination_reason: Mapped[str] = mapped_column(String(128), default="")
+    sip_code: Mapped[str] = mapped_column(String(8), default="")
+    feedback_value: Mapped[str] = mapped_column(String(8), default="-1")
+    called_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voice_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    out_recall_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,132 @@
+"""Authentication codes of every endpoint: -1 (key/sign), -16 (timestamp), -2 (IP), -18 (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.conftest import Tenant
+from tests.helpers import signed_headers
+from voxcast.clock import FixedClock
+from voxcast.domain.signing import sign
+from voxcast.runtime import Runtime
+from voxcast.services import accounts
+
+
+def test_sign_matches_the_docs_worked_example() -> None:
+    assert sign("bDqJFiq9", "7bz1lzh9", 1630468800) == "05d7a50893e22a5c4bb3216ae3396c7c"
+
+
+async def test_valid_sign_in_upper_case_is_accepted(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    headers["Sign"] = headers["Sign"].upper()
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "0"
+
+
+async def test_wrong_sign_is_rejected_with_minus_1(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, "not-the-secret", ts)
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "-1"
+
+
+async def test_unknown_key_is_rejected_with_minus_1(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    resp = await http.get("/v3/getBalance", headers=signed_headers("nobody", "x", ts))
+    assert resp.json()["status"] == "-1"
+
+
+async def test_missing_headers_are_rejected_with_minus_1_naming_them(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.post("/v3/voice/fileUpload", json={"fileName": "a.mp3", "file": "AA=="})
+    body = resp.json()
+    assert body["status"] == "-1"
+    assert "Api-Key" in body["reason"] and "Sign" in body["reason"]
+
+
+async def test_stale_timestamp_is_rejected_with_minus_16(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp()) - 301
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.json()["status"] == "-16"
+
+
+async def test_future_timestamp_within_skew_is_accepted(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp()) + 299
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.json()["status"] == "0"
+
+
+async def test_non_numeric_timestamp_is_rejected_with_minus_16(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = {
+        "Api-Key": tenant.creds.api_key,
+        "Timestamp": "yesterday",
+        "Sign": sign(tenant.creds.api_key, tenant.creds.api_secret, "yesterday"),
+    }
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.json()["status"] == "-16"
+
+
+async def test_caller_outside_ip_whitelist_is_rejected_with_minus_2(
+    http: httpx.AsyncClient, tenant: Tenant, rt: Runtime
+) -> None:
+    async with rt.sessions.begin() as session:
+        await accounts.set_ip_whitelist(session, tenant.creds.account_id, "10.9.8.0/24")
+    resp = await tenant.client.get_balance()
+    assert resp.code == "-2"
+    async with rt.sessions.begin() as session:
+        await accounts.set_ip_whitelist(session, tenant.creds.account_id, "127.0.0.1, 10.9.8.0/24")
+    assert (await tenant.client.get_balance()).code == "0"
+
+
+async def test_body_with_comments_is_rejected_with_minus_18(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    body = '{\n "fileName":"11-24.mp3", // the name\n "file":"AAAA"\n}'
+    resp = await http.post("/voice/fileUpload", content=body, headers=headers)
+    assert resp.json()["status"] == "-18"
+
+
+async def test_json_sent_as_form_content_type_is_parsed_as_json(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(
+        tenant.creds.api_key,
+        tenant.creds.api_secret,
+        ts,
+        **{"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    body = json.dumps({"fileName": "hello.mp3", "file": "SUQzBAAAAAAA"})
+    resp = await http.post("/voice/fileUpload", content=body, headers=headers)
+    assert resp.json()["status"] == "0", resp.json()
+
+
+async def test_every_path_is_served_with_and_without_v3(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    for path in ("/v3/getBalance", "/getBalance"):
+        assert (await http.get(path, headers=headers)).json()["status"] == "0"
