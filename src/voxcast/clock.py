@@ -21,26 +21,34 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Time that runs `speed` times faster than the wall, from the moment it is made.
+    """Time that runs `speed` times faster than the wall, counted from an anchor instant.
 
     `--sandbox-speed 60` makes a minute of ringing and talking pass in a second, so a long
     campaign can be watched (or tested) in moments while every duration stays consistent.
+    Processes that share a database must share the anchor (`--sandbox-epoch`) so they agree
+    on the time; by default the anchor is the moment the clock is made.
     """
 
-    def __init__(self, speed: float, base: SystemClock | None = None) -> None:
+    def __init__(
+        self,
+        speed: float,
+        base: SystemClock | None = None,
+        start: datetime | None = None,
+        anchor: datetime | None = None,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self._base = base or SystemClock()
-        self._wall0 = self._base.now()
-        self._mono0 = self._base.monotonic()
+        self._anchor_wall = anchor or self._base.now()
+        self._anchor_clock = start or self._anchor_wall
 
     def now(self) -> datetime:
-        elapsed = self._base.monotonic() - self._mono0
-        return self._wall0 + timedelta(seconds=elapsed * self.speed)
+        elapsed = (self._base.now() - self._anchor_wall).total_seconds()
+        return self._anchor_clock + timedelta(seconds=elapsed * self.speed)
 
     def monotonic(self) -> float:
-        return self._mono0 + (self._base.monotonic() - self._mono0) * self.speed
+        return self._base.monotonic() * self.speed
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)

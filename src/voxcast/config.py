@@ -34,7 +34,23 @@ class Settings:
     max_request_bytes: int = field(
         default_factory=lambda: _env_int("VOXCAST_MAX_REQUEST_BYTES", 64 * 1024 * 1024)
     )
+    #: extra time (clock seconds) a call's lease lasts beyond its longest possible duration
+    lease_margin_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_LEASE_MARGIN_SECONDS", 120.0)
+    )
+    #: unix seconds all sandbox processes count scaled time from (see --sandbox-epoch)
+    sandbox_epoch: float | None = field(
+        default_factory=lambda: _env_float("VOXCAST_SANDBOX_EPOCH", 0.0) or None
+    )
     sandbox_speed: float = field(default_factory=lambda: _env_float("VOXCAST_SANDBOX_SPEED", 1.0))
+    push_attempts: int = field(default_factory=lambda: _env_int("VOXCAST_PUSH_ATTEMPTS", 3))
+    push_retry_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_PUSH_RETRY_SECONDS", 1800.0)
+    )
+    push_timeout_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_PUSH_TIMEOUT_SECONDS", 10.0)
+    )
+    push_batch_size: int = field(default_factory=lambda: _env_int("VOXCAST_PUSH_BATCH_SIZE", 100))
     trust_forwarded_for: bool = field(
         default_factory=lambda: os.environ.get("VOXCAST_TRUST_X_FORWARDED_FOR", "") == "1"
     )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, parse_money, with_runtime
 from voxcast.domain.codes import ApiError
 from voxcast.runtime import Runtime
 from voxcast.security import generate_key
-from voxcast.services import accounts
+from voxcast.services import accounts, rates, sms
 
 admin_app = typer.Typer(help="Administer accounts, apps, keys and balances.", no_args_is_help=True)
 console = Console()
@@ -135,7 +138,144 @@ def set_balance(
     console.print(f"account {account_id}: balance {new_balance}")
 
 
+@admin_app.command("set-account")
+def set_account(
+    account_id: Annotated[int, typer.Option(help="account id")],
+    bill_period: Annotated[
+        str | None, typer.Option(help='billing rounding, e.g. "60+60", "20+20", "1+1"')
+    ] = None,
+    max_cps: Annotated[int | None, typer.Option(help="calls started per second")] = None,
+    max_channels: Annotated[int | None, typer.Option(help="calls at the same time")] = None,
+    max_concurrent_tasks: Annotated[int | None, typer.Option(help="active tasks (-37)")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone for sendTime and allowSendTime")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Change an account's billing period, dialing limits and time zone."""
+
+    async def go(rt: Runtime) -> str:
+        async with rt.sessions.begin() as session:
+            a = await accounts.update_settings(
+                session,
+                account_id,
+                bill_period=bill_period,
+                max_cps=max_cps,
+                max_channels=max_channels,
+                max_concurrent_tasks=max_concurrent_tasks,
+                timezone=timezone,
+            )
+            return (
+                f"billPeriod {a.bill_period}, maxCps {a.max_cps}, maxChannels "
+                f"{a.max_channels}, maxConcurrentTasks {a.max_concurrent_tasks}, "
+                f"timezone {a.timezone}"
+            )
+
+    try:
+        summary = with_runtime(database_url, go)
+    except ApiError as err:
+        _fail(err)
+        return
+    console.print(f"account {account_id}: {summary}")
+
+
 @admin_app.command("gen-secret-key")
 def gen_secret_key() -> None:
     """Print a new server key for VOXCAST_SECRET_KEY."""
     typer.echo(generate_key())
+
+
+rates_app = typer.Typer(
+    help="Destination rates (USD per minute, by number prefix).", no_args_is_help=True
+)
+admin_app.add_typer(rates_app, name="rates")
+sms_app = typer.Typer(help="Post-call SMS kept by the sandbox SMS sink.", no_args_is_help=True)
+admin_app.add_typer(sms_app, name="sms")
+
+
+@rates_app.command("import")
+def rates_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: prefix,rate[,description]", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+    account_id: Annotated[
+        int | None, typer.Option(help="the account's own rates (default: platform list)")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Load or update rates; bad lines are reported with their line number and skipped."""
+    with file.open(newline="", encoding="utf-8-sig") as fh:
+        rows, errors = rates.parse_rate_csv(fh)
+    for message in errors:
+        err_console.print(f"[yellow]skipped[/yellow] {message}")
+
+    async def go(rt: Runtime) -> None:
+        with Progress(console=console, transient=True) as bar:
+            handle = bar.add_task("importing rates", total=len(rows))
+            async with rt.sessions.begin() as session:
+                if account_id is not None:
+                    await accounts.get_account(session, account_id)
+                for row in rows:
+                    await rates.set_rate(session, account_id, row.prefix, row.rate, row.description)
+                    bar.advance(handle)
+
+    try:
+        with_runtime(database_url, go)
+    except ApiError as err:
+        _fail(err)
+    owner = f"account {account_id}" if account_id is not None else "the platform list"
+    console.print(f"imported {len(rows)} rates into {owner}; {len(errors)} lines skipped")
+    if errors and not rows:
+        raise typer.Exit(2)
+
+
+@sms_app.command("list")
+def sms_list(
+    account_id: Annotated[int | None, typer.Option(help="only this account")] = None,
+    task_id: Annotated[int | None, typer.Option(help="only this task")] = None,
+    limit: Annotated[int, typer.Option(help="newest N messages")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List post-call SMS messages, newest first."""
+
+    async def go(rt: Runtime) -> list[dict[str, object]]:
+        async with rt.sessions() as session:
+            found = await sms.list_messages(
+                session, account_id=account_id, task_id=task_id, limit=limit
+            )
+        return [
+            {
+                "id": m.id,
+                "accountId": m.account_id,
+                "taskId": m.task_id,
+                "voiceId": m.voice_id,
+                "number": m.number,
+                "trigger": m.trigger,
+                "senderId": m.sender_id,
+                "content": m.content,
+                "sendAt": m.send_at.isoformat(),
+                "state": "sent" if m.state == sms.SENT else "pending",
+            }
+            for m in found
+        ]
+
+    messages = with_runtime(database_url, go)
+    if as_json:
+        for m in messages:
+            typer.echo(json.dumps(m, ensure_ascii=False))
+        return
+    table = Table("id", "task", "number", "trigger", "state", "content")
+    for m in messages:
+        table.add_row(
+            str(m["id"]),
+            str(m["taskId"]),
+            str(m["number"]),
+            str(m["trigger"]),
+            str(m["state"]),
+            str(m["content"]),
+        )
+    console.print(table)

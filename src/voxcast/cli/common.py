@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, TypeVar
 
 import typer
 
-from voxcast.clock import SystemClock
+from voxcast.clock import ScaledClock, SystemClock
 from voxcast.config import Settings
 from voxcast.ports import Clock
 from voxcast.runtime import Runtime, open_runtime
@@ -24,6 +25,29 @@ DatabaseOpt = Annotated[
         "else var/voxcast.db)",
     ),
 ]
+
+
+SpeedOpt = Annotated[
+    float, typer.Option(help="run sandbox time N times faster than the wall clock")
+]
+EpochOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="unix seconds that scaled sandbox time counts from; give every process of one "
+        "database the same value (default: now, or $VOXCAST_SANDBOX_EPOCH)"
+    ),
+]
+
+
+def clock_for(settings: Settings, speed: float, epoch: float | None) -> Clock:
+    """The wall clock, or a scaled sandbox clock anchored at `epoch`."""
+    settings.sandbox_speed = speed
+    if epoch is not None:
+        settings.sandbox_epoch = epoch
+    if speed == 1.0:
+        return SystemClock()
+    anchor = datetime.fromtimestamp(settings.sandbox_epoch, UTC) if settings.sandbox_epoch else None
+    return ScaledClock(speed, anchor=anchor)
 
 
 def settings_for(database_url: str | None) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -12,9 +13,15 @@ from rich.console import Console
 from rich.panel import Panel
 
 from voxcast.cli.admin import admin_app
-from voxcast.cli.common import DatabaseOpt, open_rt, settings_for
-from voxcast.clock import ScaledClock, SystemClock
-from voxcast.ports import Clock
+from voxcast.cli.common import (
+    DatabaseOpt,
+    EpochOpt,
+    SpeedOpt,
+    clock_for,
+    open_rt,
+    settings_for,
+)
+from voxcast.cli.tasks import tasks_app
 from voxcast.services import demo
 
 app = typer.Typer(
@@ -24,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(admin_app, name="admin")
+app.add_typer(tasks_app, name="tasks")
 console = Console()
 
 
@@ -32,9 +40,8 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     database_url: DatabaseOpt = None,
-    sandbox_speed: Annotated[
-        float, typer.Option(help="run sandbox time N times faster than the wall clock")
-    ] = 1.0,
+    sandbox_speed: SpeedOpt = 1.0,
+    sandbox_epoch: EpochOpt = None,
     demo_account: Annotated[
         bool, typer.Option("--demo", help="create (once) and print a demo account")
     ] = False,
@@ -42,13 +49,11 @@ def serve(
 ) -> None:
     """Run the API (and the dialer and push sender) in one process."""
     from voxcast.api.app import create_app
+    from voxcast.worker import Background
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _logging(log_level)
     settings = settings_for(database_url)
-    settings.sandbox_speed = sandbox_speed
-    clock: Clock = ScaledClock(sandbox_speed) if sandbox_speed != 1.0 else SystemClock()
+    clock = clock_for(settings, sandbox_speed, sandbox_epoch)
 
     async def main() -> None:
         rt = await open_rt(settings, clock)
@@ -64,11 +69,53 @@ def serve(
                     title="voxcast demo account",
                 )
             )
-        api = create_app(rt, owns_runtime=True)
+        background = Background(rt)
+        background.start()
+        api = create_app(rt)
         config = uvicorn.Config(api, host=host, port=port, log_level=log_level, lifespan="on")
-        await uvicorn.Server(config).serve()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await background.close()
+            await rt.close()
 
     asyncio.run(main())
+
+
+@app.command()
+def worker(
+    database_url: DatabaseOpt = None,
+    sandbox_speed: SpeedOpt = 1.0,
+    sandbox_epoch: EpochOpt = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run a dialer and push sender without the API; start several on one PostgreSQL."""
+    from voxcast.worker import Background
+
+    _logging(log_level)
+    settings = settings_for(database_url)
+    clock = clock_for(settings, sandbox_speed, sandbox_epoch)
+
+    async def main() -> None:
+        rt = await open_rt(settings, clock)
+        background = Background(rt)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, background.stop.set)
+        background.start()
+        try:
+            await background.stop.wait()
+        finally:
+            await background.close()
+            await rt.close()
+
+    asyncio.run(main())
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 def main() -> None:

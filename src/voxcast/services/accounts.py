@@ -211,3 +211,49 @@ async def set_balance(
     account = await get_account(session, account_id)
     account.balance = account.balance + amount if relative else amount
     return account.balance
+
+
+async def update_settings(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    bill_period: str | None = None,
+    max_cps: int | None = None,
+    max_channels: int | None = None,
+    max_concurrent_tasks: int | None = None,
+    timezone: str | None = None,
+) -> Account:
+    """Change an account's billing and dialing settings; each is checked before any is set."""
+    from zoneinfo import ZoneInfo
+
+    from voxcast.domain.billing import BillPeriod
+
+    account = await get_account(session, account_id)
+    if bill_period is not None:
+        try:
+            BillPeriod.parse(bill_period)
+        except ValueError as exc:
+            raise ApiError(Code.PARAMETER, f"billPeriod: {exc}") from None
+    for name, value in (
+        ("maxCps", max_cps),
+        ("maxChannels", max_channels),
+        ("maxConcurrentTasks", max_concurrent_tasks),
+    ):
+        if value is not None and value < 1:
+            raise ApiError(Code.PARAMETER, f"{name}: must be at least 1")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (KeyError, ValueError):
+            raise ApiError(Code.PARAMETER, f"timezone: {timezone!r} is not an IANA zone") from None
+    if bill_period is not None:
+        account.bill_period = str(BillPeriod.parse(bill_period))
+    if max_cps is not None:
+        account.max_cps = max_cps
+    if max_channels is not None:
+        account.max_channels = max_channels
+    if max_concurrent_tasks is not None:
+        account.max_concurrent_tasks = max_concurrent_tasks
+    if timezone is not None:
+        account.timezone = timezone
+    return account

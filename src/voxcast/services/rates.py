@@ -77,3 +77,46 @@ def require_balance(balance: Decimal) -> None:
     """-10 when an account has nothing left to spend (checked at submission)."""
     if balance <= 0:
         raise ApiError(Code.BALANCE, f"balance is {balance:.6f}")
+
+
+@dataclass(frozen=True)
+class RateRow:
+    line: int
+    prefix: str
+    rate: Decimal
+    description: str
+
+
+def parse_rate_csv(lines: Iterable[str]) -> tuple[list[RateRow], list[str]]:
+    """Rows `prefix,rate[,description]` (rate = USD per minute; a header line is skipped).
+    Returns the good rows and one message per bad line, naming the line and the column."""
+    import csv
+
+    good: list[RateRow] = []
+    errors: list[str] = []
+    for line_no, cols in enumerate(csv.reader(lines), start=1):
+        if not cols or all(not c.strip() for c in cols):
+            continue
+        prefix = cols[0].strip().lstrip("+")
+        if line_no == 1 and not prefix.isdigit() and prefix.lower() in ("prefix", "code"):
+            continue
+        if len(cols) < 2:
+            errors.append(f"line {line_no}: expected prefix,rate[,description]")
+            continue
+        if prefix and not prefix.isdigit():
+            errors.append(f"line {line_no}, column prefix: {cols[0]!r} is not digits")
+            continue
+        if len(prefix) > 18:
+            errors.append(f"line {line_no}, column prefix: longer than 18 digits")
+            continue
+        try:
+            rate = Decimal(cols[1].strip())
+        except ArithmeticError:
+            errors.append(f"line {line_no}, column rate: {cols[1]!r} is not a number")
+            continue
+        if not rate.is_finite() or rate < 0:
+            errors.append(f"line {line_no}, column rate: must be a non-negative number")
+            continue
+        desc = cols[2].strip()[:128] if len(cols) > 2 else ""
+        good.append(RateRow(line_no, prefix, rate, desc))
+    return good, errors

@@ -42,6 +42,9 @@ class Account(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     bill_period: Mapped[str] = mapped_column(String(16), default="60+60")
     max_concurrent_tasks: Mapped[int] = mapped_column(Integer, default=50)
+    #: dialing limits across all of the account's tasks and all workers
+    max_cps: Mapped[int] = mapped_column(Integer, default=10)
+    max_channels: Mapped[int] = mapped_column(Integer, default=30)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -82,7 +85,7 @@ class VoiceFile(Base):
 
 
 class Rate(Base):
-    """Price per billing period by destination prefix; account_id NULL is the platform list."""
+    """Price per minute by destination prefix; account_id NULL is the platform list."""
 
     __tablename__ = "rates"
     __table_args__ = (UniqueConstraint("account_id", "prefix", name="uq_rate_prefix"),)
@@ -138,7 +141,11 @@ class Callee(Base):
     """One number of a task: the unit the dialer claims, dials and records."""
 
     __tablename__ = "callees"
-    __table_args__ = (Index("ix_callees_task_state", "task_id", "state"),)
+    __table_args__ = (
+        Index("ix_callees_task_state", "task_id", "state"),
+        Index("ix_callees_dialed_at", "dialed_at"),
+        Index("ix_callees_lease", "state", "lease_until"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
@@ -153,6 +160,10 @@ class Callee(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     success: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: when the current attempt was placed; the pacing window counts these
+    dialed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sip_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class RecallFlow(Base):
@@ -217,3 +228,45 @@ class CallRecord(Base):
     called_info: Mapped[str | None] = mapped_column(Text, nullable=True)
     voice_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     out_recall_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Push(Base):
+    """The durable outbox: one row per push to deliver, retried until delivered or dead."""
+
+    __tablename__ = "pushes"
+    __table_args__ = (Index("ix_pushes_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    app_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    #: what receivers dedupe on (the voiceId of a call record)
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    state: Mapped[int] = mapped_column(SmallInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SmsMessage(Base):
+    """A post-call SMS handed to the SMS port; the sandbox sink keeps them here to list."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_account_created", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    voice_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sms_app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sender_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    number: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -30,10 +30,61 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("bill_period", sa.String(length=16), nullable=False),
         sa.Column("max_concurrent_tasks", sa.Integer(), nullable=False),
+        sa.Column("max_cps", sa.Integer(), nullable=False),
+        sa.Column("max_channels", sa.Integer(), nullable=False),
         sa.Column("locked", sa.Boolean(), nullable=False),
         sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "pushes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=64), nullable=False),
+        sa.Column("payload", voxcast.storage.types.JSONText(), nullable=False),
+        sa.Column("state", sa.SmallInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("pushes", schema=None) as batch_op:
+        batch_op.create_index("ix_pushes_due", ["state", "next_attempt_at"], unique=False)
+
+    op.create_table(
+        "sms_messages",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("voice_id", sa.String(length=32), nullable=True),
+        sa.Column("sms_app_id", sa.String(length=32), nullable=True),
+        sa.Column("sender_id", sa.String(length=32), nullable=True),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("send_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("state", sa.SmallInteger(), nullable=False),
+        sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("sms_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_sms_account_created", ["account_id", "created_at"], unique=False)
+
     op.create_table(
         "api_keys",
         sa.Column("api_key", sa.String(length=64), nullable=False),
@@ -203,6 +254,9 @@ def upgrade() -> None:
         sa.Column("lease_until", voxcast.storage.types.UTCDateTime(), nullable=True),
         sa.Column("next_attempt_at", voxcast.storage.types.UTCDateTime(), nullable=True),
         sa.Column("success", sa.Boolean(), nullable=True),
+        sa.Column("dialed_at", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("sip_code", sa.Integer(), nullable=True),
+        sa.Column("feedback", sa.String(length=8), nullable=True),
         sa.ForeignKeyConstraint(
             ["task_id"],
             ["tasks.id"],
@@ -211,6 +265,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("voice_id"),
     )
     with op.batch_alter_table("callees", schema=None) as batch_op:
+        batch_op.create_index("ix_callees_dialed_at", ["dialed_at"], unique=False)
+        batch_op.create_index("ix_callees_lease", ["state", "lease_until"], unique=False)
         batch_op.create_index("ix_callees_task_state", ["task_id", "state"], unique=False)
 
     op.create_table(
@@ -269,6 +325,8 @@ def downgrade() -> None:
     op.drop_table("recall_flows")
     with op.batch_alter_table("callees", schema=None) as batch_op:
         batch_op.drop_index("ix_callees_task_state")
+        batch_op.drop_index("ix_callees_lease")
+        batch_op.drop_index("ix_callees_dialed_at")
 
     op.drop_table("callees")
     with op.batch_alter_table("voice_files", schema=None) as batch_op:
@@ -294,5 +352,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_keys_account_id"))
 
     op.drop_table("api_keys")
+    with op.batch_alter_table("sms_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_sms_account_created")
+
+    op.drop_table("sms_messages")
+    with op.batch_alter_table("pushes", schema=None) as batch_op:
+        batch_op.drop_index("ix_pushes_due")
+
+    op.drop_table("pushes")
     op.drop_table("accounts")
     # ### end Alembic commands ###

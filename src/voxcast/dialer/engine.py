@@ -1,0 +1,280 @@
+"""The dialer loop: each tick advances task states, reaps dead workers' calls, claims due
+callees within each account's limits and runs their calls; results go to the recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.dialer import claims, scheduler
+from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer.prompts import PromptResolver
+from voxcast.dialer.recorder import Finished, Recorder
+from voxcast.domain.callresult import CallFacts
+from voxcast.domain.enums import TaskStatus
+from voxcast.domain.ids import voice_id as make_voice_id
+from voxcast.ports import Carrier, DialRequest, HangupBy
+from voxcast.runtime import Runtime
+from voxcast.storage.models import Account, Callee, RecallNode, Task
+
+log = logging.getLogger("voxcast.dialer")
+
+CarrierFor = Callable[[int], Carrier]
+LOST_CALL_CODE = 500
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Stats:
+    started: int = 0
+    lost: int = 0
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Dialer:
+    """One worker's dialer. Any number of them may share one PostgreSQL database."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        carrier_for: CarrierFor,
+        *,
+        worker_id: str | None = None,
+        tick_seconds: float | None = None,
+    ) -> None:
+        self.rt = rt
+        self.carrier_for = carrier_for
+        self.worker_id = worker_id or new_worker_id()
+        speed = max(rt.settings.sandbox_speed, 1.0)
+        self.tick_seconds = tick_seconds or max(0.01, min(0.2, 0.25 / speed))
+        self.prompts = PromptResolver()
+        self.stats = Stats()
+        self.recorder = Recorder(rt, self.worker_id)
+
+    # -- loop -------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set, then let the calls in progress finish and be written."""
+        writer_stop = asyncio.Event()
+        writer = asyncio.create_task(self.recorder.run(writer_stop), name="recorder")
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("dialer tick failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
+            await self.drain()
+        finally:
+            writer_stop.set()
+            await writer
+
+    async def drain(self, grace_seconds: float = 10.0) -> None:
+        """Wait for calls in progress; past the grace period they are cut (their leases run
+        out and a live worker records them as lost)."""
+        if self.stats.in_flight:
+            _done, pending = await asyncio.wait(set(self.stats.in_flight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("stopped with %d calls in progress", len(pending))
+        await self.recorder.flushed()
+
+    async def tick(self) -> int:
+        """One pass; returns how many calls it started."""
+        now = self.rt.clock.now()
+        async with self.rt.sessions.begin() as session:
+            await scheduler.advance(session, now)
+        await self._reap(now)
+        started = 0
+        for limits, contexts in await self._calling_tasks():
+            started += await self._dial_account(limits, contexts)
+        return started
+
+    async def _calling_tasks(self) -> list[tuple[AccountLimits, list[TaskContext]]]:
+        async with self.rt.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Task, Account, RecallNode.seq)
+                    .join(Account, Account.id == Task.account_id)
+                    .outerjoin(RecallNode, RecallNode.id == Task.recall_node_id)
+                    .where(Task.status == TaskStatus.CALLING, Account.balance > 0)
+                    .order_by(Task.account_id, Task.id)
+                )
+            ).all()
+        grouped: dict[int, tuple[AccountLimits, list[TaskContext]]] = {}
+        for task, account, recall_seq in rows:
+            if account.id not in grouped:
+                grouped[account.id] = (AccountLimits.of(account), [])
+            ctx = TaskContext.of(task)
+            ctx.out_recall_count = int(recall_seq or 0)
+            grouped[account.id][1].append(ctx)
+        return list(grouped.values())
+
+    async def _dial_account(self, limits: AccountLimits, contexts: list[TaskContext]) -> int:
+        now = self.rt.clock.now()
+        open_tasks = [
+            c for c in contexts if scheduler.in_send_window(c.params, limits.timezone, now)
+        ]
+        if not open_tasks:
+            return 0
+        claimed: list[tuple[TaskContext, claims.Claimed]] = []
+        async with self.rt.sessions.begin() as session:
+            await claims.lock_account(session, limits.id)
+            # read the clock after the lock: calls that ended before this instant are counted
+            # out, so record times (call start to hang-up) never overlap past the limits
+            now = self.rt.clock.now()
+            room = await claims.capacity(
+                session, [c.id for c in contexts], now, limits.max_cps, limits.max_channels
+            )
+            # fair between the account's tasks: each open task gets an equal share in turn
+            pending = list(open_tasks)
+            while room > 0 and pending:
+                share = max(1, room // len(pending))
+                for ctx in list(pending):
+                    want = min(share, room)
+                    got = await claims.claim(
+                        session, ctx.id, want, now, self.worker_id, now + self._lease_for(ctx)
+                    )
+                    if len(got) < want:
+                        pending.remove(ctx)
+                    claimed.extend((ctx, c) for c in got)
+                    room -= len(got)
+                    if room <= 0:
+                        break
+            claimed = await self._hold_outside_local_windows(session, claimed, now)
+            fresh = [c for _ctx, c in claimed if c.voice_id is None]
+            for c in fresh:
+                c.voice_id = make_voice_id(now, c.id)
+            if fresh:
+                await session.execute(
+                    update(claims.CALLEES)
+                    .where(claims.CALLEES.c.id == bindparam("cid"))
+                    .values(voice_id=bindparam("vid")),
+                    [{"cid": c.id, "vid": c.voice_id} for c in fresh],
+                )
+        for ctx, c in claimed:
+            self._start(ctx, c, limits, now)
+        return len(claimed)
+
+    async def _hold_outside_local_windows(
+        self,
+        session: AsyncSession,
+        claimed: list[tuple[TaskContext, claims.Claimed]],
+        now: datetime,
+    ) -> list[tuple[TaskContext, claims.Claimed]]:
+        """With per-callee windows, give back callees whose local window is closed, due again
+        when it opens (not counted as an attempt)."""
+        keep: list[tuple[TaskContext, claims.Claimed]] = []
+        held: list[tuple[int, datetime]] = []
+        for ctx, c in claimed:
+            if scheduler.per_callee_windows(ctx.params):
+                opens = scheduler.callee_in_window(ctx.params, c.callee, now)
+                if opens is not None:
+                    held.append((c.id, opens))
+                    continue
+            keep.append((ctx, c))
+        if held:
+            await claims.release(session, held)
+        return keep
+
+    def _lease_for(self, ctx: TaskContext) -> timedelta:
+        """Longest possible call plus a margin for stalls (in wall seconds, scaled)."""
+        speed = max(self.rt.settings.sandbox_speed, 1.0)
+        return ctx.longest_call + timedelta(seconds=self.rt.settings.lease_margin_seconds * speed)
+
+    def _start(
+        self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
+    ) -> None:
+        task = asyncio.create_task(self._run_call(ctx, c, limits, now))
+        self.stats.started += 1
+        self.stats.in_flight.add(task)
+        task.add_done_callback(self.stats.in_flight.discard)
+
+    # -- one call --------------------------------------------------------------------------
+    async def _run_call(
+        self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
+    ) -> None:
+        facts = CallFacts(call_time=now)
+        try:
+            prompt = self.prompts.cached(ctx.id)
+            if prompt is None:
+                async with self.rt.sessions() as session:
+                    prompt = await self.prompts.for_task(
+                        session, ctx.id, ctx.source, ctx.voice_file_id, ctx.text, ctx.params
+                    )
+            request = DialRequest(
+                callee=c.callee,
+                caller_id=ctx.display_num,
+                prompt=prompt,
+                loop_count=ctx.loop_count,
+                max_ringing_s=ctx.max_ringing_time,
+                max_talk_s=ctx.max_calls,
+                delay_play_s=ctx.delay_play,
+                delay_hangup_s=ctx.delay_hangup,
+            )
+            call = await self.carrier_for(ctx.account_id).dial(request)
+            async for event in call.events():
+                facts.apply(event)
+        except Exception as exc:
+            log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
+            facts.hangup_time = self.rt.clock.now()
+            facts.sip_code = LOST_CALL_CODE
+            facts.hangup_by = HangupBy.NETWORK
+            facts.reason = f"carrier error: {exc}"[:120]
+        self.recorder.submit(Finished(ctx, c, limits, facts))
+
+    # -- crash recovery ------------------------------------------------------------------------
+    async def _reap(self, now: datetime) -> None:
+        """Record calls whose worker died as lost; never dial them again (no double calls)."""
+        async with self.rt.sessions.begin() as session:
+            ids = await claims.expired_leases(session, now)
+            if not ids:
+                return
+            rows = (
+                await session.execute(
+                    select(Callee, Task, Account, RecallNode.seq)
+                    .join(Task, Task.id == Callee.task_id)
+                    .join(Account, Account.id == Task.account_id)
+                    .outerjoin(RecallNode, RecallNode.id == Task.recall_node_id)
+                    .where(Callee.id.in_(ids))
+                )
+            ).all()
+            lost: list[Finished] = []
+            for callee, task, account, recall_seq in rows:
+                ctx = TaskContext.of(task)
+                ctx.out_recall_count = int(recall_seq or 0)
+                ctx.params["recallCount"] = 0  # a lost call is final: never redialed
+                c = claims.Claimed(
+                    callee.id,
+                    callee.task_id,
+                    callee.seq,
+                    callee.callee,
+                    callee.info,
+                    callee.voice_id or make_voice_id(now, callee.id),
+                    callee.attempts,
+                )
+                facts = CallFacts(
+                    call_time=callee.dialed_at or now,
+                    hangup_time=now,
+                    sip_code=LOST_CALL_CODE,
+                    hangup_by=HangupBy.NETWORK,
+                    reason="worker lost during the call",
+                )
+                lost.append(Finished(ctx, c, AccountLimits.of(account), facts))
+            await self.recorder.write(session, lost, owner=None)
+            self.stats.lost += len(lost)
+            log.warning("recorded %d calls of dead workers as lost", len(lost))

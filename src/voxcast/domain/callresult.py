@@ -1,0 +1,89 @@
+"""Folds a call's events into the facts a call record needs (pure; no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from voxcast.ports import Answered, CallEvent, Dtmf, EarlyMedia, HangupBy, HungUp, Ringing
+
+#: terminationReason words for the codes the platform produces (vendor publishes none)
+REASONS: dict[int, str] = {
+    200: "success",
+    404: "number does not exist",
+    408: "request timeout",
+    480: "no answer",
+    486: "busy",
+    487: "cancelled",
+    500: "system error",
+    503: "network failure",
+    603: "rejected",
+}
+
+
+@dataclass
+class CallFacts:
+    """What happened on one call, as the record will state it."""
+
+    call_time: datetime
+    ringing_time: datetime | None = None
+    answer_time: datetime | None = None
+    hangup_time: datetime | None = None
+    first_key: str | None = None
+    keys: list[str] = field(default_factory=list)
+    sip_code: int = 0
+    hangup_by: HangupBy | None = None
+    reason: str = ""
+
+    def apply(self, event: CallEvent) -> None:
+        if isinstance(event, (Ringing, EarlyMedia)):
+            self.ringing_time = self.ringing_time or event.at
+        elif isinstance(event, Answered):
+            self.answer_time = event.at
+        elif isinstance(event, Dtmf):
+            self.keys.append(event.digit)
+            if self.first_key is None:
+                self.first_key = event.digit
+        elif isinstance(event, HungUp):
+            self.hangup_time = event.at
+            self.sip_code = event.sip_code
+            self.hangup_by = event.by
+            self.reason = event.reason
+
+    @property
+    def answered(self) -> bool:
+        return self.answer_time is not None
+
+    @property
+    def call_duration(self) -> int:
+        """Talk seconds, rounded up: a 12.2 s call lasted 13 s on the bill's terms."""
+        if self.answer_time is None or self.hangup_time is None:
+            return 0
+        return _ceil_seconds((self.hangup_time - self.answer_time).total_seconds())
+
+    @property
+    def ring_duration(self) -> int:
+        if self.ringing_time is None:
+            return 0
+        end = self.answer_time or self.hangup_time or self.ringing_time
+        return _ceil_seconds((end - self.ringing_time).total_seconds())
+
+    @property
+    def termination_code(self) -> str:
+        return "200" if self.answered else str(self.sip_code or 500)
+
+    @property
+    def termination_reason(self) -> str:
+        if self.answered:
+            return "success"
+        return REASONS.get(self.sip_code, self.reason or "failed")
+
+    @property
+    def feedback_value(self) -> str:
+        return self.first_key if self.first_key is not None else "-1"
+
+
+def _ceil_seconds(value: float) -> int:
+    # tolerate float noise from clocks: 3.0000001 s is 3 s
+    whole = int(value)
+    return whole if value - whole < 1e-3 else whole + 1

@@ -1,0 +1,1 @@
+"""Webhook pushes: the durable outbox, the sender with retries, and push signatures."""

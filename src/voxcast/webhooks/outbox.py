@@ -1,0 +1,58 @@
+"""The durable push outbox: rows written in the same transaction as the event they report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.storage.models import Push
+
+
+@dataclass(frozen=True)
+class PushItem:
+    account_id: int
+    app_id: str
+    kind: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+
+async def enqueue_many(session: AsyncSession, items: Iterable[PushItem], now: datetime) -> int:
+    """Queue pushes, due now; the sender delivers them after the transaction commits."""
+    rows = [
+        {
+            "account_id": i.account_id,
+            "app_id": i.app_id,
+            "kind": i.kind,
+            "dedupe_key": i.dedupe_key,
+            "payload": i.payload,
+            "state": 0,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for i in items
+    ]
+    if rows:
+        await session.execute(insert(Push), rows)
+    return len(rows)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    app_id: str,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Queue one push (see `enqueue_many`)."""
+    await enqueue_many(session, [PushItem(account_id, app_id, kind, dedupe_key, payload)], now)

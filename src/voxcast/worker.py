@@ -1,0 +1,52 @@
+"""Runs the background services of one process: dialer, push sender and SMS sink."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from voxcast.dialer.engine import Dialer, new_worker_id
+from voxcast.ports import Carrier
+from voxcast.runtime import Runtime
+from voxcast.services import sms
+from voxcast.telephony.sandbox import SandboxCarrier
+from voxcast.webhooks.sender import PushSender
+
+log = logging.getLogger("voxcast.worker")
+
+
+class Background:
+    """The dialer, the push sender and the SMS sink sharing one stop signal."""
+
+    def __init__(self, rt: Runtime, carrier: Carrier | None = None) -> None:
+        self.rt = rt
+        self.stop = asyncio.Event()
+        self.worker_id = new_worker_id()
+        self.carrier: Carrier = carrier or SandboxCarrier(rt.clock)
+        self.dialer = Dialer(rt, lambda _account_id: self.carrier, worker_id=self.worker_id)
+        self.sender = PushSender(rt, worker_id=self.worker_id)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self.dialer.run(self.stop), name="dialer"),
+            asyncio.create_task(self.sender.run(self.stop), name="push-sender"),
+            asyncio.create_task(self._sms_loop(), name="sms-sink"),
+        ]
+        log.info("worker %s started (dialer, push sender, SMS sink)", self.worker_id)
+
+    async def _sms_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                async with self.rt.sessions.begin() as session:
+                    await sms.deliver_due(session, self.rt.clock.now())
+            except Exception:
+                log.exception("SMS sink pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=self.dialer.tick_seconds * 5)
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.carrier.close()
