@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tests.integration._stub_tmp  # noqa: E402, F401
 from sqlalchemy import func, select, update  # noqa: E402
 
 from tests.integration.dialing import insert_task  # noqa: E402
@@ -67,13 +66,18 @@ async def voxcast() -> tuple[float, float]:
         clock = ScaledClock(SPEED)
         rt = await open_runtime(settings, clock)
         async with rt.sessions.begin() as session:
-            creds = await accounts.create_account(session, rt.secrets, clock.now(), name="b",
-                                                  balance=Decimal(10**6))
+            creds = await accounts.create_account(
+                session, rt.secrets, clock.now(), name="b", balance=Decimal(10**6)
+            )
             await rates.set_rate(session, creds.account_id, "", Decimal("0.01"))
-            await session.execute(update(Account).where(Account.id == creds.account_id)
-                                  .values(max_cps=100_000, max_channels=CHANNELS))
-        task_id = await insert_task(rt, creds.account_id, creds.app_id, numbers(),
-                                    max_ringing_time=30)
+            await session.execute(
+                update(Account)
+                .where(Account.id == creds.account_id)
+                .values(max_cps=100_000, max_channels=CHANNELS)
+            )
+        task_id = await insert_task(
+            rt, creds.account_id, creds.app_id, numbers(), max_ringing_time=30
+        )
         carrier = SandboxCarrier(clock)
         dialer = Dialer(rt, lambda _a: carrier, worker_id="bench")
         stop = asyncio.Event()
@@ -82,8 +86,11 @@ async def voxcast() -> tuple[float, float]:
         while True:
             await asyncio.sleep(0.25)
             async with rt.sessions() as session:
-                done = await session.scalar(select(func.count()).select_from(CallRecord)
-                                            .where(CallRecord.task_id == task_id))
+                done = await session.scalar(
+                    select(func.count())
+                    .select_from(CallRecord)
+                    .where(CallRecord.task_id == task_id)
+                )
             if done == CALLS:
                 break
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

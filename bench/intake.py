@@ -40,10 +40,18 @@ def numbers() -> list[dict[str, str]]:
 
 
 def body(app_id: str, name: str) -> bytes:
-    return json.dumps({
-        "appId": app_id, "taskName": name, "source": 3, "text": "Your bill is due, ${text1}.",
-        "lan": "EN", "loopCount": 1, "maxCalls": 60, "numberInfoList": numbers(),
-    }).encode()
+    return json.dumps(
+        {
+            "appId": app_id,
+            "taskName": name,
+            "source": 3,
+            "text": "Your bill is due, ${text1}.",
+            "lan": "EN",
+            "loopCount": 1,
+            "maxCalls": 60,
+            "numberInfoList": numbers(),
+        }
+    ).encode()
 
 
 async def through_api(url: str, tmp: str) -> tuple[float, float]:
@@ -54,16 +62,22 @@ async def through_api(url: str, tmp: str) -> tuple[float, float]:
     clock = SystemClock()
     rt = await open_runtime(settings, clock)
     async with rt.sessions.begin() as session:
-        creds = await accounts.create_account(session, rt.secrets, clock.now(), name="bench",
-                                              balance=Decimal(1000))
+        creds = await accounts.create_account(
+            session, rt.secrets, clock.now(), name="bench", balance=Decimal(1000)
+        )
         await rates.set_rate(session, creds.account_id, "", Decimal("0.01"))
     app = create_app(rt)
     payload = body(creds.app_id, f"intake-{time.time_ns()}")
     ts = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "Api-Key": creds.api_key, "Timestamp": ts,
-               "Sign": sign(creds.api_key, creds.api_secret, ts)}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://bench", timeout=600) as client:
+    headers = {
+        "Content-Type": "application/json",
+        "Api-Key": creds.api_key,
+        "Timestamp": ts,
+        "Sign": sign(creds.api_key, creds.api_secret, ts),
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=600
+    ) as client:
         tracemalloc.start()
         t0 = time.perf_counter()
         resp = await client.post("/v3/voice/group/call/send", content=payload, headers=headers)
@@ -81,13 +95,17 @@ def sqlite_baseline(path: str) -> float:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
-    rows = [(1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
-            for i, n in enumerate(numbers(), start=1)]
+    rows = [
+        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
+        for i, n in enumerate(numbers(), start=1)
+    ]
     t0 = time.perf_counter()
     with con:
         con.executemany(
             "INSERT INTO callees (task_id, seq, callee, info, state, attempts) "
-            "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     elapsed = time.perf_counter() - t0
     con.close()
     return elapsed
@@ -97,13 +115,17 @@ async def pg_baseline(url: str) -> float:
     import asyncpg
 
     conn = await asyncpg.connect(url)
-    rows = [(1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
-            for i, n in enumerate(numbers(), start=1)]
+    rows = [
+        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
+        for i, n in enumerate(numbers(), start=1)
+    ]
     await conn.execute("CREATE TEMP TABLE callees_copy (LIKE callees INCLUDING ALL)")
     t0 = time.perf_counter()
     await conn.copy_records_to_table(
-        "callees_copy", records=rows,
-        columns=["task_id", "seq", "callee", "info", "state", "attempts"])
+        "callees_copy",
+        records=rows,
+        columns=["task_id", "seq", "callee", "info", "state", "attempts"],
+    )
     elapsed = time.perf_counter() - t0
     await conn.close()
     return elapsed
@@ -114,15 +136,19 @@ async def main() -> None:
         db = f"{tmp}/intake.db"
         api_s, peak_mb = await through_api(f"sqlite:///{db}", tmp)
         base_s = sqlite_baseline(db)  # same database file, same table and indexes
-        print(f"intake (SQLite): {N:,} numbers in one send: voxcast {api_s:.2f} s, sqlite3 "
-              f"executemany {base_s:.2f} s, ratio {api_s / base_s:.2f}x (target <= 3x); "
-              f"request peak Python memory {peak_mb:.0f} MiB")
+        print(
+            f"intake (SQLite): {N:,} numbers in one send: voxcast {api_s:.2f} s, sqlite3 "
+            f"executemany {base_s:.2f} s, ratio {api_s / base_s:.2f}x (target <= 3x); "
+            f"request peak Python memory {peak_mb:.0f} MiB"
+        )
         pg = os.environ.get("VOXCAST_TEST_POSTGRES")
         if pg:
             api_pg, peak_pg = await through_api(pg, tmp)
             base_pg = await pg_baseline(async_url(pg).replace("+asyncpg", ""))
-            print(f"intake (PostgreSQL): voxcast {api_pg:.2f} s, asyncpg copy "
-                  f"{base_pg:.2f} s, ratio {api_pg / base_pg:.2f}x; peak {peak_pg:.0f} MiB")
+            print(
+                f"intake (PostgreSQL): voxcast {api_pg:.2f} s, asyncpg copy "
+                f"{base_pg:.2f} s, ratio {api_pg / base_pg:.2f}x; peak {peak_pg:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ set -euo pipefail
 # package=version-prefix; the version is checked loosely so a Debian point release still passes.
 PACKAGES=(
   "sqlite3"
+  "espeak-ng"
+  "sox"
 )
 
 missing=()

@@ -8,6 +8,7 @@ import httpx
 
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
+from tests.unit.audio.audiofiles import audio_b64
 from voxcast.clock import FixedClock
 from voxcast.domain.signing import sign
 from voxcast.runtime import Runtime
@@ -118,7 +119,7 @@ async def test_json_sent_as_form_content_type_is_parsed_as_json(
         ts,
         **{"Content-Type": "application/x-www-form-urlencoded"},
     )
-    body = json.dumps({"fileName": "hello.mp3", "file": "SUQzBAAAAAAA"})
+    body = json.dumps({"fileName": "hello.mp3", "file": audio_b64("mp3")})
     resp = await http.post("/voice/fileUpload", content=body, headers=headers)
     assert resp.json()["status"] == "0", resp.json()
 

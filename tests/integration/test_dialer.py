@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-import tests.integration._stub_tmp  # noqa: F401
 from tests.integration.dialing import (
     dialer_rig,
     insert_task,
@@ -316,3 +315,39 @@ async def test_per_callee_windows_use_each_numbers_local_time(settings: Settings
     assert [r.callee for r in recs] == ["8613000000000"]
     assert us.state == 0 and us.attempts == 0
     assert us.next_attempt_at == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+async def test_voice_otp_redials_and_records_only_the_last_attempt(settings: Settings) -> None:
+    from voxcast.domain.enums import TaskKind
+    from voxcast.storage.models import CallRecord, Callee
+
+    async with dialer_rig(settings, speed=200) as rig:
+        creds = await new_account(rig.rt)
+        params = {"recallCount": 2, "recallInterval": 1, "calledInfo": "order 42"}
+        task_id = await insert_task(
+            rig.rt,
+            creds.account_id,
+            creds.app_id,
+            ["8613000000005"],
+            params=params,
+            kind=TaskKind.CODE,
+            task_name=None,
+            text="Your code is 1 2 6 4",
+            infos=[{"calledInfo": "order 42"}],
+        )
+        await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=60)
+        async with rig.rt.sessions() as session:
+            callee = (await session.scalars(select(Callee).where(Callee.task_id == task_id))).one()
+            recs = list(
+                (
+                    await session.scalars(select(CallRecord).where(CallRecord.task_id == task_id))
+                ).all()
+            )
+    assert callee.attempts == 3  # the first call and two recalls
+    assert len(recs) == 1
+    (rec,) = recs
+    assert rec.type == 2 and rec.sip_code == "486"
+    assert rec.called_info == "order 42"
+    assert rec.voice_id == callee.voice_id
+    # the last attempt started at least two recall intervals after the first
+    assert rec.call_time - rec.submit_time >= timedelta(minutes=2)

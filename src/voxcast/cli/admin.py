@@ -15,7 +15,7 @@ from voxcast.cli.common import DatabaseOpt, parse_money, with_runtime
 from voxcast.domain.codes import ApiError
 from voxcast.runtime import Runtime
 from voxcast.security import generate_key
-from voxcast.services import accounts, rates, sms
+from voxcast.services import accounts, files, rates, sms
 
 admin_app = typer.Typer(help="Administer accounts, apps, keys and balances.", no_args_is_help=True)
 console = Console()
@@ -191,6 +191,8 @@ rates_app = typer.Typer(
 admin_app.add_typer(rates_app, name="rates")
 sms_app = typer.Typer(help="Post-call SMS kept by the sandbox SMS sink.", no_args_is_help=True)
 admin_app.add_typer(sms_app, name="sms")
+files_app = typer.Typer(help="Uploaded voice files.", no_args_is_help=True)
+admin_app.add_typer(files_app, name="files")
 
 
 @rates_app.command("import")
@@ -277,5 +279,48 @@ def sms_list(
             str(m["trigger"]),
             str(m["state"]),
             str(m["content"]),
+        )
+    console.print(table)
+
+
+@files_app.command("list")
+def files_list(
+    account_id: Annotated[int | None, typer.Option(help="only this account")] = None,
+    limit: Annotated[int, typer.Option(help="newest N files")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List uploaded voice files with their decoded duration, newest first."""
+
+    async def go(rt: Runtime) -> list[dict[str, object]]:
+        async with rt.sessions() as session:
+            found = await files.list_files(session, account_id=account_id, limit=limit)
+        return [
+            {
+                "fileId": f.file_id,
+                "accountId": f.account_id,
+                "fileName": f.file_name,
+                "size": f.size,
+                "durationSeconds": None if f.duration_ms is None else f.duration_ms / 1000,
+                "createdAt": f.created_at.isoformat(),
+            }
+            for f in found
+        ]
+
+    rows = with_runtime(database_url, go)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table("file id", "account", "name", "bytes", "duration", "uploaded")
+    for row in rows:
+        seconds = row["durationSeconds"]
+        table.add_row(
+            str(row["fileId"]),
+            str(row["accountId"]),
+            str(row["fileName"]),
+            str(row["size"]),
+            "?" if seconds is None else f"{seconds:.1f} s",
+            str(row["createdAt"]),
         )
     console.print(table)

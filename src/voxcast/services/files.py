@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import datetime
@@ -10,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.audio import AudioError, normalize
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
 from voxcast.storage.models import VoiceFile
 
-#: extensions accepted on upload; decoding of each arrives with the audio pipeline
+#: extensions accepted on upload (each decoded by voxcast.audio.normalize)
 AUDIO_EXTENSIONS = ("mp3", "m4a", "wav", "aac", "ogg", "opus", "flac", "amr")
 
 
@@ -58,7 +60,11 @@ async def store_upload(
     name_field: str = "fileName",
     file_field: str = "file",
 ) -> str:
-    """Store an uploaded voice file and return its id (`1yyyyMMdd<32 hex>.<ext>`)."""
+    """Store an uploaded voice file and its 8 kHz form; return its id (`1yyyyMMdd<32 hex>.<ext>`).
+
+    Audio that does not decode (corrupt, empty, silent, over 600 s) is refused before anything
+    is stored (voxcast.audio errors: -21, -22, -23).
+    """
     ext = extension_of(file_name, name_field)
     raw = decode_base64(content_b64, field=file_field, max_bytes=max_bytes)
     exists = await session.scalar(
@@ -68,6 +74,11 @@ async def store_upload(
     )
     if exists:
         raise ApiError(Code.EXISTS, f"{name_field}: a file named {file_name} already exists")
+    try:
+        # CPU-bound (FFmpeg decode + resample): off the event loop
+        audio = await asyncio.to_thread(normalize, raw, ext)
+    except AudioError as err:
+        raise err.api_error(file_field) from None
     file_id = ids.voice_file_id(now, ext)
     session.add(
         VoiceFile(
@@ -77,6 +88,8 @@ async def store_upload(
             size=len(raw),
             content=raw,
             created_at=now,
+            duration_ms=round(audio.duration_s * 1000),
+            pcm=audio.pcm,
         )
     )
     try:
@@ -94,3 +107,13 @@ async def require_file(session: AsyncSession, account_id: int, file_id: str, fie
     owner = await session.scalar(select(VoiceFile.account_id).where(VoiceFile.file_id == file_id))
     if owner is None or owner != account_id:
         raise ApiError(Code.NOT_FOUND, f"{field}: voice file {file_id} does not exist")
+
+
+async def list_files(
+    session: AsyncSession, *, account_id: int | None = None, limit: int = 50
+) -> list[VoiceFile]:
+    """Uploaded files, newest first (content and PCM not loaded)."""
+    query = select(VoiceFile).order_by(VoiceFile.created_at.desc(), VoiceFile.file_id).limit(limit)
+    if account_id is not None:
+        query = query.where(VoiceFile.account_id == account_id)
+    return list((await session.scalars(query)).all())

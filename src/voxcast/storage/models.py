@@ -82,6 +82,10 @@ class VoiceFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: exact length of the decoded audio (voxcast.audio.normalize), in milliseconds
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the audio as played: 8 kHz 16-bit mono PCM, decoded and resampled once at upload
+    pcm: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, nullable=True)
 
 
 class Rate(Base):
