@@ -16,18 +16,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select, update  # noqa: E402
+from sqlalchemy import func, select, update
+from tests.integration.dialing import insert_task
 
-from tests.integration.dialing import insert_task  # noqa: E402
-from voxcast.clock import ScaledClock  # noqa: E402
-from voxcast.config import Settings  # noqa: E402
-from voxcast.dialer.engine import Dialer  # noqa: E402
-from voxcast.ports import DialRequest, Prompt  # noqa: E402
-from voxcast.runtime import open_runtime  # noqa: E402
-from voxcast.security import generate_key  # noqa: E402
-from voxcast.services import accounts, rates  # noqa: E402
-from voxcast.storage.models import Account, CallRecord  # noqa: E402
-from voxcast.telephony.sandbox import SandboxCarrier  # noqa: E402
+from voxcast.clock import ScaledClock
+from voxcast.config import Settings
+from voxcast.dialer.engine import Dialer
+from voxcast.ports import DialRequest, Prompt
+from voxcast.runtime import open_runtime
+from voxcast.security import generate_key
+from voxcast.services import accounts, rates
+from voxcast.storage.models import Account, CallRecord
+from voxcast.telephony.sandbox import SandboxCarrier
 
 CALLS = int(os.environ.get("BENCH_CALLS", "10000"))
 SPEED = 2000.0

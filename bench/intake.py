@@ -21,16 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from voxcast.api.app import create_app  # noqa: E402
-from voxcast.clock import SystemClock  # noqa: E402
-from voxcast.config import Settings  # noqa: E402
-from voxcast.domain.signing import sign  # noqa: E402
-from voxcast.runtime import open_runtime  # noqa: E402
-from voxcast.security import generate_key  # noqa: E402
-from voxcast.services import accounts, rates  # noqa: E402
-from voxcast.storage.db import async_url  # noqa: E402
+from voxcast.api.app import create_app
+from voxcast.clock import SystemClock
+from voxcast.config import Settings
+from voxcast.domain.signing import sign
+from voxcast.runtime import open_runtime
+from voxcast.security import generate_key
+from voxcast.services import accounts, rates
+from voxcast.storage.db import async_url
 
 N = int(os.environ.get("BENCH_NUMBERS", "100000"))
 

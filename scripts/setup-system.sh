@@ -6,7 +6,6 @@ set -euo pipefail
 PACKAGES=(
   "sqlite3"
   "espeak-ng"
-  "sox"
 )
 
 missing=()

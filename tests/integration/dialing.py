@@ -18,7 +18,7 @@ from voxcast.config import Settings
 from voxcast.dialer.engine import Dialer
 from voxcast.domain.enums import TaskKind, TaskStatus
 from voxcast.runtime import Runtime, open_runtime
-from voxcast.storage.models import CallRecord, Callee, Task
+from voxcast.storage.models import Callee, CallRecord, Task
 from voxcast.telephony.sandbox import SandboxCarrier
 
 

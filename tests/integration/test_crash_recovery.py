@@ -25,7 +25,7 @@ from voxcast.domain.enums import CalleeState, TaskStatus
 from voxcast.runtime import open_runtime
 from voxcast.security import generate_key
 from voxcast.services import accounts, rates
-from voxcast.storage.models import Account, CallRecord, Callee, Task
+from voxcast.storage.models import Account, Callee, CallRecord, Task
 
 SPEED = 5.0
 NUMBERS = 200

@@ -319,7 +319,7 @@ async def test_per_callee_windows_use_each_numbers_local_time(settings: Settings
 
 async def test_voice_otp_redials_and_records_only_the_last_attempt(settings: Settings) -> None:
     from voxcast.domain.enums import TaskKind
-    from voxcast.storage.models import CallRecord, Callee
+    from voxcast.storage.models import Callee, CallRecord
 
     async with dialer_rig(settings, speed=200) as rig:
         creds = await new_account(rig.rt)

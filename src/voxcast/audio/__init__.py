@@ -13,6 +13,7 @@ Uploads
         enforced while decoding, so a small file that expands to hours is stopped at 600 s.
         Truncation is detected where the format records its length (WAV, FLAC, MP3 with an
         Xing/Info header, MP4); ADTS, Ogg and AMR carry none, so a cut file keeps what arrived.
+        More than 8 channels or a rate above 192 kHz → UnsupportedAudio.
     DecodedAudio(pcm, source_format, source_codec, source_rate, source_channels)
         .duration_s, .samples, .array() (numpy int16), .wav_bytes()
     duration_of(source: bytes | Path | DecodedAudio, ext: str | None = None) -> float

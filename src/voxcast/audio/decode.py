@@ -33,6 +33,10 @@ from voxcast.audio.pcm import (
 #: bounds the decoded size at 9.6 MB of PCM whatever a hostile file claims)
 MAX_DURATION_S = 600.0
 
+#: the most channels and the highest sample rate an upload may have
+MAX_CHANNELS = 8
+MAX_SOURCE_RATE = 192_000
+
 #: FFmpeg demuxer for each accepted extension
 DEMUXERS: dict[str, str] = {
     "wav": "wav",
@@ -124,6 +128,12 @@ def _decode_with(data: bytes, ext: str, demuxer: str, max_duration_s: float) -> 
         if declared is not None and declared > max_duration_s + 0.05:
             raise TooLongAudio(f"lasts {declared:.0f} s, {_limit_text(max_duration_s)}")
         codec = stream.codec_context
+        if (codec.sample_rate or 0) > MAX_SOURCE_RATE or (codec.channels or 0) > MAX_CHANNELS:
+            # decoding cost per second of output grows with both: a bomb's other lever
+            raise UnsupportedAudio(
+                f"{codec.channels} channels at {codec.sample_rate} Hz is beyond "
+                f"{MAX_CHANNELS} channels at {MAX_SOURCE_RATE} Hz"
+            )
         resampler = Resampler()
         packets = bad = 0
         try:

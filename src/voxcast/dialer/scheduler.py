@@ -5,13 +5,14 @@ workers may run it at once."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.domain import schedule
 from voxcast.domain.enums import CalleeState, RecallStatus, RecallType, TaskStatus
 from voxcast.storage.models import Account, Callee, RecallFlow, RecallNode, Task
 
@@ -20,34 +21,8 @@ log = logging.getLogger("voxcast.scheduler")
 BALANCE_REASON = "balance exhausted: top up, then resume the task"
 
 
-def _parse_hhmm(text: str) -> time:
-    hh, mm = text.strip().split(":")[:2]
-    return time(int(hh), int(mm))
-
-
-def in_windows(windows: list[dict[str, Any]] | None, local: time) -> bool:
-    """Inside any allowSendTime window; a window whose end is before its start crosses
-    midnight; no windows means any time."""
-    if not windows:
-        return True
-    for w in windows:
-        try:
-            start, end = _parse_hhmm(str(w["strTime"])), _parse_hhmm(str(w["endTime"]))
-        except (KeyError, ValueError):
-            continue
-        if start <= end:
-            if start <= local < end:
-                return True
-        elif local >= start or local < end:
-            return True
-    return False
-
-
 def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return schedule.zone(name)
 
 
 def per_callee_windows(params: dict[str, Any]) -> bool:
@@ -71,7 +46,7 @@ def in_send_window(params: dict[str, Any], timezone: str, now: datetime) -> bool
     if per_callee_windows(params):
         return True
     zone = _zone(task_zone(params, timezone))
-    return in_windows(params.get("allowSendTime"), now.astimezone(zone).time())
+    return schedule.in_windows(params.get("allowSendTime"), now.astimezone(zone).time())
 
 
 def callee_zone(number: str) -> str:
@@ -87,34 +62,13 @@ def callee_zone(number: str) -> str:
     return usable[0] if usable else "UTC"
 
 
-def next_opening(windows: list[dict[str, Any]] | None, zone: str, now: datetime) -> datetime:
-    """The next instant (after `now`) at which a window opens, in `zone`; minute resolution."""
-    if not windows:
-        return now
-    local = now.astimezone(_zone(zone))
-    starts = []
-    for w in windows:
-        try:
-            starts.append(_parse_hhmm(str(w["strTime"])))
-        except (KeyError, ValueError):
-            continue
-    candidates = []
-    for day in (0, 1):
-        for start in starts:
-            at = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
-            at += timedelta(days=day)
-            if at > local:
-                candidates.append(at)
-    return min(candidates) if candidates else now + timedelta(hours=1)
-
-
 def callee_in_window(params: dict[str, Any], number: str, now: datetime) -> datetime | None:
     """None when the callee may be dialed now, else when its next window opens."""
     windows = params.get("allowSendTime")
     zone = callee_zone(number)
-    if in_windows(windows, now.astimezone(_zone(zone)).time()):
+    if schedule.in_windows(windows, now.astimezone(_zone(zone)).time()):
         return None
-    return next_opening(windows, zone, now)
+    return schedule.next_opening(windows, zone, now)
 
 
 async def advance(session: AsyncSession, now: datetime) -> None:

@@ -1,12 +1,18 @@
-"""Call records as the vendor shows them: the query JSON (ISO times) and the push JSON (ms)."""
+"""Call records as the vendor shows them: the query JSON (ISO times), the push JSON (epoch ms),
+and the two record queries."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from voxcast.storage.models import CallRecord
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import RecordType, TaskKind
+from voxcast.storage.models import Callee, CallRecord, Task
 
 
 def _money(value: Decimal | None) -> str:
@@ -65,3 +71,97 @@ def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
     out = _common(rec)
     out.update(zip(_TIMES, (_ms(t) for t in _times(rec)), strict=True))
     return out
+
+
+MAX_WINDOW = timedelta(days=31)
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """ISO-8601 with an offset ("2022-01-01T00:00:00+08:00"), or "yyyy-MM-dd HH:mm:ss" as UTC."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            Code.TIME_FORMAT,
+            f"{field}: {value!r} is not ISO-8601 such as 2022-01-01T00:00:00+08:00",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> dict[str, Any]:
+    """The record of one call; a call still queued answers with empty times and codes."""
+    rec = await session.get(CallRecord, voice_id)
+    if rec is not None and rec.account_id == account_id:
+        return record_to_query_json(rec)
+    queued = (
+        await session.execute(
+            select(Callee, Task)
+            .join(Task, Task.id == Callee.task_id)
+            .where(Callee.voice_id == voice_id, Task.account_id == account_id)
+        )
+    ).first()
+    if queued is None:
+        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id} does not exist")
+    callee, task = queued
+    pending = CallRecord(
+        voice_id=voice_id,
+        account_id=account_id,
+        app_id=task.app_id,
+        task_id=task.id,
+        type=RecordType.VERIFICATION_CODE if task.kind == TaskKind.CODE else RecordType.GROUP_CALL,
+        callee=callee.callee,
+        display_num=task.display_num,
+        code="",
+        submit_time=task.created_at,
+        call_duration=0,
+        ring_duration=0,
+        charged_duration=0,
+        bill_period="",
+        rate=Decimal(0),
+        base_cost=Decimal(0),
+        cost=Decimal(0),
+        termination_code="",
+        termination_reason="queued",
+        sip_code="",
+        feedback_value="-1",
+        called_info=None,
+        voice_file_id=task.voice_file_id,
+        out_recall_count=0,
+    )
+    return record_to_query_json(pending)
+
+
+async def query_records(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    start: datetime,
+    end: datetime,
+    current: int,
+    size: int,
+    task_id: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Records submitted in [start, end] (at most 31 days), oldest first, one page."""
+    if end < start:
+        raise ApiError(Code.PARAMETER, "params.endTime: must not be before params.strTime")
+    if end - start > MAX_WINDOW:
+        raise ApiError(Code.OUT_OF_TIME_RANGE, "params: the window is over 31 days")
+    where = [
+        CallRecord.account_id == account_id,
+        CallRecord.submit_time >= start,
+        CallRecord.submit_time <= end,
+    ]
+    if task_id is not None:
+        where.append(CallRecord.task_id == task_id)
+    total = int(
+        await session.scalar(select(func.count()).select_from(CallRecord).where(*where)) or 0
+    )
+    rows = await session.scalars(
+        select(CallRecord)
+        .where(*where)
+        .order_by(CallRecord.submit_time, CallRecord.voice_id)
+        .offset((current - 1) * size)
+        .limit(size)
+    )
+    return [record_to_query_json(r) for r in rows.all()], total

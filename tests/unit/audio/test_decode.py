@@ -231,3 +231,14 @@ def test_decoded_audio_round_trips_through_its_wav() -> None:
     audio = DecodedAudio(np.arange(-800, 800, dtype="<i2").tobytes())
     again = normalize(audio.wav_bytes(), "wav")
     assert again.pcm == audio.pcm
+
+
+def test_more_than_8_channels_is_refused_before_decoding() -> None:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(12)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(12 * 2 * 800))
+    with pytest.raises(UnsupportedAudio, match="12 channels at 8000 Hz"):
+        normalize(out.getvalue(), "wav")

@@ -1,9 +1,54 @@
-"""Placeholder router; filled in below."""
+"""Call record queries: one record by voiceId, and a paged query over a time window."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from pydantic import Field
 
-from voxcast.api.routing import VendorRoute
+from voxcast.api.base import VendorModel, page_body
+from voxcast.api.deps import CurrentAccount, Rt
+from voxcast.api.envelope import Family, ok
+from voxcast.api.routing import VendorRoute, envelope
+from voxcast.services import records
 
-router = APIRouter(route_class=VendorRoute)
+router = APIRouter(route_class=VendorRoute, tags=["records"])
+
+
+class RecordParams(VendorModel):
+    strTime: str = Field(min_length=1, description="ISO-8601 with offset")
+    endTime: str = Field(min_length=1, description="ISO-8601 with offset")
+    taskId: int | None = Field(default=None, description="voxcast extension: one task only")
+
+
+class RecordQuery(VendorModel):
+    current: int = Field(default=1, ge=1)
+    size: int = Field(default=25, ge=1, le=100)
+    params: RecordParams
+
+
+@router.get("/voice/recordGroup/{voiceId}", openapi_extra=envelope(Family.STATUS))
+async def record_group(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """One call record (group call or verification code) by its voiceId."""
+    async with rt.sessions() as session:
+        data = await records.get_record(session, account.id, voiceId.strip())
+    return ok(Family.STATUS, data)
+
+
+@router.post("/voice/recordGroupQuery", openapi_extra=envelope(Family.STATUS))
+async def record_group_query(req: RecordQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Records submitted within a window of at most 31 days, oldest first."""
+    start = records.parse_time(req.params.strTime, "params.strTime")
+    end = records.parse_time(req.params.endTime, "params.endTime")
+    async with rt.sessions() as session:
+        rows, total = await records.query_records(
+            session,
+            account.id,
+            start=start,
+            end=end,
+            current=req.current,
+            size=req.size,
+            task_id=req.params.taskId,
+        )
+    return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))

@@ -1,9 +1,136 @@
-"""Placeholder router; filled in below."""
+"""Single sends: voice OTP / notification (sendCode) and a file message to numbers (sendGroup)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import APIRouter
+from pydantic import Field, field_validator
 
-from voxcast.api.routing import VendorRoute
+from voxcast.api.base import Phone, VendorModel
+from voxcast.api.deps import CurrentAccount, Rt
+from voxcast.api.envelope import Family, ok
+from voxcast.api.routing import VendorRoute, envelope
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import TaskKind
+from voxcast.services import voice
 
-router = APIRouter(route_class=VendorRoute)
+router = APIRouter(route_class=VendorRoute, tags=["voice messages"])
+
+_DIGITS = re.compile(r"^[0-9]{7,15}$")
+MAX_SEND_GROUP = 1000
+
+
+def _optional_display(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    if not _DIGITS.match(value):
+        raise ValueError("must be 7-15 digits")
+    return value
+
+
+class SendCode(VendorModel):
+    callee: Phone
+    displayNum: str | None = None
+    language: str | None = None
+    speakingRate: float | None = Field(default=None, ge=0.25, le=4)
+    ssmlGender: int | None = Field(default=None, ge=1, le=2)
+    accent: str | None = Field(default=None, max_length=16)
+    text: str | None = Field(default=None, max_length=1000)
+    appId: str = Field(min_length=1, max_length=32)
+    loopCount: int = Field(default=1, ge=1, le=9)
+    calledInfo: str | None = Field(default=None, max_length=1000)
+    recallCount: int = Field(default=0, ge=0, le=9)
+    recallInterval: int | None = Field(default=None, ge=0, le=999)
+    maxDuration: int | None = Field(default=None, ge=1, le=120)
+    maxRingingTime: int = Field(default=60, ge=20, le=120)
+    delayPlay: int = Field(default=0, ge=0, le=999)
+    delayHangup: int = Field(default=0, ge=0, le=999)
+
+    _display = field_validator("displayNum")(_optional_display)
+
+
+class SendGroup(VendorModel):
+    callee: str = Field(description="comma-separated numbers, at most 1000")
+    displayNum: str | None = None
+    fileId: str = Field(min_length=1, max_length=64)
+    appId: str = Field(min_length=1, max_length=32)
+    maxDuration: int | None = Field(default=None, ge=1, le=120)
+    maxRingingTime: int = Field(default=60, ge=20, le=120)
+    loopCount: int = Field(default=1, ge=1, le=3)
+    calledInfo: str | None = Field(default=None, max_length=1000)
+
+    _display = field_validator("displayNum")(_optional_display)
+
+
+def _numbers(raw: str) -> list[str]:
+    parts = [p.strip() for p in raw.replace(";", ",").split(",")]
+    numbers = [p for p in parts if p]
+    if not numbers:
+        raise ApiError(Code.PHONE_EMPTY, "callee: no number given")
+    if len(numbers) > MAX_SEND_GROUP:
+        raise ApiError(
+            Code.NUMBERS_OVER_LIMIT, f"callee: {len(numbers)} numbers, at most {MAX_SEND_GROUP}"
+        )
+    for i, n in enumerate(numbers):
+        if not _DIGITS.match(n):
+            raise ApiError(Code.PARAMETER, f"callee[{i}]: {n!r} must be 7-15 digits")
+    return numbers
+
+
+@router.post("/voice/sendCode", openapi_extra=envelope(Family.STATUS))
+async def send_code(req: SendCode, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Call one number and speak `text` (voice OTP); `data` is the voiceId."""
+    lan = voice.check_language(req.text, req.language)
+    params = req.model_dump(exclude_none=True)
+    params["language"] = lan
+    params["recallInterval"] = req.recallInterval or 5
+    send = voice.Send(
+        kind=TaskKind.CODE,
+        app_id=req.appId,
+        numbers=[req.callee],
+        number_field="callee",
+        display_num=req.displayNum,
+        params=params,
+        text=req.text,
+        lan=lan,
+        loop_count=req.loopCount,
+        max_duration=req.maxDuration,
+        max_ringing_time=req.maxRingingTime,
+        delay_play=req.delayPlay,
+        delay_hangup=req.delayHangup,
+        called_info=req.calledInfo,
+    )
+    async with rt.sessions.begin() as session:
+        (voice_id,) = await voice.submit(session, account, send, rt.clock.now())
+    return ok(Family.STATUS, voice_id)
+
+
+@router.post("/voice/sendGroup", openapi_extra=envelope(Family.STATUS))
+async def send_group(req: SendGroup, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Call each number and play an uploaded file; `data` lists a voiceId per number."""
+    numbers = _numbers(req.callee)
+    send = voice.Send(
+        kind=TaskKind.MESSAGE,
+        app_id=req.appId,
+        numbers=numbers,
+        number_field="callee",
+        display_num=req.displayNum,
+        params=req.model_dump(exclude_none=True, exclude={"callee"}),
+        voice_file_id=req.fileId,
+        loop_count=req.loopCount,
+        max_duration=req.maxDuration,
+        max_ringing_time=req.maxRingingTime,
+        called_info=req.calledInfo,
+    )
+    async with rt.sessions.begin() as session:
+        voice_ids = await voice.submit(session, account, send, rt.clock.now())
+    return ok(
+        Family.STATUS,
+        [
+            {"voiceId": vid, "callee": n, "terminationCode": "0", "terminationReason": "success"}
+            for vid, n in zip(voice_ids, numbers, strict=True)
+        ],
+    )

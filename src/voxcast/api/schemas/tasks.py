@@ -1,0 +1,148 @@
+"""Group-call task requests: send (normal and AI), update, resend, query, and status changes."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from voxcast.api.base import PageQuery, VendorModel
+from voxcast.api.schemas.common import NodeFields, TaskFields, Window
+
+PHONE = r"^[0-9]{7,15}$"
+PHONE_AI = r"^[0-9]{6,18}$"
+TEXT = Field(default=None, description="replaces ${textN}; over 30 characters is truncated")
+
+
+class NumberInfo(VendorModel):
+    calleeNumber: str = Field(pattern=PHONE, description="country code + number, 7-15 digits")
+    text1: str | None = TEXT
+    text2: str | None = TEXT
+    text3: str | None = TEXT
+    text4: str | None = TEXT
+    text5: str | None = TEXT
+    text6: str | None = TEXT
+    text7: str | None = TEXT
+    text8: str | None = TEXT
+    text9: str | None = TEXT
+    text10: str | None = TEXT
+
+
+class NumberInfoAI(NumberInfo):
+    calleeNumber: str = Field(pattern=PHONE_AI, description="6-18 digits")
+
+
+class RecallFlowSpec(VendorModel):
+    """`recallFlow` inside send: rounds run after the task finishes."""
+
+    recallType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed")
+    recallInterval: int = Field(ge=1, le=1440, description="minutes between rounds")
+    recallNum: int = Field(ge=1, le=10, description="number of rounds")
+    nodeList: list[NodeFields] | None = Field(default=None, max_length=10)
+    recallIntent: list[str] | None = Field(default=None, max_length=20)
+
+
+class GroupCallSend(TaskFields):
+    appId: str = Field(min_length=1, max_length=32)
+    taskName: str = Field(min_length=2, max_length=64)
+    source: int = Field(ge=1, le=3)
+    loopCount: int = Field(ge=1, le=9)
+    maxCalls: int = Field(ge=1, le=999)
+    numberInfoList: list[NumberInfo] | None = None
+    numberList: list[str] | None = None
+    recallFlow: RecallFlowSpec | None = None
+
+
+class AiFields(VendorModel):
+    displayNum: str | None = Field(default=None, max_length=20, pattern=r"^[0-9]*$")
+    sendTime: str | None = None
+    allowSendTime: list[Window] | None = Field(default=None, max_length=3)
+    maxRingingTime: int | None = Field(default=None, ge=20, le=120)
+    maxCalls: int | None = Field(default=None, ge=1, le=999)
+    enableRecording: int | None = Field(default=None, ge=0, le=1)
+    calloutRate: int | None = Field(default=None, ge=1, le=100)
+    allowSendTimeZone: str | None = Field(default=None, max_length=64)
+
+
+class GroupCallSendAI(AiFields):
+    appId: str = Field(min_length=1, max_length=32)
+    taskName: str = Field(min_length=2, max_length=64)
+    scriptId: int = Field(description="AI speech template id")
+    numberInfoList: list[NumberInfoAI] | None = None
+    numberList: list[str] | None = None
+    recallFlow: RecallFlowSpec | None = None
+
+
+class GroupCallUpdate(TaskFields):
+    keyId: int
+    taskName: str = Field(min_length=2, max_length=64)
+    source: int = Field(ge=1, le=3)
+    appId: str | None = Field(default=None, max_length=32)
+    numberInfoList: list[NumberInfo] | None = None
+    numberList: list[str] | None = None
+
+
+class GroupCallUpdateAI(AiFields):
+    keyId: int
+    taskName: str = Field(min_length=2, max_length=64)
+    scriptId: int
+
+
+class GroupCallResend(TaskFields):
+    keyId: int
+    taskName: str = Field(min_length=2, max_length=64)
+    resendType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed ones")
+    appId: str | None = Field(default=None, max_length=32)
+
+
+class GroupCallResendAI(AiFields):
+    keyId: int
+    taskName: str = Field(min_length=2, max_length=64)
+    resendType: int = Field(ge=0, le=1)
+    scriptId: int
+
+
+class TaskQueryParams(VendorModel):
+    strTime: str | None = None
+    endTime: str | None = None
+    statusList: list[int] | None = None
+    idxAppId: str | None = None
+    searchCondition: str | None = Field(default=None, max_length=200)
+    taskType: int | None = Field(default=None, ge=1, le=3)
+
+
+class TaskQuery(PageQuery):
+    params: TaskQueryParams | None = None
+
+
+class TaskIds(VendorModel):
+    """`{"jobIdList":[...]}` (pause) or `{"taskIdList":[...]}` (cancel); either is accepted."""
+
+    jobIdList: list[int] | None = Field(default=None, max_length=1000)
+    taskIdList: list[int] | None = Field(default=None, max_length=1000)
+
+
+class RecallUpdate(VendorModel):
+    keyId: int
+    recallInterval: int = Field(ge=1, le=1440)
+    recallNum: int = Field(ge=1, le=10)
+    recallType: int = Field(ge=0, le=1)
+    nodeList: list[NodeFields] | None = Field(default=None, max_length=10)
+    recallIntent: list[str] | None = Field(default=None, max_length=20)
+
+
+class RecallQueryParams(VendorModel):
+    strTime: str | None = None
+    endTime: str | None = None
+    taskName: str | None = Field(default=None, max_length=64)
+
+
+class RecallQuery(PageQuery):
+    params: RecallQueryParams | None = None
+
+
+class RecallDetailQuery(VendorModel):
+    keyId: int
+
+
+class RecallCancel(VendorModel):
+    type: int = Field(ge=1, le=3, description="1 flow keyId, 2 parent taskId, 3 node keyId")
+    id: int

@@ -1,0 +1,280 @@
+"""Recall (automatic redial) flows of a task: created with the task, listed, shown, changed
+while pending, and cancelled by flow, by parent task, or from a node on. The rounds themselves
+run in the dialer (voxcast.dialer.scheduler)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import RecallStatus, TaskKind
+from voxcast.domain.schedule import SEND_TIME_FORMAT, parse_send_time, zone
+from voxcast.services import task_rules
+from voxcast.storage.models import Account, RecallFlow, RecallNode, Task
+
+NODE_KEYS = (
+    "source",
+    "voiceFileId",
+    "uploadName",
+    "text",
+    "lan",
+    "speakingRate",
+    "ssmlGender",
+    "accent",
+    "hangUpSms",
+    "smsAppId",
+    "smsContent",
+    "senderId",
+    "feedbackPush",
+    "feedbackValue",
+    "successPush",
+    "successPushTime",
+    "failedPush",
+    "ringPush",
+    "toSeat",
+    "sipGroupId",
+    "outboundControl",
+    "calloutRate",
+    "toSeatType",
+    "toSeatKey",
+    "delayTransfer",
+    "scriptId",
+)
+
+
+def check_node(node: dict[str, Any], prefix: str, kind: TaskKind) -> None:
+    """A node overrides the prompt, SMS and transfer; the same rules as a task apply."""
+    if kind == TaskKind.AI:
+        return
+    if node.get("source") is not None:
+        task_rules.check_prompt(node, prefix)
+    task_rules.check_sms(node, prefix, needs_app=False)
+    task_rules.check_seat(node, prefix)
+
+
+def _node_params(node: dict[str, Any] | None) -> dict[str, Any]:
+    node = node or {}
+    return {k: node[k] for k in NODE_KEYS if node.get(k) is not None}
+
+
+def _nodes(flow_id: int, spec: dict[str, Any]) -> list[RecallNode]:
+    given = spec.get("nodeList") or []
+    return [
+        RecallNode(
+            flow_id=flow_id,
+            seq=seq,
+            status=RecallStatus.PENDING,
+            params=_node_params(given[seq - 1] if seq - 1 < len(given) else None),
+        )
+        for seq in range(1, int(spec["recallNum"]) + 1)
+    ]
+
+
+async def create_flow(
+    session: AsyncSession, account_id: int, task_id: int, spec: dict[str, Any], now: datetime
+) -> int:
+    """A pending flow with `recallNum` pending nodes (node i takes nodeList[i-1]'s overrides)."""
+    flow = RecallFlow(
+        account_id=account_id,
+        task_id=task_id,
+        recall_type=int(spec["recallType"]),
+        recall_interval=int(spec["recallInterval"]),
+        recall_num=int(spec["recallNum"]),
+        finish_num=0,
+        status=RecallStatus.PENDING,
+        created_at=now,
+    )
+    session.add(flow)
+    await session.flush()
+    session.add_all(_nodes(flow.id, spec))
+    await session.flush()
+    return flow.id
+
+
+async def _owned_flow(session: AsyncSession, account_id: int, flow_id: int) -> RecallFlow:
+    flow = await session.scalar(
+        select(RecallFlow).where(RecallFlow.id == flow_id, RecallFlow.account_id == account_id)
+    )
+    if flow is None:
+        raise ApiError(Code.NOT_FOUND, f"keyId: recall flow {flow_id} does not exist")
+    return flow
+
+
+def _fmt(value: datetime | None, zone_name: str) -> str | None:
+    return value.astimezone(zone(zone_name)).strftime(SEND_TIME_FORMAT) if value else None
+
+
+async def query_page(
+    session: AsyncSession, account: Account, *, current: int, size: int, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    where: list[Any] = [RecallFlow.account_id == account.id]
+    for key, op in (
+        ("strTime", RecallFlow.created_at.__ge__),
+        ("endTime", RecallFlow.created_at.__le__),
+    ):
+        if params.get(key):
+            try:
+                where.append(op(parse_send_time(str(params[key]), account.timezone)))
+            except ValueError:
+                raise ApiError(
+                    Code.TIME_FORMAT, f"params.{key}: must be yyyy-MM-dd HH:mm:ss"
+                ) from None
+    name = str(params.get("taskName") or "").strip()
+    if name:
+        match = Task.task_name.like(f"%{name}%")
+        where.append(or_(match, Task.id == int(name)) if name.isdigit() else match)
+    base = select(RecallFlow, Task.task_name).join(Task, Task.id == RecallFlow.task_id)
+    total = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RecallFlow)
+            .join(Task, Task.id == RecallFlow.task_id)
+            .where(*where)
+        )
+        or 0
+    )
+    rows = (
+        await session.execute(
+            base.where(*where)
+            .order_by(RecallFlow.created_at.desc(), RecallFlow.id.desc())
+            .offset((current - 1) * size)
+            .limit(size)
+        )
+    ).all()
+    return [
+        {
+            "keyId": f.id,
+            "taskId": f.task_id,
+            "taskName": task_name,
+            "createTime": _fmt(f.created_at, account.timezone),
+            "recallType": f.recall_type,
+            "recallInterval": f.recall_interval,
+            "recallNum": f.recall_num,
+            "finishNum": f.finish_num,
+            "status": f.status,
+        }
+        for f, task_name in rows
+    ], total
+
+
+async def detail(session: AsyncSession, account: Account, flow_id: int) -> dict[str, Any]:
+    flow = await _owned_flow(session, account.id, flow_id)
+    nodes = list(
+        (
+            await session.scalars(
+                select(RecallNode).where(RecallNode.flow_id == flow.id).order_by(RecallNode.seq)
+            )
+        ).all()
+    )
+    node_list = []
+    for n in nodes:
+        entry: dict[str, Any] = {k: None for k in NODE_KEYS}
+        entry.update(n.params or {})
+        entry.update(
+            {
+                "keyId": n.id,
+                "taskId": n.task_id,
+                "nodeStatus": n.status,
+                "seq": n.seq,
+                "runTime": _fmt(n.run_at, account.timezone),
+            }
+        )
+        node_list.append(entry)
+    return {
+        "keyId": flow.id,
+        "taskId": flow.task_id,
+        "recallInterval": flow.recall_interval,
+        "recallNum": flow.recall_num,
+        "recallType": flow.recall_type,
+        "status": flow.status,
+        "finishNum": flow.finish_num,
+        "nodeList": node_list,
+        "total": len(node_list),
+        "size": len(node_list),
+        "current": 1,
+        "searchCount": True,
+        "pages": 1,
+    }
+
+
+async def update_flow(
+    session: AsyncSession, account: Account, flow_id: int, spec: dict[str, Any]
+) -> None:
+    """Replace a pending flow's settings and nodes (-54 once it has started)."""
+    flow = await _owned_flow(session, account.id, flow_id)
+    if flow.status != RecallStatus.PENDING:
+        raise ApiError(
+            Code.TASK_STATE,
+            f"keyId: recall flow {flow_id} is {RecallStatus(flow.status).name.lower()}"
+            "; only a pending flow can be updated",
+        )
+    task = await session.get(Task, flow.task_id)
+    kind = TaskKind(task.kind) if task is not None else TaskKind.GROUP
+    for i, node in enumerate(spec.get("nodeList") or []):
+        check_node(node, f"nodeList[{i}].", kind)
+    flow.recall_type = int(spec["recallType"])
+    flow.recall_interval = int(spec["recallInterval"])
+    flow.recall_num = int(spec["recallNum"])
+    await session.execute(delete(RecallNode).where(RecallNode.flow_id == flow.id))
+    session.add_all(_nodes(flow.id, spec))
+    await session.flush()
+
+
+async def cancel(session: AsyncSession, account: Account, kind: int, object_id: int) -> None:
+    """1: the flow by its keyId; 2: the flow of a parent task; 3: a node and all later ones.
+    Only pending flows and nodes can be cancelled (-54)."""
+    if kind in (1, 2):
+        if kind == 1:
+            flow = await _owned_flow(session, account.id, object_id)
+        else:
+            found = await session.scalar(
+                select(RecallFlow).where(
+                    RecallFlow.task_id == object_id, RecallFlow.account_id == account.id
+                )
+            )
+            if found is None:
+                raise ApiError(Code.NOT_FOUND, f"id: task {object_id} has no recall flow")
+            flow = found
+        if flow.status != RecallStatus.PENDING:
+            raise ApiError(
+                Code.TASK_STATE,
+                f"id: recall flow {flow.id} is {RecallStatus(flow.status).name.lower()}",
+            )
+        flow.status = RecallStatus.CANCELLED
+        await session.execute(
+            update(RecallNode)
+            .where(RecallNode.flow_id == flow.id, RecallNode.status == RecallStatus.PENDING)
+            .values(status=RecallStatus.CANCELLED)
+        )
+        return
+    node = await session.scalar(
+        select(RecallNode)
+        .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
+        .where(RecallNode.id == object_id, RecallFlow.account_id == account.id)
+    )
+    if node is None:
+        raise ApiError(Code.NOT_FOUND, f"id: recall node {object_id} does not exist")
+    if node.status != RecallStatus.PENDING:
+        raise ApiError(
+            Code.TASK_STATE,
+            f"id: recall node {object_id} is {RecallStatus(node.status).name.lower()}",
+        )
+    await session.execute(
+        update(RecallNode)
+        .where(
+            RecallNode.flow_id == node.flow_id,
+            RecallNode.seq >= node.seq,
+            RecallNode.status == RecallStatus.PENDING,
+        )
+        .values(status=RecallStatus.CANCELLED)
+    )
+    if node.seq == 1:
+        await session.execute(
+            update(RecallFlow)
+            .where(RecallFlow.id == node.flow_id, RecallFlow.status == RecallStatus.PENDING)
+            .values(status=RecallStatus.CANCELLED)
+        )

@@ -1,0 +1,550 @@
+"""Group-call tasks: create (with its numbers and recall flow), update, resend, pause, resume,
+cancel, list and detail. Callers hand in validated fields (camelCase, as the API names them)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.config import Settings
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import (
+    ACTIVE_TASK_STATUSES,
+    CalleeState,
+    RecallStatus,
+    TaskKind,
+    TaskStatus,
+)
+from voxcast.domain.schedule import SEND_TIME_FORMAT, parse_send_time, zone
+from voxcast.services import accounts, files, rates, recall, task_rules
+from voxcast.storage.models import Account, Callee, CallRecord, RecallFlow, RecallNode, Task
+
+MAX_NUMBERS = 100_000
+TEXT_LIMIT = 30
+PHONE = re.compile(r"^[0-9]{7,15}$")
+PHONE_AI = re.compile(r"^[0-9]{6,18}$")
+#: request fields that are not task settings (identity, numbers, the flow, the file itself)
+NOT_SETTINGS = {"keyId", "numberInfoList", "numberList", "recallFlow", "baseFile", "resendType"}
+GROUP_KINDS = (TaskKind.GROUP, TaskKind.AI)
+
+Number = tuple[str, dict[str, str] | None]
+
+
+@dataclass
+class Spec:
+    """A task to create: kind, fields (camelCase) and the numbers in order."""
+
+    kind: TaskKind
+    app_id: str
+    task_name: str
+    fields: dict[str, Any]
+    numbers: list[Number]
+    number_field: str
+    recall_flow: dict[str, Any] | None = None
+    parent_task_id: int | None = None
+
+
+def collect_numbers(
+    infos: Sequence[Any] | None, plain: Sequence[str] | None, *, ai: bool = False
+) -> tuple[list[Number], str]:
+    """Numbers from numberInfoList (text1..text10 truncated to 30) or the old numberList;
+    later duplicates of a number are dropped. -35 when none, -23 over 100,000."""
+    out: list[Number] = []
+    seen: set[str] = set()
+    if infos:
+        field = "numberInfoList"
+        if len(infos) > MAX_NUMBERS:
+            raise ApiError(Code.CAPS, f"{field}: {len(infos)} numbers, at most {MAX_NUMBERS}")
+        for item in infos:
+            values = item.__dict__
+            number = values["calleeNumber"]
+            if number in seen:
+                continue
+            seen.add(number)
+            info = {
+                k: str(v)[:TEXT_LIMIT]
+                for k in task_rules.TEXT_FIELDS
+                if (v := values.get(k)) not in (None, "")
+            }
+            out.append((number, info or None))
+    elif plain:
+        field = "numberList"
+        if len(plain) > MAX_NUMBERS:
+            raise ApiError(Code.CAPS, f"{field}: {len(plain)} numbers, at most {MAX_NUMBERS}")
+        pattern = PHONE_AI if ai else PHONE
+        for i, raw in enumerate(plain):
+            number = str(raw).strip()
+            if not pattern.match(number):
+                limits = "6-18" if ai else "7-15"
+                raise ApiError(Code.PARAMETER, f"{field}[{i}]: must be {limits} digits")
+            if number not in seen:
+                seen.add(number)
+                out.append((number, None))
+    else:
+        raise ApiError(Code.NO_NUMBER, "numberInfoList: no number given")
+    return out, field
+
+
+def settings_of(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in NOT_SETTINGS and v is not None}
+
+
+async def _check_submission(
+    session: AsyncSession, account: Account, spec: Spec, *, exclude_task: int | None = None
+) -> None:
+    """The account-level checks every new or changed task passes, in the vendor's order."""
+    await accounts.require_app(session, account.id, spec.app_id)
+    same_name = select(Task.id).where(
+        Task.account_id == account.id, Task.task_name == spec.task_name
+    )
+    if exclude_task is not None:
+        same_name = same_name.where(Task.id != exclude_task)
+    if await session.scalar(same_name) is not None:
+        raise ApiError(Code.TASK_NAME_EXISTS, f"taskName: {spec.task_name} already exists")
+    if exclude_task is None:
+        active = await session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(
+                Task.account_id == account.id,
+                Task.kind.in_(GROUP_KINDS),
+                Task.status.in_(ACTIVE_TASK_STATUSES),
+            )
+        )
+        if int(active or 0) >= account.max_concurrent_tasks:
+            raise ApiError(
+                Code.CONCURRENT_TASKS,
+                f"{active} tasks are active, the limit is {account.max_concurrent_tasks}",
+            )
+    rates.require_balance(account.balance)
+    book = await rates.load_rate_book(session, account.id)
+    book.require_all((n for n, _ in spec.numbers), spec.number_field)
+
+
+def check_fields(spec: Spec) -> None:
+    """Field rules of a normal task and of its recall nodes (AI tasks have no prompt or SMS)."""
+    fields = spec.fields
+    if spec.kind == TaskKind.GROUP:
+        task_rules.check_prompt(fields)
+        task_rules.check_sms(fields)
+        task_rules.check_seat(fields)
+        needed = task_rules.variables_used(
+            fields.get("smsContent"), fields.get("text") if fields.get("source") == 3 else None
+        )
+        task_rules.check_variables(needed, (i for _, i in spec.numbers), spec.number_field)
+    elif fields.get("scriptId") is not None and int(fields["scriptId"]) <= 0:
+        raise ApiError(Code.SCRIPT_NOT_FOUND, f"scriptId: {fields['scriptId']} does not exist")
+    if spec.recall_flow:
+        for i, node in enumerate(spec.recall_flow.get("nodeList") or []):
+            recall.check_node(node, f"recallFlow.nodeList[{i}].", spec.kind)
+
+
+async def _prompt_file(
+    session: AsyncSession,
+    account: Account,
+    fields: dict[str, Any],
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """source 1: the file must be the account's; source 2: store the upload, keep its id."""
+    if fields.get("source") == 1:
+        await files.require_file(session, account.id, str(fields["voiceFileId"]), "voiceFileId")
+    elif fields.get("source") == 2 and fields.get("baseFile"):
+        fields["voiceFileId"] = await files.store_upload(
+            session,
+            account_id=account.id,
+            file_name=str(fields["uploadName"]),
+            content_b64=str(fields["baseFile"]),
+            now=now,
+            max_bytes=settings.max_upload_bytes,
+            name_field="uploadName",
+            file_field="baseFile",
+        )
+
+
+def _columns(fields: dict[str, Any], send_time: datetime | None) -> dict[str, Any]:
+    return {
+        "source": fields.get("source"),
+        "voice_file_id": fields.get("voiceFileId"),
+        "text": fields.get("text"),
+        "lan": str(fields["lan"]).upper() if fields.get("lan") else None,
+        "display_num": fields.get("displayNum") or None,
+        "send_time": send_time,
+        "loop_count": int(fields.get("loopCount") or 1),
+        "max_calls": int(fields.get("maxCalls") or 60),
+        "max_ringing_time": int(fields.get("maxRingingTime") or 60),
+        "delay_play": int(fields.get("delayPlay") or 0),
+        "delay_hangup": int(fields.get("delayHangup") or 0),
+        "script_id": fields.get("scriptId"),
+    }
+
+
+async def _insert_numbers(session: AsyncSession, task_id: int, numbers: list[Number]) -> None:
+    # one executemany: the intake of 100,000 numbers is a single bulk statement
+    await session.execute(
+        insert(Callee),
+        [
+            {"task_id": task_id, "seq": i, "callee": n, "info": info, "state": 0, "attempts": 0}
+            for i, (n, info) in enumerate(numbers, start=1)
+        ],
+    )
+
+
+async def create(
+    session: AsyncSession, account: Account, spec: Spec, now: datetime, settings: Settings
+) -> int:
+    """Store a new task (status 0, waiting) with its numbers and recall flow; its id."""
+    check_fields(spec)
+    send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
+    await _check_submission(session, account, spec)
+    fields = dict(spec.fields)
+    await _prompt_file(session, account, fields, now, settings)
+    params = settings_of(fields)
+    task = Task(
+        account_id=account.id,
+        app_id=spec.app_id,
+        kind=spec.kind,
+        task_name=spec.task_name,
+        status=TaskStatus.WAITING,
+        status_reason="",
+        num_cnt=len(spec.numbers),
+        params=params,
+        parent_task_id=spec.parent_task_id,
+        created_at=now,
+        updated_at=now,
+        **_columns(fields, send_time),
+    )
+    session.add(task)
+    await session.flush()
+    await _insert_numbers(session, task.id, spec.numbers)
+    if spec.recall_flow:
+        await recall.create_flow(session, account.id, task.id, spec.recall_flow, now)
+    return task.id
+
+
+def _zone_of(fields: dict[str, Any], account: Account) -> str:
+    given = str(fields.get("allowSendTimeZone") or "")
+    return given if given and given.lower() != "callee" else account.timezone
+
+
+async def owned_task(
+    session: AsyncSession, account_id: int, task_id: int, *, for_update: bool = False
+) -> Task:
+    """The account's group-call task; anything else is answered as not existing (-24)."""
+    query = select(Task).where(
+        Task.id == task_id, Task.account_id == account_id, Task.kind.in_(GROUP_KINDS)
+    )
+    if for_update:
+        query = query.with_for_update()
+    task = await session.scalar(query)
+    if task is None:
+        raise ApiError(Code.NOT_FOUND, f"task {task_id} does not exist")
+    return task
+
+
+async def update_task(
+    session: AsyncSession,
+    account: Account,
+    task_id: int,
+    spec: Spec,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Change a task that has not started (status 0); numbers are replaced when given."""
+    task = await owned_task(session, account.id, task_id, for_update=True)
+    if task.status != TaskStatus.WAITING:
+        raise ApiError(
+            Code.TASK_STATE,
+            f"keyId: task {task_id} is {TaskStatus(task.status).name.lower()}; "
+            "only a waiting task can be updated",
+        )
+    if (spec.kind == TaskKind.AI) != (task.kind == TaskKind.AI):
+        raise ApiError(Code.TASK_STATE, f"keyId: task {task_id} is not of this kind")
+    if not spec.numbers:
+        spec.numbers = await _numbers_of(session, task.id, failed_only=False)
+    check_fields(spec)
+    send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
+    await _check_submission(session, account, spec, exclude_task=task.id)
+    fields = dict(spec.fields)
+    await _prompt_file(session, account, fields, now, settings)
+    params = settings_of(fields)
+    for key, value in _columns(fields, send_time).items():
+        setattr(task, key, value)
+    task.task_name = spec.task_name
+    task.app_id = spec.app_id
+    task.params = params
+    task.updated_at = now
+    if spec.number_field != "kept":
+        await session.execute(delete(Callee).where(Callee.task_id == task.id))
+        await _insert_numbers(session, task.id, spec.numbers)
+        task.num_cnt = len(spec.numbers)
+
+
+async def _numbers_of(session: AsyncSession, task_id: int, *, failed_only: bool) -> list[Number]:
+    query = select(Callee.callee, Callee.info).where(Callee.task_id == task_id)
+    if failed_only:
+        query = query.where(or_(Callee.success.is_(None), Callee.success.is_(False)))
+    rows = (await session.execute(query.order_by(Callee.seq))).all()
+    return [(n, info) for n, info in rows]
+
+
+async def resend(
+    session: AsyncSession,
+    account: Account,
+    source_id: int,
+    *,
+    task_name: str,
+    failed_only: bool,
+    fields: dict[str, Any],
+    kind: TaskKind,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    """A new task with all or only the failed numbers of a finished or cancelled one."""
+    source = await owned_task(session, account.id, source_id)
+    if source.status not in (TaskStatus.FINISHED, TaskStatus.CANCELED):
+        raise ApiError(
+            Code.RESEND_STATE,
+            f"keyId: task {source_id} is {TaskStatus(source.status).name.lower()}",
+        )
+    numbers = await _numbers_of(session, source.id, failed_only=failed_only)
+    if not numbers:
+        raise ApiError(
+            Code.NO_CALLABLE_NUMBER,
+            f"keyId: task {source_id} has no {'failed ' if failed_only else ''}number",
+        )
+    merged = dict(source.params or {})
+    if source.voice_file_id and "voiceFileId" not in merged:
+        merged["voiceFileId"] = source.voice_file_id
+    given = {k: v for k, v in fields.items() if v is not None}
+    if given.get("source") not in (None, merged.get("source")):
+        # a new prompt replaces the old one entirely
+        for key in ("voiceFileId", "uploadName", "text", "lan"):
+            merged.pop(key, None)
+    merged.update(given)
+    app_id = str(merged.pop("appId", None) or source.app_id)
+    spec = Spec(
+        kind, app_id, task_name, merged, numbers, "numberInfoList", parent_task_id=source.id
+    )
+    return await create(session, account, spec, now, settings)
+
+
+async def change_status(
+    session: AsyncSession,
+    account_id: int,
+    ids: list[int],
+    *,
+    allowed: Sequence[int],
+    to: TaskStatus,
+    now: datetime,
+) -> None:
+    """Move every listed task to `to`, or none: an unknown id is -24, a wrong state -54."""
+    if not ids:
+        raise ApiError(Code.PARAMETER, "jobIdList: at least one task id is required")
+    tasks = []
+    for task_id in dict.fromkeys(ids):
+        task = await owned_task(session, account_id, task_id, for_update=True)
+        if task.status not in allowed:
+            raise ApiError(
+                Code.TASK_STATE, f"task {task_id} is {TaskStatus(task.status).name.lower()}"
+            )
+        tasks.append(task)
+    for task in tasks:
+        task.status = to
+        task.updated_at = now
+        task.status_reason = ""
+        if to == TaskStatus.CANCELED:
+            task.finished_at = now
+            await session.execute(
+                update(RecallFlow)
+                .where(RecallFlow.task_id == task.id, RecallFlow.status == RecallStatus.PENDING)
+                .values(status=RecallStatus.CANCELLED)
+            )
+            await session.execute(
+                update(RecallNode)
+                .where(
+                    RecallNode.flow_id.in_(
+                        select(RecallFlow.id).where(RecallFlow.task_id == task.id)
+                    ),
+                    RecallNode.status == RecallStatus.PENDING,
+                )
+                .values(status=RecallStatus.CANCELLED)
+            )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _fmt(value: datetime | None, zone_name: str) -> str | None:
+    return value.astimezone(zone(zone_name)).strftime(SEND_TIME_FORMAT) if value else None
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{(100.0 * part / whole) if whole else 0.0:.2f}%"
+
+
+async def _counters(session: AsyncSession, task_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per task: numbers, called, answered, dialing, pending — from the callee rows."""
+    if not task_ids:
+        return {}
+    done = Callee.state == CalleeState.DONE
+    rows = await session.execute(
+        select(
+            Callee.task_id,
+            func.count(),
+            func.sum(case((done, 1), else_=0)),
+            func.sum(case((done & Callee.success.is_(True), 1), else_=0)),
+            func.sum(case((Callee.state == CalleeState.DIALING, 1), else_=0)),
+            func.sum(case((Callee.state == CalleeState.PENDING, 1), else_=0)),
+        )
+        .where(Callee.task_id.in_(task_ids))
+        .group_by(Callee.task_id)
+    )
+    out: dict[int, dict[str, int]] = {}
+    for task_id, total, called, answered, dialing, pending in rows:
+        out[task_id] = {
+            "total": int(total or 0),
+            "called": int(called or 0),
+            "answered": int(answered or 0),
+            "dialing": int(dialing or 0),
+            "pending": int(pending or 0),
+        }
+    return out
+
+
+async def query(
+    session: AsyncSession,
+    account: Account,
+    *,
+    current: int,
+    size: int,
+    params: dict[str, Any],
+) -> tuple[list[dict[str, Any]], int]:
+    """The account's group-call tasks, newest first, with progress counters."""
+    where: list[Any] = [Task.account_id == account.id, Task.kind.in_(GROUP_KINDS)]
+    for key, op in (("strTime", Task.created_at.__ge__), ("endTime", Task.created_at.__le__)):
+        if params.get(key):
+            try:
+                where.append(op(parse_send_time(str(params[key]), account.timezone)))
+            except ValueError:
+                raise ApiError(
+                    Code.TIME_FORMAT, f"params.{key}: must be yyyy-MM-dd HH:mm:ss"
+                ) from None
+    if params.get("statusList"):
+        where.append(Task.status.in_([int(s) for s in params["statusList"]]))
+    if params.get("idxAppId"):
+        where.append(Task.app_id == str(params["idxAppId"]))
+    if params.get("taskType"):
+        where.append(Task.kind == int(params["taskType"]))
+    if params.get("searchCondition"):
+        like = f"%{params['searchCondition']}%"
+        where.append(
+            or_(Task.task_name.like(like), Task.voice_file_id.like(like), Task.text.like(like))
+        )
+    total = int(await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
+    tasks = list(
+        (
+            await session.scalars(
+                select(Task)
+                .where(*where)
+                .order_by(Task.created_at.desc(), Task.id.desc())
+                .offset((current - 1) * size)
+                .limit(size)
+            )
+        ).all()
+    )
+    counts = await _counters(session, [t.id for t in tasks])
+    records = []
+    for t in tasks:
+        c = counts.get(t.id, {"total": 0, "called": 0, "answered": 0})
+        records.append(
+            {
+                "taskId": t.id,
+                "jobId": t.id,
+                "taskName": t.task_name,
+                "status": t.status,
+                "rate": _percent(c["called"], c["total"]),
+                "numCnt": t.num_cnt,
+                "callNum": c["called"],
+                "success": c["answered"],
+                "fail": c["called"] - c["answered"],
+                "createdTime": _fmt(t.created_at, account.timezone),
+                "scriptId": t.script_id,
+                "taskType": t.kind,
+            }
+        )
+    return records, total
+
+
+async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[str, Any]:
+    """Everything about one task, with live counters and call statistics."""
+    task = await owned_task(session, account.id, task_id)
+    c = (await _counters(session, [task.id])).get(
+        task.id, {"total": 0, "called": 0, "answered": 0, "dialing": 0, "pending": 0}
+    )
+    stats = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(CallRecord.charged_duration), 0),
+                func.coalesce(func.sum(CallRecord.call_duration), 0),
+                func.sum(case((CallRecord.feedback_value != "-1", 1), else_=0)),
+            ).where(CallRecord.task_id == task.id)
+        )
+    ).one()
+    calls, charged, talk, keyed = (int(v or 0) for v in stats)
+    p = task.params or {}
+    zone_name = account.timezone
+    answered = c["answered"]
+    return {
+        "jobId": task.id,
+        "taskId": task.id,
+        "taskName": task.task_name,
+        "displayNum": task.display_num,
+        "text": task.text,
+        "status": task.status,
+        "statusReason": task.status_reason,
+        "rate": _percent(c["called"], c["total"]),
+        "numCnt": task.num_cnt,
+        "chargeLen": charged,
+        "success": answered,
+        "fail": c["called"] - answered,
+        "toseatNum": 0,
+        "successRate": _percent(answered, c["called"]),
+        "toseatNumRate": _percent(0, answered),
+        "sendTime": _fmt(task.send_time, zone_name),
+        "createdTime": _fmt(task.created_at, zone_name),
+        "mdfTime": _fmt(task.updated_at, zone_name),
+        "appId": task.app_id,
+        "source": task.source,
+        "voiceFileId": task.voice_file_id,
+        "calloutRate": p.get("calloutRate"),
+        "finishTime": _fmt(task.finished_at, zone_name),
+        "keyFeedbackNum": keyed,
+        "uploadName": p.get("uploadName"),
+        "callLossNum": 0,
+        "callDuration": talk,
+        "callLossNumRate": _percent(0, c["called"]),
+        "code": None,
+        "maxCalls": task.max_calls,
+        "loopCount": task.loop_count,
+        "lan": task.lan,
+        "allCallToseatNum": 0,
+        "callTotal": calls,
+        "acd": round(talk / answered, 1) if answered else 0,
+        "maxRingingTime": task.max_ringing_time,
+        "taskType": task.kind,
+        "scriptId": task.script_id,
+        "parentTaskId": task.parent_task_id,
+        "called": c["called"],
+        "answered": answered,
+        "failed": c["called"] - answered,
+        "dialing": c["dialing"],
+        "pending": c["pending"],
+    }

@@ -1,0 +1,112 @@
+"""Single API sends: voice OTP (sendCode) and a file message to a few numbers (sendGroup).
+
+Each is stored as a task of its own kind with its callees, voiceIds assigned at once so the
+caller can poll the record; the dialer calls them like any task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.audio.voices import LANGUAGES
+from voxcast.domain import ids
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import Source, TaskKind, TaskStatus
+from voxcast.services import accounts, files, rates
+from voxcast.storage.models import Account, Callee, Task
+
+
+@dataclass(frozen=True)
+class Send:
+    """What both kinds of send store; `numbers` in the caller's order."""
+
+    kind: TaskKind
+    app_id: str
+    numbers: list[str]
+    number_field: str
+    display_num: str | None
+    params: dict[str, Any]
+    text: str | None = None
+    lan: str | None = None
+    voice_file_id: str | None = None
+    loop_count: int = 1
+    max_duration: int | None = None
+    max_ringing_time: int = 60
+    delay_play: int = 0
+    delay_hangup: int = 0
+    called_info: str | None = None
+
+
+def check_language(text: str | None, language: str | None, field: str = "language") -> str:
+    """-38 when text or language is missing, -39 when the language is not one voxcast speaks."""
+    if not text or not language:
+        missing = "text" if not text else field
+        raise ApiError(Code.TTS_REQUIRED, f"{missing}: is required")
+    code = language.strip().upper()
+    if code not in LANGUAGES:
+        raise ApiError(
+            Code.TTS_LANGUAGE, f"{field}: {language} is not one of {', '.join(LANGUAGES)}"
+        )
+    return code
+
+
+async def submit(session: AsyncSession, account: Account, send: Send, now: datetime) -> list[str]:
+    """Check the app, the rates and the balance, store the task; return one voiceId a number."""
+    await accounts.require_app(session, account.id, send.app_id)
+    if send.voice_file_id is not None:
+        await files.require_file(session, account.id, send.voice_file_id, "fileId")
+    book = await rates.load_rate_book(session, account.id)
+    book.require_all(send.numbers, send.number_field)
+    fresh = await session.scalar(select(Account.balance).where(Account.id == account.id))
+    rates.require_balance(fresh if fresh is not None else account.balance)
+    task = Task(
+        account_id=account.id,
+        app_id=send.app_id,
+        kind=send.kind,
+        task_name=None,
+        status=TaskStatus.WAITING,
+        source=Source.TTS if send.kind == TaskKind.CODE else Source.UPLOADED,
+        voice_file_id=send.voice_file_id,
+        text=send.text,
+        lan=send.lan,
+        display_num=send.display_num or None,
+        loop_count=send.loop_count,
+        max_calls=send.max_duration or 120,
+        max_ringing_time=send.max_ringing_time,
+        delay_play=send.delay_play,
+        delay_hangup=send.delay_hangup,
+        num_cnt=len(send.numbers),
+        params=send.params,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    info = {"calledInfo": send.called_info} if send.called_info else None
+    ids_ = list(
+        (
+            await session.scalars(
+                insert(Callee).returning(Callee.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "task_id": task.id,
+                        "seq": i,
+                        "callee": n,
+                        "info": info,
+                        "state": 0,
+                        "attempts": 0,
+                    }
+                    for i, n in enumerate(send.numbers, start=1)
+                ],
+            )
+        ).all()
+    )
+    voice_ids = [ids.voice_id(now, callee_id) for callee_id in ids_]
+    for callee_id, vid in zip(ids_, voice_ids, strict=True):
+        await session.execute(update(Callee).where(Callee.id == callee_id).values(voice_id=vid))
+    return voice_ids
