@@ -79,7 +79,8 @@ async def voxcast() -> tuple[float, float]:
             rt, creds.account_id, creds.app_id, numbers(), max_ringing_time=30
         )
         carrier = SandboxCarrier(clock)
-        dialer = Dialer(rt, lambda _a: carrier, worker_id="bench")
+        pool = RenderPool(PromptCache.under(Path(tmp)), workers=0)
+        dialer = Dialer(rt, lambda _a: carrier, pool=pool, worker_id="bench")
         stop = asyncio.Event()
         cpu0, t0 = time.process_time(), time.perf_counter()
         runner = asyncio.create_task(dialer.run(stop))

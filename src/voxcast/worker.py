@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from voxcast.audio import PromptCache, RenderPool
 from voxcast.dialer.engine import Dialer, new_worker_id
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
@@ -19,12 +20,17 @@ log = logging.getLogger("voxcast.worker")
 class Background:
     """The dialer, the push sender and the SMS sink sharing one stop signal."""
 
-    def __init__(self, rt: Runtime, carrier: Carrier | None = None) -> None:
+    def __init__(
+        self, rt: Runtime, carrier: Carrier | None = None, *, render_workers: int | None = None
+    ) -> None:
         self.rt = rt
         self.stop = asyncio.Event()
         self.worker_id = new_worker_id()
         self.carrier: Carrier = carrier or SandboxCarrier(rt.clock)
-        self.dialer = Dialer(rt, lambda _account_id: self.carrier, worker_id=self.worker_id)
+        self.pool = RenderPool(PromptCache.under(rt.settings.data_dir), workers=render_workers)
+        self.dialer = Dialer(
+            rt, lambda _account_id: self.carrier, pool=self.pool, worker_id=self.worker_id
+        )
         self.sender = PushSender(rt, worker_id=self.worker_id)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -50,3 +56,4 @@ class Background:
         self.stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carrier.close()
+        await self.pool.aclose()

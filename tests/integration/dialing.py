@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from voxcast.audio import PromptCache, RenderPool
 from voxcast.clock import ScaledClock
 from voxcast.config import Settings
 from voxcast.dialer.engine import Dialer
@@ -40,7 +41,8 @@ async def dialer_rig(
     clock = ScaledClock(speed, start=start)
     rt = await open_runtime(settings, clock)
     carrier = SandboxCarrier(clock)
-    dialer = Dialer(rt, lambda _a: carrier, worker_id="test-worker")
+    pool = RenderPool(PromptCache.under(settings.data_dir), workers=0)
+    dialer = Dialer(rt, lambda _a: carrier, pool=pool, worker_id="test-worker")
     stop = asyncio.Event()
     runner = asyncio.create_task(dialer.run(stop))
     try:
@@ -48,6 +50,7 @@ async def dialer_rig(
     finally:
         stop.set()
         await runner
+        await pool.aclose()
         await rt.close()
 
 

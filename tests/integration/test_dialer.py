@@ -351,3 +351,41 @@ async def test_voice_otp_redials_and_records_only_the_last_attempt(settings: Set
     assert rec.voice_id == callee.voice_id
     # the last attempt started at least two recall intervals after the first
     assert rec.call_time - rec.submit_time >= timedelta(minutes=2)
+
+
+async def test_per_callee_speech_is_rendered_and_its_length_is_played(settings: Settings) -> None:
+    long_name = "Maximilian Alexander Bartholomew"[:30]
+    async with dialer_rig(settings) as rig:
+        creds = await new_account(rig.rt, bill_period="1+1")
+        task_id = await insert_task(
+            rig.rt,
+            creds.account_id,
+            creds.app_id,
+            ["8613000000000", "8613000000010"],
+            text="Hello ${text1}, your parcel arrives tomorrow.",
+            max_calls=120,
+            infos=[{"text1": "Tom"}, {"text1": long_name + " " + long_name}],
+        )
+        await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=60)
+        recs = {r.callee: r for r in await records_of(rig.rt, task_id)}
+    short, long = recs["8613000000000"], recs["8613000000010"]
+    assert 1 <= short.call_duration < long.call_duration
+    assert short.charged_duration == short.call_duration  # 1+1 billing
+
+
+async def test_task_whose_speech_cannot_be_rendered_fails_before_dialing(
+    settings: Settings,
+) -> None:
+    async with dialer_rig(settings) as rig:
+        creds = await new_account(rig.rt)
+        task_id = await insert_task(
+            rig.rt, creds.account_id, creds.app_id, ["8613000000000"], text="...!!!"
+        )
+        await wait_status(rig.rt, task_id, TaskStatus.SUBMIT_FAILED, timeout=30)
+        async with rig.rt.sessions() as session:
+            task = await session.get(Task, task_id)
+            assert task is not None
+            reason = task.status_reason
+        recs = await records_of(rig.rt, task_id)
+    assert recs == []
+    assert "text-to-speech" in reason

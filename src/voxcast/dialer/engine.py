@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.audio import RenderPool
 from voxcast.dialer import claims, scheduler
 from voxcast.dialer.context import AccountLimits, TaskContext
-from voxcast.dialer.prompts import PromptResolver
+from voxcast.dialer.prompts import PromptError, PromptResolver
 from voxcast.dialer.recorder import Finished, Recorder
 from voxcast.domain.callresult import CallFacts
 from voxcast.domain.enums import TaskStatus
@@ -52,6 +53,7 @@ class Dialer:
         rt: Runtime,
         carrier_for: CarrierFor,
         *,
+        pool: RenderPool,
         worker_id: str | None = None,
         tick_seconds: float | None = None,
     ) -> None:
@@ -60,7 +62,9 @@ class Dialer:
         self.worker_id = worker_id or new_worker_id()
         speed = max(rt.settings.sandbox_speed, 1.0)
         self.tick_seconds = tick_seconds or max(0.01, min(0.2, 0.25 / speed))
-        self.prompts = PromptResolver()
+        self.prompts = PromptResolver(pool)
+        self._preparing: set[int] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
         self.stats = Stats()
         self.recorder = Recorder(rt, self.worker_id)
 
@@ -79,6 +83,8 @@ class Dialer:
                     await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
             await self.drain()
         finally:
+            for job in list(self._jobs):
+                job.cancel()
             writer_stop.set()
             await writer
 
@@ -99,6 +105,7 @@ class Dialer:
         async with self.rt.sessions.begin() as session:
             await scheduler.advance(session, now)
         await self._reap(now)
+        await self._prepare_submitted(now)
         started = 0
         for limits, contexts in await self._calling_tasks():
             started += await self._dial_account(limits, contexts)
@@ -191,10 +198,89 @@ class Dialer:
             await claims.release(session, held)
         return keep
 
+    async def _prepare_submitted(self, now: datetime) -> None:
+        """Start preparing the prompts of tasks that were just submitted (status 6), each in
+        the background; a task another worker began long ago and never finished is taken over."""
+        stale = now - self._stall_margin()
+        async with self.rt.sessions.begin() as session:
+            ids = list(
+                (
+                    await session.scalars(
+                        select(Task.id)
+                        .where(
+                            Task.status == TaskStatus.SUBMITTING,
+                            or_(Task.started_at.is_(None), Task.started_at < stale),
+                        )
+                        .order_by(Task.id)
+                        .limit(20)
+                    )
+                ).all()
+            )
+            mine = []
+            for task_id in ids:
+                if task_id in self._preparing:
+                    continue
+                took = await session.execute(
+                    update(Task)
+                    .where(
+                        Task.id == task_id,
+                        Task.status == TaskStatus.SUBMITTING,
+                        or_(Task.started_at.is_(None), Task.started_at < stale),
+                    )
+                    .values(started_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if took.rowcount:  # type: ignore[attr-defined]
+                    mine.append(task_id)
+        for task_id in mine:
+            self._preparing.add(task_id)
+            self._jobs.add(asyncio.create_task(self._prepare(task_id)))
+
+    async def _prepare(self, task_id: int) -> None:
+        try:
+            await self._prepare_one(task_id)
+        finally:
+            self._preparing.discard(task_id)
+            current = asyncio.current_task()
+            if current is not None:
+                self._jobs.discard(current)
+
+    async def _prepare_one(self, task_id: int) -> None:
+        try:
+            async with self.rt.sessions() as session:
+                task = await session.get(Task, task_id)
+                if task is None:
+                    return
+                await self.prompts.prepare(session, task)
+            status, reason = TaskStatus.CALLING, ""
+        except PromptError as err:
+            status, reason = TaskStatus.SUBMIT_FAILED, str(err)
+            log.warning("task %s cannot be dialed: %s", task_id, reason)
+        except Exception:
+            log.exception("preparing task %s failed; it will be retried", task_id)
+            return
+        now = self.rt.clock.now()
+        async with self.rt.sessions.begin() as session:
+            await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == TaskStatus.SUBMITTING)
+                .values(
+                    status=status,
+                    status_reason=reason,
+                    updated_at=now,
+                    started_at=now,
+                    finished_at=now if status == TaskStatus.SUBMIT_FAILED else None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _stall_margin(self) -> timedelta:
+        speed = max(self.rt.settings.sandbox_speed, 1.0)
+        return timedelta(seconds=self.rt.settings.lease_margin_seconds * speed)
+
     def _lease_for(self, ctx: TaskContext) -> timedelta:
         """Longest possible call plus a margin for stalls (in wall seconds, scaled)."""
-        speed = max(self.rt.settings.sandbox_speed, 1.0)
-        return ctx.longest_call + timedelta(seconds=self.rt.settings.lease_margin_seconds * speed)
+        return ctx.longest_call + self._stall_margin()
 
     def _start(
         self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
@@ -210,12 +296,10 @@ class Dialer:
     ) -> None:
         facts = CallFacts(call_time=now)
         try:
-            prompt = self.prompts.cached(ctx.id)
-            if prompt is None:
+            if not self.prompts.knows(ctx.id):
                 async with self.rt.sessions() as session:
-                    prompt = await self.prompts.for_task(
-                        session, ctx.id, ctx.source, ctx.voice_file_id, ctx.text, ctx.params
-                    )
+                    await self.prompts.load(session, ctx.id)
+            prompt = await self.prompts.for_call(ctx.id, c.info)
             request = DialRequest(
                 callee=c.callee,
                 caller_id=ctx.display_num,

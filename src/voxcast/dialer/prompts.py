@@ -1,79 +1,119 @@
-"""What each task's calls play, and how long it lasts (until the audio pipeline measures it)."""
+"""What each call plays and for how long: an uploaded file's measured length, or speech
+rendered ahead of dialing (each distinct per-callee text once, in the renderer pool)."""
 
 from __future__ import annotations
 
-import io
-import wave
+import logging
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.audio import AudioError, RenderPool, RenderRequest, choose_voice, fill
+from voxcast.audio.voices import Voice
+from voxcast.domain.enums import Source, TaskKind
 from voxcast.ports import Prompt
-from voxcast.storage.models import VoiceFile
+from voxcast.storage.models import Callee, Task, VoiceFile
 
-#: speech rate of the TTS estimate: characters per second at speakingRate 1
-CHARS_PER_SECOND = 14.0
-#: assumed bitrate of compressed uploads until they are decoded (issue: audio pipeline)
-ASSUMED_BITRATE = 32_000
-MIN_PROMPT_S = 1.0
-MAX_PROMPT_S = 600.0
+log = logging.getLogger("voxcast.prompts")
+
+_DIGIT_RUN = re.compile(r"\d{2,}")
 
 
-def _clamp(seconds: float) -> float:
-    return max(MIN_PROMPT_S, min(MAX_PROMPT_S, seconds))
+def speak_digits(text: str) -> str:
+    """Voice OTP rule: every run of two or more digits is read digit by digit, with a short
+    pause between digits ("code 1264" → "code 1, 2, 6, 4")."""
+    return _DIGIT_RUN.sub(lambda m: ", ".join(m.group(0)), text)
 
 
-def tts_duration(text: str, speaking_rate: float | None) -> float:
-    rate = speaking_rate if speaking_rate and speaking_rate > 0 else 1.0
-    return _clamp(len(text) / (CHARS_PER_SECOND * rate))
+class PromptError(Exception):
+    """A task whose prompt cannot be prepared; the reason is shown in its detail."""
 
 
-def file_duration(content: bytes, extension: str) -> float:
-    """Exact for WAV; an estimate from size for compressed formats."""
-    if extension == "wav":
-        try:
-            with wave.open(io.BytesIO(content)) as w:
-                return _clamp(w.getnframes() / float(w.getframerate() or 8000))
-        except (wave.Error, EOFError):
-            pass
-    return _clamp(len(content) * 8 / ASSUMED_BITRATE)
+@dataclass
+class TaskPrompt:
+    """A task's prompt once prepared: a file, or a TTS template and its voice."""
+
+    file_ref: str | None = None
+    file_seconds: float = 0.0
+    template: str | None = None
+    voice: Voice | None = None
+    digits: bool = False
+
+    def text_for(self, info: dict[str, Any] | None) -> str:
+        text = fill(self.template or "", info or {})
+        return speak_digits(text) if self.digits else text
 
 
 class PromptResolver:
-    """Resolves a task's prompt once and remembers it."""
+    """Prepares tasks' prompts before their first call and resolves each call's prompt."""
 
-    def __init__(self) -> None:
-        self._cache: dict[int, Prompt] = {}
+    def __init__(self, pool: RenderPool) -> None:
+        self.pool = pool
+        self._tasks: dict[int, TaskPrompt] = {}
 
-    def cached(self, task_id: int) -> Prompt | None:
-        return self._cache.get(task_id)
-
-    async def for_task(
-        self,
-        session: AsyncSession,
-        task_id: int,
-        source: int | None,
-        voice_file_id: str | None,
-        text: str | None,
-        params: dict[str, Any],
-    ) -> Prompt:
-        hit = self._cache.get(task_id)
-        if hit is not None:
-            return hit
-        if voice_file_id and source in (1, 2, None):
+    async def _describe(self, session: AsyncSession, task: Task) -> TaskPrompt:
+        params = task.params or {}
+        if task.source in (Source.UPLOADED, Source.UPLOAD_NOW) or (task.kind == TaskKind.MESSAGE):
             row = (
                 await session.execute(
-                    select(VoiceFile.content).where(VoiceFile.file_id == voice_file_id)
+                    select(VoiceFile.duration_ms).where(VoiceFile.file_id == task.voice_file_id)
                 )
             ).first()
-            ext = voice_file_id.rsplit(".", 1)[-1].lower()
-            duration = file_duration(row[0], ext) if row else MIN_PROMPT_S
-            prompt = Prompt(voice_file_id, duration)
-        else:
-            rate = params.get("speakingRate")
-            prompt = Prompt(
-                f"tts:{task_id}", tts_duration(text or "", float(rate) if rate else None)
+            if row is None:
+                raise PromptError(f"voice file {task.voice_file_id} does not exist")
+            return TaskPrompt(
+                file_ref=f"file:{task.voice_file_id}", file_seconds=(row[0] or 0) / 1000
             )
-        self._cache[task_id] = prompt
-        return prompt
+        if task.kind == TaskKind.AI:
+            # no speech template engine yet: an AI task plays a short greeting in English
+            voice = choose_voice("EN")
+            return TaskPrompt(template="Hello.", voice=voice)
+        try:
+            voice = choose_voice(
+                task.lan or params.get("lan") or params.get("language"),
+                params.get("accent"),
+                params.get("ssmlGender"),
+                params.get("speakingRate"),
+            )
+        except AudioError as err:
+            raise PromptError(str(err)) from None
+        return TaskPrompt(template=task.text or "", voice=voice, digits=task.kind == TaskKind.CODE)
+
+    async def prepare(self, session: AsyncSession, task: Task) -> None:
+        """Render every distinct text of the task (raises PromptError with the reason)."""
+        prompt = await self._describe(session, task)
+        if prompt.template is not None and prompt.voice is not None:
+            infos = (
+                await session.scalars(
+                    select(Callee.info).where(Callee.task_id == task.id).order_by(Callee.seq)
+                )
+            ).all()
+            texts = dict.fromkeys(prompt.text_for(i) for i in infos) or {prompt.text_for(None)}
+            voice = prompt.voice
+            try:
+                await self.pool.render_many(RenderRequest(t, voice) for t in texts)
+            except AudioError as err:
+                raise PromptError(f"text-to-speech failed: {err}") from None
+        self._tasks[task.id] = prompt
+
+    def knows(self, task_id: int) -> bool:
+        return task_id in self._tasks
+
+    async def load(self, session: AsyncSession, task_id: int) -> None:
+        """Learn a task another worker prepared (its texts are in the shared cache)."""
+        task = await session.get(Task, task_id)
+        if task is None:
+            raise PromptError(f"task {task_id} does not exist")
+        self._tasks[task_id] = await self._describe(session, task)
+
+    async def for_call(self, task_id: int, info: dict[str, Any] | None) -> Prompt:
+        """The prompt of one call; speech missing from the cache is rendered now."""
+        prompt = self._tasks[task_id]
+        if prompt.file_ref is not None:
+            return Prompt(prompt.file_ref, prompt.file_seconds)
+        assert prompt.voice is not None
+        rendered = await self.pool.render(prompt.text_for(info), prompt.voice)
+        return Prompt(f"tts:{rendered.key}", rendered.duration_s)

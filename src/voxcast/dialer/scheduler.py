@@ -85,7 +85,7 @@ async def _start_due_tasks(session: AsyncSession, now: datetime) -> None:
             Task.status == TaskStatus.WAITING,
             or_(Task.send_time.is_(None), Task.send_time <= now),
         )
-        .values(status=TaskStatus.CALLING, started_at=now, updated_at=now, status_reason="")
+        .values(status=TaskStatus.SUBMITTING, started_at=None, updated_at=now, status_reason="")
         .execution_options(synchronize_session=False)
     )
 
@@ -227,7 +227,7 @@ async def _run_node(
         app_id=source.app_id,
         kind=source.kind,
         task_name=f"{_root_name(source)}-recall-{node.seq}"[:64],
-        status=TaskStatus.CALLING,
+        status=TaskStatus.SUBMITTING,
         source=params.get("source", source.source),
         voice_file_id=params.get("voiceFileId", source.voice_file_id),
         text=params.get("text", source.text),
@@ -246,7 +246,6 @@ async def _run_node(
         recall_node_id=node.id,
         created_at=now,
         updated_at=now,
-        started_at=now,
     )
     session.add(child)
     await session.flush()
