@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select, update
 from tests.integration.dialing import insert_task
 
+from voxcast.audio import PromptCache, RenderPool
 from voxcast.clock import ScaledClock
 from voxcast.config import Settings
 from voxcast.dialer.engine import Dialer
