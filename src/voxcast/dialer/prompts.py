@@ -19,6 +19,7 @@ from voxcast.storage.models import Callee, Task, VoiceFile
 
 log = logging.getLogger("voxcast.prompts")
 
+MEMO_LIMIT = 100_000
 _DIGIT_RUN = re.compile(r"\d{2,}")
 
 
@@ -53,6 +54,8 @@ class PromptResolver:
     def __init__(self, pool: RenderPool) -> None:
         self.pool = pool
         self._tasks: dict[int, TaskPrompt] = {}
+        # text and voice → prompt, so a call does not touch the disk cache again
+        self._rendered: dict[tuple[str, Voice], Prompt] = {}
 
     async def _describe(self, session: AsyncSession, task: Task) -> TaskPrompt:
         params = task.params or {}
@@ -115,5 +118,13 @@ class PromptResolver:
         if prompt.file_ref is not None:
             return Prompt(prompt.file_ref, prompt.file_seconds)
         assert prompt.voice is not None
-        rendered = await self.pool.render(prompt.text_for(info), prompt.voice)
-        return Prompt(f"tts:{rendered.key}", rendered.duration_s)
+        text = prompt.text_for(info)
+        memo_key = (text, prompt.voice)
+        hit = self._rendered.get(memo_key)
+        if hit is None:
+            rendered = await self.pool.render(text, prompt.voice)
+            hit = Prompt(f"tts:{rendered.key}", rendered.duration_s)
+            if len(self._rendered) >= MEMO_LIMIT:
+                self._rendered.pop(next(iter(self._rendered)))
+            self._rendered[memo_key] = hit
+        return hit
