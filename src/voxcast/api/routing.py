@@ -7,6 +7,7 @@ field), then the endpoint. Every failure is answered with the endpoint's own env
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import uuid
@@ -27,6 +28,27 @@ from voxcast.storage.models import Account
 log = logging.getLogger("voxcast.api")
 
 ENVELOPE_KEY = "x-envelope"
+#: bodies above this (a task with tens of thousands of numbers) pause the cyclic garbage
+#: collector while they are handled: they allocate millions of short-lived objects and would
+#: otherwise trigger full collections over and over (measured: 4x slower intake)
+BULK_BODY_BYTES = 1_000_000
+_gc_pauses = 0
+
+
+def _pause_gc() -> None:
+    global _gc_pauses
+    if _gc_pauses == 0:
+        gc.disable()
+    _gc_pauses += 1
+
+
+def _resume_gc() -> None:
+    global _gc_pauses
+    _gc_pauses -= 1
+    if _gc_pauses == 0:
+        gc.enable()
+
+
 PUBLIC_KEY = "x-public"
 
 
@@ -87,6 +109,17 @@ class VendorRoute(APIRoute):
         wants_body = self.body_field is not None
 
         async def handler(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            bulk = wants_body and declared.isdigit() and int(declared) > BULK_BODY_BYTES
+            if bulk:
+                _pause_gc()
+            try:
+                return await run(request)
+            finally:
+                if bulk:
+                    _resume_gc()
+
+        async def run(request: Request) -> Response:
             try:
                 rt = runtime(request)
                 if not public:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.enums import CalleeState
-from voxcast.storage.models import Callee
+from voxcast.storage.models import CALLEES, Callee
 
 PACING_WINDOW = timedelta(seconds=1)
-#: the Core table, for executemany updates (an ORM update with many rows is "by primary key")
-CALLEES = cast(Table, Callee.__table__)
+
 _ACCOUNT_LOCK_BASE = 7_311_931_000_000
 
 

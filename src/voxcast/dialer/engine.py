@@ -26,7 +26,7 @@ from voxcast.domain.enums import TaskStatus
 from voxcast.domain.ids import voice_id as make_voice_id
 from voxcast.ports import Carrier, DialRequest, HangupBy
 from voxcast.runtime import Runtime
-from voxcast.storage.models import Account, Callee, RecallNode, Task
+from voxcast.storage.models import CALLEES, Account, Callee, RecallNode, Task
 
 log = logging.getLogger("voxcast.dialer")
 
@@ -168,8 +168,8 @@ class Dialer:
                 c.voice_id = make_voice_id(now, c.id)
             if fresh:
                 await session.execute(
-                    update(claims.CALLEES)
-                    .where(claims.CALLEES.c.id == bindparam("cid"))
+                    update(CALLEES)
+                    .where(CALLEES.c.id == bindparam("cid"))
                     .values(voice_id=bindparam("vid")),
                     [{"cid": c.id, "vid": c.voice_id} for c in fresh],
                 )

@@ -20,12 +20,25 @@ class RateBook:
     account: dict[str, Decimal]
     platform: dict[str, Decimal]
 
+    def __post_init__(self) -> None:
+        self._lengths: list[tuple[dict[str, Decimal], list[int]]] = []
+
+    def _tables(self) -> list[tuple[dict[str, Decimal], list[int]]]:
+        # only the prefix lengths that exist are tried, longest first
+        if not self._lengths:
+            self._lengths = [
+                (table, sorted({len(p) for p in table}, reverse=True))
+                for table in (self.account, self.platform)
+            ]
+        return self._lengths
+
     def lookup(self, number: str) -> Decimal | None:
-        for table in (self.account, self.platform):
-            for n in range(len(number), -1, -1):
-                rate = table.get(number[:n])
-                if rate is not None:
-                    return rate
+        for table, lengths in self._tables():
+            for n in lengths:
+                if n <= len(number):
+                    rate = table.get(number[:n])
+                    if rate is not None:
+                        return rate
         return None
 
     def require_all(self, numbers: Iterable[str], field: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -168,6 +169,11 @@ class Callee(Base):
     dialed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sip_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+#: the Core table, for bulk statements (an ORM insert or update of many rows is much slower,
+#: and an ORM update with many parameter sets means "by primary key")
+CALLEES = cast(Table, Callee.__table__)
 
 
 class RecallFlow(Base):

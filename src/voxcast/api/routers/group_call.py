@@ -30,7 +30,9 @@ P = "/voice/group/call"
 
 
 def _fields(req: Any, *exclude: str) -> dict[str, Any]:
-    return dict(req.model_dump(exclude_none=True, exclude=set(exclude)))
+    """The task's settings; the numbers are taken apart separately (never dumped again)."""
+    skip = {"numberInfoList", "numberList", "recallFlow", *exclude}
+    return dict(req.model_dump(exclude_none=True, exclude=skip))
 
 
 def _recall(req: GroupCallSend | GroupCallSendAI) -> dict[str, Any] | None:
