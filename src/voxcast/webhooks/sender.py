@@ -109,12 +109,25 @@ class PushSender:
             )
             if not rows:
                 return []
-            await session.execute(
-                update(Push)
-                .where(Push.id.in_([r.id for r in rows]))
-                .values(lease_until=now + self._lease)
-                .execution_options(synchronize_session=False)
+            # guarded, so a row another sender leased meanwhile is not taken twice
+            taken = set(
+                (
+                    await session.scalars(
+                        update(Push)
+                        .where(
+                            Push.id.in_([r.id for r in rows]),
+                            Push.state == PENDING,
+                            or_(Push.lease_until.is_(None), Push.lease_until < now),
+                        )
+                        .values(lease_until=now + self._lease)
+                        .returning(Push.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
             )
+            rows = [r for r in rows if r.id in taken]
+            if not rows:
+                return []
             apps = {
                 a.app_id: a
                 for a in (
