@@ -37,6 +37,12 @@ def _display(value: str | None) -> str | None:
     return value
 
 
+#: a database id: a positive 32-bit integer (larger values cannot name anything)
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: any other integer field: bounded so no value overflows a database column
+Int32 = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+
 Phone = Annotated[str, AfterValidator(_phone)]
 DisplayNum = Annotated[str | None, AfterValidator(_display), Field(default=None)]
 
@@ -44,7 +50,7 @@ DisplayNum = Annotated[str | None, AfterValidator(_display), Field(default=None)
 class PageQuery(VendorModel):
     """The vendor's paging request: `{"current":1,"size":10,"params":{...}}`."""
 
-    current: int = Field(default=1, ge=1)
+    current: int = Field(default=1, ge=1, le=10_000_000)
     size: int = Field(default=10, ge=1, le=100)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from voxcast.api.base import page_body
+from voxcast.api.base import MAX_ID, page_body
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -143,7 +143,7 @@ async def query(req: TaskQuery, account: CurrentAccount, rt: Rt) -> dict[str, An
 @router.get(f"{P}/detail/{{task_id}}", openapi_extra=envelope(Family.CODE))
 async def detail(task_id: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """One task with live counters (called, answered, failed, pending) and call statistics."""
-    if not task_id.strip().isdigit():
+    if not task_id.strip().isdigit() or not 1 <= int(task_id) <= MAX_ID:
         raise ApiError(Code.PARAMETER, f"id: {task_id!r} is not a task id")
     async with rt.sessions() as session:
         data = await tasks.detail(session, account, int(task_id))

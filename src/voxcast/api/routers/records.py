@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from voxcast.api.base import VendorModel, page_body
+from voxcast.api.base import Id, VendorModel, page_body
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -19,11 +19,11 @@ router = APIRouter(route_class=VendorRoute, tags=["records"])
 class RecordParams(VendorModel):
     strTime: str = Field(min_length=1, description="ISO-8601 with offset")
     endTime: str = Field(min_length=1, description="ISO-8601 with offset")
-    taskId: int | None = Field(default=None, description="voxcast extension: one task only")
+    taskId: Id | None = Field(default=None, description="voxcast extension: one task only")
 
 
 class RecordQuery(VendorModel):
-    current: int = Field(default=1, ge=1)
+    current: int = Field(default=1, ge=1, le=10_000_000)
     size: int = Field(default=25, ge=1, le=100)
     params: RecordParams
 

@@ -40,7 +40,7 @@ class SmsFields(VendorModel):
 
 class SeatFields(VendorModel):
     toSeat: Flag = Field(default=None, ge=0, le=1)
-    sipGroupId: int | None = Field(default=None, ge=1)
+    sipGroupId: int | None = Field(default=None, ge=1, le=2_147_483_647)
     outboundControl: int | None = Field(default=None, ge=1, le=1)
     calloutRate: int | None = Field(default=None, ge=1, le=100)
     toSeatType: int | None = Field(default=None, ge=1, le=2)

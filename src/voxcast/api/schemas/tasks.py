@@ -7,7 +7,7 @@ from typing import Annotated, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
-from voxcast.api.base import PageQuery, VendorModel
+from voxcast.api.base import Id, Int32, PageQuery, VendorModel
 from voxcast.api.schemas.common import NodeFields, TaskFields, Window
 
 PHONE = r"^[0-9]{7,15}$"
@@ -85,14 +85,14 @@ class AiFields(VendorModel):
 class GroupCallSendAI(AiFields):
     appId: str = Field(min_length=1, max_length=32)
     taskName: str = Field(min_length=2, max_length=64)
-    scriptId: int = Field(description="AI speech template id")
+    scriptId: Int32 = Field(description="AI speech template id")
     numberInfoList: list[NumberInfoAI] | None = None
     numberList: list[str] | None = None
     recallFlow: RecallFlowSpec | None = None
 
 
 class GroupCallUpdate(TaskFields):
-    keyId: int
+    keyId: Id
     taskName: str = Field(min_length=2, max_length=64)
     source: int = Field(ge=1, le=3)
     appId: str | None = Field(default=None, max_length=32)
@@ -101,29 +101,29 @@ class GroupCallUpdate(TaskFields):
 
 
 class GroupCallUpdateAI(AiFields):
-    keyId: int
+    keyId: Id
     taskName: str = Field(min_length=2, max_length=64)
-    scriptId: int
+    scriptId: Int32
 
 
 class GroupCallResend(TaskFields):
-    keyId: int
+    keyId: Id
     taskName: str = Field(min_length=2, max_length=64)
     resendType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed ones")
     appId: str | None = Field(default=None, max_length=32)
 
 
 class GroupCallResendAI(AiFields):
-    keyId: int
+    keyId: Id
     taskName: str = Field(min_length=2, max_length=64)
     resendType: int = Field(ge=0, le=1)
-    scriptId: int
+    scriptId: Int32
 
 
 class TaskQueryParams(VendorModel):
     strTime: str | None = None
     endTime: str | None = None
-    statusList: list[int] | None = None
+    statusList: list[Int32] | None = Field(default=None, max_length=10)
     idxAppId: str | None = None
     searchCondition: str | None = Field(default=None, max_length=200)
     taskType: int | None = Field(default=None, ge=1, le=3)
@@ -136,12 +136,12 @@ class TaskQuery(PageQuery):
 class TaskIds(VendorModel):
     """`{"jobIdList":[...]}` (pause) or `{"taskIdList":[...]}` (cancel); either is accepted."""
 
-    jobIdList: list[int] | None = Field(default=None, max_length=1000)
-    taskIdList: list[int] | None = Field(default=None, max_length=1000)
+    jobIdList: list[Id] | None = Field(default=None, max_length=1000)
+    taskIdList: list[Id] | None = Field(default=None, max_length=1000)
 
 
 class RecallUpdate(VendorModel):
-    keyId: int
+    keyId: Id
     recallInterval: int = Field(ge=1, le=1440)
     recallNum: int = Field(ge=1, le=10)
     recallType: int = Field(ge=0, le=1)
@@ -160,9 +160,9 @@ class RecallQuery(PageQuery):
 
 
 class RecallDetailQuery(VendorModel):
-    keyId: int
+    keyId: Id
 
 
 class RecallCancel(VendorModel):
     type: int = Field(ge=1, le=3, description="1 flow keyId, 2 parent taskId, 3 node keyId")
-    id: int
+    id: Id
