@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SPEED ?= 1
 
 .PHONY: install system run test check bench clean
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 install: $(STAMP)
 
 run: install
-	$(BIN)/voxcast serve --host $(HOST) --port $(PORT) --demo
+	$(BIN)/voxcast serve --host $(HOST) --port $(PORT) --sandbox-speed $(SPEED) --demo
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

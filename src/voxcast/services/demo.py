@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from voxcast.runtime import Runtime
-from voxcast.services import accounts
+from voxcast.services import accounts, rates
 from voxcast.services.accounts import Credentials
 from voxcast.storage.models import App
 
@@ -15,6 +15,7 @@ DEMO_API_KEY = "voxdemo1"
 DEMO_API_SECRET = "voxdemo-secret-0000"  # noqa: S105 - a documented demo credential
 DEMO_APP_ID = "demoApp1"
 DEMO_BALANCE = Decimal("100")
+DEMO_RATE = Decimal("0.02")
 
 
 async def ensure_demo_account(rt: Runtime) -> Credentials:
@@ -29,7 +30,7 @@ async def ensure_demo_account(rt: Runtime) -> Credentials:
             return Credentials(
                 account.id, key.api_key, rt.secrets.open(key.secret_enc), app_id or ""
             )
-        return await accounts.create_account(
+        creds = await accounts.create_account(
             session,
             rt.secrets,
             rt.clock.now(),
@@ -39,3 +40,6 @@ async def ensure_demo_account(rt: Runtime) -> Credentials:
             api_secret=DEMO_API_SECRET,
             app_id=DEMO_APP_ID,
         )
+        # every destination priced, so the sandbox numbers of the quick start just work
+        await rates.set_rate(session, creds.account_id, "", DEMO_RATE, "demo catch-all")
+        return creds
