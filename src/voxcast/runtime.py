@@ -19,16 +19,20 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     secrets: SecretBox
+    #: real time, for what must not follow a faster sandbox clock (the Sign timestamp window)
+    wall: Clock
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-async def open_runtime(settings: Settings, clock: Clock, *, run_migrations: bool = True) -> Runtime:
+async def open_runtime(
+    settings: Settings, clock: Clock, *, run_migrations: bool = True, wall: Clock | None = None
+) -> Runtime:
     """Connect to the database (migrating it first) and load the secret key."""
     settings.check()
     engine = make_engine(settings.resolved_database_url())
     if run_migrations:
         await migrate(engine)
     box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
-    return Runtime(settings, clock, engine, make_sessionmaker(engine), box)
+    return Runtime(settings, clock, engine, make_sessionmaker(engine), box, wall or clock)

@@ -149,7 +149,7 @@ async def _authenticate(request: Request, rt: Runtime) -> Account:
             timestamp=request.headers.get("timestamp"),
             sign=request.headers.get("sign"),
             client_ip=client_ip(request, rt.settings.trust_forwarded_for),
-            now=rt.clock.now(),
+            now=rt.wall.now(),
             skew_seconds=rt.settings.sign_skew_seconds,
         )
 

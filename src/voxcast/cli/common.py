@@ -58,7 +58,7 @@ def settings_for(database_url: str | None) -> Settings:
 
 
 async def open_rt(settings: Settings, clock: Clock | None = None) -> Runtime:
-    return await open_runtime(settings, clock or SystemClock())
+    return await open_runtime(settings, clock or SystemClock(), wall=SystemClock())
 
 
 def with_runtime(database_url: str | None, fn: Callable[[Runtime], Awaitable[T]]) -> T:
