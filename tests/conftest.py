@@ -23,7 +23,7 @@ from voxcast.clock import FixedClock
 from voxcast.config import Settings
 from voxcast.runtime import Runtime, open_runtime
 from voxcast.security import generate_key
-from voxcast.services import accounts
+from voxcast.services import accounts, rates
 from voxcast.storage.db import async_url, make_engine, migrate
 
 PG_URL = os.environ.get("VOXCAST_TEST_POSTGRES", "")
@@ -144,11 +144,15 @@ async def make_tenant(
     clock: FixedClock,
     name: str,  # type: ignore[no-untyped-def]
     balance: str = "100",
+    rate: str | None = "0.02",
 ) -> Tenant:
+    """An account; with `rate` it has a catch-all rate (per minute) so any number is priced."""
     async with rt.sessions.begin() as session:
         creds = await accounts.create_account(
             session, rt.secrets, clock.now(), name=name, balance=Decimal(balance)
         )
+        if rate is not None:
+            await rates.set_rate(session, creds.account_id, "", Decimal(rate))
     client = AsyncVoxcastClient(
         "http://voxcast.test",
         creds.api_key,
