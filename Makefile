@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==24.3.1
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,piper]'
 	touch $(STAMP)
 
 install: $(STAMP)

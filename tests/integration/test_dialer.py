@@ -389,3 +389,70 @@ async def test_task_whose_speech_cannot_be_rendered_fails_before_dialing(
         recs = await records_of(rig.rt, task_id)
     assert recs == []
     assert "text-to-speech" in reason
+
+
+async def test_cancel_stops_new_calls_within_a_second(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=20) as rig:
+        creds = await new_account(rig.rt, max_cps=2, max_channels=2)
+        numbers = [f"86130000{i:05d}0" for i in range(30)]
+        task_id = await insert_task(rig.rt, creds.account_id, creds.app_id, numbers)
+        await wait_for(lambda: _count_records(rig.rt, task_id, at_least=2))
+        async with rig.rt.sessions.begin() as session:
+            await session.execute(
+                update(Task).where(Task.id == task_id).values(status=TaskStatus.CANCELED)
+            )
+        cancelled_at = rig.clock.now()
+        await rig.clock.sleep(40)
+        recs = await records_of(rig.rt, task_id)
+    assert all(r.call_time <= cancelled_at + timedelta(seconds=20) for r in recs)
+    assert len(recs) < 30
+
+
+async def test_voice_otp_and_send_group_from_the_api_are_dialed(settings: Settings) -> None:
+    import httpx
+
+    from tests.unit.audio.audiofiles import audio_b64
+    from voxcast.api.app import create_app
+    from voxcast.client import AsyncVoxcastClient
+    from voxcast.storage.models import CallRecord
+
+    async with dialer_rig(settings, speed=50) as rig:
+        creds = await new_account(rig.rt)
+        client = AsyncVoxcastClient(
+            "http://vc",
+            creds.api_key,
+            creds.api_secret,
+            transport=httpx.ASGITransport(app=create_app(rig.rt)),
+            timestamp=lambda: int(rig.clock.now().timestamp()),
+        )
+        async with client:
+            otp = await client.send_code(
+                callee="8613000000001",
+                language="EN",
+                text="Your code is 4821",
+                appId=creds.app_id,
+                loopCount=2,
+            )
+            upload = await client.upload_file("notice.wav", audio_b64("wav", 3.0))
+            group = await client.send_group(
+                callee="8613000000000,8613000000005", fileId=upload.data, appId=creds.app_id
+            )
+            assert otp.code == "0" and group.code == "0", (otp.reason, group.reason)
+            ids = [otp.data] + [g["voiceId"] for g in group.data]
+
+            async def all_recorded() -> bool:
+                async with rig.rt.sessions() as session:
+                    found = await session.scalars(
+                        select(CallRecord.voice_id).where(CallRecord.voice_id.in_(ids))
+                    )
+                    return len(found.all()) == 3
+
+            await wait_for(all_recorded, timeout=60)
+            code = (await client.record(otp.data)).data
+            answered = (await client.record(group.data[0]["voiceId"])).data
+            busy = (await client.record(group.data[1]["voiceId"])).data
+    assert code["type"] == 2 and code["feedbackValue"] == "1"
+    # two loops of the spoken code: several seconds of real rendered speech
+    assert code["callDuration"] >= 4
+    assert answered["type"] == 1 and answered["callDuration"] == 3  # the 3.0 s file, once
+    assert busy["sipCode"] == "486"

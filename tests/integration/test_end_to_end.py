@@ -34,6 +34,10 @@ async def test_quick_start_task_runs_and_pushes_every_call(db_url: str, tmp_path
                     loopCount=1,
                     maxCalls=60,
                     maxRingingTime=20,
+                    hangUpSms=1,
+                    smsAppId="sms1",
+                    smsContent="Sorry we missed you, ${text1}",
+                    failedPush=1,
                     numberInfoList=[{"calleeNumber": n, "text1": "friend"} for n in NUMBERS],
                 )
                 assert sent.code == "0", sent
@@ -48,6 +52,9 @@ async def test_quick_start_task_runs_and_pushes_every_call(db_url: str, tmp_path
                     await asyncio.sleep(0.1)
                 balance = await client.get_balance()
         pushes = [r.json() for r in receiver.received]
+    sms = _sms(cli)
+    assert sorted(m["number"] for m in sms) == ["8613000000004", "8613000000005"]
+    assert {m["content"] for m in sms} == {"Sorry we missed you, friend"}
     assert watch.returncode == 0, watch.stderr
     assert detail.data["status"] == 2
     assert detail.data["called"] == 4 and detail.data["answered"] == 2
@@ -58,6 +65,11 @@ async def test_quick_start_task_runs_and_pushes_every_call(db_url: str, tmp_path
     assert by_callee["8613000000004"]["ringDuration"] == 20
     assert all(isinstance(p["callTime"], int) for p in pushes)
     assert float(balance.raw["balance"]) < 50
+
+
+def _sms(cli: Cli) -> list[dict[str, object]]:
+    out = cli.run("admin", "sms", "list", "--json").stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def _rates(tmp: Path) -> Path:
