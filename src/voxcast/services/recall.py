@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import RecallStatus, TaskKind
-from voxcast.domain.schedule import SEND_TIME_FORMAT, parse_send_time, zone
+from voxcast.domain.schedule import SEND_TIME_FORMAT, zone
 from voxcast.services import task_rules
+from voxcast.services.listing import created_between
 from voxcast.storage.models import Account, RecallFlow, RecallNode, Task
 
 NODE_KEYS = (
@@ -112,21 +113,12 @@ async def query_page(
     session: AsyncSession, account: Account, *, current: int, size: int, params: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], int]:
     where: list[Any] = [RecallFlow.account_id == account.id]
-    for key, op in (
-        ("strTime", RecallFlow.created_at.__ge__),
-        ("endTime", RecallFlow.created_at.__le__),
-    ):
-        if params.get(key):
-            try:
-                where.append(op(parse_send_time(str(params[key]), account.timezone)))
-            except ValueError:
-                raise ApiError(
-                    Code.TIME_FORMAT, f"params.{key}: must be yyyy-MM-dd HH:mm:ss"
-                ) from None
+    where += created_between(RecallFlow.created_at, params, account.timezone)
     name = str(params.get("taskName") or "").strip()
     if name:
         match = Task.task_name.like(f"%{name}%")
-        where.append(or_(match, Task.id == int(name)) if name.isdigit() else match)
+        by_id = name.isdigit() and len(name) <= 9  # a task id; longer digit runs are names
+        where.append(or_(match, Task.id == int(name)) if by_id else match)
     base = select(RecallFlow, Task.task_name).join(Task, Task.id == RecallFlow.task_id)
     total = int(
         await session.scalar(

@@ -22,8 +22,9 @@ from voxcast.domain.enums import (
     TaskKind,
     TaskStatus,
 )
-from voxcast.domain.schedule import SEND_TIME_FORMAT, parse_send_time, zone
+from voxcast.domain.schedule import SEND_TIME_FORMAT, zone
 from voxcast.services import accounts, files, rates, recall, task_rules
+from voxcast.services.listing import created_between
 from voxcast.storage.models import (
     CALLEES,
     Account,
@@ -450,14 +451,7 @@ async def query(
 ) -> tuple[list[dict[str, Any]], int]:
     """The account's group-call tasks, newest first, with progress counters."""
     where: list[Any] = [Task.account_id == account.id, Task.kind.in_(GROUP_KINDS)]
-    for key, op in (("strTime", Task.created_at.__ge__), ("endTime", Task.created_at.__le__)):
-        if params.get(key):
-            try:
-                where.append(op(parse_send_time(str(params[key]), account.timezone)))
-            except ValueError:
-                raise ApiError(
-                    Code.TIME_FORMAT, f"params.{key}: must be yyyy-MM-dd HH:mm:ss"
-                ) from None
+    where += created_between(Task.created_at, params, account.timezone)
     if params.get("statusList"):
         where.append(Task.status.in_([int(s) for s in params["statusList"]]))
     if params.get("idxAppId"):

@@ -15,12 +15,9 @@ PHONE_AI = r"^[0-9]{6,18}$"
 _NUMBER_CONFIG = ConfigDict(coerce_numbers_to_str=True, str_strip_whitespace=True)
 
 
-# TypedDicts, not models: pydantic validates 100,000 of them in C without making objects
-class NumberInfo(TypedDict):
-    """A callee: number and text1..text10 (each replaces ${textN}; over 30 characters is cut)."""
+class _Texts(TypedDict):
+    """text1..text10 of a callee: each replaces ${textN}; over 30 characters is cut."""
 
-    __pydantic_config__ = _NUMBER_CONFIG  # type: ignore[misc]
-    calleeNumber: Annotated[str, StringConstraints(pattern=PHONE)]
     text1: NotRequired[str | None]
     text2: NotRequired[str | None]
     text3: NotRequired[str | None]
@@ -33,21 +30,19 @@ class NumberInfo(TypedDict):
     text10: NotRequired[str | None]
 
 
-class NumberInfoAI(TypedDict):
+# TypedDicts, not models: pydantic validates 100,000 of them in C without making objects
+class NumberInfo(_Texts):
+    """A callee: country code + number, 7-15 digits, and its text variables."""
+
+    __pydantic_config__ = _NUMBER_CONFIG  # type: ignore[misc]
+    calleeNumber: Annotated[str, StringConstraints(pattern=PHONE)]
+
+
+class NumberInfoAI(_Texts):
     """A callee of an AI task: 6-18 digits."""
 
     __pydantic_config__ = _NUMBER_CONFIG  # type: ignore[misc]
     calleeNumber: Annotated[str, StringConstraints(pattern=PHONE_AI)]
-    text1: NotRequired[str | None]
-    text2: NotRequired[str | None]
-    text3: NotRequired[str | None]
-    text4: NotRequired[str | None]
-    text5: NotRequired[str | None]
-    text6: NotRequired[str | None]
-    text7: NotRequired[str | None]
-    text8: NotRequired[str | None]
-    text9: NotRequired[str | None]
-    text10: NotRequired[str | None]
 
 
 class RecallFlowSpec(VendorModel):
