@@ -118,7 +118,8 @@ async def wait_for(
 
 async def task_status(rt: Runtime, task_id: int) -> int:
     async with rt.sessions() as session:
-        return int(await session.scalar(select(Task.status).where(Task.id == task_id)) or -1)
+        status = await session.scalar(select(Task.status).where(Task.id == task_id))
+        return -1 if status is None else int(status)
 
 
 async def wait_status(rt: Runtime, task_id: int, status: int, timeout: float = 30.0) -> None:

@@ -456,3 +456,18 @@ async def test_voice_otp_and_send_group_from_the_api_are_dialed(settings: Settin
     assert code["callDuration"] >= 4
     assert answered["type"] == 1 and answered["callDuration"] == 3  # the 3.0 s file, once
     assert busy["sipCode"] == "486"
+
+
+async def test_task_starts_at_its_send_time(settings: Settings) -> None:
+    start = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+    async with dialer_rig(settings, speed=200, start=start) as rig:
+        creds = await new_account(rig.rt)
+        send_at = start + timedelta(minutes=2)
+        task_id = await insert_task(
+            rig.rt, creds.account_id, creds.app_id, ["8613000000000"], send_time=send_at
+        )
+        await rig.clock.sleep(60)
+        assert await task_status(rig.rt, task_id) == TaskStatus.WAITING
+        await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=30)
+        (rec,) = await records_of(rig.rt, task_id)
+    assert rec.call_time >= send_at
