@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 import httpx
+from typing_extensions import Unpack
 
+from voxcast.client import _types as t
 from voxcast.client._envelope import Envelope
 from voxcast.domain.signing import sign
 
@@ -20,7 +22,10 @@ class VoxcastError(Exception):
         super().__init__(f"{envelope.code}: {envelope.reason}")
 
 
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+R = TypeVar("R")
+
+
+def _drop_none(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -42,90 +47,96 @@ class _Requests:
         }
 
 
-class _Endpoints:
+class _Endpoints(Generic[R]):
     """Endpoint methods, written once over an abstract `_call` (sync returns, async awaits)."""
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> R:
         raise NotImplementedError
 
     # -- account and files -------------------------------------------------------------
-    def get_balance(self) -> Any:
+    def get_balance(self) -> R:
         return self._call("GET", "/v3/getBalance")
 
-    def upload_file(self, file_name: str, content_b64: str) -> Any:
+    def upload_file(self, file_name: str, content_b64: str) -> R:
         return self._call(
             "POST", "/v3/voice/fileUpload", {"fileName": file_name, "file": content_b64}
         )
 
     # -- group-call tasks ---------------------------------------------------------------
-    def send_group_call(self, **fields: Any) -> Any:
+    def send_group_call(self, **fields: Unpack[t.GroupCallSend]) -> R:
         """Create an IVR group-call task; fields are the vendor's camelCase names."""
         return self._call("POST", "/v3/voice/group/call/send", _drop_none(fields))
 
-    def send_group_call_ai(self, **fields: Any) -> Any:
+    def send_group_call_ai(self, **fields: Unpack[t.GroupCallSendAI]) -> R:
         return self._call("POST", "/v3/voice/group/call/send/ai", _drop_none(fields))
 
-    def update_group_call(self, **fields: Any) -> Any:
+    def update_group_call(self, **fields: Unpack[t.GroupCallUpdate]) -> R:
         return self._call("POST", "/v3/voice/group/call/update", _drop_none(fields))
 
-    def update_group_call_ai(self, **fields: Any) -> Any:
+    def update_group_call_ai(self, **fields: Unpack[t.GroupCallUpdateAI]) -> R:
         return self._call("POST", "/v3/voice/group/call/update/ai", _drop_none(fields))
 
-    def resend_group_call(self, **fields: Any) -> Any:
+    def resend_group_call(self, **fields: Unpack[t.GroupCallResend]) -> R:
         return self._call("POST", "/v3/voice/group/call/resend", _drop_none(fields))
 
-    def resend_group_call_ai(self, **fields: Any) -> Any:
+    def resend_group_call_ai(self, **fields: Unpack[t.GroupCallResendAI]) -> R:
         return self._call("POST", "/v3/voice/group/call/resend/ai", _drop_none(fields))
 
-    def query_group_calls(self, current: int = 1, size: int = 10, **params: Any) -> Any:
+    def query_group_calls(
+        self, current: int = 1, size: int = 10, **params: Unpack[t.TaskQueryParams]
+    ) -> R:
         return self._call(
             "POST",
             "/v3/voice/group/call/query",
             {"current": current, "size": size, "params": _drop_none(params)},
         )
 
-    def group_call_detail(self, task_id: int) -> Any:
+    def group_call_detail(self, task_id: int) -> R:
         return self._call("GET", f"/v3/voice/group/call/detail/{task_id}")
 
-    def pause_group_calls(self, task_ids: list[int]) -> Any:
+    def pause_group_calls(self, task_ids: list[int]) -> R:
         return self._call("POST", "/v3/voice/group/call/provisional", {"jobIdList": task_ids})
 
-    def resume_group_calls(self, task_ids: list[int]) -> Any:
+    def resume_group_calls(self, task_ids: list[int]) -> R:
         return self._call("POST", "/v3/voice/group/call/resume", {"jobIdList": task_ids})
 
-    def cancel_group_calls(self, task_ids: list[int]) -> Any:
+    def cancel_group_calls(self, task_ids: list[int]) -> R:
         return self._call("POST", "/v3/voice/group/call/cancel", {"taskIdList": task_ids})
 
     # -- recall flows --------------------------------------------------------------------
-    def query_recall_flows(self, current: int = 1, size: int = 10, **params: Any) -> Any:
+    def query_recall_flows(
+        self, current: int = 1, size: int = 10, **params: Unpack[t.RecallQueryParams]
+    ) -> R:
         return self._call(
             "POST",
             "/v3/voice/recallFlow/queryPage",
             {"current": current, "size": size, "params": _drop_none(params)},
         )
 
-    def recall_flow_detail(self, flow_id: int) -> Any:
+    def recall_flow_detail(self, flow_id: int) -> R:
         return self._call("POST", "/v3/voice/recallFlow/queryDetail", {"keyId": flow_id})
 
-    def update_recall_flow(self, **fields: Any) -> Any:
+    def update_recall_flow(self, **fields: Unpack[t.RecallUpdate]) -> R:
         return self._call("POST", "/v3/voice/recallFlow/update", _drop_none(fields))
 
-    def cancel_recall_flow(self, cancel_type: int, object_id: int) -> Any:
+    def cancel_recall_flow(self, cancel_type: int, object_id: int) -> R:
         return self._call(
             "POST", "/v3/voice/recallFlow/cancel", {"type": cancel_type, "id": object_id}
         )
 
     # -- single sends and records ------------------------------------------------------
-    def send_code(self, **fields: Any) -> Any:
+    def send_code(self, **fields: Unpack[t.SendCode]) -> R:
         return self._call("POST", "/v3/voice/sendCode", _drop_none(fields))
 
-    def send_group(self, **fields: Any) -> Any:
+    def send_group(self, **fields: Unpack[t.SendGroup]) -> R:
         return self._call("POST", "/v3/voice/sendGroup", _drop_none(fields))
 
-    def record(self, voice_id: str) -> Any:
+    def record(self, voice_id: str) -> R:
         return self._call("GET", f"/v3/voice/recordGroup/{voice_id}")
 
-    def query_records(self, current: int = 1, size: int = 25, **params: Any) -> Any:
+    def query_records(
+        self, current: int = 1, size: int = 25, **params: Unpack[t.RecordQueryParams]
+    ) -> R:
         return self._call(
             "POST",
             "/v3/voice/recordGroupQuery",
@@ -133,7 +144,7 @@ class _Endpoints:
         )
 
 
-class VoxcastClient(_Endpoints):
+class VoxcastClient(_Endpoints[Envelope]):
     """Blocking client: `VoxcastClient(base_url, api_key, api_secret).get_balance()`."""
 
     def __init__(
@@ -149,7 +160,7 @@ class VoxcastClient(_Endpoints):
         self._req = _Requests(api_key, api_secret, timestamp)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Envelope:
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Envelope:
         resp = self._http.request(method, path, json=body, headers=self._req.headers())
         return Envelope.parse(resp.json())
 
@@ -163,7 +174,7 @@ class VoxcastClient(_Endpoints):
         self.close()
 
 
-class AsyncVoxcastClient(_Endpoints):
+class AsyncVoxcastClient(_Endpoints[Awaitable[Envelope]]):
     """Asyncio client with the same methods as `VoxcastClient`, each awaited."""
 
     def __init__(
@@ -179,7 +190,14 @@ class AsyncVoxcastClient(_Endpoints):
         self._req = _Requests(api_key, api_secret, timestamp)
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Envelope:
+    def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> Awaitable[Envelope]:
+        return self._acall(method, path, body)
+
+    async def _acall(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> Envelope:
         resp = await self._http.request(method, path, json=body, headers=self._req.headers())
         return Envelope.parse(resp.json())
 
