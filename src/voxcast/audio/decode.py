@@ -128,6 +128,9 @@ def _decode_with(data: bytes, ext: str, demuxer: str, max_duration_s: float) -> 
         if declared is not None and declared > max_duration_s + 0.05:
             raise TooLongAudio(f"lasts {declared:.0f} s, {_limit_text(max_duration_s)}")
         codec = stream.codec_context
+        if not codec.sample_rate or not codec.channels:
+            # a stream header with no rate or no channels is garbage, not an exotic format
+            raise CorruptAudio("the audio stream declares no sample rate or channels")
         if (codec.sample_rate or 0) > MAX_SOURCE_RATE or (codec.channels or 0) > MAX_CHANNELS:
             # decoding cost per second of output grows with both: a bomb's other lever
             raise UnsupportedAudio(
