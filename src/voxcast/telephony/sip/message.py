@@ -191,6 +191,8 @@ def parse(data: bytes) -> Message:
         raise SipParseError("headers are not UTF-8") from None
     lines = text.replace("\r\n", "\n").split("\n")
     start = lines[0].strip()
+    if _FORBIDDEN.search(start):
+        raise SipParseError("a bare CR or NUL in the start line")
     message = _start_line(start)
     unfolded: list[str] = []
     for line in lines[1:]:
@@ -208,8 +210,8 @@ def parse(data: bytes) -> Message:
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN.match(name.strip()):
             raise SipParseError(f"malformed header line {line[:40]!r}")
-        if "\x00" in value:
-            raise SipParseError("NUL in a header value")
+        if "\x00" in value or "\r" in value:
+            raise SipParseError("NUL or a bare CR in a header value")
         message.headers.add(name.strip(), value.strip())
     message.body = _body(message.headers, body)
     for required in ("Call-ID", "CSeq", "From", "To", "Via"):
