@@ -5,6 +5,7 @@ set -euo pipefail
 # package=version-prefix; the version is checked loosely so a Debian point release still passes.
 PACKAGES=(
   "sqlite3"
+  "sip-tester"
   "espeak-ng"
 )
 

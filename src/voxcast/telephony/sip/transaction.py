@@ -88,7 +88,7 @@ class ClientInviteTransaction:
         self._timer_d: float | None = None
         self._ack: Request | None = None
 
-    def start(self) -> list[Action]:
+    def start(self) -> list[Send]:
         return [Send(self.request)]
 
     @property
@@ -155,7 +155,7 @@ class ClientNonInviteTransaction:
         self._timer_f: float | None = now + 64 * T1
         self._timer_k: float | None = None
 
-    def start(self) -> list[Action]:
+    def start(self) -> list[Send]:
         return [Send(self.request)]
 
     @property
