@@ -105,6 +105,7 @@ async def voxcast(url: str) -> float:
         while sent < N:
             sent += await sender.deliver_due()
         rate = N / (time.perf_counter() - t0)
+        await sender.aclose()
         await rt.close()
         return rate
 

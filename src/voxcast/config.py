@@ -51,9 +51,30 @@ class Settings:
         default_factory=lambda: _env_float("VOXCAST_PUSH_TIMEOUT_SECONDS", 10.0)
     )
     push_batch_size: int = field(default_factory=lambda: _env_int("VOXCAST_PUSH_BATCH_SIZE", 100))
+    #: the address SIP and RTP sockets bind to; empty: our address on the route to the trunk
+    sip_bind_host: str = field(default_factory=lambda: os.environ.get("VOXCAST_SIP_BIND_HOST", ""))
+    #: the address put in Via, Contact and SDP when it differs from the bound one (static NAT)
+    sip_public_host: str = field(
+        default_factory=lambda: os.environ.get("VOXCAST_SIP_PUBLIC_HOST", "")
+    )
+    #: "low-high" UDP ports for RTP (even ports are used); empty: any free port
+    rtp_ports: str = field(default_factory=lambda: os.environ.get("VOXCAST_RTP_PORTS", ""))
+    #: how often workers re-read trunks and which account uses which
+    trunk_refresh_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_TRUNK_REFRESH_SECONDS", 2.0)
+    )
     trust_forwarded_for: bool = field(
         default_factory=lambda: os.environ.get("VOXCAST_TRUST_X_FORWARDED_FOR", "") == "1"
     )
+
+    def rtp_port_range(self) -> tuple[int, int] | None:
+        if not self.rtp_ports:
+            return None
+        low, _, high = self.rtp_ports.partition("-")
+        first, last = int(low), int(high)
+        if not 1024 <= first < last <= 65535:
+            raise ValueError(f"VOXCAST_RTP_PORTS={self.rtp_ports!r}: want low-high in 1024-65535")
+        return first, last
 
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file under the data directory."""

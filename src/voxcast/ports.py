@@ -41,10 +41,10 @@ class DialRequest:
     caller_id: str | None
     prompt: Prompt
     loop_count: int = 1
-    max_ringing_s: int = 60
-    max_talk_s: int = 60
-    delay_play_s: int = 0
-    delay_hangup_s: int = 0
+    max_ringing_s: float = 60
+    max_talk_s: float = 60
+    delay_play_s: float = 0
+    delay_hangup_s: float = 0
     collect_dtmf: bool = True
     record: bool = False
 

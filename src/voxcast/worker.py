@@ -1,4 +1,5 @@
-"""Runs the background services of one process: dialer, push sender and SMS sink."""
+"""Runs the background services of one process: dialer (with its carriers), push sender and
+SMS sink."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from voxcast.dialer.engine import Dialer, new_worker_id
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
 from voxcast.services import sms
+from voxcast.telephony.directory import CarrierDirectory
 from voxcast.telephony.sandbox import SandboxCarrier
 from voxcast.webhooks.sender import PushSender
 
@@ -26,16 +28,18 @@ class Background:
         self.rt = rt
         self.stop = asyncio.Event()
         self.worker_id = new_worker_id()
-        self.carrier: Carrier = carrier or SandboxCarrier(rt.clock)
+        self.carriers = CarrierDirectory(rt, carrier or SandboxCarrier(rt.clock))
         self.pool = RenderPool(PromptCache.under(rt.settings.data_dir), workers=render_workers)
         self.dialer = Dialer(
-            rt, lambda _account_id: self.carrier, pool=self.pool, worker_id=self.worker_id
+            rt, self.carriers.carrier_for, pool=self.pool, worker_id=self.worker_id
         )
         self.sender = PushSender(rt, worker_id=self.worker_id)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.carriers.refresh()  # the first calls already go through the right trunk
         self._tasks = [
+            asyncio.create_task(self.carriers.run(self.stop), name="carriers"),
             asyncio.create_task(self.dialer.run(self.stop), name="dialer"),
             asyncio.create_task(self.sender.run(self.stop), name="push-sender"),
             asyncio.create_task(self._sms_loop(), name="sms-sink"),
@@ -55,5 +59,5 @@ class Background:
     async def close(self) -> None:
         self.stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.carrier.close()
+        await self.carriers.close()
         await self.pool.aclose()

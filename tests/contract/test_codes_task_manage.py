@@ -294,7 +294,7 @@ FLOW = {
     "recallType": 1,
     "recallInterval": 30,
     "recallNum": 2,
-    "nodeList": [{"source": 3, "text": "Second try", "lan": "EN", "hangUpSms": 0}],
+    "nodeList": [{"source": 3, "text": "Second try", "lan": "EN", "hangUpSms": 0, "toSeat": 0}],
 }
 
 
@@ -382,7 +382,9 @@ async def test_recall_node_sms_without_trigger_is_rejected_with_minus_53(tenant:
         recallInterval=5,
         recallNum=1,
         recallType=0,
-        nodeList=[{"source": 3, "text": "x", "lan": "EN", "hangUpSms": 1, "smsContent": "y"}],
+        nodeList=[
+            {"source": 3, "text": "x", "lan": "EN", "hangUpSms": 1, "smsContent": "y", "toSeat": 0}
+        ],
     )
     assert env.code == "-53" and "nodeList[0]" in env.reason
 

@@ -1,5 +1,5 @@
-"""Runs the real `voxcast` command for end-to-end tests: admin commands, and `serve` on a free
-loopback port until the test ends."""
+"""Runs the real `voxcast` command for end-to-end tests: admin commands, `serve` on a free
+loopback port until the test ends, and `running_server` (a served account, ready to call)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from voxcast.security import generate_key
+from voxcast.services.accounts import Credentials
 
 VOXCAST = str(Path(sys.executable).parent / "voxcast")
 
@@ -71,35 +72,92 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: how many free ports `serving` tries: another process may take a port between the probe and
+#: the bind, which would otherwise fail a test for no fault of voxcast
+PORT_ATTEMPTS = 3
+
+
 @contextmanager
 def serving(cli: Cli, *args: str) -> Iterator[str]:
     """`voxcast serve` on a free port; yields the base URL once /healthz answers."""
-    port = free_port()
-    log = cli.data_dir / f"serve-{port}.log"
     cli.data_dir.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [VOXCAST, "serve", "--port", str(port), "--log-level", "warning", *args],
-            env=cli.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"voxcast serve did not start: {log.read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
+    for attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        log = cli.data_dir / f"serve-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [VOXCAST, "serve", "--port", str(port), "--log-level", "warning", *args],
+                env=cli.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            if not _wait_healthy(base, proc, log, last=attempt == PORT_ATTEMPTS - 1):
+                continue
+            yield base
+            return
+        finally:
+            _stop(proc)
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, *, last: bool) -> bool:
+    """True once /healthz answers; False when the port was taken meanwhile (try another)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            text = log.read_text(errors="replace")
+            if "address already in use" in text.lower() and not last:
+                log.unlink()
+                return False
+            raise AssertionError(f"voxcast serve did not start: {text}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"voxcast serve did not start: {log.read_text(errors='replace')}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def running_server(
+    db_url: str,
+    data_dir: Path,
+    *serve_args: str,
+    balance: str = "100",
+    rate: str | None = "0.02",
+) -> Iterator[tuple[str, Credentials]]:
+    """A fresh account (created with `voxcast admin`) and `voxcast serve` on its database.
+
+    Yields `(base_url, creds)`. With `rate` (USD a minute) the account prices every number, as
+    the conftest tenants do, so tasks can be sent; extra `serve_args` go to `voxcast serve`
+    (e.g. "--sandbox-speed", "40").
+    """
+    cli = Cli.fresh(db_url, data_dir)
+    created = cli.create_account(balance=balance)
+    creds = Credentials(
+        account_id=int(str(created["accountId"])),
+        api_key=str(created["apiKey"]),
+        api_secret=str(created["apiSecret"]),
+        app_id=str(created["appId"]),
+    )
+    if rate is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        rates = data_dir / "running-server-rates.csv"
+        rates.write_text(f",{rate}\n")
+        cli.run("admin", "rates", "import", str(rates), "--account-id", str(creds.account_id))
+    with serving(cli, *serve_args) as base:
+        yield base, creds

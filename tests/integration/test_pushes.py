@@ -4,19 +4,19 @@ PostgreSQL: retries, giving up, batch arrays, signatures, and no double delivery
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from tests.conftest import Tenant
 from tests.integration.receiver import Receiver
+from voxcast import __version__
 from voxcast.clock import FixedClock
 from voxcast.runtime import Runtime
 from voxcast.services import accounts
 from voxcast.storage.models import Push
 from voxcast.webhooks import outbox, signing
-from voxcast.webhooks.sender import DEAD, DELIVERED, PushSender
+from voxcast.webhooks.sender import DEAD, DELIVERED, PENDING, PushSender
 
 
 def report(n: int) -> dict[str, object]:
@@ -71,19 +71,19 @@ async def test_push_is_delivered_on_the_third_attempt_after_two_failures(
     async with Receiver(fail_first=2) as receiver:
         await set_url(rt, tenant, receiver.url)
         await queue(rt, tenant, 1)
-        sender = PushSender(rt, worker_id="t")
-        assert await sender.deliver_due() == 1
-        assert await sender.deliver_due() == 0  # the retry is not due yet
-        clock.advance(rt.settings.push_retry_seconds)
-        assert await sender.deliver_due() == 1
-        clock.advance(rt.settings.push_retry_seconds)
-        assert await sender.deliver_due() == 1
-        assert receiver.attempts == 3
-        assert [r.json() for r in receiver.received] == [report(0)]
-        assert receiver.received[0].headers["content-type"].startswith("application/json")
-        assert await states(rt) == [(DELIVERED, 3)]
-        clock.advance(rt.settings.push_retry_seconds * 5)
-        assert await sender.deliver_due() == 0  # delivered once, never again
+        async with PushSender(rt, worker_id="t") as sender:
+            assert await sender.deliver_due() == 1
+            assert await sender.deliver_due() == 0  # the retry is not due yet
+            clock.advance(rt.settings.push_retry_seconds)
+            assert await sender.deliver_due() == 1
+            clock.advance(rt.settings.push_retry_seconds)
+            assert await sender.deliver_due() == 1
+            assert receiver.attempts == 3
+            assert [r.json() for r in receiver.received] == [report(0)]
+            assert receiver.received[0].headers["content-type"].startswith("application/json")
+            assert await states(rt) == [(DELIVERED, 3)]
+            clock.advance(rt.settings.push_retry_seconds * 5)
+            assert await sender.deliver_due() == 0  # delivered once, never again
 
 
 async def test_push_is_given_up_after_three_failed_attempts(
@@ -92,10 +92,10 @@ async def test_push_is_given_up_after_three_failed_attempts(
     async with Receiver(always_fail=True) as receiver:
         await set_url(rt, tenant, receiver.url)
         await queue(rt, tenant, 1)
-        sender = PushSender(rt, worker_id="t")
-        for _ in range(5):
-            await sender.deliver_due()
-            clock.advance(timedelta(minutes=30).total_seconds())
+        async with PushSender(rt, worker_id="t") as sender:
+            for _ in range(5):
+                await sender.deliver_due()
+                clock.advance(timedelta(minutes=30).total_seconds())
         assert receiver.attempts == 3
         assert await states(rt) == [(DEAD, 3)]
 
@@ -104,7 +104,8 @@ async def test_batch_mode_posts_json_arrays(rt: Runtime, tenant: Tenant) -> None
     async with Receiver() as receiver:
         await set_url(rt, tenant, receiver.url, batch=True)
         await queue(rt, tenant, 5)
-        await PushSender(rt, worker_id="t").deliver_due()
+        async with PushSender(rt, worker_id="t") as sender:
+            await sender.deliver_due()
         assert len(receiver.received) == 1
         assert receiver.received[0].json() == [report(i) for i in range(5)]
 
@@ -115,7 +116,8 @@ async def test_signed_pushes_verify_with_the_documented_rule(
     async with Receiver() as receiver:
         await set_url(rt, tenant, receiver.url, secret="s3cret")
         await queue(rt, tenant, 1)
-        await PushSender(rt, worker_id="t").deliver_due()
+        async with PushSender(rt, worker_id="t") as sender:
+            await sender.deliver_due()
         got = receiver.received[0]
         ts = got.headers["x-voxcast-timestamp"]
         sig = got.headers["x-voxcast-signature"]
@@ -128,7 +130,8 @@ async def test_signed_pushes_verify_with_the_documented_rule(
 
 async def test_app_without_push_url_marks_the_push_dead(rt: Runtime, tenant: Tenant) -> None:
     await queue(rt, tenant, 1)
-    await PushSender(rt, worker_id="t").deliver_due()
+    async with PushSender(rt, worker_id="t") as sender:
+        await sender.deliver_due()
     assert await states(rt) == [(DEAD, 1)]
 
 
@@ -136,18 +139,207 @@ async def test_two_senders_at_once_deliver_each_push_once(rt: Runtime, tenant: T
     async with Receiver() as receiver:
         await set_url(rt, tenant, receiver.url)
         await queue(rt, tenant, 60)
-        a, b = PushSender(rt, worker_id="a"), PushSender(rt, worker_id="b")
-        for _ in range(3):
-            await asyncio.gather(a.deliver_due(), b.deliver_due())
+        async with PushSender(rt, worker_id="a") as a, PushSender(rt, worker_id="b") as b:
+            for _ in range(3):
+                await asyncio.gather(a.deliver_due(), b.deliver_due())
         ids = [r.json()["voiceId"] for r in receiver.received]
         assert sorted(ids) == sorted(str(report(i)["voiceId"]) for i in range(60))
         assert len(ids) == len(set(ids))
 
 
-def test_signature_matches_a_hand_computed_hmac() -> None:
-    import hashlib
-    import hmac
+async def test_single_push_is_the_enqueued_object_with_the_vendor_headers(
+    rt: Runtime, tenant: Tenant
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        async with rt.sessions.begin() as session:
+            await outbox.enqueue(
+                session,
+                account_id=tenant.creds.account_id,
+                app_id=tenant.app_id,
+                kind="voice_report",
+                dedupe_key="26030209000000000007",
+                payload=report(7),
+                now=rt.clock.now(),
+            )
+        sender = PushSender(rt, worker_id="t")
+        assert await sender.deliver_due() == 1
+        await sender.aclose()
+        (got,) = receiver.received
+        assert got.json() == report(7)
+        assert got.headers["content-type"] == "application/json;charset=UTF-8"
+        assert got.headers["user-agent"] == f"voxcast/{__version__}"
+        assert "x-voxcast-signature" not in got.headers
+        assert await states(rt) == [(DELIVERED, 1)]
 
-    body = json.dumps(report(1)).encode()
-    expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert signing.signature("k", 1700000000, body) == "sha256=" + expected
+
+async def test_batch_mode_splits_arrays_at_push_batch_size_and_retries_them_whole(
+    rt: Runtime, tenant: Tenant, clock: FixedClock
+) -> None:
+    rt.settings.push_batch_size = 2
+    async with Receiver(fail_first=1) as receiver:
+        await set_url(rt, tenant, receiver.url, batch=True)
+        await queue(rt, tenant, 5)
+        sender = PushSender(rt, worker_id="t")
+        assert await sender.deliver_due() == 5
+        assert receiver.attempts == 3  # the first array failed, the other two arrived
+        assert sorted(s for s, _ in await states(rt)) == [0, 0, 1, 1, 1]
+        clock.advance(rt.settings.push_retry_seconds)
+        assert await sender.deliver_due() == 2
+        await sender.aclose()
+        got = [r.json() for r in receiver.received]
+        assert all(isinstance(body, list) and 1 <= len(body) <= 2 for body in got)
+        ids = sorted(item["voiceId"] for body in got for item in body)
+        assert ids == [report(i)["voiceId"] for i in range(5)]
+        assert await states(rt) == [(DELIVERED, 2)] * 2 + [(DELIVERED, 1)] * 3
+
+
+async def test_refused_connection_is_a_failed_attempt_retried_later(
+    rt: Runtime, tenant: Tenant, clock: FixedClock
+) -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    await set_url(rt, tenant, f"http://127.0.0.1:{port}/push")
+    await queue(rt, tenant, 1)
+    sender = PushSender(rt, worker_id="t")
+    assert await sender.deliver_due() == 1
+    await sender.aclose()
+    async with rt.sessions() as session:
+        row = (await session.scalars(select(Push))).one()
+    assert (row.state, row.attempts) == (PENDING, 1)
+    assert row.last_error.startswith("ConnectError")
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=rt.settings.push_retry_seconds)
+
+
+async def test_receiver_that_never_answers_times_out_as_a_failed_attempt(
+    rt: Runtime, tenant: Tenant
+) -> None:
+    writers: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(65536)  # and never answer
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    rt.settings.push_timeout_seconds = 0.3
+    try:
+        await set_url(rt, tenant, f"http://127.0.0.1:{port}/push")
+        await queue(rt, tenant, 1)
+        sender = PushSender(rt, worker_id="t")
+        started = asyncio.get_running_loop().time()
+        assert await sender.deliver_due() == 1
+        assert asyncio.get_running_loop().time() - started < 3
+        await sender.aclose()
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    async with rt.sessions() as session:
+        row = (await session.scalars(select(Push))).one()
+    assert (row.state, row.attempts) == (PENDING, 1)
+    assert row.last_error
+
+
+async def test_push_url_is_read_at_delivery_time_per_app(
+    rt: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    async with Receiver() as first, Receiver() as second, Receiver() as other:
+        await set_url(rt, tenant, first.url)
+        await set_url(rt, other_tenant, other.url)
+        await queue(rt, tenant, 2)
+        await queue(rt, other_tenant, 1)
+        await set_url(rt, tenant, second.url)  # changed after queueing
+        sender = PushSender(rt, worker_id="t")
+        assert await sender.deliver_due() == 3
+        await sender.aclose()
+        assert first.received == []
+        assert [r.json() for r in second.received] == [report(0), report(1)]
+        assert [r.json() for r in other.received] == [report(0)]
+
+
+async def test_push_leased_by_a_crashed_sender_is_resent_after_the_lease_runs_out(
+    rt: Runtime, tenant: Tenant, clock: FixedClock
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        await queue(rt, tenant, 1)
+        crashed = PushSender(rt, worker_id="crashed")
+        claimed = await crashed._claim(clock.now())  # leased, then the process dies
+        assert claimed is not None
+        lease, _ = claimed
+        await crashed.aclose()
+        survivor = PushSender(rt, worker_id="survivor")
+        assert await survivor.deliver_due() == 0  # still leased
+        clock.set(lease + timedelta(seconds=1))
+        assert await survivor.deliver_due() == 1
+        await survivor.aclose()
+        assert [r.json() for r in receiver.received] == [report(0)]
+        assert await states(rt) == [(DELIVERED, 1)]
+
+
+async def test_sender_whose_lease_ran_out_cannot_overwrite_the_delivered_outcome(
+    rt: Runtime, tenant: Tenant, clock: FixedClock
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        await queue(rt, tenant, 1)
+        slow = PushSender(rt, worker_id="slow")
+        claimed = await slow._claim(clock.now())
+        assert claimed is not None
+        lease, deliveries = claimed
+        clock.set(lease + timedelta(seconds=1))
+        fast = PushSender(rt, worker_id="fast")
+        assert await fast.deliver_due() == 1
+        await fast.aclose()
+        # the slow sender's POST finally fails; its result must not reopen the delivered row
+        await slow._record(lease, [(deliveries[0], "HTTP 500")])
+        await slow.aclose()
+        assert await states(rt) == [(DELIVERED, 1)]
+        assert slow.failed == 0
+
+
+async def test_run_delivers_in_the_background_and_returns_promptly_when_stopped(
+    rt: Runtime, tenant: Tenant
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        stop = asyncio.Event()
+        sender = PushSender(rt, worker_id="t")
+        task = asyncio.create_task(sender.run(stop))
+        await queue(rt, tenant, 3)
+        for _ in range(200):
+            if len(receiver.received) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(r.json()["voiceId"] for r in receiver.received) == [
+            report(i)["voiceId"] for i in range(3)
+        ]
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+
+async def test_two_running_senders_share_the_outbox_without_double_delivery(
+    rt: Runtime, tenant: Tenant
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        stop = asyncio.Event()
+        senders = [PushSender(rt, worker_id=w, concurrency=8) for w in ("a", "b")]
+        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        await queue(rt, tenant, 150)
+        for _ in range(500):
+            if len(receiver.received) >= 150:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # room for any duplicate to show up
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=2)
+        ids = [r.json()["voiceId"] for r in receiver.received]
+        assert len(ids) == 150
+        assert set(ids) == {report(i)["voiceId"] for i in range(150)}
+        assert sum(s.delivered for s in senders) == 150
+        assert await states(rt) == [(DELIVERED, 1)] * 150

@@ -28,6 +28,22 @@ def _phone(value: str) -> str:
     return value
 
 
+def storable_text(value: object) -> object:
+    """A `mode="before"` field check: a string must be one the database can keep.
+
+    PostgreSQL refuses NUL characters and lone surrogates (valid in JSON as \\u0000 and
+    \\ud800); unchecked, they surface as -18 from the driver instead of -22 naming the field.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+    return value
+
+
 def _display(value: str | None) -> str | None:
     if value in (None, ""):
         return value

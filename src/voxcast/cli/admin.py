@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, parse_money, with_runtime
+from voxcast.cli.trunks import trunk_app
 from voxcast.domain.codes import ApiError
 from voxcast.runtime import Runtime
 from voxcast.security import generate_key
@@ -193,6 +194,7 @@ sms_app = typer.Typer(help="Post-call SMS kept by the sandbox SMS sink.", no_arg
 admin_app.add_typer(sms_app, name="sms")
 files_app = typer.Typer(help="Uploaded voice files.", no_args_is_help=True)
 admin_app.add_typer(files_app, name="files")
+admin_app.add_typer(trunk_app, name="trunk")
 
 
 @rates_app.command("import")

@@ -28,7 +28,12 @@ DatabaseOpt = Annotated[
 
 
 SpeedOpt = Annotated[
-    float, typer.Option(help="run sandbox time N times faster than the wall clock")
+    float,
+    typer.Option(
+        # without envvar the option's default (1) would override VOXCAST_SANDBOX_SPEED
+        envvar="VOXCAST_SANDBOX_SPEED",
+        help="run sandbox time N times faster than the wall clock",
+    ),
 ]
 EpochOpt = Annotated[
     float | None,

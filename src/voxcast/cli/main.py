@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from voxcast.cli.admin import admin_app
+from voxcast.cli.call import call
 from voxcast.cli.common import (
     DatabaseOpt,
     EpochOpt,
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(admin_app, name="admin")
 app.add_typer(tasks_app, name="tasks")
+app.command("call")(call)
 console = Console()
 
 
@@ -70,7 +72,7 @@ def serve(
                 )
             )
         background = Background(rt)
-        background.start()
+        await background.start()
         api = create_app(rt)
         config = uvicorn.Config(api, host=host, port=port, log_level=log_level, lifespan="on")
         try:
@@ -102,7 +104,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, background.stop.set)
-        background.start()
+        await background.start()
         try:
             await background.stop.wait()
         finally:

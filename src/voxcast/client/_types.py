@@ -117,6 +117,8 @@ class GroupCallUpdate(TaskSettings, total=False):
 class GroupCallUpdateAI(AiSettings, total=False):
     keyId: int
     taskName: str
+    numberInfoList: list[NumberInfo]
+    numberList: list[str]
 
 
 class GroupCallResend(TaskSettings, total=False):

@@ -1,4 +1,5 @@
-"""Filters shared by the list endpoints: a creation-time window in the account's zone."""
+"""Filters shared by the list endpoints: a creation-time window in the account's zone and a
+fuzzy text match."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def created_between(
                     Code.TIME_FORMAT, f"params.{key}: must be yyyy-MM-dd HH:mm:ss"
                 ) from None
     return conditions
+
+
+def matching(column: InstrumentedAttribute[Any], text: str) -> Any:
+    """The vendor's fuzzy search: `column` contains `text`, case-insensitively (as its MySQL
+    collation compares), with `%` and `_` in `text` taken literally. Same on both databases."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

@@ -3,6 +3,8 @@ and the two record queries."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.codes import ApiError, Code
-from voxcast.domain.enums import RecordType, TaskKind
+from voxcast.domain.enums import CalleeState, RecordType, TaskKind
 from voxcast.storage.models import Callee, CallRecord, Task
 
 
@@ -81,16 +83,41 @@ def parse_time(value: str, field: str) -> datetime:
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        # normalised here: an offset that pushes year 1 or 9999 out of range fails now, as a
+        # format error, not later in the database driver
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise ApiError(
             Code.TIME_FORMAT,
-            f"{field}: {value!r} is not ISO-8601 such as 2022-01-01T00:00:00+08:00",
+            f"{field}: {value[:64]!r} is not ISO-8601 such as 2022-01-01T00:00:00+08:00",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_VOICE_ID = re.compile(r"^[0-9]{1,32}$")
+
+
+def looks_like_voice_id(value: str) -> bool:
+    """Digits only, at most 32 of them (the column width): the shape of every issued voiceId."""
+    return bool(_VOICE_ID.match(value))
+
+
+def _called_info(info: dict[str, Any] | None) -> str | None:
+    """What the record will echo once the call is made (sendCode/sendGroup keep calledInfo)."""
+    if not info:
+        return None
+    if set(info) == {"calledInfo"}:
+        return str(info["calledInfo"])
+    return json.dumps(info, ensure_ascii=False, separators=(",", ":"))
 
 
 async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> dict[str, Any]:
-    """The record of one call; a call still queued answers with empty times and codes."""
+    """The record of one call; a call still queued answers with empty times and codes.
+
+    A voiceId is issued at intake, and callers poll it right after sendCode, so a number that
+    is accepted but not yet called (no CallRecord) is answered with success: submitTime set,
+    the call times null, terminationCode "" and terminationReason "queued" ("calling" while
+    the dialer holds it). Another account's voiceId is -24, as if it did not exist.
+    """
     rec = await session.get(CallRecord, voice_id)
     if rec is not None and rec.account_id == account_id:
         return record_to_query_json(rec)
@@ -122,10 +149,10 @@ async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> d
         base_cost=Decimal(0),
         cost=Decimal(0),
         termination_code="",
-        termination_reason="queued",
+        termination_reason="calling" if callee.state == CalleeState.DIALING else "queued",
         sip_code="",
         feedback_value="-1",
-        called_info=None,
+        called_info=_called_info(callee.info),
         voice_file_id=task.voice_file_id,
         out_recall_count=0,
     )

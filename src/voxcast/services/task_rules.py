@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from voxcast.audio.voices import LANGUAGES
-from voxcast.domain import schedule
+from voxcast.domain import languages, schedule
 from voxcast.domain.codes import ApiError, Code
 
 _VAR = re.compile(r"\$\{(text(?:10|[1-9]))\}")
@@ -33,10 +32,10 @@ def check_prompt(fields: Mapping[str, Any], prefix: str = "") -> None:
         if not fields.get("text") or not fields.get("lan"):
             missing = "text" if not fields.get("text") else "lan"
             raise ApiError(Code.TTS_REQUIRED, f"{prefix}{missing}: is required when source=3")
-        if str(fields["lan"]).upper() not in LANGUAGES:
+        if languages.normalize(fields["lan"]) is None:
             raise ApiError(
                 Code.TTS_LANGUAGE,
-                f"{prefix}lan: {fields['lan']} is not one of {', '.join(LANGUAGES)}",
+                f"{prefix}lan: {fields['lan']} is not one of {', '.join(languages.CODES)}",
             )
 
 
@@ -61,8 +60,12 @@ def check_sms(fields: Mapping[str, Any], prefix: str = "", *, needs_app: bool = 
         raise ApiError(Code.PARAMETER, f"{prefix}successPushTime: is required when successPush=1")
 
 
-def check_seat(fields: Mapping[str, Any], prefix: str = "") -> None:
-    """toSeat=1 needs the agent group, the dialing ratio and the transfer condition."""
+def check_seat(fields: Mapping[str, Any], prefix: str = "", *, node: bool = False) -> None:
+    """toSeat=1 needs the agent group, the dialing ratio and the transfer condition; a recall
+    node (page 000) also needs delayTransfer when the transfer is by key.
+
+    The agent group (sipGroupId) is not looked up: agent groups arrive with the call center.
+    """
     if not _on(fields, "toSeat"):
         return
     for name in ("sipGroupId", "outboundControl", "calloutRate", "toSeatType"):
@@ -74,18 +77,27 @@ def check_seat(fields: Mapping[str, Any], prefix: str = "") -> None:
             raise ApiError(
                 Code.PARAMETER, f"{prefix}toSeatKey: a key 0-9 is required when toSeatType=2"
             )
+        if node and fields.get("delayTransfer") is None:
+            raise ApiError(Code.PARAMETER, f"{prefix}delayTransfer: is required when toSeatType=2")
+
+
+def check_node(fields: Mapping[str, Any], prefix: str) -> None:
+    """A recall node of a normal task (page 000): source, hangUpSms and toSeat are required,
+    then the task's own rules apply (without smsAppId: a node uses the task's SMS app)."""
+    for name in ("source", "hangUpSms", "toSeat"):
+        if fields.get(name) is None:
+            raise ApiError(Code.PARAMETER, f"{prefix}{name}: is required in a recall node")
+    check_prompt(fields, prefix)
+    check_sms(fields, prefix, needs_app=False)
+    check_seat(fields, prefix, node=True)
 
 
 def check_times(fields: Mapping[str, Any], zone_name: str) -> datetime | None:
     """sendTime "yyyy-MM-dd HH:mm:ss" (in the task's zone) and "HH:mm" windows, else -11."""
-    for i, window in enumerate(fields.get("allowSendTime") or []):
-        for name in ("strTime", "endTime"):
-            try:
-                schedule.parse_hhmm(str(window[name]))
-            except (KeyError, ValueError):
-                raise ApiError(
-                    Code.TIME_FORMAT, f"allowSendTime[{i}].{name}: must be HH:mm"
-                ) from None
+    try:
+        schedule.parse_windows(fields.get("allowSendTime"))
+    except schedule.BadWindow as bad:
+        raise ApiError(Code.TIME_FORMAT, str(bad)) from None
     raw = fields.get("sendTime")
     if not raw:
         return None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+import phonenumbers
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.config import Settings
@@ -18,20 +19,17 @@ from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import (
     ACTIVE_TASK_STATUSES,
     CalleeState,
-    RecallStatus,
     TaskKind,
     TaskStatus,
 )
 from voxcast.domain.schedule import SEND_TIME_FORMAT, zone
 from voxcast.services import accounts, files, rates, recall, task_rules
-from voxcast.services.listing import created_between
+from voxcast.services.listing import created_between, matching
 from voxcast.storage.models import (
     CALLEES,
     Account,
     Callee,
     CallRecord,
-    RecallFlow,
-    RecallNode,
     Task,
 )
 
@@ -58,6 +56,8 @@ class Spec:
     number_field: str
     recall_flow: dict[str, Any] | None = None
     parent_task_id: int | None = None
+    #: update only: False keeps the task's numbers (the request gave no number list)
+    replace_numbers: bool = True
 
 
 def collect_numbers(
@@ -136,22 +136,28 @@ async def _check_submission(
     book.require_all((n for n, _ in spec.numbers), spec.number_field)
 
 
-def check_fields(spec: Spec) -> None:
-    """Field rules of a normal task and of its recall nodes (AI tasks have no prompt or SMS)."""
+def check_fields(spec: Spec, extra_templates: Sequence[str | None] = ()) -> None:
+    """Field rules of a task and of its recall nodes: prompt, SMS and transfer of a normal
+    task, the script of an AI task; every ${textN} a text uses must be given for each callee
+    (`extra_templates`: texts of recall nodes stored earlier)."""
     fields = spec.fields
+    nodes = (spec.recall_flow or {}).get("nodeList") or []
     if spec.kind == TaskKind.GROUP:
         task_rules.check_prompt(fields)
         task_rules.check_sms(fields)
         task_rules.check_seat(fields)
-        needed = task_rules.variables_used(
-            fields.get("smsContent"), fields.get("text") if fields.get("source") == 3 else None
-        )
-        task_rules.check_variables(needed, (i for _, i in spec.numbers), spec.number_field)
     elif fields.get("scriptId") is not None and int(fields["scriptId"]) <= 0:
         raise ApiError(Code.SCRIPT_NOT_FOUND, f"scriptId: {fields['scriptId']} does not exist")
-    if spec.recall_flow:
-        for i, node in enumerate(spec.recall_flow.get("nodeList") or []):
-            recall.check_node(node, f"recallFlow.nodeList[{i}].", spec.kind)
+    for i, node in enumerate(nodes):
+        recall.check_node(node, f"recallFlow.nodeList[{i}].", spec.kind)
+    if spec.kind == TaskKind.GROUP:
+        needed = task_rules.variables_used(
+            fields.get("smsContent"),
+            fields.get("text") if fields.get("source") == 3 else None,
+            *recall.node_templates(nodes),
+            *extra_templates,
+        )
+        task_rules.check_variables(needed, (i for _, i in spec.numbers), spec.number_field)
 
 
 async def _prompt_file(
@@ -243,11 +249,16 @@ async def create(
         updated_at=now,
         **_columns(fields, send_time),
     )
+    flow = dict(spec.recall_flow) if spec.recall_flow else None
+    if flow is not None:
+        flow["nodeList"] = await recall.prepare_nodes(
+            session, account.id, flow.get("nodeList") or [], "recallFlow.nodeList", now, settings
+        )
     session.add(task)
     await session.flush()
     await _insert_numbers(session, task.id, spec.numbers)
-    if spec.recall_flow:
-        await recall.create_flow(session, account.id, task.id, spec.recall_flow, now)
+    if flow is not None:
+        await recall.create_flow(session, account.id, task.id, flow, now)
     return task.id
 
 
@@ -289,9 +300,9 @@ async def update_task(
         )
     if (spec.kind == TaskKind.AI) != (task.kind == TaskKind.AI):
         raise ApiError(Code.TASK_STATE, f"keyId: task {task_id} is not of this kind")
-    if not spec.numbers:
+    if not spec.replace_numbers:
         spec.numbers = await _numbers_of(session, task.id, failed_only=False)
-    check_fields(spec)
+    check_fields(spec, await recall.pending_node_templates(session, task.id))
     send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
     await _check_submission(session, account, spec, exclude_task=task.id)
     fields = dict(spec.fields)
@@ -303,7 +314,7 @@ async def update_task(
     task.app_id = spec.app_id
     task.params = params
     task.updated_at = now
-    if spec.number_field != "kept":
+    if spec.replace_numbers:
         await session.execute(delete(Callee).where(Callee.task_id == task.id))
         await _insert_numbers(session, task.id, spec.numbers)
         task.num_cnt = len(spec.numbers)
@@ -331,6 +342,13 @@ async def resend(
 ) -> int:
     """A new task with all or only the failed numbers of a finished or cancelled one."""
     source = await owned_task(session, account.id, source_id)
+    if source.kind != kind:
+        endpoint = "resend/ai" if kind == TaskKind.AI else "resend"
+        raise ApiError(
+            Code.TASK_STATE,
+            f"keyId: task {source_id} is {'an AI' if source.kind == TaskKind.AI else 'a normal'}"
+            f" task; {endpoint} resends {'AI' if kind == TaskKind.AI else 'normal'} tasks",
+        )
     if source.status not in (TaskStatus.FINISHED, TaskStatus.CANCELED):
         raise ApiError(
             Code.RESEND_STATE,
@@ -351,6 +369,9 @@ async def resend(
         for key in ("voiceFileId", "uploadName", "text", "lan"):
             merged.pop(key, None)
     merged.update(given)
+    if merged.get("source") == 2 and not merged.get("baseFile") and merged.get("voiceFileId"):
+        # the source task's upload is stored by now: the new task plays that file
+        merged["source"] = 1
     app_id = str(merged.pop("appId", None) or source.app_id)
     spec = Spec(
         kind, app_id, task_name, merged, numbers, "numberInfoList", parent_task_id=source.id
@@ -367,38 +388,26 @@ async def change_status(
     to: TaskStatus,
     now: datetime,
 ) -> None:
-    """Move every listed task to `to`, or none: an unknown id is -24, a wrong state -54."""
+    """Move every listed task to `to`, or none: an unknown (or another account's) id is -24,
+    checked for every id before any state (-54). Cancelling also cancels a pending recall flow."""
     if not ids:
-        raise ApiError(Code.PARAMETER, "jobIdList: at least one task id is required")
-    tasks = []
-    for task_id in dict.fromkeys(ids):
-        task = await owned_task(session, account_id, task_id, for_update=True)
+        raise ApiError(Code.PARAMETER, "jobIdList/taskIdList: at least one task id is required")
+    tasks = [
+        await owned_task(session, account_id, task_id, for_update=True)
+        for task_id in dict.fromkeys(ids)
+    ]
+    for task in tasks:
         if task.status not in allowed:
             raise ApiError(
-                Code.TASK_STATE, f"task {task_id} is {TaskStatus(task.status).name.lower()}"
+                Code.TASK_STATE, f"task {task.id} is {TaskStatus(task.status).name.lower()}"
             )
-        tasks.append(task)
     for task in tasks:
         task.status = to
         task.updated_at = now
         task.status_reason = ""
         if to == TaskStatus.CANCELED:
             task.finished_at = now
-            await session.execute(
-                update(RecallFlow)
-                .where(RecallFlow.task_id == task.id, RecallFlow.status == RecallStatus.PENDING)
-                .values(status=RecallStatus.CANCELLED)
-            )
-            await session.execute(
-                update(RecallNode)
-                .where(
-                    RecallNode.flow_id.in_(
-                        select(RecallFlow.id).where(RecallFlow.task_id == task.id)
-                    ),
-                    RecallNode.status == RecallStatus.PENDING,
-                )
-                .values(status=RecallStatus.CANCELLED)
-            )
+            await recall.cancel_pending_flows(session, task.id)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -459,9 +468,13 @@ async def query(
     if params.get("taskType"):
         where.append(Task.kind == int(params["taskType"]))
     if params.get("searchCondition"):
-        like = f"%{params['searchCondition']}%"
+        text = str(params["searchCondition"])
         where.append(
-            or_(Task.task_name.like(like), Task.voice_file_id.like(like), Task.text.like(like))
+            or_(
+                matching(Task.task_name, text),
+                matching(Task.voice_file_id, text),
+                matching(Task.text, text),
+            )
         )
     total = int(await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
     tasks = list(
@@ -498,6 +511,16 @@ async def query(
     return records, total
 
 
+def _country_code(number: str | None) -> str | None:
+    """The calling code of a number ("86" for 8613000000000), as detail's `code` shows."""
+    if not number:
+        return None
+    try:
+        return str(phonenumbers.parse("+" + number).country_code)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[str, Any]:
     """Everything about one task, with live counters and call statistics."""
     task = await owned_task(session, account.id, task_id)
@@ -515,6 +538,9 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         )
     ).one()
     calls, charged, talk, keyed = (int(v or 0) for v in stats)
+    first = await session.scalar(
+        select(Callee.callee).where(Callee.task_id == task.id).order_by(Callee.seq).limit(1)
+    )
     p = task.params or {}
     zone_name = account.timezone
     answered = c["answered"]
@@ -544,10 +570,11 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         "finishTime": _fmt(task.finished_at, zone_name),
         "keyFeedbackNum": keyed,
         "uploadName": p.get("uploadName"),
+        "baseFile": None,  # the upload is stored as voiceFileId, never echoed back
         "callLossNum": 0,
         "callDuration": talk,
         "callLossNumRate": _percent(0, c["called"]),
-        "code": None,
+        "code": _country_code(first),
         "maxCalls": task.max_calls,
         "loopCount": task.loop_count,
         "lan": task.lan,

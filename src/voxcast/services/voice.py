@@ -20,6 +20,9 @@ from voxcast.domain.enums import Source, TaskKind, TaskStatus
 from voxcast.services import accounts, files, rates
 from voxcast.storage.models import Account, Callee, Task
 
+#: talk cap (seconds after answer) when the request gives no maxDuration
+DEFAULT_MAX_DURATION = 60
+
 
 @dataclass(frozen=True)
 class Send:
@@ -61,7 +64,11 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
     if send.voice_file_id is not None:
         await files.require_file(session, account.id, send.voice_file_id, "fileId")
     book = await rates.load_rate_book(session, account.id)
-    book.require_all(send.numbers, send.number_field)
+    for i, number in enumerate(send.numbers):
+        if book.lookup(number) is None:
+            # sendCode has one callee: name the field itself; sendGroup names the position
+            field = send.number_field if send.kind == TaskKind.CODE else f"{send.number_field}[{i}]"
+            raise ApiError(Code.FEE, f"{field}: no rate for destination {number}")
     fresh = await session.scalar(select(Account.balance).where(Account.id == account.id))
     rates.require_balance(fresh if fresh is not None else account.balance)
     task = Task(
@@ -76,7 +83,8 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
         lan=send.lan,
         display_num=send.display_num or None,
         loop_count=send.loop_count,
-        max_calls=send.max_duration or 120,
+        # maxDuration absent: the same 60 s talk cap as a group-call task's maxCalls default
+        max_calls=send.max_duration or DEFAULT_MAX_DURATION,
         max_ringing_time=send.max_ringing_time,
         delay_play=send.delay_play,
         delay_hangup=send.delay_hangup,
@@ -106,7 +114,11 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
             )
         ).all()
     )
+    # the voiceId embeds the callee's row id, so it is set once the rows exist: one
+    # executemany UPDATE by primary key for all of them
     voice_ids = [ids.voice_id(now, callee_id) for callee_id in ids_]
-    for callee_id, vid in zip(ids_, voice_ids, strict=True):
-        await session.execute(update(Callee).where(Callee.id == callee_id).values(voice_id=vid))
+    await session.execute(
+        update(Callee),
+        [{"id": cid, "voice_id": vid} for cid, vid in zip(ids_, voice_ids, strict=True)],
+    )
     return voice_ids

@@ -48,6 +48,29 @@ class Account(Base):
     max_channels: Mapped[int] = mapped_column(Integer, default=30)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the SIP trunk (by name) the account's calls go through; None: the sandbox carrier
+    trunk: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+
+
+class Trunk(Base):
+    """A SIP trunk: a carrier, a PBX or a proxy that voxcast sends calls to."""
+
+    __tablename__ = "trunks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=5060)
+    transport: Mapped[str] = mapped_column(String(8), default="udp")
+    username: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: encrypted with the server key, like API secrets (digest needs the password itself)
+    password_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    realm: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    max_channels: Mapped[int] = mapped_column(Integer, default=0)
+    max_cps: Mapped[int] = mapped_column(Integer, default=0)
+    codecs: Mapped[str] = mapped_column(String(32), default="pcmu,pcma")
+    register: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):

@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 
 from voxcast import __version__
 from voxcast.runtime import Runtime
@@ -22,7 +23,12 @@ from voxcast.webhooks import signing
 log = logging.getLogger("voxcast.push")
 
 PENDING, DELIVERED, DEAD = 0, 1, 2
+#: rows claimed per pass (at least one full batch)
 CLAIM_LIMIT = 500
+NO_URL = "no push URL"
+#: rows per recording UPDATE (well under the bound-parameter limit of SQLite)
+RECORD_CHUNK = 500
+USER_AGENT = f"voxcast/{__version__}"
 
 
 @dataclass
@@ -34,6 +40,8 @@ class Delivery:
     secret: str | None
     batch: bool
     rows: list[Push]
+    #: set when the push cannot even be attempted (no URL, undecryptable secret)
+    error: str | None = None
 
     def body(self) -> bytes:
         payload: Any = [r.payload for r in self.rows] if self.batch else self.rows[0].payload
@@ -54,43 +62,72 @@ class PushSender:
         self.rt = rt
         self.worker_id = worker_id
         settings = rt.settings
+        self.timeout = settings.push_timeout_seconds
+        self.concurrency = max(1, concurrency)
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.push_timeout_seconds),
-            headers={"User-Agent": f"voxcast/{__version__}"},
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            ),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
         )
         self._owns_http = http is None
-        self._gate = asyncio.Semaphore(concurrency)
-        speed = max(settings.sandbox_speed, 1.0)
-        self.idle_seconds = max(0.01, min(0.2, 0.5 / speed))
-        self._lease = timedelta(seconds=settings.push_timeout_seconds * 3 * speed)
+        self._gate = asyncio.Semaphore(self.concurrency)
+        # clock seconds per wall second: leases are clock time, HTTP timeouts are wall time
+        self._speed = max(settings.sandbox_speed, 1.0)
+        self.idle_seconds = max(0.01, min(0.2, 0.5 / self._speed))
         self.delivered = 0
         self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, pausing briefly (wall time) after an empty pass."""
         try:
             while not stop.is_set():
+                pause = self.idle_seconds
                 try:
                     sent = await self.deliver_due()
                 except Exception:
+                    # e.g. the database is unreachable: claimed rows keep their lease and are
+                    # taken again once it runs out; wait a little longer before the next try
                     log.exception("push pass failed; retrying")
-                    sent = 0
+                    sent, pause = 0, max(self.idle_seconds, 1.0)
                 if sent == 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.idle_seconds)
+                        await asyncio.wait_for(stop.wait(), timeout=pause)
         finally:
-            if self._owns_http:
-                await self._http.aclose()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this sender made it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> PushSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due, post it, record the outcome. Returns rows attempted."""
-        deliveries = await self._claim(self.rt.clock.now())
-        if not deliveries:
+        claimed = await self._claim(self.rt.clock.now())
+        if claimed is None:
             return 0
+        lease, deliveries = claimed
         results = await asyncio.gather(*(self._post(d) for d in deliveries))
-        await self._record(list(zip(deliveries, results, strict=True)))
+        await self._record(lease, list(zip(deliveries, results, strict=True)))
         return sum(len(d.rows) for d in deliveries)
 
-    async def _claim(self, now: datetime) -> list[Delivery]:
+    def _lease_for(self, rows: int) -> timedelta:
+        # long enough for every POST of the pass to time out, wave after wave, plus slack for
+        # the database; a crashed sender's rows are re-sent once it runs out
+        waves = math.ceil(rows / self.concurrency) + 2
+        return timedelta(seconds=self.timeout * waves * self._speed)
+
+    async def _claim(self, now: datetime) -> tuple[datetime, list[Delivery]] | None:
+        """Lease due rows in one short transaction; None when nothing is due."""
+        limit = max(CLAIM_LIMIT, self.rt.settings.push_batch_size)
         async with self.rt.sessions.begin() as session:
             rows = list(
                 (
@@ -102,14 +139,16 @@ class PushSender:
                             or_(Push.lease_until.is_(None), Push.lease_until < now),
                         )
                         .order_by(Push.id)
-                        .limit(CLAIM_LIMIT)
+                        .limit(limit)
                         .with_for_update(skip_locked=True)
                     )
                 ).all()
             )
             if not rows:
-                return []
-            # guarded, so a row another sender leased meanwhile is not taken twice
+                return None
+            lease = now + self._lease_for(len(rows))
+            # guarded, so a row another sender leased meanwhile is not taken twice (SQLite has
+            # no SKIP LOCKED; there BEGIN IMMEDIATE serializes claims and this guard suffices)
             taken = set(
                 (
                     await session.scalars(
@@ -119,7 +158,7 @@ class PushSender:
                             Push.state == PENDING,
                             or_(Push.lease_until.is_(None), Push.lease_until < now),
                         )
-                        .values(lease_until=now + self._lease)
+                        .values(lease_until=lease)
                         .returning(Push.id)
                         .execution_options(synchronize_session=False)
                     )
@@ -127,7 +166,7 @@ class PushSender:
             )
             rows = [r for r in rows if r.id in taken]
             if not rows:
-                return []
+                return None
             apps = {
                 a.app_id: a
                 for a in (
@@ -136,74 +175,122 @@ class PushSender:
                     )
                 ).all()
             }
-        deliveries: list[Delivery] = []
+        return lease, self._group(rows, apps)
+
+    def _group(self, rows: list[Push], apps: dict[str, App]) -> list[Delivery]:
+        """One delivery per row, or per batch of up to push_batch_size rows of a batch app."""
         by_app: dict[str, list[Push]] = {}
         for row in rows:
             by_app.setdefault(row.app_id, []).append(row)
         size = max(1, self.rt.settings.push_batch_size)
+        deliveries: list[Delivery] = []
         for app_id, app_rows in by_app.items():
             app = apps.get(app_id)
-            url = app.push_url if app else None
-            secret = (
-                self.rt.secrets.open(app.push_secret_enc) if app and app.push_secret_enc else None
-            )
+            url = app.push_url if app is not None else None
+            secret: str | None = None
+            error: str | None = None if url else NO_URL
+            if app is not None and app.push_secret_enc and error is None:
+                try:
+                    secret = self.rt.secrets.open(app.push_secret_enc)
+                except RuntimeError:
+                    # counts as a failed attempt, so the row ends dead instead of looping
+                    error = "push secret cannot be decrypted (server key changed)"
             if app is not None and app.push_batch:
                 for i in range(0, len(app_rows), size):
-                    deliveries.append(Delivery(app_id, url, secret, True, app_rows[i : i + size]))
+                    deliveries.append(
+                        Delivery(app_id, url, secret, True, app_rows[i : i + size], error)
+                    )
             else:
-                deliveries.extend(Delivery(app_id, url, secret, False, [r]) for r in app_rows)
+                deliveries.extend(
+                    Delivery(app_id, url, secret, False, [r], error) for r in app_rows
+                )
         return deliveries
 
     async def _post(self, d: Delivery) -> str | None:
         """None on success, else why it failed."""
-        if not d.url:
-            return "no push URL"
+        if d.error is not None or not d.url:
+            return d.error or NO_URL
         body = d.body()
-        headers = {"Content-Type": "application/json;charset=UTF-8"}
+        headers = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": USER_AGENT}
         if d.secret:
-            headers.update(signing.headers(d.secret, int(self.rt.clock.now().timestamp()), body))
+            # receivers compare the timestamp with their real time, not a faster sandbox clock
+            stamp = int(self.rt.wall.now().timestamp())
+            headers.update(signing.headers(d.secret, stamp, body))
         async with self._gate:
             try:
-                resp = await self._http.post(d.url, content=body, headers=headers)
+                # httpx timeouts are per phase; this caps the whole exchange so leases hold
+                async with asyncio.timeout(self.timeout):
+                    resp = await self._http.post(d.url, content=body, headers=headers)
+            except TimeoutError:
+                return f"no answer within {self.timeout:g} s"
             except httpx.HTTPError as exc:
                 return f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= resp.status_code < 300:
             return None
         return f"HTTP {resp.status_code}"
 
-    async def _record(self, outcomes: list[tuple[Delivery, str | None]]) -> None:
+    async def _record(self, lease: datetime, outcomes: list[tuple[Delivery, str | None]]) -> None:
+        """Write the outcomes, only to rows still under this pass's lease.
+
+        One UPDATE per distinct outcome (delivered, or each error text) rather than per row,
+        so recording a pass costs a few statements, not hundreds.
+        """
         now = self.rt.clock.now()
         attempts = self.rt.settings.push_attempts
         retry = timedelta(seconds=self.rt.settings.push_retry_seconds)
+        by_outcome: dict[str | None, list[tuple[Push, Delivery]]] = {}
+        for d, error in outcomes:
+            by_outcome.setdefault(error, []).extend((row, d) for row in d.rows)
         async with self.rt.sessions.begin() as session:
-            for d, error in outcomes:
-                for row in d.rows:
-                    tried = row.attempts + 1
-                    values: dict[str, Any] = {"attempts": tried, "lease_until": None}
-                    if error is None:
-                        values.update(state=DELIVERED, delivered_at=now, last_error="")
-                        self.delivered += 1
-                    else:
-                        dead = error == "no push URL" or tried >= attempts
-                        values.update(
-                            state=DEAD if dead else PENDING,
-                            next_attempt_at=now + retry,
-                            last_error=error,
+            for error, items in by_outcome.items():
+                values: dict[str, Any] = {"attempts": Push.attempts + 1, "lease_until": None}
+                if error is None:
+                    values.update(state=DELIVERED, delivered_at=now, last_error="")
+                else:
+                    values.update(
+                        state=DEAD
+                        if error == NO_URL
+                        else case((Push.attempts + 1 >= attempts, DEAD), else_=PENDING),
+                        next_attempt_at=now + retry,
+                        last_error=error,
+                    )
+                for start in range(0, len(items), RECORD_CHUNK):
+                    chunk = {row.id: (row, d) for row, d in items[start : start + RECORD_CHUNK]}
+                    written = (
+                        await session.execute(
+                            update(Push)
+                            .where(
+                                Push.id.in_(list(chunk)),
+                                Push.state == PENDING,
+                                Push.lease_until == lease,
+                            )
+                            .values(**values)
+                            .returning(Push.id, Push.state, Push.attempts)
+                            .execution_options(synchronize_session=False)
                         )
+                    ).all()
+                    for push_id, state, tried in written:
+                        row, d = chunk.pop(push_id)
+                        if error is None:
+                            self.delivered += 1
+                            continue
                         self.failed += 1
+                        dead = state == DEAD
                         log.log(
                             logging.WARNING if dead else logging.INFO,
-                            "push %s to %s failed (attempt %d/%d): %s%s",
+                            "push %s (%s) to %s failed, attempt %d/%d: %s%s",
                             row.dedupe_key,
+                            row.kind,
                             d.url,
                             tried,
                             attempts,
                             error,
-                            "; giving up" if dead else "",
+                            "; giving up (dead)" if dead else "",
                         )
-                    await session.execute(
-                        update(Push)
-                        .where(Push.id == row.id)
-                        .values(**values)
-                        .execution_options(synchronize_session=False)
-                    )
+                    for row, _ in chunk.values():
+                        # the lease ran out and another sender took the row: its outcome wins
+                        log.warning(
+                            "push %s: lease lost before the result was recorded (%s)",
+                            row.dedupe_key,
+                            "delivered" if error is None else error,
+                        )

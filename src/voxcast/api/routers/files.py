@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from voxcast.api.base import VendorModel
+from voxcast.api.base import VendorModel, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -18,7 +18,11 @@ router = APIRouter(route_class=VendorRoute, tags=["voice files"])
 
 class FileUpload(VendorModel):
     fileName: str = Field(min_length=5, max_length=32, description="name with extension, unique")
-    file: str = Field(min_length=1, description="base64 of the audio file")
+    # no min_length: an empty file is a content error (-21, "the file is empty"), not a
+    # parameter error
+    file: str = Field(description="base64 of the audio file")
+
+    _text = field_validator("fileName", mode="before")(storable_text)
 
 
 @router.post("/voice/fileUpload", openapi_extra=envelope(Family.STATUS))

@@ -72,16 +72,19 @@ async def send_ai(req: GroupCallSendAI, account: CurrentAccount, rt: Rt) -> dict
 async def _update(
     req: GroupCallUpdate | GroupCallUpdateAI, kind: TaskKind, account: CurrentAccount, rt: Rt
 ) -> dict[str, Any]:
-    infos = getattr(req, "numberInfoList", None)
-    plain = getattr(req, "numberList", None)
-    if infos or plain:
+    infos, plain = req.numberInfoList, req.numberList
+    # no list keeps the task's numbers; a list given empty is "no number" (-35)
+    replace = infos is not None or plain is not None
+    if replace:
         numbers, field = tasks.collect_numbers(infos, plain, ai=kind == TaskKind.AI)
     else:
-        numbers, field = [], "kept"
+        numbers, field = [], "numberInfoList"
     async with rt.sessions.begin() as session:
         current = await tasks.owned_task(session, account.id, req.keyId)
         app_id = getattr(req, "appId", None) or current.app_id
-        spec = tasks.Spec(kind, app_id, req.taskName, _fields(req), numbers, field)
+        spec = tasks.Spec(
+            kind, app_id, req.taskName, _fields(req), numbers, field, replace_numbers=replace
+        )
         await tasks.update_task(session, account, req.keyId, spec, rt.clock.now(), rt.settings)
     return ok(Family.STATUS)
 

@@ -40,7 +40,14 @@ async def query_detail(req: RecallDetailQuery, account: CurrentAccount, rt: Rt) 
 async def update(req: RecallUpdate, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Change a flow that has not started: interval, rounds, type and per-round overrides."""
     async with rt.sessions.begin() as session:
-        await recall.update_flow(session, account, req.keyId, req.model_dump(exclude_none=True))
+        await recall.update_flow(
+            session,
+            account,
+            req.keyId,
+            req.model_dump(exclude_none=True),
+            rt.clock.now(),
+            rt.settings,
+        )
     return ok(Family.CODE)
 
 

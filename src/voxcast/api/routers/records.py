@@ -11,6 +11,7 @@ from voxcast.api.base import Id, VendorModel, page_body
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
+from voxcast.domain.codes import ApiError, Code
 from voxcast.services import records
 
 router = APIRouter(route_class=VendorRoute, tags=["records"])
@@ -25,20 +26,29 @@ class RecordParams(VendorModel):
 class RecordQuery(VendorModel):
     current: int = Field(default=1, ge=1, le=10_000_000)
     size: int = Field(default=25, ge=1, le=100)
-    params: RecordParams
+    # optional so a body without it is answered -22 naming params.strTime, like a params
+    # object without strTime
+    params: RecordParams | None = None
 
 
 @router.get("/voice/recordGroup/{voiceId}", openapi_extra=envelope(Family.STATUS))
 async def record_group(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """One call record (group call or verification code) by its voiceId."""
+    voice_id = voiceId.strip()
+    if not records.looks_like_voice_id(voice_id):
+        # nothing but digits is ever issued; anything else cannot name a call (and never
+        # reaches the database, where a NUL byte would be an error on PostgreSQL)
+        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id[:40]!r} does not exist")
     async with rt.sessions() as session:
-        data = await records.get_record(session, account.id, voiceId.strip())
+        data = await records.get_record(session, account.id, voice_id)
     return ok(Family.STATUS, data)
 
 
 @router.post("/voice/recordGroupQuery", openapi_extra=envelope(Family.STATUS))
 async def record_group_query(req: RecordQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Records submitted within a window of at most 31 days, oldest first."""
+    if req.params is None:
+        raise ApiError(Code.PARAMETER, "params.strTime: is required")
     start = records.parse_time(req.params.strTime, "params.strTime")
     end = records.parse_time(req.params.endTime, "params.endTime")
     async with rt.sessions() as session:

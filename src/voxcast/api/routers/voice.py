@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 
-from voxcast.api.base import Phone, VendorModel
+from voxcast.api.base import Phone, VendorModel, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -49,6 +49,7 @@ class SendCode(VendorModel):
     delayPlay: int = Field(default=0, ge=0, le=999)
     delayHangup: int = Field(default=0, ge=0, le=999)
 
+    _text = field_validator("*", mode="before")(storable_text)
     _display = field_validator("displayNum")(_optional_display)
 
 
@@ -62,6 +63,7 @@ class SendGroup(VendorModel):
     loopCount: int = Field(default=1, ge=1, le=3)
     calledInfo: str | None = Field(default=None, max_length=1000)
 
+    _text = field_validator("*", mode="before")(storable_text)
     _display = field_validator("displayNum")(_optional_display)
 
 

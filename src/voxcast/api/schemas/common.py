@@ -1,17 +1,34 @@
-"""Fields shared by send, update, resend and recall nodes: the prompt, the hang-up SMS and the
-transfer to agents. Shapes and ranges are checked here; rules that join several fields
-(and answer with their own codes) are in `voxcast.services.task_rules`."""
+"""Fields shared by send, update, resend and recall nodes: the prompt, the hang-up SMS, the
+transfer to agents and the schedule. Shapes and ranges are checked here; rules that join several
+fields (and answer with their own codes) are in `voxcast.services.task_rules`."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from voxcast.api.base import VendorModel
+from pydantic import Field, field_validator
 
-Flag = int | None
+from voxcast.api.base import Int32, VendorModel, storable_text
+from voxcast.domain.schedule import MAX_WINDOWS
+
+#: a 0/1 switch (hangUpSms, feedbackPush, toSeat, ...)
+Flag = Annotated[int | None, Field(default=None, ge=0, le=1)]
+TaskName = Annotated[str, Field(min_length=2, max_length=64, description="2-64, unique")]
+AppId = Annotated[str, Field(min_length=1, max_length=32)]
+CalloutRate = Annotated[int | None, Field(default=None, ge=1, le=100)]
+MaxCalls = Annotated[int, Field(ge=1, le=999, description="seconds of talk before hang-up")]
+LoopCount = Annotated[int, Field(ge=1, le=9, description="times the prompt is played")]
+Source = Annotated[int, Field(ge=1, le=3, description="1 uploaded file, 2 upload now, 3 TTS")]
 
 
-class PromptFields(VendorModel):
+class Fields(VendorModel):
+    """Base of every task model: no string may hold what the database cannot store (NUL,
+    lone surrogates), so such input is -22 naming the field instead of a driver error."""
+
+    _storable = field_validator("*", mode="before")(storable_text)
+
+
+class PromptFields(Fields):
     source: int | None = Field(
         default=None, ge=1, le=3, description="1 uploaded file, 2 upload now, 3 text-to-speech"
     )
@@ -25,51 +42,66 @@ class PromptFields(VendorModel):
     accent: str | None = Field(default=None, max_length=16)
 
 
-class SmsFields(VendorModel):
-    hangUpSms: Flag = Field(default=None, ge=0, le=1)
+class SmsFields(Fields):
+    hangUpSms: Flag
     smsAppId: str | None = Field(default=None, max_length=32)
     smsContent: str | None = Field(default=None, max_length=1000)
     senderId: str | None = Field(default=None, max_length=32)
-    feedbackPush: Flag = Field(default=None, ge=0, le=1)
+    feedbackPush: Flag
     feedbackValue: str | None = Field(default=None, max_length=1)
-    successPush: Flag = Field(default=None, ge=0, le=1)
+    successPush: Flag
     successPushTime: int | None = Field(default=None, ge=0, le=9999)
-    failedPush: Flag = Field(default=None, ge=0, le=1)
-    ringPush: Flag = Field(default=None, ge=0, le=1)
+    failedPush: Flag
+    ringPush: Flag
 
 
-class SeatFields(VendorModel):
-    toSeat: Flag = Field(default=None, ge=0, le=1)
+class SeatFields(Fields):
+    toSeat: Flag
+    # agent groups arrive with the call center; until then any id is taken as given
     sipGroupId: int | None = Field(default=None, ge=1, le=2_147_483_647)
     outboundControl: int | None = Field(default=None, ge=1, le=1)
-    calloutRate: int | None = Field(default=None, ge=1, le=100)
+    calloutRate: CalloutRate
     toSeatType: int | None = Field(default=None, ge=1, le=2)
     toSeatKey: str | None = Field(default=None, max_length=1)
     delayTransfer: int | None = Field(default=None, ge=0, le=999)
 
 
-class Window(VendorModel):
+class Window(Fields):
     strTime: str = Field(description="HH:mm")
-    endTime: str = Field(description="HH:mm")
+    endTime: str = Field(description="HH:mm; not after strTime means the window crosses midnight")
 
 
-class NodeFields(PromptFields, SmsFields, SeatFields):
-    """One recall round's overrides of the parent task's settings."""
-
-
-class TaskFields(PromptFields, SmsFields, SeatFields):
-    """Everything of a group-call task but its identity and its numbers."""
+class ScheduleFields(Fields):
+    """When and how a task dials: shared by normal and AI tasks."""
 
     displayNum: str | None = Field(default=None, max_length=20, pattern=r"^[0-9]*$")
     sendTime: str | None = Field(default=None, description='"yyyy-MM-dd HH:mm:ss" or null')
-    allowSendTime: list[Window] | None = Field(default=None, max_length=3)
-    loopCount: int | None = Field(default=None, ge=1, le=9)
-    maxCalls: int | None = Field(default=None, ge=1, le=999)
-    maxRingingTime: int | None = Field(default=None, ge=20, le=120)
-    delayPlay: int | None = Field(default=None, ge=0, le=999)
-    delayHangup: int | None = Field(default=None, ge=0, le=999)
+    allowSendTime: list[Window] | None = Field(default=None, max_length=MAX_WINDOWS)
     allowSendTimeZone: str | None = Field(
         default=None,
         max_length=64,
         description='voxcast extension: "callee" for each callee\'s local time, or an IANA zone',
     )
+    maxRingingTime: int | None = Field(default=None, ge=20, le=120)
+    maxCalls: int | None = Field(default=None, ge=1, le=999)
+
+
+class NodeFields(PromptFields, SmsFields, SeatFields):
+    """One recall round's overrides of the parent task's settings (scriptId for AI tasks)."""
+
+    scriptId: Int32 | None = None
+
+
+class TaskFields(PromptFields, SmsFields, SeatFields, ScheduleFields):
+    """Everything of a group-call task but its identity and its numbers."""
+
+    loopCount: int | None = Field(default=None, ge=1, le=9)
+    delayPlay: int | None = Field(default=None, ge=0, le=999)
+    delayHangup: int | None = Field(default=None, ge=0, le=999)
+
+
+class AiFields(ScheduleFields):
+    """Everything of an AI (speech template) task but its identity, script and numbers."""
+
+    enableRecording: Flag
+    calloutRate: CalloutRate

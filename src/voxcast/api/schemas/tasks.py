@@ -1,4 +1,5 @@
-"""Group-call task requests: send (normal and AI), update, resend, query, and status changes."""
+"""Group-call task and recall-flow requests: send (normal and AI), update, resend, query,
+status changes, and the recallFlow endpoints."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from typing import Annotated, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
-from voxcast.api.base import Id, Int32, PageQuery, VendorModel
-from voxcast.api.schemas.common import NodeFields, TaskFields, Window
+from voxcast.api.base import Id, Int32, PageQuery
+from voxcast.api.schemas.common import (
+    AiFields,
+    AppId,
+    Fields,
+    LoopCount,
+    MaxCalls,
+    NodeFields,
+    Source,
+    TaskFields,
+    TaskName,
+)
 
 PHONE = r"^[0-9]{7,15}$"
 PHONE_AI = r"^[0-9]{6,18}$"
@@ -45,8 +56,9 @@ class NumberInfoAI(_Texts):
     calleeNumber: Annotated[str, StringConstraints(pattern=PHONE_AI)]
 
 
-class RecallFlowSpec(VendorModel):
-    """`recallFlow` inside send: rounds run after the task finishes."""
+class RecallFlowSpec(Fields):
+    """`recallFlow` inside send: rounds run after the task finishes (recallFlow/update's
+    fields without keyId)."""
 
     recallType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed")
     recallInterval: int = Field(ge=1, le=1440, description="minutes between rounds")
@@ -55,71 +67,66 @@ class RecallFlowSpec(VendorModel):
     recallIntent: list[str] | None = Field(default=None, max_length=20)
 
 
-class GroupCallSend(TaskFields):
-    appId: str = Field(min_length=1, max_length=32)
-    taskName: str = Field(min_length=2, max_length=64)
-    source: int = Field(ge=1, le=3)
-    loopCount: int = Field(ge=1, le=9)
-    maxCalls: int = Field(ge=1, le=999)
+class _Numbers(Fields):
+    """numberInfoList (objects, ≤100,000) or the old numberList (strings)."""
+
     numberInfoList: list[NumberInfo] | None = None
     numberList: list[str] | None = None
-    recallFlow: RecallFlowSpec | None = None
 
 
-class AiFields(VendorModel):
-    displayNum: str | None = Field(default=None, max_length=20, pattern=r"^[0-9]*$")
-    sendTime: str | None = None
-    allowSendTime: list[Window] | None = Field(default=None, max_length=3)
-    maxRingingTime: int | None = Field(default=None, ge=20, le=120)
-    maxCalls: int | None = Field(default=None, ge=1, le=999)
-    enableRecording: int | None = Field(default=None, ge=0, le=1)
-    calloutRate: int | None = Field(default=None, ge=1, le=100)
-    allowSendTimeZone: str | None = Field(default=None, max_length=64)
-
-
-class GroupCallSendAI(AiFields):
-    appId: str = Field(min_length=1, max_length=32)
-    taskName: str = Field(min_length=2, max_length=64)
-    scriptId: Int32 = Field(description="AI speech template id")
+class _NumbersAI(Fields):
     numberInfoList: list[NumberInfoAI] | None = None
     numberList: list[str] | None = None
+
+
+class GroupCallSend(TaskFields, _Numbers):
+    appId: AppId
+    taskName: TaskName
+    source: Source
+    loopCount: LoopCount
+    maxCalls: MaxCalls
     recallFlow: RecallFlowSpec | None = None
 
 
-class GroupCallUpdate(TaskFields):
+class GroupCallSendAI(AiFields, _NumbersAI):
+    appId: AppId
+    taskName: TaskName
+    scriptId: Int32 = Field(description="AI speech template id")
+    recallFlow: RecallFlowSpec | None = None
+
+
+class GroupCallUpdate(TaskFields, _Numbers):
     keyId: Id
-    taskName: str = Field(min_length=2, max_length=64)
-    source: int = Field(ge=1, le=3)
+    taskName: TaskName
+    source: Source
     appId: str | None = Field(default=None, max_length=32)
-    numberInfoList: list[NumberInfo] | None = None
-    numberList: list[str] | None = None
 
 
-class GroupCallUpdateAI(AiFields):
+class GroupCallUpdateAI(AiFields, _NumbersAI):
     keyId: Id
-    taskName: str = Field(min_length=2, max_length=64)
+    taskName: TaskName
     scriptId: Int32
 
 
 class GroupCallResend(TaskFields):
     keyId: Id
-    taskName: str = Field(min_length=2, max_length=64)
+    taskName: TaskName
     resendType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed ones")
     appId: str | None = Field(default=None, max_length=32)
 
 
 class GroupCallResendAI(AiFields):
     keyId: Id
-    taskName: str = Field(min_length=2, max_length=64)
-    resendType: int = Field(ge=0, le=1)
+    taskName: TaskName
+    resendType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed ones")
     scriptId: Int32
 
 
-class TaskQueryParams(VendorModel):
+class TaskQueryParams(Fields):
     strTime: str | None = None
     endTime: str | None = None
     statusList: list[Int32] | None = Field(default=None, max_length=10)
-    idxAppId: str | None = None
+    idxAppId: str | None = Field(default=None, max_length=32)
     searchCondition: str | None = Field(default=None, max_length=200)
     taskType: int | None = Field(default=None, ge=1, le=3)
 
@@ -128,14 +135,14 @@ class TaskQuery(PageQuery):
     params: TaskQueryParams | None = None
 
 
-class TaskIds(VendorModel):
+class TaskIds(Fields):
     """`{"jobIdList":[...]}` (pause) or `{"taskIdList":[...]}` (cancel); either is accepted."""
 
     jobIdList: list[Id] | None = Field(default=None, max_length=1000)
     taskIdList: list[Id] | None = Field(default=None, max_length=1000)
 
 
-class RecallUpdate(VendorModel):
+class RecallUpdate(Fields):
     keyId: Id
     recallInterval: int = Field(ge=1, le=1440)
     recallNum: int = Field(ge=1, le=10)
@@ -144,7 +151,7 @@ class RecallUpdate(VendorModel):
     recallIntent: list[str] | None = Field(default=None, max_length=20)
 
 
-class RecallQueryParams(VendorModel):
+class RecallQueryParams(Fields):
     strTime: str | None = None
     endTime: str | None = None
     taskName: str | None = Field(default=None, max_length=64)
@@ -154,10 +161,10 @@ class RecallQuery(PageQuery):
     params: RecallQueryParams | None = None
 
 
-class RecallDetailQuery(VendorModel):
+class RecallDetailQuery(Fields):
     keyId: Id
 
 
-class RecallCancel(VendorModel):
+class RecallCancel(Fields):
     type: int = Field(ge=1, le=3, description="1 flow keyId, 2 parent taskId, 3 node keyId")
     id: Id

@@ -1,12 +1,25 @@
-"""Digest authentication for our requests (RFC 2617 / RFC 3261 §22): answer a 401/407 challenge
-with MD5, with or without qop=auth. Pure: the cnonce is passed in."""
+"""Digest authentication of our requests (RFC 2617, RFC 3261 §22): answer a 401/407 with MD5 or
+MD5-sess, qop=auth (or auth-int, or the RFC 2069 form without qop), and the retry policy: one
+authenticated retry per request, plus one more only if the server says our nonce was stale.
+Pure: the cnonce generator is passed in."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from voxcast.telephony.sip.message import SipParseError
+from voxcast.telephony.sip.message import Request, Response, SipParseError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A trunk's account. With `realm` set, only challenges from that realm are answered (a
+    digest is never sent to a realm the trunk was not configured for)."""
+
+    username: str
+    password: str
+    realm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,16 +38,21 @@ def parse_challenge(value: str) -> Challenge:
     if scheme.lower() != "digest":
         raise SipParseError(f"not a Digest challenge: {value[:40]!r}")
     fields = _auth_params(rest)
-    if "realm" not in fields or "nonce" not in fields:
+    if "realm" not in fields or not fields.get("nonce"):
         raise SipParseError("a Digest challenge needs realm and nonce")
-    algorithm = fields.get("algorithm", "MD5")
-    if algorithm.upper() not in ("MD5", "MD5-SESS"):
-        raise SipParseError(f"unsupported digest algorithm {algorithm}")
+    algorithm = fields.get("algorithm", "MD5").upper()
+    if algorithm not in ("MD5", "MD5-SESS"):
+        raise SipParseError(f"unsupported digest algorithm {algorithm[:20]}")
     qop = tuple(q.strip().lower() for q in fields.get("qop", "").split(",") if q.strip())
+    if qop and "auth" not in qop and "auth-int" not in qop:
+        raise SipParseError(f"unsupported qop {fields['qop'][:20]}")
+    for name in ("realm", "nonce", "opaque"):
+        if any(c in fields.get(name, "") for c in "\r\n\x00"):
+            raise SipParseError(f"a control character in the {name}")
     return Challenge(
         fields["realm"],
         fields["nonce"],
-        algorithm.upper(),
+        algorithm,
         qop,
         fields.get("opaque"),
         fields.get("stale", "").lower() == "true",
@@ -42,6 +60,7 @@ def parse_challenge(value: str) -> Challenge:
 
 
 def _auth_params(text: str) -> dict[str, str]:
+    """name=value and name="quoted, value" pairs separated by commas."""
     out: dict[str, str] = {}
     i, n = 0, len(text)
     while i < n:
@@ -52,6 +71,8 @@ def _auth_params(text: str) -> dict[str, str]:
             break
         name = text[i:eq].strip().lower()
         i = eq + 1
+        while i < n and text[i] in " \t":
+            i += 1
         if i < n and text[i] == '"':
             end = i + 1
             value_chars = []
@@ -85,27 +106,88 @@ def authorization(
     password: str,
     cnonce: str,
     nonce_count: int = 1,
+    body: bytes = b"",
 ) -> str:
     """The Authorization / Proxy-Authorization header value answering `challenge`."""
     ha1 = _md5(f"{username}:{challenge.realm}:{password}")
     if challenge.algorithm == "MD5-SESS":
         ha1 = _md5(f"{ha1}:{challenge.nonce}:{cnonce}")
-    ha2 = _md5(f"{method}:{uri}")
+    qop = "auth" if "auth" in challenge.qop else ("auth-int" if challenge.qop else None)
+    if qop == "auth-int":
+        ha2 = _md5(f"{method}:{uri}:{hashlib.md5(body).hexdigest()}")
+    else:
+        ha2 = _md5(f"{method}:{uri}")
     nc = f"{nonce_count:08x}"
-    if "auth" in challenge.qop:
-        response = _md5(f"{ha1}:{challenge.nonce}:{nc}:{cnonce}:auth:{ha2}")
+    if qop:
+        response = _md5(f"{ha1}:{challenge.nonce}:{nc}:{cnonce}:{qop}:{ha2}")
     else:
         response = _md5(f"{ha1}:{challenge.nonce}:{ha2}")
     parts = [
-        f'username="{username}"',
-        f'realm="{challenge.realm}"',
-        f'nonce="{challenge.nonce}"',
-        f'uri="{uri}"',
+        f'username="{_quote(username)}"',
+        f'realm="{_quote(challenge.realm)}"',
+        f'nonce="{_quote(challenge.nonce)}"',
+        f'uri="{_quote(uri)}"',
         f'response="{response}"',
         f"algorithm={challenge.algorithm}",
     ]
-    if "auth" in challenge.qop:
-        parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+    if qop:
+        parts += [f"qop={qop}", f"nc={nc}", f'cnonce="{cnonce}"']
     if challenge.opaque is not None:
-        parts.append(f'opaque="{challenge.opaque}"')
+        parts.append(f'opaque="{_quote(challenge.opaque)}"')
     return "Digest " + ", ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+#: challenge header → the header that answers it
+ANSWER_HEADER = {"WWW-Authenticate": "Authorization", "Proxy-Authenticate": "Proxy-Authorization"}
+
+
+class Authenticator:
+    """Answers the challenges to one request (an INVITE, a BYE). Policy: one authenticated
+    retry; a second challenge means wrong credentials, unless it says `stale=true` (the nonce
+    expired while we were answering), which earns exactly one more retry."""
+
+    def __init__(self, credentials: Credentials, new_cnonce: Callable[[], str]) -> None:
+        self.credentials = credentials
+        self._new_cnonce = new_cnonce
+        self.attempts = 0
+
+    def answer(self, request: Request, response: Response) -> list[tuple[str, str]] | None:
+        """The headers to put on the retry of `request` answering `response` (a 401 or 407),
+        or None: give up (retry used, no usable challenge, or a realm we do not serve)."""
+        challenges: list[tuple[str, Challenge]] = []
+        for header in ANSWER_HEADER:
+            usable = []
+            for value in response.headers.get_all(header):
+                try:
+                    usable.append(parse_challenge(value))
+                except SipParseError:
+                    continue  # e.g. an SHA-256 offer next to the MD5 one
+            wanted = self.credentials.realm
+            matching = [c for c in usable if wanted is None or c.realm == wanted]
+            if matching:
+                challenges.append((header, matching[0]))
+        if not challenges:
+            return None
+        stale = all(c.stale for _, c in challenges)
+        if self.attempts >= 2 or (self.attempts == 1 and not stale):
+            return None
+        self.attempts += 1
+        return [
+            (
+                ANSWER_HEADER[header],
+                authorization(
+                    challenge,
+                    method=request.method,
+                    uri=request.uri,
+                    username=self.credentials.username,
+                    password=self.credentials.password,
+                    cnonce=self._new_cnonce(),
+                    body=request.body,
+                ),
+            )
+            for header, challenge in challenges
+        ]

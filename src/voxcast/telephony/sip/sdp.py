@@ -1,106 +1,224 @@
-"""SDP offer/answer for one audio stream (RFC 4566, RFC 3264): our offer of PCMU, PCMA and
-telephone-event/8000, and what we need from the answer. Pure."""
+"""SDP offer/answer for one audio stream (RFC 4566, RFC 3264): our offer of G.711 (PCMU, PCMA)
+and telephone-event/8000 (RFC 4733), reading the far end's answer or re-offer (codec, where to
+send RTP, the DTMF payload type, direction and hold), and answering a re-offer. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voxcast.telephony.sip.message import SipParseError
+from voxcast.telephony.sip.message import SipParseError, digits
 
 PCMU, PCMA, TELEPHONE_EVENT = 0, 8, 101
 CODEC_NAMES = {PCMU: "PCMU", PCMA: "PCMA"}
+CODECS_BY_NAME = {"pcmu": PCMU, "pcma": PCMA}
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly"}
+
+
+def _connection(address: str) -> str:
+    return f"IN IP6 {address}" if ":" in address else f"IN IP4 {address}"
 
 
 def offer(
-    address: str, port: int, session_id: int, codecs: tuple[int, ...] = (PCMU, PCMA)
+    address: str,
+    port: int,
+    session_id: int,
+    codecs: tuple[int, ...] = (PCMU, PCMA),
+    *,
+    version: int | None = None,
+    direction: str = "sendrecv",
+    dtmf_payload: int = TELEPHONE_EVENT,
 ) -> bytes:
     """Our SDP offer: the given G.711 codecs in preference order, plus RFC 4733 events."""
-    payloads = " ".join(str(c) for c in (*codecs, TELEPHONE_EVENT))
+    if not codecs or any(c not in CODEC_NAMES for c in codecs):
+        raise ValueError(f"voxcast offers only PCMU (0) and PCMA (8), not {codecs}")
+    return _sdp(address, port, session_id, version, codecs, dtmf_payload, direction)
+
+
+def _sdp(
+    address: str,
+    port: int,
+    session_id: int,
+    version: int | None,
+    codecs: tuple[int, ...],
+    dtmf_payload: int | None,
+    direction: str,
+) -> bytes:
+    payloads = [*codecs, *([dtmf_payload] if dtmf_payload is not None else [])]
     lines = [
         "v=0",
-        f"o=voxcast {session_id} {session_id} IN IP4 {address}",
+        f"o=voxcast {session_id} {session_id if version is None else version} "
+        f"{_connection(address)}",
         "s=voxcast",
-        f"c=IN IP4 {address}",
+        f"c={_connection(address)}",
         "t=0 0",
-        f"m=audio {port} RTP/AVP {payloads}",
+        f"m=audio {port} RTP/AVP {' '.join(str(p) for p in payloads)}",
         *(f"a=rtpmap:{c} {CODEC_NAMES[c]}/8000" for c in codecs),
-        f"a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000",
-        f"a=fmtp:{TELEPHONE_EVENT} 0-16",
-        "a=ptime:20",
-        "a=sendrecv",
     ]
+    if dtmf_payload is not None:
+        lines += [f"a=rtpmap:{dtmf_payload} telephone-event/8000", f"a=fmtp:{dtmf_payload} 0-16"]
+    lines += ["a=ptime:20", f"a={direction}"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
 @dataclass(frozen=True)
-class Answer:
-    """The far end's media: where to send RTP, which codec, and how DTMF is carried."""
+class Media:
+    """The far end's audio stream: where to send RTP, which codec, how DTMF is carried and in
+    which direction media flows (from the far end's point of view, as its SDP says)."""
 
     address: str
     port: int
     codec: int
     dtmf_payload: int | None
-    direction: str
+    direction: str = "sendrecv"
+    ptime: int = 20
+    payloads: tuple[int, ...] = ()
 
     @property
     def on_hold(self) -> bool:
-        return self.direction in ("sendonly", "inactive") or self.address == "0.0.0.0"
+        """The far end put us on hold: it will not receive (sendonly, inactive, or the old
+        RFC 2543 way, a connection address of 0.0.0.0)."""
+        return self.direction in ("sendonly", "inactive") or self.address in ("0.0.0.0", "::")
+
+    @property
+    def we_send(self) -> bool:
+        return not self.on_hold
+
+    @property
+    def we_receive(self) -> bool:
+        return self.direction in ("sendrecv", "sendonly")
 
 
-def parse_answer(body: bytes, offered: tuple[int, ...] = (PCMU, PCMA)) -> Answer:
-    """Read the first audio stream; the codec is the first offered one the answer accepts."""
+#: the first name of this type
+Answer = Media
+
+
+@dataclass
+class _Parsed:
+    address: str | None
+    port: int
+    proto: str
+    payloads: list[int]
+    rtpmap: dict[int, str]
+    direction: str
+    ptime: int
+
+
+def _parse(body: bytes) -> _Parsed:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError("SDP is not UTF-8") from None
     session_addr: str | None = None
     media_addr: str | None = None
+    session_direction = "sendrecv"
+    media_direction: str | None = None
     port: int | None = None
+    proto = ""
     payloads: list[int] = []
     rtpmap: dict[int, str] = {}
-    direction = "sendrecv"
-    in_audio = False
+    ptime = 20
+    section = "session"  # then "audio" (our stream) or "other"
     for raw in text.splitlines():
         line = raw.strip()
         if len(line) < 2 or line[1] != "=":
             continue
-        kind, value = line[0], line[2:]
+        kind, value = line[0], line[2:].strip()
         if kind == "m":
-            if in_audio:
-                break  # only the first audio stream is ours
             fields = value.split()
-            in_audio = len(fields) >= 4 and fields[0] == "audio"
-            if in_audio:
-                if not fields[1].isdigit():
+            if port is None and len(fields) >= 3 and fields[0].lower() == "audio":
+                section = "audio"
+                port_text = fields[1].split("/")[0]
+                if not digits(port_text) or len(port_text) > 5 or int(port_text) > 65535:
                     raise SipParseError("bad media port")
-                port = int(fields[1])
-                payloads = [int(p) for p in fields[3:] if p.isdigit()]
+                port = int(port_text)
+                proto = fields[2].upper()
+                payloads = [int(p) for p in fields[3:] if digits(p) and len(p) <= 3]
+            else:
+                section = "other"  # only the first audio stream is ours
+        elif section == "other":
+            continue
         elif kind == "c":
             parts = value.split()
-            if len(parts) >= 3:
-                if in_audio:
-                    media_addr = parts[2].split("/")[0]
+            if len(parts) >= 3 and parts[0] == "IN" and parts[1] in ("IP4", "IP6"):
+                address = parts[2].split("/")[0]
+                if section == "audio":
+                    media_addr = address
                 else:
-                    session_addr = parts[2].split("/")[0]
-        elif kind == "a" and (in_audio or port is None):
-            if value.startswith("rtpmap:"):
-                pt, _, name = value[7:].partition(" ")
-                if pt.isdigit():
-                    rtpmap[int(pt)] = name.strip().lower()
-            elif value in ("sendrecv", "sendonly", "recvonly", "inactive"):
-                direction = value
-    address = media_addr or session_addr
-    if port is None or address is None:
-        raise SipParseError("the answer has no audio stream with an address")
-    chosen = next((c for c in offered if c in payloads), None)
+                    session_addr = address
+        elif kind == "a":
+            name, _, rest = value.partition(":")
+            if name == "rtpmap" and section == "audio":
+                pt, _, codec = rest.strip().partition(" ")
+                if digits(pt) and len(pt) <= 3:
+                    rtpmap[int(pt)] = codec.strip().lower()
+            elif name == "ptime" and section == "audio":
+                text_ms = rest.strip().split(".")[0]
+                if digits(text_ms) and 0 < len(text_ms) <= 3 and int(text_ms) > 0:
+                    ptime = int(text_ms)
+            elif value in DIRECTIONS:
+                if section == "audio":
+                    media_direction = value
+                else:
+                    session_direction = value
+    if port is None:
+        raise SipParseError("the SDP has no audio stream")
+    return _Parsed(
+        media_addr or session_addr,
+        port,
+        proto,
+        payloads,
+        rtpmap,
+        media_direction or session_direction,
+        ptime,
+    )
+
+
+def _media(parsed: _Parsed, order: list[int], accepted: tuple[int, ...]) -> Media:
+    if parsed.port == 0:
+        raise SipParseError("the audio stream was rejected (port 0)")
+    if parsed.address is None:
+        raise SipParseError("the audio stream has no connection address")
+    if parsed.proto not in ("RTP/AVP", "RTP/AVPF"):
+        raise SipParseError(f"unsupported media transport {parsed.proto[:20]} (no SRTP)")
+    chosen = next((c for c in order if c in accepted), None)
     if chosen is None:
-        raise SipParseError("the answer accepts none of our codecs")
+        raise SipParseError("no codec in common")
     dtmf = next(
         (
             pt
-            for pt, name in rtpmap.items()
-            if name.startswith("telephone-event/8000") and pt in payloads
+            for pt in parsed.payloads
+            if parsed.rtpmap.get(pt, "").startswith("telephone-event/8000")
         ),
         None,
     )
-    return Answer(address, port, chosen, dtmf, direction)
+    return Media(
+        parsed.address,
+        parsed.port,
+        chosen,
+        dtmf,
+        parsed.direction,
+        parsed.ptime,
+        tuple(parsed.payloads),
+    )
+
+
+def parse_answer(body: bytes, offered: tuple[int, ...] = (PCMU, PCMA)) -> Media:
+    """The far end's answer to our offer: the codec is the first one of the answer's m-line
+    that we offered (RFC 3264 §6.1: the answerer lists its choice first)."""
+    parsed = _parse(body)
+    return _media(parsed, parsed.payloads, offered)
+
+
+def parse_offer(body: bytes, supported: tuple[int, ...] = (PCMU, PCMA)) -> Media:
+    """The far end's (re-)offer: the codec is its most preferred one that we support."""
+    parsed = _parse(body)
+    return _media(parsed, parsed.payloads, supported)
+
+
+def answer_to(theirs: Media, address: str, port: int, session_id: int, version: int) -> bytes:
+    """Our answer to a re-offer (a re-INVITE or UPDATE from the far end: hold, resume, a new
+    address): its chosen codec and DTMF payload type, the direction mirrored (their sendonly
+    → our recvonly, inactive stays inactive)."""
+    direction = _MIRROR.get(theirs.direction, "inactive")
+    return _sdp(address, port, session_id, version, (theirs.codec,), theirs.dtmf_payload, direction)

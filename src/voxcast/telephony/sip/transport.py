@@ -1,5 +1,6 @@
-"""The thin asyncio layer under the sans-IO SIP core: one UDP socket, datagrams parsed and
-routed to calls by Call-ID, one timer task driving every call's transactions.
+"""The thin asyncio layer under the sans-IO SIP core: one UDP socket (or one TCP connection to
+the trunk), messages parsed and routed to calls by Call-ID, one timer task driving every
+call's transactions.
 
 Malformed or oversized datagrams are dropped with a log line; requests for no known call get
 481 (405 for methods we never accept outside a dialog). Nothing a peer sends stops the process.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,6 +21,7 @@ from voxcast.telephony.sip.message import (
     Message,
     Response,
     SipParseError,
+    StreamFramer,
     parse,
     serialize,
 )
@@ -29,6 +32,7 @@ log = logging.getLogger("voxcast.sip")
 
 Address = tuple[str, int]
 TICK_SECONDS = 0.02
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -45,6 +49,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self._now = monotonic
+        #: called with ("<" or ">", message, peer) for every message in or out (`voxcast call`)
+        self.trace: Callable[[str, Message, Address], None] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._legs: dict[str, Leg] = {}
         self._ticker: asyncio.Task[None] | None = None
@@ -60,6 +66,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
         return protocol
 
     @property
+    def calls(self) -> int:
+        return len(self._legs)
+
+    @property
     def address(self) -> Address:
         assert self._transport is not None
         host, port = self._transport.get_extra_info("sockname")[:2]
@@ -67,28 +77,40 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # a burst of answers (hundreds of calls set up at once) must not overflow the
+            # kernel's default buffer; the kernel caps this at net.core.rmem_max
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
 
     def place(self, call: OutboundCall, peer: Address, on_output: Callable[[Output], None]) -> None:
         leg = Leg(call, peer, on_output)
         self._legs[call.call_id] = leg
         self._dispatch(leg, call.start(self._now()))
 
-    def hangup(self, call_id: str) -> None:
+    def hangup(self, call_id: str, reason: str = "hung up by us") -> None:
         leg = self._legs.get(call_id)
         if leg is not None:
-            self._dispatch(leg, leg.call.hangup(self._now()))
+            self._dispatch(leg, leg.call.hangup(self._now(), reason))
 
     def forget(self, call_id: str) -> None:
         self._legs.pop(call_id, None)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        peer = (str(addr[0]), int(addr[1]))
+        self.handle(data, (str(addr[0]), int(addr[1])))
+
+    def handle(self, data: bytes, peer: Address) -> None:
+        """One whole message from `peer` (a datagram, or a frame cut from a stream)."""
         try:
             message = parse(data)
         except SipParseError as err:
             self.dropped += 1
             log.info("dropped a datagram from %s:%s: %s", *peer, err)
             return
+        if self.trace is not None:
+            self.trace("<", message, peer)
         leg = self._legs.get(message.call_id)
         if leg is None:
             self._stray(message, peer)
@@ -120,21 +142,29 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 leg.on_output(out)
 
     def _send(self, message: Message, peer: Address) -> None:
-        if self._transport is None:
-            return
+        if self.trace is not None:
+            self.trace(">", message, peer)
         try:
-            self._transport.sendto(serialize(message), peer)
+            data = serialize(message)
         except SipParseError:
             log.exception("refused to send a malformed message")
+            return
+        self._write(data, peer)
+
+    def _write(self, data: bytes, peer: Address) -> None:
+        if self._transport is not None:
+            self._transport.sendto(data, peer)
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             now = self._now()
-            for leg in list(self._legs.values()):
+            for call_id, leg in list(self._legs.items()):
                 deadline = leg.call.deadline
                 if deadline is not None and now >= deadline:
                     self._dispatch(leg, leg.call.tick(now))
+                if leg.call.finished:  # ended and past absorbing retransmissions
+                    del self._legs[call_id]
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -146,3 +176,103 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.info("UDP error: %s", exc)  # e.g. ICMP port unreachable: retransmission handles it
+
+
+class _TcpConnection(asyncio.Protocol):
+    """The stream under a `TcpSipEndpoint`: bytes cut into messages by Content-Length."""
+
+    def __init__(self, endpoint: TcpSipEndpoint) -> None:
+        self._endpoint = endpoint
+        self._framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._framer.feed(data)
+        except SipParseError as err:
+            # a broken frame leaves the stream unreadable: drop the connection (§18.3)
+            log.info("closing the SIP connection to %s: %s", self._endpoint.peer, err)
+            self._endpoint.dropped += 1
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for frame in frames:
+            self._endpoint.handle(frame, self._endpoint.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._endpoint.connection_lost_from(self)
+
+
+class TcpSipEndpoint(SipEndpoint):
+    """SIP over one TCP connection to the trunk, reconnected when it drops (requests sent
+    while it is down are lost; their transactions time out as on a dead UDP peer)."""
+
+    RECONNECT_SECONDS = 1.0
+
+    def __init__(self, monotonic: Callable[[], float], local_host: str, peer: Address) -> None:
+        super().__init__(monotonic)
+        self.peer = peer
+        self._local_host = local_host
+        self._connection: _TcpConnection | None = None
+        self._local: Address = (local_host, 0)
+        self._closed = False
+        self._reconnecting: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls, local_host: str, peer: Address, monotonic: Callable[[], float]
+    ) -> TcpSipEndpoint:
+        endpoint = cls(monotonic, local_host, peer)
+        await endpoint._connect()
+        endpoint._ticker = asyncio.create_task(endpoint._tick_forever())
+        return endpoint
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, connection = await loop.create_connection(
+            lambda: _TcpConnection(self), *self.peer, local_addr=(self._local_host, 0)
+        )
+        host, port = transport.get_extra_info("sockname")[:2]
+        self._local = (str(host), int(port))
+        self._connection = connection
+
+    @property
+    def address(self) -> Address:
+        return self._local
+
+    def _write(self, data: bytes, peer: Address) -> None:
+        connection = self._connection
+        if connection is None or connection.transport is None or connection.transport.is_closing():
+            log.info("SIP connection to %s:%s is down; a message was not sent", *self.peer)
+            self._reconnect_soon()
+            return
+        connection.transport.write(data)
+
+    def connection_lost_from(self, connection: _TcpConnection) -> None:
+        if connection is self._connection:
+            self._connection = None
+            self._reconnect_soon()
+
+    def _reconnect_soon(self) -> None:
+        if self._closed or (self._reconnecting is not None and not self._reconnecting.done()):
+            return
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while not self._closed and self._connection is None:
+            await asyncio.sleep(self.RECONNECT_SECONDS)
+            try:
+                await self._connect()
+            except OSError as err:
+                log.info("reconnecting to %s:%s failed: %s", *self.peer, err)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        await super().close()
+        if self._connection is not None and self._connection.transport is not None:
+            self._connection.transport.close()

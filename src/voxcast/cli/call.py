@@ -1,0 +1,141 @@
+"""`voxcast call`: place one call through a trunk and print every SIP message and the outcome,
+the way to check a new trunk before sending a campaign through it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voxcast.audio import choose_voice, normalize
+from voxcast.audio.errors import AudioError
+from voxcast.audio.playback import PromptAudio
+from voxcast.audio.tts import speak
+from voxcast.cli.common import DatabaseOpt, open_rt, settings_for
+from voxcast.clock import SystemClock
+from voxcast.ports import Answered, DialRequest, Dtmf, HungUp, Prompt
+from voxcast.services import trunks
+from voxcast.telephony.rtp.media import MediaEngine
+from voxcast.telephony.sip.carrier import Address, SipCarrier, local_address_towards
+from voxcast.telephony.sip.message import Message, Request, Response
+
+console = Console(highlight=False)
+err_console = Console(stderr=True)
+PROMPT_REF = "cli:prompt"
+
+
+def _audio(play: Path | None, say: str | None, lan: str) -> bytes:
+    if (play is None) == (say is None):
+        raise typer.BadParameter("give exactly one of --play FILE or --say TEXT")
+    try:
+        if play is not None:
+            return normalize(play.read_bytes(), play.suffix.lstrip(".")).pcm
+        return speak(say or "", choose_voice(lan))
+    except (OSError, AudioError) as err:
+        err_console.print(f"[red]error[/red] cannot prepare the prompt: {err}")
+        raise typer.Exit(2) from err
+
+
+def _first_line(message: Message) -> str:
+    if isinstance(message, Request):
+        return f"{message.method} {message.uri}"
+    assert isinstance(message, Response)
+    return f"{message.status} {message.reason}"
+
+
+def call(
+    trunk: Annotated[str, typer.Option(help="the trunk to call through (`admin trunk add`)")],
+    to: Annotated[str, typer.Option(help="the number to call")],
+    play: Annotated[Path | None, typer.Option(help="an audio file to play (any format)")] = None,
+    say: Annotated[str | None, typer.Option(help="text to speak instead of a file")] = None,
+    lan: Annotated[str, typer.Option(help="language of --say (vendor code, e.g. EN)")] = "EN",
+    caller_id: Annotated[str | None, typer.Option(help="the From number")] = None,
+    loops: Annotated[int, typer.Option(min=1, max=10, help="play the prompt N times")] = 1,
+    max_ringing: Annotated[int, typer.Option(min=1, max=300, help="seconds")] = 30,
+    max_talk: Annotated[int, typer.Option(min=1, max=3600, help="seconds")] = 60,
+    record: Annotated[Path | None, typer.Option(help="save the far end's audio here")] = None,
+    quiet_sip: Annotated[bool, typer.Option(help="do not print SIP messages")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Place one call and print each SIP event and the outcome (exit 0 when answered)."""
+    pcm = _audio(play, say, lan)
+    settings = settings_for(database_url)
+
+    async def main() -> bool:
+        rt = await open_rt(settings)
+        try:
+            async with rt.sessions() as session:
+                config = await trunks.get_config(session, rt.secrets, trunk)
+        except trunks.TrunkError as err:
+            err_console.print(f"[red]error[/red] {err}")
+            raise typer.Exit(2) from err
+        finally:
+            await rt.close()
+        start = time.monotonic()
+
+        def stamp() -> str:
+            return f"{time.monotonic() - start:7.3f}"
+
+        def trace(direction: str, message: Message, peer: Address) -> None:
+            if not quiet_sip:
+                arrow = "→" if direction == ">" else "←"
+                console.print(f"{stamp()} {arrow} {peer[0]}:{peer[1]}  {_first_line(message)}")
+
+        host = settings.sip_bind_host or local_address_towards(config.host, config.port)
+        media = MediaEngine(host, settings.rtp_port_range())
+        prompts = PromptAudio(None)
+        prompts.extra[PROMPT_REF] = pcm
+        carrier = SipCarrier(
+            config,
+            SystemClock(),
+            media,
+            prompts,
+            bind_host=host,
+            public_host=settings.sip_public_host or None,
+            recordings=record.parent if record else None,
+            trace=trace,
+        )
+        request = DialRequest(
+            callee=to,
+            caller_id=caller_id,
+            prompt=Prompt(PROMPT_REF, len(pcm) / 16000),
+            loop_count=loops,
+            max_ringing_s=max_ringing,
+            max_talk_s=max_talk,
+            record=record is not None,
+        )
+        answered_at = None
+        keys: list[str] = []
+        end: HungUp | None = None
+        try:
+            placed = await carrier.dial(request)
+            async for event in placed.events():
+                console.print(f"{stamp()}   [bold]{type(event).__name__}[/bold]")
+                if isinstance(event, Answered):
+                    answered_at = event.at
+                elif isinstance(event, Dtmf):
+                    keys.append(event.digit)
+                elif isinstance(event, HungUp):
+                    end = event
+        finally:
+            await carrier.close()
+            await media.close()
+        assert end is not None
+        stats = placed.stats
+        talk = (end.at - answered_at).total_seconds() if answered_at else 0.0
+        console.print(
+            f"outcome: sip {end.sip_code} ({end.reason}), hung up by {end.by.value}, "
+            f"talk {talk:.1f} s, keys {''.join(keys) or '-'}, "
+            f"rtp sent {stats.rtp_sent} received {stats.rtp_received}"
+        )
+        if record is not None and stats.recording is not None:
+            stats.recording.replace(record)
+            console.print(f"recording: {record}")
+        return answered_at is not None
+
+    if not asyncio.run(main()):
+        raise typer.Exit(1)

@@ -1,0 +1,129 @@
+"""`voxcast admin trunk ...`: SIP trunks, and which account's calls go through which."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voxcast.cli.common import DatabaseOpt, with_runtime
+from voxcast.runtime import Runtime
+from voxcast.services import trunks
+
+trunk_app = typer.Typer(help="SIP trunks: add, list, remove, and route an account's calls.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _run(database_url: str | None, fn: object) -> object:
+    try:
+        return with_runtime(database_url, fn)  # type: ignore[arg-type]
+    except trunks.TrunkError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2) from err
+
+
+@trunk_app.command("add")
+def trunk_add(
+    name: Annotated[str, typer.Option(help="a short name, used by `trunk use`")],
+    host: Annotated[str, typer.Option(help="the carrier's, PBX's or proxy's host or IP")],
+    port: Annotated[int, typer.Option(help="its SIP port")] = 5060,
+    transport: Annotated[str, typer.Option(help="udp or tcp")] = "udp",
+    username: Annotated[str | None, typer.Option(help="digest user name, if it asks")] = None,
+    password: Annotated[str | None, typer.Option(help="digest password (stored encrypted)")] = None,
+    realm: Annotated[str | None, typer.Option(help="answer challenges of this realm only")] = None,
+    caller_id: Annotated[
+        str | None, typer.Option(help="From user when a task gives no displayNum")
+    ] = None,
+    max_channels: Annotated[int, typer.Option(help="concurrent calls; 0 = no limit")] = 0,
+    max_cps: Annotated[int, typer.Option(help="new calls per second; 0 = no limit")] = 0,
+    codecs: Annotated[str, typer.Option(help="offered in this order: pcmu,pcma")] = "pcmu,pcma",
+    replace: Annotated[bool, typer.Option(help="overwrite a trunk of the same name")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Add a SIP trunk. Running workers pick it up within seconds."""
+    spec = trunks.TrunkSpec(
+        name=name,
+        host=host,
+        port=port,
+        transport=transport.lower(),
+        username=username,
+        password=password,
+        realm=realm,
+        caller_id=caller_id,
+        max_channels=max_channels,
+        max_cps=max_cps,
+        codecs=codecs,
+    )
+
+    async def go(rt: Runtime) -> None:
+        async with rt.sessions.begin() as session:
+            await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=replace)
+
+    _run(database_url, go)
+    console.print(f"trunk {name}: sip:{host}:{port} over {transport.lower()}")
+
+
+@trunk_app.command("use")
+def trunk_use(
+    account_id: Annotated[int, typer.Option(help="the account")],
+    trunk: Annotated[
+        str | None, typer.Option(help="trunk name; omit (or --sandbox) for the sandbox")
+    ] = None,
+    sandbox: Annotated[bool, typer.Option(help="send the account's calls to the sandbox")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Send an account's calls through a trunk (or back to the sandbox)."""
+    if (trunk is None) != sandbox:
+        err_console.print("[red]error[/red] give --trunk NAME or --sandbox")
+        raise typer.Exit(2)
+
+    async def go(rt: Runtime) -> None:
+        async with rt.sessions.begin() as session:
+            await trunks.use_trunk(session, account_id, trunk)
+
+    _run(database_url, go)
+    console.print(f"account {account_id} calls through {trunk or 'the sandbox'}")
+
+
+@trunk_app.command("list")
+def trunk_list(database_url: DatabaseOpt = None) -> None:
+    """List trunks (passwords are never shown)."""
+
+    async def go(rt: Runtime) -> list[list[str]]:
+        async with rt.sessions() as session:
+            return [
+                [
+                    t.name,
+                    f"{t.host}:{t.port}",
+                    t.transport,
+                    t.username or "",
+                    t.caller_id or "",
+                    str(t.max_channels or "-"),
+                    str(t.max_cps or "-"),
+                    t.codecs,
+                ]
+                for t in await trunks.list_trunks(session)
+            ]
+
+    rows = _run(database_url, go)
+    table = Table("name", "address", "transport", "user", "caller id", "channels", "cps", "codecs")
+    for row in rows:  # type: ignore[attr-defined]
+        table.add_row(*row)
+    console.print(table)
+
+
+@trunk_app.command("remove")
+def trunk_remove(
+    name: Annotated[str, typer.Option(help="the trunk")], database_url: DatabaseOpt = None
+) -> None:
+    """Remove a trunk that no account uses."""
+
+    async def go(rt: Runtime) -> None:
+        async with rt.sessions.begin() as session:
+            await trunks.remove_trunk(session, name)
+
+    _run(database_url, go)
+    console.print(f"trunk {name} removed")

@@ -1,0 +1,104 @@
+"""Which carrier each account's calls go through: the SIP carrier of its trunk, else the
+sandbox. Trunks are re-read from the database every few seconds, so `voxcast admin trunk`
+changes reach running workers without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+
+from voxcast.audio import PromptCache
+from voxcast.audio.playback import PromptAudio
+from voxcast.ports import Carrier
+from voxcast.runtime import Runtime
+from voxcast.services import trunks
+from voxcast.storage.models import VoiceFile
+from voxcast.telephony.rtp.media import MediaEngine
+from voxcast.telephony.sip.carrier import SipCarrier, TrunkConfig, local_address_towards
+
+log = logging.getLogger("voxcast.carriers")
+
+
+def prompt_audio(rt: Runtime) -> PromptAudio:
+    """Prompt audio for the SIP carriers: rendered speech from the cache, uploads from the
+    database."""
+
+    async def load_file(file_id: str) -> bytes | None:
+        async with rt.sessions() as session:
+            found = await session.execute(select(VoiceFile.pcm).where(VoiceFile.file_id == file_id))
+            return found.scalar()
+
+    return PromptAudio(PromptCache.under(rt.settings.data_dir), load_file)
+
+
+class CarrierDirectory:
+    """`carrier_for(account_id)` for the dialer; `run()` keeps the routing fresh."""
+
+    def __init__(self, rt: Runtime, sandbox: Carrier) -> None:
+        self.rt = rt
+        self.sandbox = sandbox
+        self.prompts = prompt_audio(rt)
+        self._routes: dict[int, str] = {}
+        self._carriers: dict[str, SipCarrier] = {}
+        self._retired: list[SipCarrier] = []
+        self._media: dict[str, MediaEngine] = {}
+
+    def carrier_for(self, account_id: int) -> Carrier:
+        name = self._routes.get(account_id)
+        if name is None:
+            return self.sandbox
+        return self._carriers.get(name) or self.sandbox
+
+    async def refresh(self) -> None:
+        async with self.rt.sessions() as session:
+            routes, configs = await trunks.routing(session, self.rt.secrets)
+        for name, config in configs.items():
+            current = self._carriers.get(name)
+            if current is not None and current.trunk == config:
+                continue
+            if current is not None:
+                self._retired.append(current)  # its calls in progress finish on it
+            self._carriers[name] = self._carrier(config)
+            log.info("trunk %s: %s:%s over %s", name, config.host, config.port, config.transport)
+        for name in set(self._carriers) - set(configs):
+            self._retired.append(self._carriers.pop(name))
+        missing = {n for n in routes.values() if n not in configs}
+        if missing:
+            log.warning("accounts use unknown trunks %s; their calls use the sandbox", missing)
+        self._routes = routes
+
+    def _carrier(self, config: TrunkConfig) -> SipCarrier:
+        settings = self.rt.settings
+        host = settings.sip_bind_host or local_address_towards(config.host, config.port)
+        media = self._media.get(host)
+        if media is None:
+            media = self._media[host] = MediaEngine(host, settings.rtp_port_range())
+        return SipCarrier(
+            config,
+            self.rt.clock,
+            media,
+            self.prompts,
+            bind_host=host,
+            public_host=settings.sip_public_host or None,
+            recordings=Path(settings.data_dir) / "recordings",
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("reading trunks failed; keeping the routing we have")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.trunk_refresh_seconds)
+
+    async def close(self) -> None:
+        for carrier in [*self._carriers.values(), *self._retired]:
+            await carrier.close()
+        for media in self._media.values():
+            await media.close()
+        await self.sandbox.close()

@@ -1,0 +1,113 @@
+"""One call's media as sans-IO state: `Playout` cuts G.711 audio into 20 ms RTP packets with
+correct sequence, timestamp, SSRC and marker; `Reception` checks who sent a packet, counts it,
+decodes RFC 4733 keys and keeps the far end's audio for recording. Bytes in, bytes out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from voxcast.telephony.rtp.dtmf import DtmfReceiver
+from voxcast.telephony.rtp.packet import RtpError, Sequencer, parse
+
+FRAME_SAMPLES = 160  # 20 ms at 8 kHz, one byte per sample in G.711
+FRAME_SECONDS = 0.02
+PCMU, PCMA = 0, 8
+SILENCE = {PCMU: b"\xff", PCMA: b"\xd5"}  # the zero sample of each law
+
+
+class Playout:
+    """The outgoing stream of one call. `play()` queues audio (played `loops` times, back to
+    back); `next_frame()` is called every 20 ms by the pacer and returns the packet to send,
+    or None when there is nothing to play (no packets while silent, like VAD)."""
+
+    def __init__(self, payload_type: int, ssrc: int, first_sequence: int, first_ts: int) -> None:
+        self.payload_type = payload_type
+        self._seq = Sequencer(ssrc, first_sequence, first_ts)
+        self._audio = b""
+        self._pos = 0
+        self._loops_left = 0
+        self._talkspurt = True
+        self.frames_sent = 0
+
+    @property
+    def playing(self) -> bool:
+        return self._loops_left > 0
+
+    def play(self, audio: bytes, loops: int = 1) -> None:
+        """Start playing `audio` (G.711 bytes in this stream's law) `loops` times."""
+        # pad the tail to a whole frame so every packet carries 20 ms
+        tail = len(audio) % FRAME_SAMPLES
+        if tail:
+            audio += SILENCE[self.payload_type] * (FRAME_SAMPLES - tail)
+        self._audio, self._pos = audio, 0
+        self._loops_left = loops if audio else 0
+        self._talkspurt = True
+
+    def stop(self) -> None:
+        self._loops_left = 0
+
+    def next_frame(self) -> bytes | None:
+        if self._loops_left <= 0:
+            self._seq.timestamp = (self._seq.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            return None  # time goes on while silent: the next talkspurt's timestamp jumps
+        payload = self._audio[self._pos : self._pos + FRAME_SAMPLES]
+        self._pos += FRAME_SAMPLES
+        if self._pos >= len(self._audio):
+            self._pos = 0
+            self._loops_left -= 1
+        packet = self._seq.next(self.payload_type, payload)
+        if self._talkspurt:  # RFC 3551 §4.1: the marker opens each talkspurt
+            packet = replace(packet, marker=True)
+            self._talkspurt = False
+        self.frames_sent += 1
+        return packet.pack()
+
+
+@dataclass
+class Reception:
+    """The incoming stream of one call. Packets are accepted only from the far end's host (the
+    address in its SDP; any port, as NATs and SBCs move ports); a stranger's are counted and
+    dropped. With `record`, audio payloads are kept (up to `max_bytes`) for a WAV file."""
+
+    host: str
+    codec: int
+    dtmf_payload: int | None
+    record: bool = False
+    max_bytes: int = 8000 * 3600
+    received: int = 0
+    strangers: int = 0
+    malformed: int = 0
+    source: tuple[str, int] | None = None
+    _audio: bytearray = field(default_factory=bytearray)
+    _dtmf: DtmfReceiver | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtmf_payload is not None:
+            self._dtmf = DtmfReceiver(self.dtmf_payload)
+
+    def feed(self, data: bytes, source: tuple[str, int]) -> str | None:
+        """One datagram; returns a DTMF key when this packet completes one."""
+        if source[0] != self.host:
+            self.strangers += 1
+            return None
+        try:
+            packet = parse(data)
+        except RtpError:
+            self.malformed += 1
+            return None
+        self.received += 1
+        self.source = source
+        if self._dtmf is not None and packet.payload_type == self._dtmf.payload_type:
+            try:
+                return self._dtmf.feed(packet)
+            except RtpError:
+                self.malformed += 1
+                return None
+        if self.record and packet.payload_type == self.codec and len(self._audio) < self.max_bytes:
+            self._audio += packet.payload
+        return None
+
+    @property
+    def audio(self) -> bytes:
+        """The far end's audio so far, G.711 in `codec`'s law, in arrival order."""
+        return bytes(self._audio)

@@ -1,0 +1,385 @@
+"""The SIP carrier: the `Carrier` port over a SIP trunk. Each call is an `OutboundCall` on the
+trunk's signalling endpoint plus a `MediaStream` playing the prompt as G.711 RTP; the call's
+SIP events become the port's events, timed on the injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from voxcast.audio import g711
+from voxcast.audio.pcm import wav_bytes
+from voxcast.audio.playback import PromptAudio, PromptNotFound
+from voxcast.ports import (
+    Answered,
+    CallEvent,
+    Clock,
+    DialRequest,
+    Dtmf,
+    EarlyMedia,
+    HangupBy,
+    HungUp,
+    PromptDone,
+    Ringing,
+)
+from voxcast.telephony.rtp.media import MediaEngine, MediaStream
+from voxcast.telephony.sip import sdp, useragent
+from voxcast.telephony.sip.dialog import Local
+from voxcast.telephony.sip.digest import Credentials
+from voxcast.telephony.sip.message import Message
+from voxcast.telephony.sip.transport import SipEndpoint, TcpSipEndpoint
+from voxcast.telephony.sip.useragent import OutboundCall, Output
+
+log = logging.getLogger("voxcast.sip.carrier")
+
+Address = tuple[str, int]
+RING_BACKSTOP_S = 10.0
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    """Where and how calls go out: the far end's address, our credentials there, limits."""
+
+    name: str
+    host: str
+    port: int = 5060
+    transport: str = "udp"
+    username: str | None = None
+    password: str | None = None
+    realm: str | None = None
+    caller_id: str | None = None
+    max_channels: int = 0  # 0: no limit of the trunk's own
+    max_cps: float = 0.0
+    codecs: tuple[int, ...] = (sdp.PCMU, sdp.PCMA)
+    domain: str | None = None  # the host part of the Request-URI, when not `host`
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if not self.username:
+            return None
+        return Credentials(self.username, self.password or "", self.realm)
+
+
+def local_address_towards(host: str, port: int) -> str:
+    """Our address on the route to `host`: what the far end can reach us at (no packet is
+    sent; connecting a UDP socket only picks the route)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((host, port))
+        return str(probe.getsockname()[0])
+
+
+class _Limiter:
+    """The trunk's own channel and calls-per-second limits (the account's are the dialer's)."""
+
+    def __init__(self, channels: int, cps: float) -> None:
+        self._channels = asyncio.Semaphore(channels) if channels > 0 else None
+        self._interval = 1.0 / cps if cps > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self._channels is not None:
+            await self._channels.acquire()
+        if self._interval:
+            async with self._lock:
+                loop = asyncio.get_running_loop()
+                wait = self._next - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._next = max(self._next, loop.time()) + self._interval
+
+    def release(self) -> None:
+        if self._channels is not None:
+            self._channels.release()
+
+
+@dataclass
+class CallStats:
+    """What one call's media did: for `voxcast call` and the tests."""
+
+    codec: int | None = None
+    rtp_sent: int = 0
+    rtp_received: int = 0
+    rtp_strangers: int = 0
+    recording: Path | None = None
+    sip_log: list[str] = field(default_factory=list)
+
+
+class SipCall:
+    """One call through the trunk; see `ports.Call`."""
+
+    def __init__(self, carrier: SipCarrier, request: DialRequest) -> None:
+        self._carrier = carrier
+        self._request = request
+        self.request = request
+        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._hangup_requested = asyncio.Event()
+        self._call: OutboundCall | None = None
+        self._media: MediaStream | None = None
+        self._answered = False
+        self._ended = False
+        self._timers: list[asyncio.Task[None]] = []
+        self._ring_timer_started = False
+        self._ring_timeout_at: datetime | None = None
+        self.stats = CallStats()
+        self.call_id = secrets.token_hex(12)
+
+    # -- the port -------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[CallEvent]:
+        limiter = self._carrier.limiter
+        await limiter.acquire()
+        try:
+            if not self._hangup_requested.is_set():
+                await self._place()
+            else:
+                self._emit_end(487, HangupBy.US, "hung up by us")
+            while True:
+                event = await self._queue.get()
+                yield event
+                if isinstance(event, HungUp):
+                    return
+        finally:
+            limiter.release()
+            await self._cleanup()
+
+    async def hangup(self) -> None:
+        self._hangup_requested.set()
+        self._hang_up("hung up by us")
+
+    # -- placing the call -----------------------------------------------------------------
+    async def _place(self) -> None:
+        carrier = self._carrier
+        trunk = carrier.trunk
+        try:
+            endpoint = await carrier.endpoint()
+            self._media = await carrier.media.open_stream()
+        except OSError as err:
+            self._emit_end(503, HangupBy.NETWORK, f"cannot open sockets: {err}")
+            return
+        self._media.on_dtmf = self._on_rtp_dtmf
+        local_port = endpoint.address[1]
+        local_host = carrier.public_host or endpoint.address[0]
+        domain = trunk.domain or trunk.host
+        caller = self._request.caller_id or trunk.caller_id or "voxcast"
+        session_id = secrets.randbelow(2**31)
+        self._call = OutboundCall(
+            local=Local(local_host, local_port, trunk.transport.upper()),
+            target_uri=f"sip:{self._request.callee}@{domain}:{trunk.port}",
+            to_uri=f"sip:{self._request.callee}@{domain}",
+            from_uri=f"sip:{caller}@{domain}",
+            call_id=f"{self.call_id}@voxcast",
+            from_tag=secrets.token_hex(6),
+            sdp_offer=sdp.offer(local_host, self._media.port, session_id, trunk.codecs),
+            credentials=trunk.credentials,
+            # a backstop from the INVITE for a far end that never rings; the ring time
+            # proper (maxRingingTime) counts from the first provisional, as in the sandbox
+            ring_timeout=float(self._request.max_ringing_s) + RING_BACKSTOP_S,
+            codecs=trunk.codecs,
+        )
+        endpoint.place(self._call, carrier.peer, self._on_output)
+
+    def _on_output(self, out: Output) -> None:
+        now = self._carrier.clock.now()
+        if isinstance(out, useragent.Ringing):
+            self._ringing()
+            self._put(Ringing(now))
+        elif isinstance(out, useragent.EarlyMedia):
+            self._ringing()
+            self._connect_media(out.media)
+            self._put(EarlyMedia(now))
+        elif isinstance(out, useragent.Answered):
+            self._connect_media(out.media)
+            self._answered = True
+            self._put(Answered(now))
+            self._after(self._request.max_talk_s, self._talk_limit)
+            self._timers.append(asyncio.ensure_future(self._play()))
+        elif isinstance(out, useragent.MediaChanged):
+            self._connect_media(out.media)
+        elif isinstance(out, useragent.DtmfInfo):
+            self._on_dtmf(out.digit)
+        elif isinstance(out, useragent.Ended):
+            if self._ring_timeout_at is not None and not self._answered:
+                # we cancelled because nobody answered: a 480 at the moment we gave up
+                self._emit_end(480, HangupBy.US, "no answer", at=self._ring_timeout_at)
+            else:
+                self._emit_end(out.code, out.by, out.reason)
+
+    def _ringing(self) -> None:
+        if self._ring_timer_started:
+            return
+        self._ring_timer_started = True
+        self._after(self._request.max_ringing_s, self._ring_timeout)
+
+    def _ring_timeout(self) -> None:
+        if not self._answered and not self._ended:
+            self._ring_timeout_at = self._carrier.clock.now()
+            self._hang_up("no answer")
+
+    def _connect_media(self, media: sdp.Media) -> None:
+        if self._media is None:
+            return
+        self.stats.codec = media.codec
+        self._media.start(
+            (media.address, media.port),
+            media.codec,
+            media.dtmf_payload,
+            record=self._request.record,
+            max_record_s=float(self._request.max_talk_s) + 5,
+        )
+        if media.on_hold:
+            self._media.stop_playing()
+
+    async def _play(self) -> None:
+        request = self._request
+        if request.delay_play_s > 0:
+            await self._carrier.clock.sleep(request.delay_play_s)
+        media = self._media
+        if media is None or self._ended or self.stats.codec is None:
+            return
+        try:
+            audio = await self._carrier.prompts.g711(request.prompt.ref, self.stats.codec)
+        except PromptNotFound as err:
+            log.warning("call %s: %s", self.call_id, err)
+            self._hang_up("prompt missing")
+            return
+        await media.play(audio, max(1, request.loop_count))
+        if self._ended:
+            return
+        self._put(PromptDone(self._carrier.clock.now()))
+        if request.delay_hangup_s > 0:
+            await self._carrier.clock.sleep(request.delay_hangup_s)
+        self._hang_up("normal clearing")
+
+    def _after(self, seconds: float, action: object) -> None:
+        async def later() -> None:
+            await self._carrier.clock.sleep(seconds)
+            action()  # type: ignore[operator]
+
+        self._timers.append(asyncio.ensure_future(later()))
+
+    def _talk_limit(self) -> None:
+        self._hang_up("maximum call duration reached")
+
+    def _hang_up(self, reason: str) -> None:
+        call = self._call
+        if call is None or self._ended:
+            return
+        endpoint = self._carrier.endpoint_if_open
+        if endpoint is not None:
+            endpoint.hangup(call.call_id, reason)
+
+    def _on_rtp_dtmf(self, key: str) -> None:
+        self._on_dtmf(key)
+
+    def _on_dtmf(self, key: str) -> None:
+        if self._request.collect_dtmf and not self._ended:
+            self._put(Dtmf(key, self._carrier.clock.now()))
+
+    def _put(self, event: CallEvent) -> None:
+        if not self._ended:
+            self._queue.put_nowait(event)
+
+    def _emit_end(self, code: int, by: HangupBy, reason: str, at: datetime | None = None) -> None:
+        if self._ended:
+            return
+        if self._media is not None:
+            self._media.stop_playing()
+        self._queue.put_nowait(HungUp(at or self._carrier.clock.now(), by, code, reason))
+        self._ended = True
+
+    async def _cleanup(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        media = self._media
+        if media is not None:
+            reception = media.reception
+            self.stats.rtp_sent = media.sent
+            if reception is not None:
+                self.stats.rtp_received = reception.received
+                self.stats.rtp_strangers = reception.strangers
+                if self._request.record and reception.audio:
+                    self.stats.recording = await asyncio.to_thread(
+                        self._carrier.save_recording, self.call_id, reception.codec, reception.audio
+                    )
+            media.close()
+        if not self._ended:  # the consumer stopped reading early: end the call for it
+            self._hang_up("hung up by us")
+
+
+class SipCarrier:
+    """Places calls through one trunk. Opens its signalling endpoint on first use, on our
+    address towards the trunk (or `bind_host`), and shares `media` with other trunks."""
+
+    def __init__(
+        self,
+        trunk: TrunkConfig,
+        clock: Clock,
+        media: MediaEngine,
+        prompts: PromptAudio,
+        *,
+        bind_host: str | None = None,
+        bind_port: int = 0,
+        public_host: str | None = None,
+        recordings: Path | None = None,
+        trace: Callable[[str, Message, Address], None] | None = None,
+    ) -> None:
+        self.trunk = trunk
+        self.clock = clock
+        self.media = media
+        self.prompts = prompts
+        self.recordings = recordings
+        self.limiter = _Limiter(trunk.max_channels, trunk.max_cps)
+        self._bind = (bind_host, bind_port)
+        self.public_host = public_host
+        self.peer: Address = (trunk.host, trunk.port)
+        self._trace = trace
+        self._endpoint: SipEndpoint | None = None
+        self._opening = asyncio.Lock()
+        self.calls: list[SipCall] = []  # the last calls, for `voxcast call` and tests
+
+    @property
+    def endpoint_if_open(self) -> SipEndpoint | None:
+        return self._endpoint
+
+    async def endpoint(self) -> SipEndpoint:
+        async with self._opening:
+            if self._endpoint is None:
+                loop = asyncio.get_running_loop()
+                # resolved once (A/AAAA; no SRV/NAPTR): the socket layer must not block on DNS
+                found = await loop.getaddrinfo(self.trunk.host, self.trunk.port, proto=17)
+                peer = (str(found[0][4][0]), self.trunk.port)
+                self.peer = peer
+                host = self._bind[0] or local_address_towards(*peer)
+                if self.trunk.transport == "tcp":
+                    self._endpoint = await TcpSipEndpoint.connect(host, peer, loop.time)
+                else:
+                    self._endpoint = await SipEndpoint.open(host, self._bind[1], loop.time)
+                self._endpoint.trace = self._trace
+            return self._endpoint
+
+    async def dial(self, request: DialRequest) -> SipCall:
+        call = SipCall(self, request)
+        self.calls.append(call)
+        del self.calls[:-100]
+        return call
+
+    def save_recording(self, call_id: str, codec: int, audio: bytes) -> Path | None:
+        if self.recordings is None:
+            return None
+        decode = g711.alaw_decode if codec == sdp.PCMA else g711.ulaw_decode
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        path = self.recordings / f"{call_id}.wav"
+        path.write_bytes(wav_bytes(decode(audio)))
+        return path
+
+    async def close(self) -> None:
+        if self._endpoint is not None:
+            await self._endpoint.close()
+            self._endpoint = None

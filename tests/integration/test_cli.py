@@ -1,0 +1,256 @@
+"""The `voxcast` command-line contract (docs/cli.md), run as real processes: `admin` commands,
+their errors (exit status 2, the reason on stderr), the secret key file, and `serve --demo`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.integration.server import VOXCAST, Cli, serving
+from tests.unit.audio.audiofiles import audio_b64
+from voxcast.client import VoxcastClient
+
+#: the documented exit status of a refused admin command
+USAGE_ERROR = 2
+#: for commands whose database work is one plain column write, checked the same way on both
+#: backends elsewhere: each process start costs about a second, so these run on SQLite only
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def balance_seen_by_the_api(base: str, created: dict[str, object]) -> str:
+    """The balance a request signed with the created credentials reads."""
+    with VoxcastClient(base, str(created["apiKey"]), str(created["apiSecret"])) as vc:
+        env = vc.get_balance()
+    assert env.ok, env
+    return str(env.raw["balance"])
+
+
+def test_create_account_json_prints_one_object_whose_credentials_sign_requests(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    out = cli.run("admin", "create-account", "--name", "acme", "--balance", "12.5", "--json")
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1, out.stdout
+    created = json.loads(lines[0])
+    assert set(created) == {"accountId", "apiKey", "apiSecret", "appId"}
+    assert isinstance(created["accountId"], int)
+    assert all(isinstance(created[k], str) and created[k] for k in ("apiKey", "apiSecret", "appId"))
+    with serving(cli) as base:
+        assert balance_seen_by_the_api(base, created) == "12.500000"
+
+
+def test_create_account_uses_the_given_key_and_a_duplicate_key_exits_2(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    given = ("--api-key", "partnerKey01", "--api-secret", "partner-secret-01")
+    first = cli.run("admin", "create-account", "--name", "partner", *given, "--json")
+    again = cli.run("admin", "create-account", "--name", "copy", *given, "--json", check=False)
+    half = cli.run("admin", "create-account", "--name", "x", "--api-key", "lonelyKey1", check=False)
+    created = json.loads(first.stdout)
+    assert (created["apiKey"], created["apiSecret"]) == ("partnerKey01", "partner-secret-01")
+    assert again.returncode == USAGE_ERROR
+    assert again.stdout == ""  # no half-made JSON for a script to misread
+    assert "apiKey partnerKey01 already exists" in again.stderr
+    assert half.returncode == USAGE_ERROR and "--api-secret" in half.stderr + half.stdout
+
+
+@SQLITE_ONLY
+def test_set_push_url_refuses_a_non_http_url_and_an_unknown_app_with_exit_2(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    app_id = str(cli.create_account()["appId"])
+    bad_url = cli.run("admin", "set-push-url", "--app-id", app_id, "--url", "ftp://x", check=False)
+    no_app = cli.run(
+        "admin", "set-push-url", "--app-id", "nope", "--url", "http://127.0.0.1:9/p", check=False
+    )
+    good = cli.run(
+        "admin", "set-push-url", "--app-id", app_id, "--url", "https://hooks.example/v", "--batch"
+    )
+    stopped = cli.run("admin", "set-push-url", "--app-id", app_id, "--url", "")
+    assert bad_url.returncode == USAGE_ERROR
+    assert "url: must start with http:// or https://" in bad_url.stderr
+    assert no_app.returncode == USAGE_ERROR and "appId nope does not exist" in no_app.stderr
+    assert good.returncode == 0 and stopped.returncode == 0
+
+
+@SQLITE_ONLY
+def test_set_ip_whitelist_refuses_a_bad_cidr_and_a_whitelist_outside_loopback_answers_minus_2(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    created = cli.create_account()
+    account = str(created["accountId"])
+    bad = cli.run(
+        "admin", "set-ip-whitelist", "--account-id", account, "--ips", "10.0.0.0/33", check=False
+    )
+    no_account = cli.run(
+        "admin", "set-ip-whitelist", "--account-id", "999999", "--ips", "", check=False
+    )
+    assert bad.returncode == USAGE_ERROR and "'10.0.0.0/33' is not an IP or CIDR" in bad.stderr
+    assert no_account.returncode == USAGE_ERROR and "does not exist" in no_account.stderr
+    with serving(cli) as base:
+        key, secret = str(created["apiKey"]), str(created["apiSecret"])
+        cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.0/24")
+        with VoxcastClient(base, key, secret) as vc:
+            outside = vc.get_balance()
+        cli.run(
+            "admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.7,127.0.0.1"
+        )
+        with VoxcastClient(base, key, secret) as vc:
+            listed = vc.get_balance()
+        cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "")
+        with VoxcastClient(base, key, secret) as vc:
+            anyone = vc.get_balance()
+    assert (outside.code, listed.code, anyone.code) == ("-2", "0", "0")
+
+
+def test_set_balance_sets_then_adjusts_and_a_signed_request_sees_the_result(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    created = cli.create_account(balance="100")
+    account = str(created["accountId"])
+
+    def set_balance(amount: str) -> subprocess.CompletedProcess[str]:
+        return cli.run(
+            "admin", "set-balance", "--account-id", account, "--amount", amount, check=False
+        )
+
+    absolute = set_balance("5")
+    plus = set_balance("+2.5")
+    minus = set_balance("-1")
+    not_money = set_balance("lots")
+    no_account = cli.run(
+        "admin", "set-balance", "--account-id", "999999", "--amount", "1", check=False
+    )
+    assert "balance 5.000000" in absolute.stdout
+    assert "balance 7.500000" in plus.stdout
+    assert "balance 6.500000" in minus.stdout
+    assert not_money.returncode == USAGE_ERROR and "'lots' is not an amount" in not_money.stderr
+    assert no_account.returncode == USAGE_ERROR and "does not exist" in no_account.stderr
+    with serving(cli) as base:
+        assert balance_seen_by_the_api(base, created) == "6.500000"
+
+
+def test_serve_demo_prints_the_demo_credentials_and_keeps_the_same_account_after_a_restart(
+    db_url: str, tmp_path: Path
+) -> None:
+    # the `make run` contract: the quick start's credentials work on every start, and a
+    # restart finds the demo account (and what was done with it) instead of making another
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    content = audio_b64("wav", 0.5)
+    printed: list[dict[str, str]] = []
+    answers = []
+    for _ in range(2):
+        with serving(cli, "--demo") as base:
+            port = base.rsplit(":", 1)[1]
+            log = (tmp_path / "var" / f"serve-{port}.log").read_text()
+            printed.append(demo_panel(log))
+            with VoxcastClient(base, "voxdemo1", "voxdemo-secret-0000") as vc:
+                answers.append((vc.get_balance(), vc.upload_file("demo.wav", content)))
+    assert (
+        printed[0]
+        == printed[1]
+        == {
+            "Api-Key": "voxdemo1",
+            "Api-Secret": "voxdemo-secret-0000",
+            "appId": "demoApp1",
+        }
+    )
+    (balance1, upload1), (balance2, upload2) = answers
+    assert balance1.raw["balance"] == balance2.raw["balance"] == "100.000000"
+    assert upload1.ok, upload1
+    assert upload2.code == "-20"  # the first run's file: the same account
+
+
+def demo_panel(log: str) -> dict[str, str]:
+    """The three credentials from the panel `serve --demo` prints."""
+    found = {}
+    for label in ("Api-Key", "Api-Secret", "appId"):
+        match = re.search(rf"{label}\s+(\S+)", log)
+        assert match, log
+        found[label] = match.group(1)
+    return found
+
+
+@SQLITE_ONLY
+def test_admin_and_serve_share_the_secret_key_file_of_the_data_directory(
+    db_url: str, tmp_path: Path
+) -> None:
+    # no VOXCAST_SECRET_KEY: the key is made once in <data dir>/secret.key (0600) and every
+    # process with that data directory decrypts the stored secrets with it
+    cli = Cli(db_url, tmp_path / "var", secret_key="")
+    created = cli.create_account(balance="3")
+    key_file = tmp_path / "var" / "secret.key"
+    mode = stat.S_IMODE(key_file.stat().st_mode)
+    key = key_file.read_text().strip()
+    Fernet(key)  # a valid Fernet key
+    assert mode == 0o600
+    with serving(cli) as base:
+        assert balance_seen_by_the_api(base, created) == "3.000000"
+    assert key_file.read_text().strip() == key
+
+
+def test_production_refuses_to_run_without_an_explicit_secret_key(tmp_path: Path) -> None:
+    env = dict(os.environ, VOXCAST_ENV="production", VOXCAST_SECRET_KEY="")
+    env["VOXCAST_DATA_DIR"] = str(tmp_path / "var")
+    database = f"sqlite:///{tmp_path / 'prod.db'}"
+    proc = subprocess.run(
+        [VOXCAST, "admin", "create-account", "--name", "x", "--database-url", database],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "VOXCAST_ENV=production requires VOXCAST_SECRET_KEY" in proc.stderr
+    assert not (tmp_path / "var" / "secret.key").exists()  # nothing generated silently
+
+
+def test_gen_secret_key_prints_a_new_fernet_key_each_time() -> None:
+    keys = [
+        subprocess.run(
+            [VOXCAST, "admin", "gen-secret-key"], capture_output=True, text=True, timeout=60
+        ).stdout
+        for _ in range(2)
+    ]
+    assert all(k.endswith("\n") and len(k.splitlines()) == 1 for k in keys)
+    assert keys[0] != keys[1]
+    for k in keys:
+        Fernet(k.strip())
+
+
+def test_python_dash_m_voxcast_is_the_same_command() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "voxcast", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    for command in ("serve", "worker", "admin", "tasks"):
+        assert command in proc.stdout
+
+
+@SQLITE_ONLY
+def test_a_server_with_another_secret_key_answers_minus_18_and_logs_why(
+    db_url: str, tmp_path: Path
+) -> None:
+    # the documented failure when admin commands and the server do not share the key
+    created = Cli.fresh(db_url, tmp_path / "var").create_account()
+    other_key = Cli.fresh(db_url, tmp_path / "var")
+    with serving(other_key) as base:
+        with VoxcastClient(base, str(created["apiKey"]), str(created["apiSecret"])) as vc:
+            env = vc.get_balance()
+        port = base.rsplit(":", 1)[1]
+    log = (tmp_path / "var" / f"serve-{port}.log").read_text()
+    assert env.code == "-18" and "incident" in env.reason
+    assert "a stored secret cannot be decrypted: the server key changed" in log

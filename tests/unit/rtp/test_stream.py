@@ -1,0 +1,98 @@
+"""Playout (20 ms packets: sequence, timestamp, SSRC, marker) and Reception (strangers,
+malformed packets, RFC 4733 keys once, recording)."""
+
+from __future__ import annotations
+
+from voxcast.telephony.rtp.dtmf import encode
+from voxcast.telephony.rtp.packet import RtpPacket, parse
+from voxcast.telephony.rtp.stream import FRAME_SAMPLES, PCMA, PCMU, Playout, Reception
+
+FAR = ("127.0.0.1", 6000)
+
+
+def drain(playout: Playout) -> list[RtpPacket]:
+    packets = []
+    while (data := playout.next_frame()) is not None:
+        packets.append(parse(data))
+    return packets
+
+
+def test_audio_is_cut_into_20ms_frames_with_consecutive_numbers() -> None:
+    playout = Playout(PCMU, ssrc=0x1234, first_sequence=65534, first_ts=2**32 - 160)
+    playout.play(b"\x01" * (FRAME_SAMPLES * 3 + 10), loops=2)  # a partial last frame
+    packets = drain(playout)
+    assert len(packets) == 8  # 4 frames (the tail padded to a whole one), twice
+    assert [p.sequence for p in packets] == [65534, 65535, 0, 1, 2, 3, 4, 5]
+    assert [p.timestamp for p in packets[:3]] == [2**32 - 160, 0, 160]
+    assert {p.ssrc for p in packets} == {0x1234}
+    assert all(len(p.payload) == FRAME_SAMPLES for p in packets)
+    assert packets[3].payload == b"\x01" * 10 + b"\xff" * 150  # µ-law silence pads
+    assert [p.marker for p in packets] == [True] + [False] * 7
+    assert playout.frames_sent == 8 and not playout.playing
+
+
+def test_a_new_talkspurt_sets_the_marker_and_keeps_counting() -> None:
+    playout = Playout(PCMA, ssrc=7, first_sequence=10, first_ts=0)
+    playout.play(b"\x00" * FRAME_SAMPLES)
+    first = drain(playout)  # its last call was one silent tick
+    assert playout.next_frame() is None  # another: nothing sent, time goes on
+    playout.play(b"\x00" * FRAME_SAMPLES)
+    second = drain(playout)
+    assert first[0].marker and second[0].marker
+    assert second[0].sequence == first[-1].sequence + 1
+    assert second[0].timestamp == first[-1].timestamp + 3 * FRAME_SAMPLES
+    assert second[0].payload_type == PCMA
+
+
+def test_stop_ends_playing_at_once() -> None:
+    playout = Playout(PCMU, 1, 1, 1)
+    playout.play(b"\x00" * FRAME_SAMPLES * 10)
+    assert playout.next_frame() is not None
+    playout.stop()
+    assert playout.next_frame() is None and not playout.playing
+
+
+def test_empty_audio_plays_nothing() -> None:
+    playout = Playout(PCMU, 1, 1, 1)
+    playout.play(b"", loops=3)
+    assert not playout.playing and playout.next_frame() is None
+
+
+def dtmf(key: str, ts: int, *, end: bool, seq: int) -> bytes:
+    return RtpPacket(101, seq, ts, 99, encode(key, end=end, duration=800)).pack()
+
+
+def test_keys_are_counted_once_despite_redundant_end_packets() -> None:
+    rx = Reception("127.0.0.1", PCMU, 101)
+    keys = [
+        rx.feed(dtmf("1", 1000, end=False, seq=1), FAR),
+        rx.feed(dtmf("1", 1000, end=True, seq=2), FAR),
+        rx.feed(dtmf("1", 1000, end=True, seq=3), FAR),
+        rx.feed(dtmf("1", 1000, end=True, seq=4), FAR),
+        rx.feed(dtmf("#", 5000, end=True, seq=5), FAR),
+    ]
+    assert [k for k in keys if k] == ["1", "#"]
+    assert rx.received == 5
+
+
+def test_a_strangers_packets_are_dropped() -> None:
+    rx = Reception("127.0.0.1", PCMU, 101)
+    assert rx.feed(dtmf("1", 1000, end=True, seq=1), ("127.0.0.2", 6000)) is None
+    assert rx.strangers == 1 and rx.received == 0
+    # the far end's host on another port is accepted (NATs and SBCs move ports)
+    assert rx.feed(dtmf("1", 1000, end=True, seq=1), ("127.0.0.1", 7000)) == "1"
+
+
+def test_malformed_packets_are_counted_never_raised() -> None:
+    rx = Reception("127.0.0.1", PCMU, 101)
+    for junk in (b"", b"\x00" * 5, b"\x40" + b"\x00" * 20, b"\x80\x65" + b"\x00" * 11):
+        assert rx.feed(junk, FAR) is None
+    assert rx.malformed == 4
+
+
+def test_recording_keeps_the_far_ends_audio_up_to_its_limit() -> None:
+    rx = Reception("127.0.0.1", PCMU, 101, record=True, max_bytes=FRAME_SAMPLES * 2)
+    for seq in range(3):
+        rx.feed(RtpPacket(PCMU, seq, seq * 160, 5, bytes([seq]) * FRAME_SAMPLES).pack(), FAR)
+    rx.feed(dtmf("1", 1000, end=True, seq=9), FAR)  # events are not audio
+    assert rx.audio == b"\x00" * FRAME_SAMPLES + b"\x01" * FRAME_SAMPLES
