@@ -10,19 +10,63 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Literal
 
 HERE = Path(__file__).parent
 HOST = "127.0.0.1"
+SIPP = "sipp"
+DTMF_1 = "/usr/share/sip-tester/dtmf_2833_1.pcap"
+
+#: -key values a scenario needs, used unless the caller passes its own
+DEFAULT_KEYS: dict[str, dict[str, str]] = {
+    "answer_dtmf.xml": {"dtmf_pcap": DTMF_1},
+    "auth_401.xml": {"auth_user": "voxcast", "auth_pass": "s3cret"},
+    "reject.xml": {"code": "486", "reason": "Busy Here"},
+}
+#: -d (the length of the scenario's bare <pause/>) unless the caller passes duration_ms
+DEFAULT_DURATION_MS: dict[str, int] = {"answer_then_hangup.xml": 1000}
+#: keys written into a copy of the scenario instead of passed as -key: SIPp checks a response's
+#: code when it loads the scenario, before any keyword is replaced ("SIP/2.0 [code]" is refused)
+TEMPLATE_KEYS = ("code",)
+
+Transport = Literal["udp", "tcp"]
 
 
 def sipp_available() -> bool:
-    return shutil.which("sipp") is not None
+    return shutil.which(SIPP) is not None
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port of 127.0.0.1 that nobody holds right now (UDP unless `kind` says TCP)."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    return free_port(socket.SOCK_DGRAM)
+
+
+def free_udp_ports(count: int = 2) -> list[int]:
+    """`count` distinct free UDP ports (all held while choosing, so they differ)."""
+    with contextlib.ExitStack() as stack:
+        socks = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            for _ in range(count)
+        ]
+        for s in socks:
+            s.bind((HOST, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
+def free_media_port() -> int:
+    """An even UDP port p with p..p+3 free: SIPp binds p (audio) and p+2 (video) for its echo."""
+    for _ in range(50):
+        base = free_udp_port() & ~1
+        if base >= 1024 and not any(_bound(base + i, socket.SOCK_DGRAM) for i in range(4)):
+            return base
+    raise RuntimeError("no free even UDP port pair")
 
 
 def _bound(port: int, kind: int) -> bool:
@@ -37,10 +81,11 @@ def _bound(port: int, kind: int) -> bool:
 
 @dataclass(frozen=True)
 class SippResult:
-    returncode: int
+    returncode: int  # 0: every call went as planned; 1: some failed; -9: killed at the timeout
     successful_calls: int
     failed_calls: int
-    errors: str
+    errors: str  # the tail of SIPp's error log and stderr
+    messages: str = ""  # the SIP messages SIPp sent and got, when started with trace_msg
 
     @property
     def ok(self) -> bool:
@@ -48,15 +93,26 @@ class SippResult:
 
 
 class Sipp:
-    """One SIPp process running a scenario of tests/sipp as a UAS (the called party). Its RTP
-    port echoes what it receives (`-rtp_echo`), so the caller can count what SIPp got."""
+    """One SIPp process running a scenario of tests/sipp: a UAS (the called party) unless given a
+    `remote` to call. Its RTP port echoes what it receives (`-rtp_echo`), so the caller can count
+    what SIPp got. Use `async with await Sipp.start(...) as sipp:` or call `cleanup()` in a finally:
+    either way no SIPp process outlives the test."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, port: int, media_port: int, work: Path):
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        port: int,
+        media_port: int,
+        work: Path,
+        transport: Transport = "udp",
+    ) -> None:
         self.proc = proc
         self.host = HOST
         self.port = port
         self.media_port = media_port
-        self._work = work
+        self.transport = transport
+        self.work = work  # SIPp's files: stat.csv, errors.log, messages.log, stdout/stderr
+        self._result: SippResult | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -70,69 +126,75 @@ class Sipp:
         calls: int = 1,
         keys: dict[str, str] | None = None,
         duration_ms: int | None = None,
-        transport: str = "udp",
+        transport: Transport = "udp",
         timeout_s: float = 30,
+        remote: tuple[str, int] | None = None,
+        rtp_echo: bool = True,
+        trace_msg: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> Sipp:
+        """Start `scenario` (a path relative to tests/sipp) and return once SIPp holds its port.
+
+        `keys` become `-key name value` (on top of DEFAULT_KEYS); `duration_ms` is `-d`, the
+        length of a bare <pause/>; past `timeout_s` SIPp gives up and fails (-timeout_error)."""
         kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+        all_keys = DEFAULT_KEYS.get(scenario, {}) | (keys or {})
+        if duration_ms is None:
+            duration_ms = DEFAULT_DURATION_MS.get(scenario)
         work = Path(tempfile.mkdtemp(prefix="voxcast-sipp-"))
+        try:
+            scenario_path = render_scenario(HERE / scenario, all_keys, work)
+        except Exception:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         for _attempt in range(5):
-            port, media_port = free_port(kind), free_port()
-            args = [
-                "-sf", str(HERE / scenario), "-i", HOST, "-p", str(port),
-                "-mi", HOST, "-mp", str(media_port), "-rtp_echo",
-                "-m", str(calls), "-nostdin",
-                "-timeout", f"{int(timeout_s)}s", "-timeout_error",
-                "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
-                "-trace_err", "-error_file", str(work / "errors.log"),
-                "-t", "t1" if transport == "tcp" else "u1",
-            ]  # fmt: skip
-            if duration_ms is not None:
-                args += ["-d", str(duration_ms)]
-            for key, value in (keys or {}).items():
-                args += ["-key", key, value]
-            proc = await asyncio.create_subprocess_exec(
-                "sipp",
-                *args,
-                cwd=work,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=(work / "stderr.log").open("wb"),
-            )
+            port, media_port = free_port(kind), free_media_port()
+            args = command(
+                scenario_path, port=port, media_port=media_port, work=work, calls=calls,
+                keys=all_keys, duration_ms=duration_ms, transport=transport,
+                timeout_s=timeout_s, remote=remote, rtp_echo=rtp_echo, trace_msg=trace_msg,
+            ) + list(extra_args)  # fmt: skip
+            with (work / "stdout.log").open("wb") as out, (work / "stderr.log").open("wb") as err:
+                proc = await asyncio.create_subprocess_exec(
+                    *args, cwd=work, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err
+                )
             for _ in range(100):  # up to 2 s for SIPp to bind its port
                 if proc.returncode is not None or _bound(port, kind):
                     break
                 await asyncio.sleep(0.02)
             if proc.returncode is None:
-                return cls(proc, port, media_port, work)
+                return cls(proc, port, media_port, work, transport)
+            await proc.wait()
             # the port was taken meanwhile (or SIPp refused the scenario): try again
         stderr = (work / "stderr.log").read_text(errors="replace")
+        shutil.rmtree(work, ignore_errors=True)
         raise RuntimeError(f"SIPp did not start {scenario}: {stderr}")
 
     async def wait(self, timeout: float = 30) -> SippResult:
-        """Wait for SIPp to finish its calls; kill it past `timeout`."""
+        """Wait for SIPp to finish its calls (-m); kill it past `timeout`."""
         try:
             await asyncio.wait_for(self.proc.wait(), timeout)
         except TimeoutError:
             self.kill()
             await self.proc.wait()
-        return self._result()
+        self._result = self._read_result()
+        return self._result
 
-    def _result(self) -> SippResult:
-        successful = failed = 0
-        stats = self._work / "stat.csv"
-        if stats.exists():
-            lines = [line for line in stats.read_text(errors="replace").splitlines() if line]
-            if len(lines) >= 2:
-                header, last = lines[0].split(";"), lines[-1].split(";")
-                row = dict(zip(header, last, strict=False))
-                successful = int(row.get("SuccessfulCall(C)", "0") or 0)
-                failed = int(row.get("FailedCall(C)", "0") or 0)
+    def _read_result(self) -> SippResult:
+        successful, failed = parse_stat_csv(self.work / "stat.csv")
         errors = ""
         for name in ("errors.log", "stderr.log"):
-            path = self._work / name
+            path = self.work / name
             if path.exists():
                 errors += path.read_text(errors="replace")[-4000:]
-        return SippResult(self.proc.returncode or 0, successful, failed, errors)
+        messages = self.work / "messages.log"
+        return SippResult(
+            self.proc.returncode if self.proc.returncode is not None else -1,
+            successful,
+            failed,
+            errors,
+            messages.read_text(errors="replace") if messages.exists() else "",
+        )
 
     def kill(self) -> None:
         if self.proc.returncode is None:
@@ -140,5 +202,100 @@ class Sipp:
                 self.proc.kill()
 
     def cleanup(self) -> None:
+        """Kill SIPp if it still runs and remove its files (read the result first)."""
         self.kill()
-        shutil.rmtree(self._work, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    async def close(self) -> None:
+        """Like cleanup(), and reap the process."""
+        self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            await self.proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    async def __aenter__(self) -> Sipp:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def render_scenario(path: Path, keys: dict[str, str], work: Path) -> Path:
+    """`path` itself, or a copy in `work` with the TEMPLATE_KEYS it uses written in."""
+    text = path.read_text(encoding="iso-8859-1")
+    used = [key for key in TEMPLATE_KEYS if f"[{key}]" in text]
+    if not used:
+        return path
+    for key in used:
+        if key not in keys:
+            raise ValueError(f"{path.name} needs the key {key!r}")
+        text = text.replace(f"[{key}]", keys[key])
+    copy = work / path.name
+    copy.write_text(text, encoding="iso-8859-1")
+    return copy
+
+
+def command(
+    scenario: Path,
+    *,
+    port: int,
+    media_port: int,
+    work: Path,
+    calls: int = 1,
+    keys: dict[str, str] | None = None,
+    duration_ms: int | None = None,
+    transport: Transport = "udp",
+    timeout_s: float = 30,
+    remote: tuple[str, int] | None = None,
+    rtp_echo: bool = True,
+    trace_msg: bool = False,
+) -> list[str]:
+    """The SIPp command line for one run (see Sipp.start)."""
+    args = [SIPP]
+    if remote is not None:
+        args.append(f"{remote[0]}:{remote[1]}")
+    args += [
+        "-sf", str(scenario),
+        "-i", HOST, "-p", str(port),
+        "-mi", HOST, "-mp", str(media_port),
+        "-t", "t1" if transport == "tcp" else "u1",
+        "-m", str(calls),
+        "-nostdin",
+        "-timeout", f"{max(1, round(timeout_s))}s", "-timeout_error",
+        "-trace_stat", "-stf", str(work / "stat.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(work / "errors.log"),
+    ]  # fmt: skip
+    if rtp_echo:
+        args.append("-rtp_echo")
+    if trace_msg:
+        args += ["-trace_msg", "-message_file", str(work / "messages.log")]
+    if duration_ms is not None:
+        args += ["-d", str(duration_ms)]
+    for key, value in (keys or {}).items():
+        if key not in TEMPLATE_KEYS:
+            args += ["-key", key, value]
+    return args
+
+
+def parse_stat_csv(path: Path) -> tuple[int, int]:
+    """(successful, failed) calls from SIPp's -trace_stat file: its last row, written at exit,
+    holds the cumulative counts in the columns SuccessfulCall(C) and FailedCall(C)."""
+    if not path.exists():
+        return 0, 0
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) < 2:
+        return 0, 0
+    row = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+    return _count(row.get("SuccessfulCall(C)")), _count(row.get("FailedCall(C)"))
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

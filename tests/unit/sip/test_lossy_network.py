@@ -144,7 +144,8 @@ class FarEnd:
         times = [self.answer_at]
         if self.resender is not None:
             times.append(self.resender.next_at)
-        if self.hangs_up_at is not None and self.our_bye is None:
+        if self.hangs_up_at is not None and self.our_bye is None and self.acked:
+            # only a call that is up can be hung up (else the simulation would spin here)
             times.append(self.hangs_up_at)
         if self.our_bye is not None and not self.our_bye_answered:
             times.append(self.bye_next)
@@ -194,7 +195,9 @@ def simulate(
     ours(0.0, call.start(0.0))
     now = 0.0
     hung_up = False
-    while now < 300.0:
+    for _step in range(100_000):  # bounded: a stuck deadline fails instead of spinning
+        if now >= 300.0:
+            break
         candidates = [t for t in (call.deadline, far.next_deadline) if t is not None]
         if queue:
             candidates.append(queue[0][0])
@@ -221,6 +224,8 @@ def simulate(
             ours(now, call.tick(now))
         if call.finished and not queue and far.next_deadline is None:
             break
+    else:
+        raise AssertionError(f"the simulation did not advance past {now} s")
     return outputs, far
 
 
