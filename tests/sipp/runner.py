@@ -158,10 +158,15 @@ class Sipp:
                 proc = await asyncio.create_subprocess_exec(
                     *args, cwd=work, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err
                 )
-            for _ in range(100):  # up to 2 s for SIPp to bind its port
-                if proc.returncode is not None or _bound(port, kind):
-                    break
-                await asyncio.sleep(0.02)
+            try:
+                for _ in range(100):  # up to 2 s for SIPp to bind its port
+                    if proc.returncode is not None or _bound(port, kind):
+                        break
+                    await asyncio.sleep(0.02)
+            except BaseException:  # cancelled: leave no SIPp behind
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                raise
             if proc.returncode is None:
                 return cls(proc, port, media_port, work, transport)
             await proc.wait()

@@ -40,6 +40,9 @@ def trunk_add(
     max_channels: Annotated[int, typer.Option(help="concurrent calls; 0 = no limit")] = 0,
     max_cps: Annotated[int, typer.Option(help="new calls per second; 0 = no limit")] = 0,
     codecs: Annotated[str, typer.Option(help="offered in this order: pcmu,pcma")] = "pcmu,pcma",
+    register: Annotated[
+        bool, typer.Option(help="REGISTER username@host with the trunk and keep it fresh")
+    ] = False,
     replace: Annotated[bool, typer.Option(help="overwrite a trunk of the same name")] = False,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -56,6 +59,7 @@ def trunk_add(
         max_channels=max_channels,
         max_cps=max_cps,
         codecs=codecs,
+        register=register,
     )
 
     async def go(rt: Runtime) -> None:
@@ -100,6 +104,7 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
                     f"{t.host}:{t.port}",
                     t.transport,
                     t.username or "",
+                    "yes" if t.register else "no",
                     t.caller_id or "",
                     str(t.max_channels or "-"),
                     str(t.max_cps or "-"),
@@ -109,7 +114,9 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
             ]
 
     rows = _run(database_url, go)
-    table = Table("name", "address", "transport", "user", "caller id", "channels", "cps", "codecs")
+    table = Table(
+        "name", "address", "transport", "user", "register", "caller id", "channels", "cps", "codecs"
+    )
     for row in rows:  # type: ignore[attr-defined]
         table.add_row(*row)
     console.print(table)

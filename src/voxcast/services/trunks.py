@@ -142,6 +142,7 @@ def config_of(trunk: Trunk, box: SecretBox) -> TrunkConfig:
         max_channels=trunk.max_channels,
         max_cps=float(trunk.max_cps),
         codecs=parse_codecs(trunk.codecs),
+        register=trunk.register,
     )
 
 

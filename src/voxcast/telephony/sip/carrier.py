@@ -33,6 +33,12 @@ from voxcast.telephony.sip import sdp, useragent
 from voxcast.telephony.sip.dialog import Local
 from voxcast.telephony.sip.digest import Credentials
 from voxcast.telephony.sip.message import Message
+from voxcast.telephony.sip.registration import (
+    RETRY_SECONDS,
+    Registered,
+    Registration,
+    RegistrationFailed,
+)
 from voxcast.telephony.sip.transport import SipEndpoint, TcpSipEndpoint
 from voxcast.telephony.sip.useragent import OutboundCall, Output
 
@@ -58,6 +64,7 @@ class TrunkConfig:
     max_cps: float = 0.0
     codecs: tuple[int, ...] = (sdp.PCMU, sdp.PCMA)
     domain: str | None = None  # the host part of the Request-URI, when not `host`
+    register: bool = False  # keep a REGISTER binding of username@domain while in use
 
     @property
     def credentials(self) -> Credentials | None:
@@ -342,7 +349,10 @@ class SipCarrier:
         self._trace = trace
         self._endpoint: SipEndpoint | None = None
         self._opening = asyncio.Lock()
-        self.calls: list[SipCall] = []  # the last calls, for `voxcast call` and tests
+        self.calls: list[SipCall] = []
+        self.registration: Registration | None = (
+            None  # the last calls, for `voxcast call` and tests
+        )
 
     @property
     def endpoint_if_open(self) -> SipEndpoint | None:
@@ -362,7 +372,41 @@ class SipCarrier:
                 else:
                     self._endpoint = await SipEndpoint.open(host, self._bind[1], loop.time)
                 self._endpoint.trace = self._trace
+                if self.trunk.register and self.trunk.credentials is not None:
+                    self._register(self._endpoint)
             return self._endpoint
+
+    def _register(self, endpoint: SipEndpoint) -> None:
+        trunk = self.trunk
+        assert trunk.credentials is not None
+        host, port = endpoint.address
+        domain = trunk.domain or trunk.host
+        self.registration = Registration(
+            local=Local(self.public_host or host, port, trunk.transport.upper()),
+            registrar_uri=f"sip:{domain}:{trunk.port}",
+            aor=f"sip:{trunk.credentials.username}@{domain}",
+            credentials=trunk.credentials,
+        )
+        endpoint.place(self.registration, self.peer, self._registration_event)
+
+    def _registration_event(self, event: object) -> None:
+        if isinstance(event, Registered):
+            log.info("trunk %s: registered for %s s", self.trunk.name, event.expires)
+        elif isinstance(event, RegistrationFailed):
+            log.warning(
+                "trunk %s: registration failed (%s %s); retrying in %.0f s",
+                self.trunk.name,
+                event.code,
+                event.reason,
+                RETRY_SECONDS,
+            )
+
+    @property
+    def registered(self) -> bool:
+        reg = self.registration
+        if reg is None or reg.registered_until is None:
+            return False
+        return reg.registered_until > asyncio.get_running_loop().time()
 
     async def dial(self, request: DialRequest) -> SipCall:
         call = SipCall(self, request)
@@ -380,6 +424,13 @@ class SipCarrier:
         return path
 
     async def close(self) -> None:
+        if self._endpoint is not None and self.registration is not None:
+            # remove our binding; give the registrar a moment to answer
+            self._endpoint.hangup(self.registration.call_id)
+            for _ in range(50):
+                if self.registration.finished:
+                    break
+                await asyncio.sleep(0.02)
         if self._endpoint is not None:
             await self._endpoint.close()
             self._endpoint = None

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from voxcast.telephony.sip.message import (
     Headers,
@@ -26,7 +26,6 @@ from voxcast.telephony.sip.message import (
     serialize,
 )
 from voxcast.telephony.sip.transaction import Send
-from voxcast.telephony.sip.useragent import OutboundCall, Output
 
 log = logging.getLogger("voxcast.sip")
 
@@ -35,13 +34,30 @@ TICK_SECONDS = 0.02
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
 
+class Party(Protocol):
+    """What the endpoint drives: an `OutboundCall` or a `Registration` (sans-IO, routed by
+    Call-ID, fed messages and ticks, returning `Send`s and its own events)."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def deadline(self) -> float | None: ...
+    @property
+    def finished(self) -> bool: ...
+    def start(self, now: float) -> Sequence[object]: ...
+    def receive(self, message: Message, now: float) -> Sequence[object]: ...
+    def tick(self, now: float) -> Sequence[object]: ...
+    def hangup(self, now: float, reason: str = ...) -> Sequence[object]: ...
+
+
 @dataclass
 class Leg:
-    """A call and where its signalling goes, with the handler of its non-SIP outputs."""
+    """A call (or registration) and where its signalling goes, with the handler of its
+    other outputs (events)."""
 
-    call: OutboundCall
+    call: Party
     peer: Address
-    on_output: Callable[[Output], None]
+    on_output: Callable[[Any], None]
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
@@ -85,7 +101,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
 
-    def place(self, call: OutboundCall, peer: Address, on_output: Callable[[Output], None]) -> None:
+    def place(self, call: Party, peer: Address, on_output: Callable[[Any], None]) -> None:
         leg = Leg(call, peer, on_output)
         self._legs[call.call_id] = leg
         self._dispatch(leg, call.start(self._now()))
@@ -134,7 +150,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
             headers.add("Allow", "ACK, BYE, CANCEL, INFO, OPTIONS")
         self._send(Response(status, reason, headers), peer)
 
-    def _dispatch(self, leg: Leg, outputs: list[Output]) -> None:
+    def _dispatch(self, leg: Leg, outputs: Sequence[object]) -> None:
         for out in outputs:
             if isinstance(out, Send):
                 self._send(out.message, leg.peer)
