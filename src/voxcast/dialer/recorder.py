@@ -9,7 +9,6 @@ and nobody is dialed twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxcast.dialer.claims import Claimed
 from voxcast.dialer.context import AccountLimits, TaskContext
 from voxcast.domain.billing import BillPeriod, call_cost
-from voxcast.domain.callresult import CallFacts
+from voxcast.domain.callresult import CallFacts, called_info_text
 from voxcast.domain.enums import CalleeState
 from voxcast.domain.sms import plan_sms
 from voxcast.runtime import Runtime
@@ -61,15 +60,6 @@ def region_of(number: str) -> str:
     if area and area != country:
         return f"{country}({area})"
     return country
-
-
-def called_info(info: dict[str, Any] | None) -> str | None:
-    """sendCode's calledInfo as given; a group call's text1..text10 as a JSON string."""
-    if not info:
-        return None
-    if set(info) == {"calledInfo"}:
-        return str(info["calledInfo"])
-    return json.dumps(info, ensure_ascii=False, separators=(",", ":"))
 
 
 class Recorder:
@@ -236,7 +226,7 @@ class Recorder:
             "termination_reason": facts.termination_reason,
             "sip_code": str(facts.sip_code or facts.termination_code),
             "feedback_value": facts.feedback_value,
-            "called_info": called_info(f.claimed.info),
+            "called_info": called_info_text(f.claimed.info),
             "voice_file_id": f.ctx.voice_file_id,
             "out_recall_count": f.ctx.out_recall_count,
         }

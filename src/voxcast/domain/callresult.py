@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from voxcast.ports import Answered, CallEvent, Dtmf, EarlyMedia, HangupBy, HungUp, Ringing
 
@@ -87,3 +89,13 @@ def _ceil_seconds(value: float) -> int:
     # tolerate float noise from clocks: 3.0000001 s is 3 s
     whole = int(value)
     return whole if value - whole < 1e-3 else whole + 1
+
+
+def called_info_text(info: dict[str, Any] | None) -> str | None:
+    """A record's calledInfo: sendCode's calledInfo as given; a group call's text1..text10 as
+    a JSON string."""
+    if not info:
+        return None
+    if set(info) == {"calledInfo"}:
+        return str(info["calledInfo"])
+    return json.dumps(info, ensure_ascii=False, separators=(",", ":"))

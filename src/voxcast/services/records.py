@@ -3,7 +3,6 @@ and the two record queries."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.domain.callresult import called_info_text
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import CalleeState, RecordType, TaskKind
 from voxcast.storage.models import Callee, CallRecord, Task
@@ -101,15 +101,6 @@ def looks_like_voice_id(value: str) -> bool:
     return bool(_VOICE_ID.match(value))
 
 
-def _called_info(info: dict[str, Any] | None) -> str | None:
-    """What the record will echo once the call is made (sendCode/sendGroup keep calledInfo)."""
-    if not info:
-        return None
-    if set(info) == {"calledInfo"}:
-        return str(info["calledInfo"])
-    return json.dumps(info, ensure_ascii=False, separators=(",", ":"))
-
-
 async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> dict[str, Any]:
     """The record of one call; a call still queued answers with empty times and codes.
 
@@ -152,7 +143,7 @@ async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> d
         termination_reason="calling" if callee.state == CalleeState.DIALING else "queued",
         sip_code="",
         feedback_value="-1",
-        called_info=_called_info(callee.info),
+        called_info=called_info_text(callee.info),
         voice_file_id=task.voice_file_id,
         out_recall_count=0,
     )
