@@ -221,6 +221,17 @@ async def test_hangup_while_ringing_ends_the_call_once(h: Harness) -> None:
     await call.hangup()  # a second hang-up is harmless
 
 
+async def test_delay_play_and_delay_hangup_shift_the_prompt(h: Harness) -> None:
+    req = request_for(h, loop_count=1, delay_play_s=2 * h.scale, delay_hangup_s=1 * h.scale)
+    events = await collect(h, "answers", req)
+    end = assert_well_formed(events)
+    answered = next(e for e in events if isinstance(e, Answered))
+    done = next(e for e in events if isinstance(e, PromptDone))
+    # prompt done after the delay plus one 4 s prompt; hang-up one delay later
+    assert abs(seconds_between(answered, done) - 6.0 * h.scale) < 0.25 * h.scale + h.slack
+    assert abs(seconds_between(done, end) - 1.0 * h.scale) < 0.25 * h.scale + h.slack
+
+
 @pytest.fixture
 def h(harness: Harness) -> Harness:
     return harness

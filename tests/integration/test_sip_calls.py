@@ -225,3 +225,32 @@ async def test_a_task_of_several_numbers_through_sipp_records_bills_and_pushes(
 
 def _reports(body: object) -> list[dict[str, object]]:
     return body if isinstance(body, list) else [body]  # type: ignore[list-item,return-value]
+
+
+async def test_voice_otp_digits_are_spoken_one_by_one_loop_count_times(settings: Settings) -> None:
+    from voxcast.domain.enums import TaskKind
+
+    async with sip_rig(settings) as rig:
+        sipp = await Sipp.start("answer_hold.xml", calls=2)
+        await rig.route_to(sipp)
+        once, twice = [
+            await run_task(
+                rig,
+                ["8613000000000"],
+                kind=TaskKind.CODE,
+                task_name=None,
+                text="Your code is 1264",
+                loop_count=loops,
+                infos=[{"calledInfo": "order 42"}],
+            )
+            for loops in (1, 2)
+        ]
+        calls = rig.calls()
+        far = await finished(sipp)
+    assert far.ok, far
+    single, double = (c.stats.rtp_sent for c in calls)
+    assert double == 2 * single  # loopCount plays the whole prompt again
+    # "1264" read digit by digit takes longer than the plain words alone would
+    assert single / PACKETS_PER_SECOND > 2.0
+    assert [r.called_info for r in once + twice] == ["order 42", "order 42"]
+    assert talk_seconds(twice[0]) == pytest.approx(double / PACKETS_PER_SECOND, abs=0.3)
