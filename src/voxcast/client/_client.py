@@ -143,6 +143,44 @@ class _Endpoints(Generic[R]):
             {"current": current, "size": size, "params": _drop_none(params)},
         )
 
+    # -- call center: agent groups and agents (field names as the vendor's) ----------------
+    def add_seat_group(self, app_id: str, group_name: str) -> R:
+        return self._call(
+            "POST", "/v3/cc/seatGroup/addGroup", {"appId": app_id, "groupName": group_name}
+        )
+
+    def update_seat_group(self, group_id: int, group_name: str) -> R:
+        body = {"voiceGroupId": group_id, "groupName": group_name}
+        return self._call("POST", "/v3/cc/seatGroup/updateGroup", body)
+
+    def delete_seat_group(self, group_id: int) -> R:
+        return self._call("GET", f"/v3/cc/seatGroup/deleteGroup?voiceGroupId={group_id}")
+
+    def query_seat_groups(
+        self, current: int = 1, size: int = 10, group_name: str | None = None
+    ) -> R:
+        params = _drop_none({"groupName": group_name})
+        body = {"current": current, "size": size, "params": params}
+        return self._call("POST", "/v3/cc/seatGroup/query", body)
+
+    def set_seat_group(self, **fields: Any) -> R:
+        """basicSetting: voiceGroupId, displaySwitch and encryptNumber are required."""
+        return self._call("POST", "/v3/cc/seatGroup/basicSetting", fields)
+
+    def seat_group_settings(self, group_id: int) -> R:
+        return self._call("GET", f"/v3/cc/seatGroup/basicSettingResp?voiceGroupId={group_id}")
+
+    def add_seats(self, **fields: Any) -> R:
+        """addSeatList: voiceGroupId, size, displayNum, ccode."""
+        return self._call("POST", "/v3/cc/seat/addSeatList", _drop_none(fields))
+
+    def update_seat(self, **fields: Any) -> R:
+        return self._call("POST", "/v3/cc/seat/updateSeat", _drop_none(fields))
+
+    def query_seats(self, current: int = 1, size: int = 10, **params: Any) -> R:
+        body = {"current": current, "size": size, "params": _drop_none(params)}
+        return self._call("POST", "/v3/cc/seat/query", body)
+
 
 class VoxcastClient(_Endpoints[Envelope]):
     """Blocking client: `VoxcastClient(base_url, api_key, api_secret).get_balance()`."""

@@ -38,6 +38,12 @@ class Code(StrEnum):
     SMS_TRIGGER = "-53"
     TASK_STATE = "-54"
     SCRIPT_NOT_FOUND = "-60"
+    JOB_NUMBER_DUPLICATED = "-34"  # updateSeat (shares -34 with callUpdate's meaning)
+    OVER_QUOTA = "-36"
+    AGENTS_EXIST = "-63"
+    GROUP_NOT_IN_APP = "-65"
+    COUNTRY_CODE = "-66"
+    AGENT_ON_CALL = "-67"
 
 
 DEFAULT_REASONS: dict[Code, str] = {
@@ -77,6 +83,11 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.SMS_TRIGGER: "The trigger condition for the on-hook SMS must have one",
     Code.TASK_STATE: "The task you submitted is wrong",
     Code.SCRIPT_NOT_FOUND: "The AI speech template does not exist",
+    Code.OVER_QUOTA: "Exceeds the number that can be created",
+    Code.AGENTS_EXIST: "Agents exist under this agent group",
+    Code.GROUP_NOT_IN_APP: "Agent group not in current app",
+    Code.COUNTRY_CODE: "Country code does not exist",
+    Code.AGENT_ON_CALL: "Agent currently on a call",
 }
 
 

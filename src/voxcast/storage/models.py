@@ -48,6 +48,8 @@ class Account(Base):
     max_channels: Mapped[int] = mapped_column(Integer, default=30)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: call-center agents the account may create (addSeatList beyond it: -36)
+    max_seats: Mapped[int] = mapped_column(Integer, default=200)
     #: the SIP trunk (by name) the account's calls go through; None: the sandbox carrier
     trunk: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
@@ -70,6 +72,50 @@ class Trunk(Base):
     max_cps: Mapped[int] = mapped_column(Integer, default=0)
     codecs: Mapped[str] = mapped_column(String(32), default="pcmu,pcma")
     register: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SeatGroup(Base):
+    """A call-center agent group of one app (the vendor's voiceGroupId / seatGroupId)."""
+
+    __tablename__ = "seat_groups"
+    __table_args__ = (UniqueConstraint("app_id", "group_name", name="uq_seat_group_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    group_name: Mapped[str] = mapped_column(String(32))
+    #: 1 longest idle, 2 fewest calls, 3 agent priority, 4 round robin
+    callin_strategy: Mapped[int] = mapped_column(SmallInteger, default=4)
+    #: the rest of basicSetting, as given (an empty value clears a setting)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Seat(Base):
+    """An agent: a SIP account agents' softphones register with, and its status."""
+
+    __tablename__ = "seats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # keyId
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[int] = mapped_column(ForeignKey("seat_groups.id"), index=True)
+    #: the agent account and SIP user name, `<appId>_001`
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    emp_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    pet_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    display_num: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    ccode: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: the SIP digest password, encrypted with the server key
+    password_enc: Mapped[str] = mapped_column(Text)
+    enable: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    #: 1 offline, 2 idle, 3 busy, 4 wrap-up, 5 break
+    status: Mapped[int] = mapped_column(SmallInteger, default=1)
+    contact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    contact_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -1,0 +1,228 @@
+"""Call-center agent groups (`/cc/seatGroup/*`) and agents (`/cc/seat/*`), api-catalog §5.1-5.2."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BeforeValidator, Field, field_validator
+
+from voxcast.api.base import DisplayNum, Id, PageQuery, VendorModel, page_body, storable_text
+from voxcast.api.deps import CurrentAccount, Rt
+from voxcast.api.envelope import Family, ok
+from voxcast.api.routing import VendorRoute, envelope
+from voxcast.services import agents, records
+
+router = APIRouter(route_class=VendorRoute, tags=["call center"])
+
+Text = Annotated[str, BeforeValidator(storable_text)]
+GroupName = Annotated[Text, Field(min_length=4, max_length=32)]
+_ALNUM = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def _empty_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+#: a basicSetting number: "" or null clears the setting
+Seconds = Annotated[
+    Annotated[int, Field(ge=0, le=3600)] | None, BeforeValidator(_empty_is_none)
+]
+_CCODE = re.compile(r"^[0-9]{1,4}$")
+
+
+class AddGroup(VendorModel):
+    appId: Text = Field(min_length=1, max_length=32)
+    groupName: GroupName
+
+
+class UpdateGroup(VendorModel):
+    voiceGroupId: Id
+    groupName: GroupName
+
+
+class GroupParams(VendorModel):
+    groupName: Text | None = Field(default=None, max_length=32)
+
+
+class GroupQuery(PageQuery):
+    params: GroupParams | None = None
+
+
+class BasicSetting(VendorModel):
+    voiceGroupId: Id
+    callinStrategy: Annotated[Literal[1, 2, 3, 4] | None, BeforeValidator(_empty_is_none)] = None
+    timeoutTransferSec: Seconds = None
+    callinAutoAnswerSec: Seconds = None
+    wrapUpTime: Seconds = None
+    timeoutIdle: Seconds = None
+    timeoutWaitSec: Seconds = None
+    turnSeatRing: Text | None = Field(default=None, max_length=128)
+    labelName: list[Annotated[Text, Field(max_length=20)]] | None = Field(
+        default=None, max_length=10
+    )
+    displaySwitch: Literal[0, 1]
+    encryptNumber: Literal[0, 1]
+    fsNode: Literal["SG_FS", "USA_FS", "UAE_FS", ""] | None = None
+
+
+class AddSeats(VendorModel):
+    voiceGroupId: Id
+    size: int = Field(ge=1, le=agents.MAX_SEATS_PER_REQUEST)
+    displayNum: DisplayNum
+    ccode: Text | None = None
+
+    @field_validator("ccode")
+    @classmethod
+    def _ccode(cls, value: str | None) -> str | None:
+        if value and not _CCODE.match(value):
+            raise ValueError("must be 1-4 digits (a country calling code)")
+        return value
+
+
+class UpdateSeat(VendorModel):
+    keyId: Id
+    voiceGroupId: Id
+    name: Text = Field(min_length=1, max_length=64)
+    displayNum: DisplayNum
+    ccode: Text | None = None
+    petName: Text | None = Field(default=None, max_length=64)
+    empNo: Text = Field(min_length=1, max_length=32)
+    password: Text | None = Field(default=None, min_length=6, max_length=32)
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        if value and not _ALNUM.match(value):
+            raise ValueError("letters and digits only")
+        return value
+
+    @field_validator("ccode")
+    @classmethod
+    def _ccode(cls, value: str | None) -> str | None:
+        if value and not _CCODE.match(value):
+            raise ValueError("must be 1-4 digits (a country calling code)")
+        return value
+
+
+class SeatParams(VendorModel):
+    strTime: Text = Field(min_length=1)
+    endTime: Text = Field(min_length=1)
+    enable: Literal[0, 1] | None = None
+    name: Text | None = Field(default=None, max_length=64)
+    voiceGroupId: Id | None = None
+    status: Literal[1, 2, 3, 4, 5] | None = None
+
+
+class SeatQuery(PageQuery):
+    params: SeatParams
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+
+@router.post("/cc/seatGroup/addGroup", openapi_extra=envelope(Family.STATUS))
+async def add_group(req: AddGroup, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """A new agent group in the app; its id comes back from query (data is null)."""
+    async with rt.sessions.begin() as session:
+        await agents.add_group(session, account.id, req.appId, req.groupName, rt.clock.now())
+    return ok(Family.STATUS)
+
+
+@router.post("/cc/seatGroup/updateGroup", openapi_extra=envelope(Family.STATUS))
+async def update_group(req: UpdateGroup, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    async with rt.sessions.begin() as session:
+        await agents.rename_group(session, account.id, req.voiceGroupId, req.groupName)
+    return ok(Family.STATUS)
+
+
+@router.get("/cc/seatGroup/deleteGroup", openapi_extra=envelope(Family.STATUS))
+async def delete_group(
+    account: CurrentAccount, rt: Rt, voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
+    """Delete an empty group (-63 while it has agents)."""
+    async with rt.sessions.begin() as session:
+        await agents.delete_group(session, account.id, voiceGroupId)
+    return ok(Family.STATUS)
+
+
+@router.post("/cc/seatGroup/query", openapi_extra=envelope(Family.STATUS))
+async def query_groups(req: GroupQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    name = req.params.groupName if req.params else None
+    async with rt.sessions() as session:
+        rows, total = await agents.query_groups(session, account.id, name, req.current, req.size)
+    return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))
+
+
+@router.post("/cc/seatGroup/basicSetting", openapi_extra=envelope(Family.STATUS))
+async def basic_setting(req: BasicSetting, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Group settings; a field sent empty clears it, a field left out keeps its value."""
+    values = req.model_dump(exclude_unset=True)
+    async with rt.sessions.begin() as session:
+        await agents.set_basic(session, account.id, req.voiceGroupId, values)
+    return ok(Family.STATUS)
+
+
+@router.get("/cc/seatGroup/basicSettingResp", openapi_extra=envelope(Family.STATUS))
+async def basic_setting_resp(
+    account: CurrentAccount, rt: Rt, voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
+    async with rt.sessions() as session:
+        data = await agents.basic_of(session, account.id, voiceGroupId)
+    return ok(Family.STATUS, data)
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+@router.post("/cc/seat/addSeatList", openapi_extra=envelope(Family.STATUS))
+async def add_seats(req: AddSeats, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """`size` agents in the group, named `<appId>_001`...; each gets a SIP password
+    (`sipPassword`, a voxcast extension: shown only here) for its softphone."""
+    async with rt.sessions.begin() as session:
+        created = await agents.add_seats(
+            session,
+            rt.secrets,
+            account.id,
+            req.voiceGroupId,
+            req.size,
+            req.displayNum,
+            req.ccode,
+            rt.clock.now(),
+        )
+    return ok(
+        Family.STATUS,
+        [{"keyId": s.key_id, "name": s.name, "sipPassword": s.password} for s in created],
+    )
+
+
+@router.post("/cc/seat/updateSeat", openapi_extra=envelope(Family.STATUS))
+async def update_seat(req: UpdateSeat, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    async with rt.sessions.begin() as session:
+        await agents.update_seat(
+            session, rt.secrets, account.id, req.keyId, req.model_dump(exclude_unset=True)
+        )
+    return ok(Family.STATUS)
+
+
+@router.post("/cc/seat/query", openapi_extra=envelope(Family.STATUS))
+async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Agents created in a window of at most 32 days, newest first, with their status."""
+    p = req.params
+    start = records.parse_time(p.strTime, "params.strTime")
+    end = records.parse_time(p.endTime, "params.endTime")
+    async with rt.sessions() as session:
+        rows, total = await agents.query_seats(
+            session,
+            account.id,
+            start=start,
+            end=end,
+            enable=p.enable,
+            name=p.name,
+            group_id=p.voiceGroupId,
+            status=p.status,
+            current=req.current,
+            size=req.size,
+        )
+    return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))

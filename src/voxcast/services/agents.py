@@ -1,0 +1,350 @@
+"""Call-center agent groups and agents (api-catalog §5.1, §5.2): create, change, delete and
+query them within an account, with the vendor's codes. Agent status is the registrar's."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain.codes import ApiError, Code
+from voxcast.security import SecretBox
+from voxcast.services.accounts import get_account, require_app
+from voxcast.services.listing import matching
+from voxcast.storage.models import App, Seat, SeatGroup
+
+
+class AgentStatus:
+    OFFLINE, IDLE, BUSY, WRAP_UP, BREAK = 1, 2, 3, 4, 5
+
+
+#: basicSetting fields kept as given; an empty value ("" or null) clears one
+SETTING_FIELDS = (
+    "timeoutTransferSec",
+    "callinAutoAnswerSec",
+    "wrapUpTime",
+    "timeoutIdle",
+    "timeoutWaitSec",
+    "turnSeatRing",
+    "labelName",
+    "displaySwitch",
+    "encryptNumber",
+    "fsNode",
+)
+MAX_SEATS_PER_REQUEST = 1000
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16))
+
+
+def valid_ccode(ccode: str) -> bool:
+    return ccode.isdigit() and phonenumbers.region_code_for_country_code(int(ccode)) != "ZZ"
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+
+async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatGroup:
+    group = await session.get(SeatGroup, group_id)
+    if group is None or group.account_id != account_id:
+        raise ApiError(Code.NOT_FOUND, f"voiceGroupId {group_id} does not exist")
+    return group
+
+
+async def _name_taken(
+    session: AsyncSession, app_id: str, name: str, but: int | None = None
+) -> bool:
+    """Case-insensitively, in Python: SQLite's lower() knows only ASCII, and an app has few
+    groups."""
+    query = select(SeatGroup.id, SeatGroup.group_name).where(SeatGroup.app_id == app_id)
+    wanted = name.casefold()
+    return any(
+        group_id != but and existing.casefold() == wanted
+        for group_id, existing in await session.execute(query)
+    )
+
+
+async def add_group(
+    session: AsyncSession, account_id: int, app_id: str, name: str, now: datetime
+) -> SeatGroup:
+    await require_app(session, account_id, app_id)
+    if await _name_taken(session, app_id, name):
+        raise ApiError(Code.EXISTS, f"groupName {name!r} already exists in app {app_id}")
+    group = SeatGroup(
+        account_id=account_id,
+        app_id=app_id,
+        group_name=name,
+        callin_strategy=4,
+        settings={},
+        created_at=now,
+    )
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def rename_group(session: AsyncSession, account_id: int, group_id: int, name: str) -> None:
+    group = await _group(session, account_id, group_id)
+    if await _name_taken(session, group.app_id, name, but=group.id):
+        raise ApiError(Code.EXISTS, f"groupName {name!r} already exists in app {group.app_id}")
+    group.group_name = name
+
+
+async def delete_group(session: AsyncSession, account_id: int, group_id: int) -> None:
+    group = await _group(session, account_id, group_id)
+    count = await session.scalar(select(func.count()).where(Seat.group_id == group.id))
+    if count:
+        raise ApiError(Code.AGENTS_EXIST, f"voiceGroupId {group_id} still has {count} agents")
+    await session.delete(group)
+
+
+async def query_groups(
+    session: AsyncSession, account_id: int, name: str | None, current: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    where = [SeatGroup.account_id == account_id]
+    if name:
+        where.append(matching(SeatGroup.group_name, name))
+    total = int(
+        await session.scalar(select(func.count()).select_from(SeatGroup).where(*where)) or 0
+    )
+    seats = select(Seat.group_id, func.count().label("n")).group_by(Seat.group_id).subquery()
+    rows = await session.execute(
+        select(SeatGroup, App.name, seats.c.n)
+        .join(App, App.app_id == SeatGroup.app_id)
+        .outerjoin(seats, seats.c.group_id == SeatGroup.id)
+        .where(*where)
+        .order_by(SeatGroup.id.desc())
+        .offset((current - 1) * size)
+        .limit(size)
+    )
+    return [
+        {
+            "voiceGroupId": g.id,
+            "callinStrategy": g.callin_strategy,
+            "countSeat": int(n or 0),
+            "groupName": g.group_name,
+            "appName": app_name,
+        }
+        for g, app_name, n in rows
+    ], total
+
+
+async def set_basic(
+    session: AsyncSession, account_id: int, group_id: int, values: dict[str, Any]
+) -> None:
+    """basicSetting: `callinStrategy` and the SETTING_FIELDS given; empty values clear."""
+    group = await _group(session, account_id, group_id)
+    strategy = values.get("callinStrategy")
+    if strategy not in (None, ""):
+        group.callin_strategy = int(strategy)
+    settings = dict(group.settings or {})
+    for name in SETTING_FIELDS:
+        if name not in values:
+            continue
+        value = values[name]
+        if value in (None, "", []):
+            settings.pop(name, None)
+        else:
+            settings[name] = value
+    group.settings = settings
+
+
+async def basic_of(session: AsyncSession, account_id: int, group_id: int) -> dict[str, Any]:
+    group = await _group(session, account_id, group_id)
+    app = await session.get(App, group.app_id)
+    out: dict[str, Any] = {
+        "voiceGroupId": group.id,
+        "seatGroupId": group.id,  # the vendor's sample names it so
+        "groupName": group.group_name,
+        "appName": app.name if app else None,
+        "callinStrategy": group.callin_strategy,
+    }
+    settings = group.settings or {}
+    for name in SETTING_FIELDS:
+        out[name] = settings.get(name)
+    out["turnSeatRingUrl"] = None
+    return out
+
+
+def wrap_up_seconds(group: SeatGroup) -> int:
+    return int((group.settings or {}).get("wrapUpTime") or 0)
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSeat:
+    key_id: int
+    name: str
+    password: str
+
+
+async def add_seats(
+    session: AsyncSession,
+    box: SecretBox,
+    account_id: int,
+    group_id: int,
+    size: int,
+    display_num: str | None,
+    ccode: str | None,
+    now: datetime,
+) -> list[NewSeat]:
+    group = await _group(session, account_id, group_id)
+    if ccode and not valid_ccode(ccode):
+        raise ApiError(Code.COUNTRY_CODE, f"ccode {ccode} is not a country calling code")
+    account = await get_account(session, account_id)
+    have = int(await session.scalar(select(func.count()).where(Seat.account_id == account_id)) or 0)
+    if have + size > account.max_seats:
+        raise ApiError(
+            Code.OVER_QUOTA,
+            f"size: {size} more agents would exceed the account's {account.max_seats} "
+            f"({have} exist)",
+        )
+    prefix = f"{group.app_id}_"
+    names = (await session.scalars(select(Seat.name).where(Seat.name.startswith(prefix)))).all()
+    used = {int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit()}
+    number = max(used, default=0)
+    created: list[NewSeat] = []
+    for _ in range(size):
+        number += 1
+        password = new_password()
+        seat = Seat(
+            account_id=account_id,
+            app_id=group.app_id,
+            group_id=group.id,
+            name=f"{prefix}{number:03d}",
+            display_num=display_num or None,
+            ccode=ccode or None,
+            password_enc=box.seal(password),
+            enable=True,
+            priority=1,
+            status=AgentStatus.OFFLINE,
+            status_changed_at=now,
+            created_at=now,
+        )
+        session.add(seat)
+        await session.flush()
+        created.append(NewSeat(seat.id, seat.name, password))
+    return created
+
+
+async def _seat(session: AsyncSession, account_id: int, key_id: int) -> Seat:
+    seat = await session.get(Seat, key_id)
+    if seat is None or seat.account_id != account_id:
+        raise ApiError(Code.NOT_FOUND, f"keyId {key_id} does not exist")
+    return seat
+
+
+async def update_seat(
+    session: AsyncSession, box: SecretBox, account_id: int, key_id: int, fields: dict[str, Any]
+) -> None:
+    seat = await _seat(session, account_id, key_id)
+    if fields.get("name") not in (None, seat.name):
+        raise ApiError(Code.PARAMETER, f"name: keyId {key_id} is agent {seat.name}")
+    group = await session.get(SeatGroup, int(fields["voiceGroupId"]))
+    if group is None or group.account_id != account_id or group.app_id != seat.app_id:
+        raise ApiError(
+            Code.GROUP_NOT_IN_APP, f"voiceGroupId {fields['voiceGroupId']} is not in this app"
+        )
+    if group.id != seat.group_id and seat.status == AgentStatus.BUSY:
+        raise ApiError(Code.AGENT_ON_CALL, f"agent {seat.name} is on a call")
+    ccode = fields.get("ccode")
+    if ccode and not valid_ccode(str(ccode)):
+        raise ApiError(Code.COUNTRY_CODE, f"ccode {ccode} is not a country calling code")
+    emp_no = fields["empNo"]
+    clash = await session.scalar(
+        select(Seat.id).where(
+            Seat.account_id == account_id, Seat.emp_no == emp_no, Seat.id != seat.id
+        )
+    )
+    if clash is not None:
+        raise ApiError(Code.JOB_NUMBER_DUPLICATED, f"empNo {emp_no} is used by another agent")
+    seat.group_id = group.id
+    seat.emp_no = emp_no
+    seat.pet_name = fields.get("petName") or seat.pet_name
+    if fields.get("displayNum") is not None:
+        seat.display_num = fields["displayNum"] or None
+    if ccode is not None:
+        seat.ccode = str(ccode) or None
+    if fields.get("password"):
+        seat.password_enc = box.seal(str(fields["password"]))
+
+
+def seat_json(seat: Seat, group_name: str | None) -> dict[str, Any]:
+    return {
+        "keyId": seat.id,
+        "empNo": seat.emp_no,
+        "petName": seat.pet_name,
+        "name": seat.name,
+        "appId": seat.app_id,
+        "deleteFlag": 0,
+        "enable": 1 if seat.enable else 0,
+        "priority": seat.priority,
+        "voiceGroupId": seat.group_id,
+        "groupName": group_name,
+        "status": seat.status,
+        "displayNum": seat.display_num,
+        "ccode": seat.ccode,
+        "registered": seat.contact is not None,
+    }
+
+
+async def query_seats(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    start: datetime,
+    end: datetime,
+    enable: int | None,
+    name: str | None,
+    group_id: int | None,
+    status: int | None,
+    current: int,
+    size: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Agents created in [start, end] (at most 32 days), newest first."""
+    if end < start:
+        raise ApiError(Code.PARAMETER, "params.endTime: must not be before params.strTime")
+    if end - start > timedelta(days=32):
+        raise ApiError(Code.OUT_OF_TIME_RANGE, "params: strTime to endTime spans over 32 days")
+    where = [Seat.account_id == account_id, Seat.created_at >= start, Seat.created_at <= end]
+    if enable is not None:
+        where.append(Seat.enable.is_(bool(enable)))
+    if name:
+        where.append(matching(Seat.name, name))
+    if group_id is not None:
+        where.append(Seat.group_id == group_id)
+    if status is not None:
+        where.append(Seat.status == status)
+    total = int(await session.scalar(select(func.count()).select_from(Seat).where(*where)) or 0)
+    rows = await session.execute(
+        select(Seat, SeatGroup.group_name)
+        .join(SeatGroup, SeatGroup.id == Seat.group_id)
+        .where(*where)
+        .order_by(Seat.id.desc())
+        .offset((current - 1) * size)
+        .limit(size)
+    )
+    return [seat_json(seat, group_name) for seat, group_name in rows], total
+
+
+async def expire_registrations(session: AsyncSession, now: datetime) -> int:
+    """Agents whose registration ran out are offline again."""
+    done = await session.execute(
+        update(Seat)
+        .where(Seat.contact.is_not(None), Seat.contact_expires < now)
+        .values(
+            contact=None, contact_expires=None, status=AgentStatus.OFFLINE, status_changed_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,70 @@
+"""call-center agent groups and agents
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import voxcast.storage.types
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "accounts", sa.Column("max_seats", sa.Integer(), nullable=False, server_default="200")
+    )
+    op.create_table(
+        "seat_groups",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("group_name", sa.String(length=32), nullable=False),
+        sa.Column("callin_strategy", sa.SmallInteger(), nullable=False),
+        sa.Column("settings", voxcast.storage.types.JSONText(), nullable=False),
+        sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("app_id", "group_name", name="uq_seat_group_name"),
+    )
+    op.create_index(op.f("ix_seat_groups_account_id"), "seat_groups", ["account_id"], unique=False)
+    op.create_table(
+        "seats",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("emp_no", sa.String(length=32), nullable=True),
+        sa.Column("pet_name", sa.String(length=64), nullable=True),
+        sa.Column("display_num", sa.String(length=20), nullable=True),
+        sa.Column("ccode", sa.String(length=8), nullable=True),
+        sa.Column("password_enc", sa.Text(), nullable=False),
+        sa.Column("enable", sa.Boolean(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("status", sa.SmallInteger(), nullable=False),
+        sa.Column("contact", sa.Text(), nullable=True),
+        sa.Column("contact_expires", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("status_changed_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+        sa.ForeignKeyConstraint(["group_id"], ["seat_groups.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_index(op.f("ix_seats_account_id"), "seats", ["account_id"], unique=False)
+    op.create_index(op.f("ix_seats_group_id"), "seats", ["group_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_table("seats")
+    op.drop_table("seat_groups")
+    with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("max_seats")
