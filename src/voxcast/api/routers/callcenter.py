@@ -26,9 +26,7 @@ def _empty_is_none(value: object) -> object:
 
 
 #: a basicSetting number: "" or null clears the setting
-Seconds = Annotated[
-    Annotated[int, Field(ge=0, le=3600)] | None, BeforeValidator(_empty_is_none)
-]
+Seconds = Annotated[Annotated[int, Field(ge=0, le=3600)] | None, BeforeValidator(_empty_is_none)]
 _CCODE = re.compile(r"^[0-9]{1,4}$")
 
 
