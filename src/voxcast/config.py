@@ -59,6 +59,8 @@ class Settings:
     )
     #: "low-high" UDP ports for RTP (even ports are used); empty: any free port
     rtp_ports: str = field(default_factory=lambda: os.environ.get("VOXCAST_RTP_PORTS", ""))
+    #: "host:port" where agents' softphones REGISTER (the call center); empty: no registrar
+    registrar: str = field(default_factory=lambda: os.environ.get("VOXCAST_REGISTRAR", ""))
     #: how often workers re-read trunks and which account uses which
     trunk_refresh_seconds: float = field(
         default_factory=lambda: _env_float("VOXCAST_TRUNK_REFRESH_SECONDS", 2.0)

@@ -13,6 +13,7 @@ from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
 from voxcast.services import sms
 from voxcast.telephony.directory import CarrierDirectory
+from voxcast.telephony.registrar import RegistrarService, parse_hostport
 from voxcast.telephony.sandbox import SandboxCarrier
 from voxcast.webhooks.sender import PushSender
 
@@ -35,9 +36,14 @@ class Background:
         )
         self.sender = PushSender(rt, worker_id=self.worker_id)
         self._tasks: list[asyncio.Task[None]] = []
+        self.registrar: RegistrarService | None = None
 
     async def start(self) -> None:
         await self.carriers.refresh()  # the first calls already go through the right trunk
+        if self.rt.settings.registrar:
+            host, port = parse_hostport(self.rt.settings.registrar)
+            self.registrar = RegistrarService(self.rt, host, port)
+            await self.registrar.start()
         self._tasks = [
             asyncio.create_task(self.carriers.run(self.stop), name="carriers"),
             asyncio.create_task(self.dialer.run(self.stop), name="dialer"),
@@ -60,4 +66,6 @@ class Background:
         self.stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carriers.close()
+        if self.registrar is not None:
+            await self.registrar.close()
         await self.pool.aclose()

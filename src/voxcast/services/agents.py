@@ -348,3 +348,38 @@ async def expire_registrations(session: AsyncSession, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- registration (the registrar's side) -----------------------------------------------------
+
+
+async def seat_password(session: AsyncSession, box: SecretBox, name: str) -> str | None:
+    """The SIP password of an enabled agent, or None."""
+    row = (
+        await session.execute(
+            select(Seat.password_enc).where(Seat.name == name, Seat.enable.is_(True))
+        )
+    ).first()
+    return box.open(row[0]) if row else None
+
+
+async def apply_binding(
+    session: AsyncSession, name: str, target: str | None, expires: int, now: datetime
+) -> None:
+    """A registration (target and seconds) or an unregistration (expires 0): the agent goes
+    idle when it registers from offline and offline when it unregisters (unless on a call)."""
+    seat = (await session.execute(select(Seat).where(Seat.name == name))).scalar_one_or_none()
+    if seat is None:
+        return
+    if expires <= 0 or target is None:
+        seat.contact = None
+        seat.contact_expires = None
+        if seat.status != AgentStatus.BUSY:
+            seat.status = AgentStatus.OFFLINE
+            seat.status_changed_at = now
+        return
+    seat.contact = target
+    seat.contact_expires = now + timedelta(seconds=expires)
+    if seat.status == AgentStatus.OFFLINE:
+        seat.status = AgentStatus.IDLE
+        seat.status_changed_at = now

@@ -6,6 +6,7 @@ Pure: the cnonce generator is passed in."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -191,3 +192,42 @@ class Authenticator:
             )
             for header, challenge in challenges
         ]
+
+
+# -- the server side (voxcast's registrar checking agents' softphones) --------------------------
+
+
+def parse_authorization(value: str) -> dict[str, str] | None:
+    """The parameters of a `Digest ...` Authorization header, or None if it is not Digest."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return None
+    return _auth_params(rest)
+
+
+def verify(params: dict[str, str], *, method: str, password: str, realm: str) -> bool:
+    """Whether `params` (a parsed Authorization) prove knowledge of `password` (MD5 or
+    MD5-sess, qop auth or none), for `realm`. Constant-time comparison."""
+    try:
+        username, nonce, uri = params["username"], params["nonce"], params["uri"]
+        given = params["response"]
+    except KeyError:
+        return False
+    if params.get("realm") != realm:
+        return False
+    algorithm = params.get("algorithm", "MD5").upper()
+    if algorithm not in ("MD5", "MD5-SESS"):
+        return False
+    ha1 = _md5(f"{username}:{realm}:{password}")
+    qop = params.get("qop")
+    cnonce, nc = params.get("cnonce", ""), params.get("nc", "")
+    if algorithm == "MD5-SESS":
+        ha1 = _md5(f"{ha1}:{nonce}:{cnonce}")
+    ha2 = _md5(f"{method}:{uri}")
+    if qop == "auth":
+        expected = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    elif qop is None:
+        expected = _md5(f"{ha1}:{nonce}:{ha2}")
+    else:
+        return False  # auth-int is not offered by our challenges
+    return hmac.compare_digest(expected, given.lower())

@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 from voxcast.telephony.sip.message import (
     Headers,
     Message,
+    Request,
     Response,
     SipParseError,
     StreamFramer,
@@ -67,6 +68,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._now = monotonic
         #: called with ("<" or ">", message, peer) for every message in or out (`voxcast call`)
         self.trace: Callable[[str, Message, Address], None] | None = None
+        #: offered every request that belongs to no call; True when it took care of it
+        self.on_request: Callable[[Request, Address], bool] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._legs: dict[str, Leg] = {}
         self._ticker: asyncio.Task[None] | None = None
@@ -133,9 +136,15 @@ class SipEndpoint(asyncio.DatagramProtocol):
             return
         self._dispatch(leg, leg.call.receive(message, self._now()))
 
+    def send(self, message: Message, peer: Address) -> None:
+        """Send one message outside any call (a registrar's answers)."""
+        self._send(message, peer)
+
     def _stray(self, message: Message, peer: Address) -> None:
         if isinstance(message, Response) or message.method == "ACK":
             return  # a late response or ACK for a call long gone
+        if self.on_request is not None and self.on_request(message, peer):
+            return
         status, reason = (
             (405, "Method Not Allowed")
             if message.method in ("INVITE", "REGISTER", "SUBSCRIBE")

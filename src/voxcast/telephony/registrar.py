@@ -1,0 +1,103 @@
+"""The registrar agents' softphones REGISTER with (`VOXCAST_REGISTRAR=host:port`): one UDP
+SIP socket, digest-checked against each agent's password, and agent status kept in step with
+registration (idle when registered, offline when unregistered or expired)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from voxcast.runtime import Runtime
+from voxcast.services import agents
+from voxcast.telephony.sip.message import Request
+from voxcast.telephony.sip.registrar import Registrar
+from voxcast.telephony.sip.transport import Address, SipEndpoint
+
+log = logging.getLogger("voxcast.registrar")
+REALM = "voxcast"
+SWEEP_SECONDS = 10.0
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"VOXCAST_REGISTRAR={text!r}: expected host:port, e.g. 127.0.0.1:5060")
+    return host.strip("[]"), int(port)
+
+
+class RegistrarService:
+    def __init__(self, rt: Runtime, host: str, port: int) -> None:
+        self.rt = rt
+        self.host, self.port = host, port
+        # nonces are signed per process: only the process holding the port answers REGISTERs
+        self.registrar = Registrar(REALM, secrets.token_bytes(32))
+        self.endpoint: SipEndpoint | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> Address:
+        assert self.endpoint is not None
+        return self.endpoint.address
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.endpoint = await SipEndpoint.open(self.host, self.port, loop.time)
+        self.endpoint.on_request = self._on_request
+        self._sweeper = asyncio.create_task(self._sweep(), name="registrar-sweep")
+        log.info("registrar listening on %s:%s (realm %s)", *self.address, REALM)
+
+    def _on_request(self, request: Request, peer: Address) -> bool:
+        if request.method != "REGISTER":
+            return False
+        job = asyncio.create_task(self._register(request, peer))
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return True
+
+    async def _register(self, request: Request, peer: Address) -> None:
+        try:
+            name = self.registrar.username_of(request)
+            password = None
+            if name is not None:
+                async with self.rt.sessions() as session:
+                    password = await agents.seat_password(session, self.rt.secrets, name)
+            now = self.rt.wall.now().timestamp()
+            response, binding = self.registrar.handle(request, peer, password, now)
+            if binding is not None:
+                target = None if binding.contact == "*" else binding.target
+                async with self.rt.sessions.begin() as session:
+                    await agents.apply_binding(
+                        session, binding.username, target, binding.expires, self.rt.clock.now()
+                    )
+                log.info(
+                    "agent %s %s",
+                    binding.username,
+                    f"registered from {peer[0]}:{peer[1]}" if binding.expires else "left",
+                )
+        except Exception:
+            log.exception("REGISTER from %s:%s failed", *peer)
+            return
+        if self.endpoint is not None:
+            self.endpoint.send(response, peer)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                async with self.rt.sessions.begin() as session:
+                    await agents.expire_registrations(session, self.rt.clock.now())
+            except Exception:
+                log.exception("expiring registrations failed")
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for job in list(self._jobs):
+            job.cancel()
+        if self.endpoint is not None:
+            await self.endpoint.close()

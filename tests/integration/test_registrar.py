@@ -1,0 +1,92 @@
+"""Agents' softphones register with voxcast's registrar: SIPp plays the softphone (digest
+REGISTER, then unregister); the agent's status follows (offline → idle → offline), and a wrong
+password never changes it. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from tests.sipp.runner import Sipp
+from voxcast.runtime import Runtime
+from voxcast.services import accounts, agents
+from voxcast.storage.models import Seat
+from voxcast.telephony.registrar import RegistrarService
+
+
+@pytest.fixture
+async def registrar(rt: Runtime) -> AsyncIterator[RegistrarService]:
+    service = RegistrarService(rt, "127.0.0.1", 0)
+    await service.start()
+    yield service
+    await service.close()
+
+
+async def new_agent(rt: Runtime) -> agents.NewSeat:
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        creds = await accounts.create_account(
+            session, rt.secrets, now, name="cc", balance=Decimal(1)
+        )
+        group = await agents.add_group(session, creds.account_id, creds.app_id, "team", now)
+        [seat] = await agents.add_seats(
+            session, rt.secrets, creds.account_id, group.id, 1, None, None, now
+        )
+    return seat
+
+
+async def seat_row(rt: Runtime, key_id: int) -> Seat:
+    async with rt.sessions() as session:
+        seat = (await session.execute(select(Seat).where(Seat.id == key_id))).scalar_one()
+        return seat
+
+
+async def softphone(registrar: RegistrarService, name: str, password: str, hold_ms: int) -> Sipp:
+    return await Sipp.start(
+        "uac/agent_register.xml",
+        remote=registrar.address,
+        duration_ms=hold_ms,
+        rtp_echo=False,
+        extra_args=("-s", name, "-au", name, "-ap", password),
+    )
+
+
+async def test_an_agent_registers_goes_idle_and_offline_when_it_leaves(
+    rt: Runtime, registrar: RegistrarService
+) -> None:
+    seat = await new_agent(rt)
+    assert (await seat_row(rt, seat.key_id)).status == agents.AgentStatus.OFFLINE
+    phone = await softphone(registrar, seat.name, seat.password, hold_ms=1500)
+    try:
+        for _ in range(100):
+            row = await seat_row(rt, seat.key_id)
+            if row.status == agents.AgentStatus.IDLE:
+                break
+            await asyncio.sleep(0.02)
+        assert row.status == agents.AgentStatus.IDLE
+        host, port = phone.host, phone.port
+        assert row.contact == f"sip:{seat.name}@{host}:{port}"
+        result = await phone.wait(15)
+    finally:
+        phone.cleanup()
+    assert result.ok, result
+    row = await seat_row(rt, seat.key_id)
+    assert row.status == agents.AgentStatus.OFFLINE and row.contact is None
+
+
+async def test_a_wrong_password_is_refused_and_changes_nothing(
+    rt: Runtime, registrar: RegistrarService
+) -> None:
+    seat = await new_agent(rt)
+    phone = await softphone(registrar, seat.name, "WrongPassword1", hold_ms=100)
+    try:
+        result = await phone.wait(15)
+    finally:
+        phone.cleanup()
+    assert not result.ok  # SIPp expected 200 and got 403
+    row = await seat_row(rt, seat.key_id)
+    assert row.status == agents.AgentStatus.OFFLINE and row.contact is None
