@@ -34,6 +34,46 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class AgentSlot:
+    """An agent reserved for one transfer (busy until released)."""
+
+    key_id: int
+    name: str
+    group_name: str
+    emp_no: str | None
+    #: where to ring the agent's softphone (SIP URI); None for a sandbox virtual agent
+    target: str | None
+    ring_timeout_s: float = 20.0
+    wrap_up_s: float = 0.0
+
+
+class AgentDesk(Protocol):
+    """Finds free agents for transfers: reserve one (it becomes busy), release it after."""
+
+    async def reserve(self, group_id: int, exclude: frozenset[int]) -> AgentSlot | None: ...
+
+    async def release(self, slot: AgentSlot, *, talked: bool) -> None:
+        """Back to idle, after the group's wrap-up time when the agent talked."""
+        ...
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the answered callee to an agent of `group_id`: after the message (mode 1) or
+    when the callee presses `key` (mode 2, `delay_s` after answer at the earliest). With no
+    agent free, the callee waits up to `wait_s` and is then hung up on (abandoned)."""
+
+    desk: AgentDesk
+    group_id: int
+    mode: int = 1
+    key: str | None = None
+    delay_s: float = 0.0
+    wait_s: float = 30.0
+    #: how long a transferred conversation may last
+    max_talk_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class DialRequest:
     """Everything a carrier needs to place one call, in the task's own terms."""
 
@@ -47,12 +87,14 @@ class DialRequest:
     delay_hangup_s: float = 0
     collect_dtmf: bool = True
     record: bool = False
+    transfer: Transfer | None = None
 
 
 class HangupBy(StrEnum):
     CALLEE = "callee"
     US = "us"
     NETWORK = "network"
+    AGENT = "agent"
 
 
 @dataclass(frozen=True)
@@ -82,6 +124,33 @@ class PromptDone:
 
 
 @dataclass(frozen=True)
+class TransferStarted:
+    """The callee is now waiting for an agent."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AgentRinging:
+    agent: AgentSlot
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AgentNoAnswer:
+    agent: AgentSlot
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    """The agent took the call: callee and agent are bridged."""
+
+    agent: AgentSlot
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HungUp:
     """The last event of every call, emitted exactly once, also on errors and time-outs."""
 
@@ -91,7 +160,18 @@ class HungUp:
     reason: str
 
 
-CallEvent = Ringing | EarlyMedia | Answered | Dtmf | PromptDone | HungUp
+CallEvent = (
+    Ringing
+    | EarlyMedia
+    | Answered
+    | Dtmf
+    | PromptDone
+    | TransferStarted
+    | AgentRinging
+    | AgentNoAnswer
+    | AgentAnswered
+    | HungUp
+)
 
 
 class Call(Protocol):

@@ -9,6 +9,9 @@ from typing import Any
 from voxcast.domain.enums import RecordType, TaskKind
 from voxcast.storage.models import Account, Task
 
+#: extra lease time of a transfer call: waiting for an agent, then the conversation
+TRANSFER_ALLOWANCE_S = 3600 + 600
+
 
 @dataclass
 class TaskContext:
@@ -54,6 +57,14 @@ class TaskContext:
         )
 
     @property
+    def transfer_group(self) -> int | None:
+        """The agent group of a transfer-to-agent task (toSeat=1), else None."""
+        if str(self.params.get("toSeat")) != "1":
+            return None
+        group = self.params.get("sipGroupId") or self.params.get("voiceGroupId")
+        return int(group) if group else None
+
+    @property
     def record_type(self) -> int:
         return RecordType.VERIFICATION_CODE if self.kind == TaskKind.CODE else RecordType.GROUP_CALL
 
@@ -70,8 +81,14 @@ class TaskContext:
 
     @property
     def longest_call(self) -> timedelta:
+        # a call handed to an agent may wait for one and then talk for up to an hour
+        transfer = TRANSFER_ALLOWANCE_S if self.transfer_group is not None else 0
         return timedelta(
-            seconds=self.max_ringing_time + self.max_calls + self.delay_play + self.delay_hangup
+            seconds=self.max_ringing_time
+            + self.max_calls
+            + self.delay_play
+            + self.delay_hangup
+            + transfer
         )
 
 

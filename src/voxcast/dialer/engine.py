@@ -19,14 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxcast.audio import RenderPool
 from voxcast.dialer import claims, scheduler
 from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer.desk import DEFAULT_WAIT_S, DbAgentDesk
 from voxcast.dialer.prompts import PromptError, PromptResolver
 from voxcast.dialer.recorder import Finished, Recorder
-from voxcast.domain.callresult import CallFacts
+from voxcast.domain.callresult import CallFacts, called_info_text
 from voxcast.domain.enums import TaskStatus
 from voxcast.domain.ids import voice_id as make_voice_id
-from voxcast.ports import Carrier, DialRequest, HangupBy
+from voxcast.ports import AgentAnswered, AgentRinging, Carrier, DialRequest, HangupBy, Transfer
 from voxcast.runtime import Runtime
-from voxcast.storage.models import CALLEES, Account, Callee, RecallNode, Task
+from voxcast.services import ccrecords
+from voxcast.storage.models import CALLEES, Account, App, Callee, RecallNode, Task
+from voxcast.webhooks import outbox
 
 log = logging.getLogger("voxcast.dialer")
 
@@ -66,6 +69,9 @@ class Dialer:
         self._preparing: set[int] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self.stats = Stats()
+        self.desks = {virtual: DbAgentDesk(rt, virtual=virtual) for virtual in (True, False)}
+        #: per task, its calls in progress not yet with an agent (proportional dialing)
+        self._waiting: dict[int, set[int]] = {}
         self.recorder = Recorder(rt, self.worker_id)
 
     # -- loop -------------------------------------------------------------------------------
@@ -139,6 +145,8 @@ class Dialer:
         if not open_tasks:
             return 0
         claimed: list[tuple[TaskContext, claims.Claimed]] = []
+        # read before the claim transaction (on SQLite a second one would wait on it)
+        caps = {ctx.id: await self._proportional_room(ctx) for ctx in open_tasks}
         async with self.rt.sessions.begin() as session:
             await claims.lock_account(session, limits.id)
             # read the clock after the lock: calls that ended before this instant are counted
@@ -148,11 +156,18 @@ class Dialer:
                 session, [c.id for c in contexts], now, limits.max_cps, limits.max_channels
             )
             # fair between the account's tasks: each open task gets an equal share in turn
-            pending = list(open_tasks)
+            pending = [ctx for ctx in open_tasks if caps[ctx.id] != 0]
             while room > 0 and pending:
                 share = max(1, room // len(pending))
                 for ctx in list(pending):
                     want = min(share, room)
+                    cap = caps[ctx.id]
+                    if cap is not None:
+                        want = min(want, cap)
+                        caps[ctx.id] = cap - want
+                        if want <= 0:
+                            pending.remove(ctx)
+                            continue
                     got = await claims.claim(
                         session, ctx.id, want, now, self.worker_id, now + self._lease_for(ctx)
                     )
@@ -300,6 +315,8 @@ class Dialer:
                 async with self.rt.sessions() as session:
                     await self.prompts.load(session, ctx.id)
             prompt = await self.prompts.for_call(ctx.id, c.info)
+            carrier = self.carrier_for(ctx.account_id)
+            transfer = await self._transfer_for(ctx, carrier)
             request = DialRequest(
                 callee=c.callee,
                 caller_id=ctx.display_num,
@@ -309,17 +326,84 @@ class Dialer:
                 max_talk_s=ctx.max_calls,
                 delay_play_s=ctx.delay_play,
                 delay_hangup_s=ctx.delay_hangup,
+                transfer=transfer,
             )
-            call = await self.carrier_for(ctx.account_id).dial(request)
+            call = await carrier.dial(request)
+            self._waiting.setdefault(ctx.id, set()).add(c.id)
             async for event in call.events():
                 facts.apply(event)
+                if isinstance(event, AgentAnswered):
+                    self._waiting[ctx.id].discard(c.id)
+                elif isinstance(event, AgentRinging):
+                    await self._ringing_push(ctx, c, facts, event)
         except Exception as exc:
             log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
             facts.hangup_time = self.rt.clock.now()
             facts.sip_code = LOST_CALL_CODE
             facts.hangup_by = HangupBy.NETWORK
             facts.reason = f"carrier error: {exc}"[:120]
+        finally:
+            self._waiting.get(ctx.id, set()).discard(c.id)
         self.recorder.submit(Finished(ctx, c, limits, facts))
+
+    # -- transfer to agents -------------------------------------------------------------------
+    def _desk(self, carrier: Carrier) -> DbAgentDesk:
+        return self.desks[bool(getattr(carrier, "virtual_agents", False))]
+
+    async def _transfer_for(self, ctx: TaskContext, carrier: Carrier) -> Transfer | None:
+        group_id = ctx.transfer_group
+        if group_id is None:
+            return None
+        desk = self._desk(carrier)
+        info = await desk.group(group_id)
+        key = ctx.params.get("toSeatKey")
+        return Transfer(
+            desk=desk,
+            group_id=group_id,
+            mode=int(ctx.params.get("toSeatType") or 1),
+            key=None if key in (None, "") else str(key),
+            delay_s=float(ctx.params.get("delayTransfer") or 0),
+            wait_s=info.wait_s if info else DEFAULT_WAIT_S,
+        )
+
+    async def _proportional_room(self, ctx: TaskContext) -> int | None:
+        """How many more calls a proportional task (outboundControl=1) may place now:
+        calloutRate (lowered while it abandons too many) times the free agents, less its
+        calls still waiting for one. None: no such limit."""
+        group_id = ctx.transfer_group
+        if group_id is None or str(ctx.params.get("outboundControl")) != "1":
+            return None
+        desk = self._desk(self.carrier_for(ctx.account_id))
+        rate = float(ctx.params.get("calloutRate") or 1)
+        return await desk.room(ctx.id, group_id, rate, len(self._waiting.get(ctx.id, ())))
+
+    async def _ringing_push(
+        self, ctx: TaskContext, c: claims.Claimed, facts: CallFacts, event: AgentRinging
+    ) -> None:
+        """The agent ringing push (§4.2), queued at once in its own transaction."""
+        try:
+            async with self.rt.sessions.begin() as session:
+                url = await session.scalar(
+                    select(App.ring_push_url).where(App.app_id == ctx.app_id)
+                )
+                if not url or c.voice_id is None:
+                    return
+                payload = ccrecords.ringing_json(
+                    voice_id=c.voice_id,
+                    called=c.callee,
+                    called_info=called_info_text(c.info),
+                    task_id=ctx.id,
+                    agent=event.agent,
+                    no_answer=facts.no_answer_agents,
+                    at=event.at,
+                )
+                key = f"{c.voice_id}:{len(facts.no_answer_agents)}"
+                item = outbox.PushItem(
+                    ctx.account_id, ctx.app_id, outbox.AGENT_RINGING, key, payload
+                )
+                await outbox.enqueue_many(session, [item], self.rt.clock.now())
+        except Exception:
+            log.exception("queueing the ringing push of %s failed", c.voice_id)
 
     # -- crash recovery ------------------------------------------------------------------------
     async def _reap(self, now: datetime) -> None:

@@ -28,9 +28,10 @@ from voxcast.domain.callresult import CallFacts, called_info_text
 from voxcast.domain.enums import CalleeState
 from voxcast.domain.sms import plan_sms
 from voxcast.runtime import Runtime
+from voxcast.services import ccrecords
 from voxcast.services import rates as rate_service
 from voxcast.services.records import record_to_push_json
-from voxcast.storage.models import Account, App, Callee, CallRecord, SmsMessage
+from voxcast.storage.models import Account, App, Callee, CallRecord, CcRecord, SmsMessage
 from voxcast.webhooks import outbox
 
 log = logging.getLogger("voxcast.recorder")
@@ -47,6 +48,13 @@ class Finished:
     @property
     def redial(self) -> bool:
         return (not self.facts.answered) and self.claimed.attempts <= self.ctx.redials
+
+
+def _calling_code(number: str) -> str | None:
+    try:
+        return str(phonenumbers.parse("+" + number).country_code)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def region_of(number: str) -> str:
@@ -159,6 +167,26 @@ class Recorder:
                     }
                 )
         await session.execute(insert(CallRecord), records)
+        cc_rows = [
+            ccrecords.record_row(
+                voice_id=rec["voice_id"],
+                account_id=f.ctx.account_id,
+                app_id=f.ctx.app_id,
+                task_id=f.ctx.id,
+                group_id=f.ctx.transfer_group,
+                called=f.claimed.callee,
+                called_info=rec["called_info"],
+                caller=f.ctx.display_num,
+                ccode=_calling_code(f.claimed.callee),
+                facts=f.facts,
+                cost=rec["cost"],
+            )
+            for f, rec in zip(final, records, strict=True)
+            if f.ctx.transfer_group is not None
+        ]
+        if cc_rows:
+            await session.execute(insert(CcRecord), cc_rows)
+            await self._cc_pushes(session, cc_rows, now)
         for account_id, amount in debits.items():
             if amount > 0:
                 await session.execute(
@@ -231,6 +259,33 @@ class Recorder:
             "out_recall_count": f.ctx.out_recall_count,
         }
 
+    async def _cc_pushes(
+        self, session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+    ) -> None:
+        app_ids = {r["app_id"] for r in rows}
+        urls = dict(
+            (
+                await session.execute(
+                    select(App.app_id, App.cc_push_url).where(App.app_id.in_(app_ids))
+                )
+            ).all()
+        )
+        await outbox.enqueue_many(
+            session,
+            (
+                outbox.PushItem(
+                    r["account_id"],
+                    r["app_id"],
+                    outbox.CC_RECORD,
+                    r["call_session_id"],
+                    ccrecords.record_json(r),
+                )
+                for r in rows
+                if urls.get(r["app_id"])
+            ),
+            now,
+        )
+
     async def _pushes(
         self, session: AsyncSession, records: list[dict[str, Any]], now: datetime
     ) -> None:
@@ -248,7 +303,7 @@ class Recorder:
                 outbox.PushItem(
                     r["account_id"],
                     r["app_id"],
-                    "voice_report",
+                    outbox.VOICE_REPORT,
                     r["voice_id"],
                     record_to_push_json(CallRecord(**r)),
                 )

@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from voxcast.ports import Answered, CallEvent, Dtmf, EarlyMedia, HangupBy, HungUp, Ringing
+from voxcast.ports import (
+    AgentAnswered,
+    AgentNoAnswer,
+    AgentSlot,
+    Answered,
+    CallEvent,
+    Dtmf,
+    EarlyMedia,
+    HangupBy,
+    HungUp,
+    Ringing,
+    TransferStarted,
+)
 
 #: terminationReason words for the codes the platform produces (vendor publishes none)
 REASONS: dict[int, str] = {
@@ -36,9 +48,21 @@ class CallFacts:
     sip_code: int = 0
     hangup_by: HangupBy | None = None
     reason: str = ""
+    #: the call-center part: when the callee started waiting for an agent, who took it
+    transfer_time: datetime | None = None
+    agent: AgentSlot | None = None
+    agent_answer_time: datetime | None = None
+    no_answer_agents: list[str] = field(default_factory=list)
 
     def apply(self, event: CallEvent) -> None:
-        if isinstance(event, (Ringing, EarlyMedia)):
+        if isinstance(event, TransferStarted):
+            self.transfer_time = event.at
+        elif isinstance(event, AgentNoAnswer):
+            self.no_answer_agents.append(event.agent.name)
+        elif isinstance(event, AgentAnswered):
+            self.agent = event.agent
+            self.agent_answer_time = event.at
+        elif isinstance(event, (Ringing, EarlyMedia)):
             self.ringing_time = self.ringing_time or event.at
         elif isinstance(event, Answered):
             self.answer_time = event.at
@@ -99,3 +123,44 @@ def called_info_text(info: dict[str, Any] | None) -> str | None:
     if set(info) == {"calledInfo"}:
         return str(info["calledInfo"])
     return json.dumps(info, ensure_ascii=False, separators=(",", ":"))
+
+
+#: hangupReason (api-catalog §6.2) of a call-center record
+NOT_ANSWERED, NORMAL_END, TRANSFER_RINGING_ENDED, TRANSFERRED_ENDED, ABNORMAL = 0, 1, 2, 3, 4
+NO_SERVICE, OUT_OF_AREA, BUSY = 5, 6, 7
+#: hangingDirection
+BY_CUSTOMER, BY_AGENT, BY_SYSTEM = 0, 1, 3
+
+
+def hangup_reason(facts: CallFacts) -> int:
+    if facts.agent is not None:
+        return TRANSFERRED_ENDED
+    if facts.transfer_time is not None:
+        return TRANSFER_RINGING_ENDED
+    if facts.answered:
+        return NORMAL_END
+    return {486: BUSY, 600: BUSY, 404: NO_SERVICE, 480: NOT_ANSWERED, 487: NOT_ANSWERED}.get(
+        facts.sip_code, ABNORMAL if facts.sip_code >= 500 else NOT_ANSWERED
+    )
+
+
+def hanging_direction(facts: CallFacts) -> int:
+    if facts.hangup_by is HangupBy.CALLEE:
+        return BY_CUSTOMER
+    if facts.hangup_by is HangupBy.AGENT:
+        return BY_AGENT
+    return BY_SYSTEM
+
+
+def abandoned(facts: CallFacts) -> bool:
+    """The callee waited for an agent and none took the call before the wait ran out (or
+    before the callee gave up waiting)."""
+    return facts.transfer_time is not None and facts.agent is None
+
+
+def cc_duration(facts: CallFacts) -> int:
+    """Seconds with the agent when transferred, else the answered time."""
+    start = facts.agent_answer_time or facts.answer_time
+    if start is None or facts.hangup_time is None:
+        return 0
+    return _ceil_seconds((facts.hangup_time - start).total_seconds())

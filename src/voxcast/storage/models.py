@@ -119,6 +119,42 @@ class Seat(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CcRecord(Base):
+    """A call-center call record (§4.3): a group call handed (or meant to be handed) to an
+    agent. `call_session_id` is the record's id; `voice_id` ties it to the voice record."""
+
+    __tablename__ = "cc_records"
+    __table_args__ = (Index("ix_cc_records_account_start", "account_id", "call_start_time"),)
+
+    call_session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    app_id: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    voice_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seat_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    called: Mapped[str] = mapped_column(String(20))
+    called_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+    caller: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ccode: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    agent_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_group_name: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    call_duration: Mapped[int] = mapped_column(Integer, default=0)
+    call_type: Mapped[int] = mapped_column(SmallInteger, default=1)
+    hangup_code: Mapped[int] = mapped_column(Integer, default=0)
+    hangup_reason: Mapped[int] = mapped_column(SmallInteger, default=0)
+    hanging_direction: Mapped[int] = mapped_column(SmallInteger, default=3)
+    no_answer_agents: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    base_cost: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    call_start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    transfer_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    agent_answer_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    call_end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
@@ -139,6 +175,9 @@ class App(Base):
     push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     push_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     push_batch: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the call center's pushes: call records (§4.3) and agent ringing events (§4.2)
+    cc_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ring_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

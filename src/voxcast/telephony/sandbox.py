@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from voxcast.ports import (
+    AgentSlot,
     Answered,
     CallEvent,
     Clock,
@@ -22,7 +23,9 @@ from voxcast.ports import (
     HungUp,
     PromptDone,
     Ringing,
+    TransferStarted,
 )
+from voxcast.telephony.transfer import Ring, Search
 
 RING_AFTER_S = 1.0  # the far end's 180 Ringing arrives this long after the INVITE
 ANSWER_AFTER_RING_S = 2.0  # digits 0-3: answered after two seconds of ringing
@@ -30,6 +33,8 @@ SLOW_ANSWER_AFTER_RING_S = 10.0  # digit 9
 KEY_AFTER_PROMPT_START_S = 1.0  # digits 1 and 2: the key arrives one second into the prompt
 CALLEE_HANGS_UP_AFTER_S = 3.0  # digit 3
 REJECT_AFTER_RING_S = 2.0  # digit 6
+VIRTUAL_AGENT_ANSWER_S = 2.0  # a sandbox agent's phone rings this long before it answers
+VIRTUAL_AGENT_TALK_S = 10.0  # ...and the agent talks this long, then hangs up
 
 
 @dataclass(frozen=True)
@@ -95,9 +100,18 @@ def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
     play_end = play_start + request.loop_count * request.prompt.duration_s
     limit = answer + request.max_talk_s
     timed: list[tuple[float, CallEvent]] = []
+    key_at: float | None = None
     if o.key is not None and request.collect_dtmf:
         key_at = play_start + min(KEY_AFTER_PROMPT_START_S, max(play_end - play_start, 0.0))
         timed.append((key_at, Dtmf(o.key, at(key_at))))
+    handover = _transfer_at(request, o, answer, play_end, key_at)
+    gone = None if o.hangs_up_after_s is None else answer + o.hangs_up_after_s
+    if handover is not None and handover <= limit and (gone is None or handover < gone):
+        if request.transfer is not None and request.transfer.mode == 1:
+            timed.append((play_end, PromptDone(at(play_end))))
+        events.extend(e for t, e in sorted(timed, key=lambda p: p[0]) if t <= handover)
+        events.append(TransferStarted(at(handover)))
+        return events
     if o.hangs_up_after_s is not None:
         end, by, why = answer + o.hangs_up_after_s, HangupBy.CALLEE, "callee hung up"
     else:
@@ -110,11 +124,39 @@ def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
     return events
 
 
+def _transfer_at(
+    request: DialRequest, o: Outcome, answer: float, play_end: float, key_at: float | None
+) -> float | None:
+    """When an answered callee is handed to an agent (None: never, the call ends as usual)."""
+    transfer = request.transfer
+    if transfer is None:
+        return None
+    if transfer.mode == 1:
+        return play_end
+    if key_at is not None and o.key == transfer.key:
+        return max(key_at, answer + transfer.delay_s)
+    return None
+
+
+def callee_gone_at(request: DialRequest, start: datetime) -> datetime | None:
+    """When the simulated callee hangs up by itself (digit 3), if it does."""
+    o = outcome_for(request.callee)
+    if o.hangs_up_after_s is None or o.answer_after_ring_s is None:
+        return None
+    return start + timedelta(seconds=RING_AFTER_S + o.answer_after_ring_s + o.hangs_up_after_s)
+
+
+def virtual_agent_answers(slot: AgentSlot) -> bool:
+    """Sandbox agents answer, except those whose job number (empNo) ends in 4."""
+    return not (slot.emp_no or "").endswith("4")
+
+
 class SandboxCall:
     """A simulated call: replays its plan at the clock's pace; `hangup()` cuts it short."""
 
     def __init__(self, request: DialRequest, clock: Clock) -> None:
         self._clock = clock
+        self._request = request
         self._start = clock.now()
         self._plan = plan(request, self._start)
         self._hangup = asyncio.Event()
@@ -136,6 +178,82 @@ class SandboxCall:
             if isinstance(event, HungUp):
                 self._done = True
             yield event
+            if isinstance(event, TransferStarted):
+                async for later in self._transfer():
+                    yield later
+                return
+
+    async def _transfer(self) -> AsyncIterator[CallEvent]:
+        """The callee waits for an agent; a virtual agent answers and talks, or nobody does."""
+        transfer = self._request.transfer
+        assert transfer is not None
+        stop = asyncio.Event()
+        gone = callee_gone_at(self._request, self._start)
+        watchers = [asyncio.ensure_future(self._stop_when(stop, gone))]
+        search = Search(transfer, self._clock, self._ring_virtual(stop), stop)
+        try:
+            async for event in search.run():
+                yield event
+            slot = search.answered
+            if slot is None:
+                self._done = True
+                if self._hangup.is_set():
+                    yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
+                elif gone is not None and self._clock.now() >= gone:
+                    yield HungUp(gone, HangupBy.CALLEE, 200, "callee hung up while waiting")
+                else:
+                    yield HungUp(self._clock.now(), HangupBy.US, 200, "no agent free")
+                return
+            talk_end = search.answered_at + timedelta(
+                seconds=min(VIRTUAL_AGENT_TALK_S, transfer.max_talk_s)
+            )
+            ends_by = HangupBy.AGENT
+            if gone is not None and gone < talk_end:
+                talk_end, ends_by = gone, HangupBy.CALLEE
+            stop.clear()
+            watchers.append(asyncio.ensure_future(self._stop_when(stop, talk_end)))
+            await stop.wait()
+            await transfer.desk.release(slot, talked=True)
+            self._done = True
+            if self._hangup.is_set() and self._clock.now() < talk_end:
+                yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
+            else:
+                reason = "agent hung up" if ends_by is HangupBy.AGENT else "callee hung up"
+                yield HungUp(talk_end, ends_by, 200, reason)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+
+    async def _stop_when(self, stop: asyncio.Event, when: datetime | None) -> None:
+        """Set `stop` at `when` (the callee or agent hangs up) or when we hang up."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._hangup.wait())]
+        if when is not None:
+            waits.append(
+                asyncio.ensure_future(
+                    self._clock.sleep(max((when - self._clock.now()).total_seconds(), 0.0))
+                )
+            )
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        stop.set()
+
+    def _ring_virtual(self, stop: asyncio.Event) -> Ring:
+        async def ring(slot: AgentSlot) -> bool:
+            answers = virtual_agent_answers(slot)
+            seconds = VIRTUAL_AGENT_ANSWER_S if answers else slot.ring_timeout_s
+            sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+            stopper = asyncio.ensure_future(stop.wait())
+            done, pending = await asyncio.wait(
+                {sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            return answers and sleeper in done
+
+        return ring
 
     async def _wait_or_hangup(self, seconds: float) -> bool:
         """Sleep on the clock; True if `hangup()` came first."""
@@ -152,6 +270,9 @@ class SandboxCall:
 
 class SandboxCarrier:
     """Dials simulated callees; see OUTCOMES and docs/sandbox.md."""
+
+    #: transfers go to virtual agents: any enabled agent not busy, no softphone needed
+    virtual_agents = True
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock

@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.storage.models import Push
 
+#: push kinds: where each goes (App.push_url, cc_push_url, ring_push_url) and how it retries
+VOICE_REPORT = "voice_report"
+CC_RECORD = "cc_record"
+AGENT_RINGING = "agent_ringing"
+
 
 @dataclass(frozen=True)
 class PushItem:
@@ -19,7 +24,7 @@ class PushItem:
     app_id: str
     kind: str
     dedupe_key: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | list[dict[str, Any]]  # the ringing push is an array
 
 
 async def enqueue_many(session: AsyncSession, items: Iterable[PushItem], now: datetime) -> int:

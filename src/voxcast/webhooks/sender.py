@@ -18,7 +18,7 @@ from sqlalchemy import case, or_, select, update
 from voxcast import __version__
 from voxcast.runtime import Runtime
 from voxcast.storage.models import App, Push
-from voxcast.webhooks import signing
+from voxcast.webhooks import outbox, signing
 
 log = logging.getLogger("voxcast.push")
 
@@ -46,6 +46,16 @@ class Delivery:
     def body(self) -> bytes:
         payload: Any = [r.payload for r in self.rows] if self.batch else self.rows[0].payload
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _url_for(app: App | None, kind: str) -> str | None:
+    if app is None:
+        return None
+    if kind == outbox.CC_RECORD:
+        return app.cc_push_url
+    if kind == outbox.AGENT_RINGING:
+        return app.ring_push_url
+    return app.push_url
 
 
 class PushSender:
@@ -179,14 +189,14 @@ class PushSender:
 
     def _group(self, rows: list[Push], apps: dict[str, App]) -> list[Delivery]:
         """One delivery per row, or per batch of up to push_batch_size rows of a batch app."""
-        by_app: dict[str, list[Push]] = {}
+        by_app: dict[tuple[str, str], list[Push]] = {}
         for row in rows:
-            by_app.setdefault(row.app_id, []).append(row)
+            by_app.setdefault((row.app_id, row.kind), []).append(row)
         size = max(1, self.rt.settings.push_batch_size)
         deliveries: list[Delivery] = []
-        for app_id, app_rows in by_app.items():
+        for (app_id, kind), app_rows in by_app.items():
             app = apps.get(app_id)
-            url = app.push_url if app is not None else None
+            url = _url_for(app, kind)
             secret: str | None = None
             error: str | None = None if url else NO_URL
             if app is not None and app.push_secret_enc and error is None:
@@ -195,7 +205,7 @@ class PushSender:
                 except RuntimeError:
                     # counts as a failed attempt, so the row ends dead instead of looping
                     error = "push secret cannot be decrypted (server key changed)"
-            if app is not None and app.push_batch:
+            if app is not None and app.push_batch and kind == outbox.VOICE_REPORT:
                 for i in range(0, len(app_rows), size):
                     deliveries.append(
                         Delivery(app_id, url, secret, True, app_rows[i : i + size], error)
@@ -238,20 +248,24 @@ class PushSender:
         now = self.rt.clock.now()
         attempts = self.rt.settings.push_attempts
         retry = timedelta(seconds=self.rt.settings.push_retry_seconds)
-        by_outcome: dict[str | None, list[tuple[Push, Delivery]]] = {}
+        by_outcome: dict[tuple[str | None, bool], list[tuple[Push, Delivery]]] = {}
         for d, error in outcomes:
-            by_outcome.setdefault(error, []).extend((row, d) for row in d.rows)
+            for row in d.rows:
+                urgent = row.kind == outbox.AGENT_RINGING
+                by_outcome.setdefault((error, urgent), []).append((row, d))
         async with self.rt.sessions.begin() as session:
-            for error, items in by_outcome.items():
+            for (error, urgent), items in by_outcome.items():
                 values: dict[str, Any] = {"attempts": Push.attempts + 1, "lease_until": None}
                 if error is None:
                     values.update(state=DELIVERED, delivered_at=now, last_error="")
                 else:
+                    # the agent ringing push is retried at once: it is only useful now
+                    again = now if urgent else now + retry
                     values.update(
                         state=DEAD
                         if error == NO_URL
                         else case((Push.attempts + 1 >= attempts, DEAD), else_=PENDING),
-                        next_attempt_at=now + retry,
+                        next_attempt_at=again,
                         last_error=error,
                     )
                 for start in range(0, len(items), RECORD_CHUNK):

@@ -1,4 +1,4 @@
-"""call-center agent groups and agents
+"""call center: agent groups, agents, call records and push addresses
 
 Revision ID: 0003
 Revises: 0002
@@ -61,9 +61,49 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_seats_account_id"), "seats", ["account_id"], unique=False)
     op.create_index(op.f("ix_seats_group_id"), "seats", ["group_id"], unique=False)
+    op.add_column("apps", sa.Column("cc_push_url", sa.Text(), nullable=True))
+    op.add_column("apps", sa.Column("ring_push_url", sa.Text(), nullable=True))
+    op.create_table(
+        "cc_records",
+        sa.Column("call_session_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("voice_id", sa.String(length=32), nullable=True),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("seat_id", sa.Integer(), nullable=True),
+        sa.Column("called", sa.String(length=20), nullable=False),
+        sa.Column("called_info", sa.Text(), nullable=True),
+        sa.Column("caller", sa.String(length=32), nullable=True),
+        sa.Column("ccode", sa.String(length=8), nullable=True),
+        sa.Column("agent_name", sa.String(length=64), nullable=True),
+        sa.Column("agent_group_name", sa.String(length=32), nullable=True),
+        sa.Column("call_duration", sa.Integer(), nullable=False),
+        sa.Column("call_type", sa.SmallInteger(), nullable=False),
+        sa.Column("hangup_code", sa.Integer(), nullable=False),
+        sa.Column("hangup_reason", sa.SmallInteger(), nullable=False),
+        sa.Column("hanging_direction", sa.SmallInteger(), nullable=False),
+        sa.Column("no_answer_agents", voxcast.storage.types.JSONText(), nullable=False),
+        sa.Column("base_cost", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("cost", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("abandoned", sa.Boolean(), nullable=False),
+        sa.Column("call_start_time", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.Column("answer_time", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("transfer_time", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("agent_answer_time", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("call_end_time", voxcast.storage.types.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+        sa.PrimaryKeyConstraint("call_session_id"),
+    )
+    op.create_index("ix_cc_records_account_start", "cc_records", ["account_id", "call_start_time"])
+    op.create_index(op.f("ix_cc_records_task_id"), "cc_records", ["task_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("cc_records")
+    with op.batch_alter_table("apps") as batch:
+        batch.drop_column("ring_push_url")
+        batch.drop_column("cc_push_url")
     op.drop_table("seats")
     op.drop_table("seat_groups")
     with op.batch_alter_table("accounts") as batch:

@@ -1,0 +1,178 @@
+"""Group calls handed to agents (toSeat=1) in the sandbox, with virtual agents, on SQLite and
+PostgreSQL: the call-center record and its push for each ending (transferred, agent no answer
+then the next agent, callee hangs up while waiting, no agent free), the agent ringing pushes,
+agents' statuses, and proportional dialing held to calloutRate x free agents."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tests.integration.dialing import dialer_rig, insert_task, wait_status
+from tests.integration.receiver import Receiver
+from voxcast.config import Settings
+from voxcast.domain.enums import TaskStatus
+from voxcast.runtime import Runtime
+from voxcast.services import accounts, agents, rates
+from voxcast.storage.models import App, CcRecord, Seat
+from voxcast.webhooks.sender import PushSender
+
+SHORT = "Hi."  # a short message, so the callee reaches the transfer quickly
+
+
+async def call_center(
+    rt: Runtime, seats: int, *, emp_nos: list[str] | None = None, **settings: Any
+) -> tuple[accounts.Credentials, int, list[agents.NewSeat]]:
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        creds = await accounts.create_account(
+            session, rt.secrets, now, name="cc", balance=Decimal(100)
+        )
+        await rates.set_rate(session, creds.account_id, "", Decimal("0.02"))
+        group = await agents.add_group(session, creds.account_id, creds.app_id, "sales", now)
+        await agents.set_basic(session, creds.account_id, group.id, settings)
+        made = await agents.add_seats(
+            session, rt.secrets, creds.account_id, group.id, seats, None, None, now
+        )
+        for seat, emp_no in zip(made, emp_nos or [], strict=False):
+            await session.execute(update(Seat).where(Seat.id == seat.key_id).values(emp_no=emp_no))
+    return creds, group.id, made
+
+
+def transfer_params(group_id: int, **extra: Any) -> dict[str, Any]:
+    params = {"toSeat": 1, "sipGroupId": group_id, "toSeatType": 1, "outboundControl": 1,
+              "calloutRate": 1}  # fmt: skip
+    params.update(extra)
+    return params
+
+
+async def cc_records(rt: Runtime, task_id: int) -> list[CcRecord]:
+    async with rt.sessions() as session:
+        rows = await session.scalars(
+            select(CcRecord).where(CcRecord.task_id == task_id).order_by(CcRecord.called)
+        )
+        return list(rows.all())
+
+
+async def run(rt: Runtime, creds: accounts.Credentials, numbers: list[str], **kw: Any) -> int:
+    task_id = await insert_task(rt, creds.account_id, creds.app_id, numbers, text=SHORT, **kw)
+    await wait_status(rt, task_id, TaskStatus.FINISHED, timeout=60)
+    return task_id
+
+
+async def test_answered_callee_is_transferred_and_the_agent_hangs_up(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=50) as rig:
+        creds, group_id, [seat] = await call_center(rig.rt, 1, wrapUpTime=1)
+        task_id = await run(rig.rt, creds, ["8613000000000"], params=transfer_params(group_id))
+        [rec] = await cc_records(rig.rt, task_id)
+        async with rig.rt.sessions() as session:
+            status = await session.scalar(select(Seat.status).where(Seat.id == seat.key_id))
+    assert rec.agent_name == seat.name and rec.agent_group_name == "sales"
+    assert (rec.hangup_reason, rec.hanging_direction, rec.hangup_code) == (3, 1, 200)
+    assert rec.call_duration == 10  # the virtual agent talks ten seconds
+    assert not rec.abandoned and rec.no_answer_agents == []
+    assert rec.transfer_time is not None and rec.agent_answer_time is not None
+    assert status in (agents.AgentStatus.OFFLINE, agents.AgentStatus.WRAP_UP)
+
+
+async def test_agent_no_answer_then_the_next_agent_takes_it(settings: Settings) -> None:
+    async with Receiver() as rings, Receiver() as records, dialer_rig(settings, speed=50) as rig:
+        creds, group_id, made = await call_center(
+            rig.rt, 2, emp_nos=["E104", "E200"], timeoutTransferSec=5
+        )
+        async with rig.rt.sessions.begin() as session:
+            await session.execute(
+                update(App)
+                .where(App.app_id == creds.app_id)
+                .values(ring_push_url=rings.url, cc_push_url=records.url)
+            )
+            # the agent that never answers has been idle longest, so it rings first
+            first = rig.rt.clock.now().replace(year=2020)
+            await session.execute(
+                update(Seat).where(Seat.id == made[0].key_id).values(status_changed_at=first)
+            )
+        task_id = await run(rig.rt, creds, ["8613000000000"], params=transfer_params(group_id))
+        [rec] = await cc_records(rig.rt, task_id)
+        async with PushSender(rig.rt, worker_id="t") as sender:
+            await sender.deliver_due()
+    assert rec.no_answer_agents == [made[0].name]
+    assert rec.agent_name == made[1].name and rec.hangup_reason == 3
+    ringing = [r.json() for r in rings.received]
+    assert all(isinstance(body, list) and len(body) == 1 for body in ringing)
+    assert [(b[0]["sipAccount"], b[0]["noAnswerSipList"]) for b in ringing] == [
+        (made[0].name, []),
+        (made[1].name, [made[0].name]),
+    ]
+    assert ringing[0][0]["type"] == 1 and ringing[0][0]["taskId"] == task_id
+    assert ringing[0][0]["seatGroupName"] == "sales" and ringing[0][0]["called"] == "8613000000000"
+    [pushed] = [r.json() for r in records.received]
+    assert pushed["agentName"] == made[1].name and pushed["hangupReason"] == 3
+    assert pushed["hangingDirection"] == 1 and pushed["callType"] == 1
+    assert pushed["callSessionId"] == rec.call_session_id
+
+
+async def test_callee_hanging_up_while_waiting_is_abandoned(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=50) as rig:
+        creds, group_id, _ = await call_center(rig.rt, 0, timeoutWaitSec=60)
+        # not proportional: with no agent at all a proportional task would not dial
+        params = transfer_params(group_id, outboundControl=0)
+        task_id = await run(rig.rt, creds, ["8613000000003"], params=params)
+        [rec] = await cc_records(rig.rt, task_id)
+    assert rec.abandoned and rec.agent_name is None
+    assert (rec.hangup_reason, rec.hanging_direction) == (2, 0)  # by the customer
+
+
+async def test_no_agent_free_hangs_up_after_the_wait(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=50) as rig:
+        creds, group_id, _ = await call_center(rig.rt, 0, timeoutWaitSec=5)
+        params = transfer_params(group_id, outboundControl=0)
+        task_id = await run(rig.rt, creds, ["8613000000000"], params=params)
+        [rec] = await cc_records(rig.rt, task_id)
+    assert rec.abandoned and (rec.hangup_reason, rec.hanging_direction) == (2, 3)
+    assert rec.call_end_time is not None and rec.transfer_time is not None
+    waited = (rec.call_end_time - rec.transfer_time).total_seconds()
+    assert 5.0 <= waited <= 6.5
+
+
+async def test_transfer_on_key_press_waits_for_the_key(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=50) as rig:
+        creds, group_id, _ = await call_center(rig.rt, 1)
+        params = transfer_params(group_id, toSeatType=2, toSeatKey=1, delayTransfer=0)
+        # digit 1 presses 1 (transferred); digit 0 presses nothing (the message ends the call)
+        task_id = await run(
+            rig.rt, creds, ["8613000000001", "8613000000000"], params=params, loop_count=3
+        )
+        recs = {r.called: r for r in await cc_records(rig.rt, task_id)}
+    assert recs["8613000000001"].hangup_reason == 3
+    assert recs["8613000000000"].hangup_reason == 1 and recs["8613000000000"].transfer_time is None
+
+
+async def test_proportional_dialing_keeps_calls_to_callout_rate_times_free_agents(
+    settings: Settings,
+) -> None:
+    async with dialer_rig(settings, speed=20) as rig:
+        creds, group_id, _ = await call_center(rig.rt, 2, timeoutWaitSec=60)
+        numbers = [f"861300000{i:03d}0" for i in range(8)]  # all answer
+        task_id = await insert_task(
+            rig.rt, creds.account_id, creds.app_id, numbers, text=SHORT,
+            params=transfer_params(group_id, calloutRate=1),
+        )  # fmt: skip
+        peak = 0
+        for _ in range(400):
+            waiting = len(rig.dialer._waiting.get(task_id, ()))
+            peak = max(peak, waiting)
+            if await _finished(rig.rt, task_id):
+                break
+            await asyncio.sleep(0.01)
+        recs = await cc_records(rig.rt, task_id)
+    assert len(recs) == 8 and all(r.hangup_reason == 3 for r in recs)
+    assert peak <= 2  # never more callees waiting than calloutRate x free agents
+
+
+async def _finished(rt: Runtime, task_id: int) -> bool:
+    from tests.integration.dialing import task_status
+
+    return await task_status(rt, task_id) == TaskStatus.FINISHED
