@@ -13,7 +13,7 @@ from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, parse_money, with_runtime
 from voxcast.cli.trunks import trunk_app
-from voxcast.domain.codes import ApiError
+from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.security import generate_key
 from voxcast.services import accounts, files, rates, sms
@@ -78,21 +78,32 @@ def set_push_url(
     secret: Annotated[
         str | None, typer.Option(help="HMAC-SHA256 push signing secret ('' to remove)")
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="voice: status reports; cc: call-center records; ring: agent ringing events"
+        ),
+    ] = "voice",
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Set where a voice app's status reports are pushed."""
+    """Set where a voice app's status reports (or call-center pushes) are sent."""
+    if kind not in ("voice", "cc", "ring"):
+        _fail(ApiError(Code.PARAMETER, "--kind: voice, cc or ring"))
 
     async def go(rt: Runtime) -> None:
         async with rt.sessions.begin() as session:
-            await accounts.set_push(
-                session, rt.secrets, app_id, url=url, batch=batch, secret=secret
-            )
+            if kind == "voice":
+                await accounts.set_push(
+                    session, rt.secrets, app_id, url=url, batch=batch, secret=secret
+                )
+            else:
+                await accounts.set_cc_push(session, app_id, url=url, ringing=kind == "ring")
 
     try:
         with_runtime(database_url, go)
     except ApiError as err:
         _fail(err)
-    console.print(f"app {app_id}: push URL set")
+    console.print(f"app {app_id}: {kind} push URL set")
 
 
 @admin_app.command("set-ip-whitelist")

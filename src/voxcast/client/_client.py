@@ -181,6 +181,11 @@ class _Endpoints(Generic[R]):
         body = {"current": current, "size": size, "params": _drop_none(params)}
         return self._call("POST", "/v3/cc/seat/query", body)
 
+    def query_cc_records(self, current: int = 1, size: int = 20, **params: Any) -> R:
+        """/cc/record/query: params startTime and endTime ("yyyy-MM-dd HH:mm:ss") required."""
+        body = {"current": current, "size": size, "params": _drop_none(params)}
+        return self._call("POST", "/v3/cc/record/query", body)
+
 
 class VoxcastClient(_Endpoints[Envelope]):
     """Blocking client: `VoxcastClient(base_url, api_key, api_secret).get_balance()`."""

@@ -194,6 +194,20 @@ async def set_push(
     return app
 
 
+async def set_cc_push(session: AsyncSession, app_id: str, *, url: str, ringing: bool) -> App:
+    """Where the app's call-center records (or agent ringing events) are pushed."""
+    app = await session.get(App, app_id)
+    if app is None:
+        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+    if url and not url.startswith(("http://", "https://")):
+        raise ApiError(Code.PARAMETER, "url: must start with http:// or https://")
+    if ringing:
+        app.ring_push_url = url or None
+    else:
+        app.cc_push_url = url or None
+    return app
+
+
 async def set_ip_whitelist(session: AsyncSession, account_id: int, ips: str) -> None:
     account = await get_account(session, account_id)
     entries = [e.strip() for e in ips.replace(";", ",").split(",") if e.strip()]

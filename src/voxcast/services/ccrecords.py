@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain import callresult
@@ -150,6 +150,8 @@ async def query(
     hangup_reasons: list[int] | None = None,
     number: str | None = None,
     directions: list[int] | None = None,
+    ccodes: list[str] | None = None,
+    labels: list[str] | None = None,
     current: int = 1,
     size: int = 20,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -178,6 +180,10 @@ async def query(
         where.append(or_(CcRecord.called == number, CcRecord.caller == number))
     if directions:
         where.append(CcRecord.hanging_direction.in_(directions))
+    if ccodes:
+        where.append(CcRecord.ccode.in_(ccodes))
+    if labels:
+        where.append(false())  # voxcast records carry no labels yet: none has these
     total = int(await session.scalar(select(func.count()).select_from(CcRecord).where(*where)) or 0)
     rows = await session.scalars(
         select(CcRecord)
