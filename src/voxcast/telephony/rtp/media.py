@@ -58,6 +58,9 @@ class MediaStream(asyncio.DatagramProtocol):
         self.on_dtmf: Callable[[str], None] | None = None
         self._done: asyncio.Future[None] | None = None
         self.sent = 0
+        #: a bridged stream: packets accepted here are relayed to it (callee ↔ agent)
+        self.relay_to: MediaStream | None = None
+        self.relayed = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -129,11 +132,23 @@ class MediaStream(asyncio.DatagramProtocol):
         return True
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if self.reception is None:
+        reception = self.reception
+        if reception is None:
             return  # media before the answer's SDP: nothing to check it against
-        key = self.reception.feed(data, (str(addr[0]), int(addr[1])))
+        before = reception.received
+        key = reception.feed(data, (str(addr[0]), int(addr[1])))
         if key is not None and self.on_dtmf is not None:
             self.on_dtmf(key)
+        peer = self.relay_to
+        if peer is not None and reception.received > before:
+            peer.forward(data)
+
+    def forward(self, data: bytes) -> None:
+        """Send a packet relayed from the bridged stream as it came (same codec both ways:
+        the agent leg is offered only the callee's codec)."""
+        if self._transport is not None and self.remote is not None:
+            self._transport.sendto(data, self.remote)
+            self.relayed += 1
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # ICMP unreachable from a far end gone away
@@ -143,6 +158,7 @@ class MediaStream(asyncio.DatagramProtocol):
         return self.reception.received if self.reception is not None else 0
 
     def close(self) -> None:
+        self.relay_to = None
         self.stop_playing()
         if self._transport is not None:
             self._transport.close()

@@ -10,13 +10,14 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from voxcast.audio import g711
 from voxcast.audio.pcm import wav_bytes
 from voxcast.audio.playback import PromptAudio, PromptNotFound
 from voxcast.ports import (
+    AgentSlot,
     Answered,
     CallEvent,
     Clock,
@@ -27,9 +28,12 @@ from voxcast.ports import (
     HungUp,
     PromptDone,
     Ringing,
+    Transfer,
+    TransferStarted,
 )
 from voxcast.telephony.rtp.media import MediaEngine, MediaStream
 from voxcast.telephony.sip import sdp, useragent
+from voxcast.telephony.sip.agentleg import AgentLeg
 from voxcast.telephony.sip.dialog import Local
 from voxcast.telephony.sip.digest import Credentials
 from voxcast.telephony.sip.message import Message
@@ -41,11 +45,13 @@ from voxcast.telephony.sip.registration import (
 )
 from voxcast.telephony.sip.transport import SipEndpoint, TcpSipEndpoint
 from voxcast.telephony.sip.useragent import OutboundCall, Output
+from voxcast.telephony.transfer import Search
 
 log = logging.getLogger("voxcast.sip.carrier")
 
 Address = tuple[str, int]
 RING_BACKSTOP_S = 10.0
+TRANSFER_WIND_DOWN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class CallStats:
     rtp_sent: int = 0
     rtp_received: int = 0
     rtp_strangers: int = 0
+    relayed: int = 0  # packets relayed between callee and agent while bridged
     recording: Path | None = None
     sip_log: list[str] = field(default_factory=list)
 
@@ -135,6 +142,14 @@ class SipCall:
         self._timers: list[asyncio.Task[None]] = []
         self._ring_timer_started = False
         self._ring_timeout_at: datetime | None = None
+        self._answered_at: datetime | None = None
+        self._ringing_at = carrier.clock.now()
+        self._talk_timer: asyncio.Future[None] | None = None
+        self._transferring = False
+        self._callee_gone = asyncio.Event()
+        self._agent: AgentLeg | None = None
+        self._agent_hung_up = False
+        self._transfer_task: asyncio.Future[None] | None = None
         self.stats = CallStats()
         self.call_id = secrets.token_hex(12)
 
@@ -158,6 +173,7 @@ class SipCall:
 
     async def hangup(self) -> None:
         self._hangup_requested.set()
+        self._callee_gone.set()
         self._hang_up("hung up by us")
 
     # -- placing the call -----------------------------------------------------------------
@@ -204,15 +220,21 @@ class SipCall:
         elif isinstance(out, useragent.Answered):
             self._connect_media(out.media)
             self._answered = True
+            self._answered_at = now
             self._put(Answered(now))
-            self._after(self._request.max_talk_s, self._talk_limit)
+            self._talk_timer = self._after(self._request.max_talk_s, self._talk_limit)
             self._timers.append(asyncio.ensure_future(self._play()))
         elif isinstance(out, useragent.MediaChanged):
             self._connect_media(out.media)
         elif isinstance(out, useragent.DtmfInfo):
             self._on_dtmf(out.digit)
         elif isinstance(out, useragent.Ended):
-            if self._ring_timeout_at is not None and not self._answered:
+            self._callee_gone.set()
+            if self._agent is not None:
+                self._agent.hangup()
+            if self._agent_hung_up:
+                self._emit_end(out.code, HangupBy.AGENT, "agent hung up")
+            elif self._ring_timeout_at is not None and not self._answered:
                 # we cancelled because nobody answered: a 480 at the moment we gave up
                 self._emit_end(480, HangupBy.US, "no answer", at=self._ring_timeout_at)
             else:
@@ -222,11 +244,15 @@ class SipCall:
         if self._ring_timer_started:
             return
         self._ring_timer_started = True
+        self._ringing_at = self._carrier.clock.now()
         self._after(self._request.max_ringing_s, self._ring_timeout)
 
     def _ring_timeout(self) -> None:
         if not self._answered and not self._ended:
-            self._ring_timeout_at = self._carrier.clock.now()
+            # the ring time ran out at this instant; the timer itself may wake a little later
+            self._ring_timeout_at = self._ringing_at + timedelta(
+                seconds=self._request.max_ringing_s
+            )
             self._hang_up("no answer")
 
     def _connect_media(self, media: sdp.Media) -> None:
@@ -257,19 +283,24 @@ class SipCall:
             self._hang_up("prompt missing")
             return
         await media.play(audio, max(1, request.loop_count))
-        if self._ended:
+        if self._ended or self._transferring:
             return
         self._put(PromptDone(self._carrier.clock.now()))
+        if request.transfer is not None and request.transfer.mode == 1:
+            self._start_transfer()
+            return
         if request.delay_hangup_s > 0:
             await self._carrier.clock.sleep(request.delay_hangup_s)
         self._hang_up("normal clearing")
 
-    def _after(self, seconds: float, action: object) -> None:
+    def _after(self, seconds: float, action: Callable[[], None]) -> asyncio.Future[None]:
         async def later() -> None:
             await self._carrier.clock.sleep(seconds)
-            action()  # type: ignore[operator]
+            action()
 
-        self._timers.append(asyncio.ensure_future(later()))
+        timer = asyncio.ensure_future(later())
+        self._timers.append(timer)
+        return timer
 
     def _talk_limit(self) -> None:
         self._hang_up("maximum call duration reached")
@@ -288,6 +319,83 @@ class SipCall:
     def _on_dtmf(self, key: str) -> None:
         if self._request.collect_dtmf and not self._ended:
             self._put(Dtmf(key, self._carrier.clock.now()))
+        transfer = self._request.transfer
+        if transfer is not None and transfer.mode == 2 and key == transfer.key:
+            elapsed = self._carrier.clock.now() - (self._answered_at or self._carrier.clock.now())
+            self._after(max(0.0, transfer.delay_s - elapsed.total_seconds()), self._start_transfer)
+
+    # -- transfer to an agent ----------------------------------------------------------------
+    def _start_transfer(self) -> None:
+        transfer = self._request.transfer
+        if transfer is None or self._transferring or self._ended or not self._answered:
+            return
+        self._transferring = True
+        if self._talk_timer is not None:  # the agent conversation has its own limit
+            self._talk_timer.cancel()
+        if self._media is not None:
+            self._media.stop_playing()
+        self._put(TransferStarted(self._carrier.clock.now()))
+        # not a timer: it must finish (and free the agent) even when the call ends first
+        self._transfer_task = asyncio.ensure_future(self._run_transfer(transfer))
+
+    async def _run_transfer(self, transfer: Transfer) -> None:
+        clock = self._carrier.clock
+        search = Search(transfer, clock, self._ring_agent, self._callee_gone)
+        async for event in search.run():
+            self._put(event)
+        agent = self._agent
+        if search.answered is None or agent is None:
+            if not self._callee_gone.is_set():
+                self._hang_up("no agent free")
+            return
+        try:
+            waits = [
+                asyncio.ensure_future(self._callee_gone.wait()),
+                asyncio.ensure_future(agent.ended.wait()),
+                asyncio.ensure_future(clock.sleep(transfer.max_talk_s)),
+            ]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+            if not self._callee_gone.is_set():
+                if agent.ended.is_set():
+                    self._agent_hung_up = True
+                    self._hang_up("agent hung up")
+                else:
+                    agent.hangup()
+                    self._hang_up("maximum call duration reached")
+            else:
+                agent.hangup()
+        finally:
+            await transfer.desk.release(search.answered, talked=True)
+
+    async def _ring_agent(self, slot: AgentSlot) -> bool:
+        if self._media is None or self.stats.codec is None:
+            return False
+        carrier = self._carrier
+        endpoint = await carrier.agent_endpoint()
+        leg = AgentLeg(
+            endpoint=endpoint,
+            media=await carrier.media.open_stream(),
+            callee_media=self._media,
+            slot=slot,
+            codec=self.stats.codec,
+            caller=self._request.callee,
+            local_host=carrier.public_host or endpoint.address[0],
+            on_hangup=lambda: None,
+        )
+        self._agent = leg
+        gone = asyncio.ensure_future(self._callee_gone.wait())
+        ringing = asyncio.ensure_future(leg.ring())
+        await asyncio.wait({gone, ringing}, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if ringing.done() and ringing.result() and not self._callee_gone.is_set():
+            return True
+        leg.hangup()  # the callee left while the agent's phone rang
+        ringing.cancel()
+        leg.close()
+        self._agent = None
+        return False
 
     def _put(self, event: CallEvent) -> None:
         if not self._ended:
@@ -304,6 +412,18 @@ class SipCall:
     async def _cleanup(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self._transfer_task is not None:
+            self._callee_gone.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._transfer_task), TRANSFER_WIND_DOWN_S)
+            except Exception:
+                log.exception("call %s: the transfer did not wind down", self.call_id)
+        if self._agent is not None:
+            self._agent.hangup()
+            self.stats.relayed = self._agent.media.relayed + (
+                self._media.relayed if self._media else 0
+            )
+            self._agent.close()
         media = self._media
         if media is not None:
             reception = media.reception
@@ -348,15 +468,30 @@ class SipCarrier:
         self.peer: Address = (trunk.host, trunk.port)
         self._trace = trace
         self._endpoint: SipEndpoint | None = None
+        self._agents_endpoint: SipEndpoint | None = None
         self._opening = asyncio.Lock()
         self.calls: list[SipCall] = []
         self.registration: Registration | None = (
             None  # the last calls, for `voxcast call` and tests
         )
 
+    #: transfers ring registered agents' softphones (status idle, with a contact)
+    virtual_agents = False
+
     @property
     def endpoint_if_open(self) -> SipEndpoint | None:
         return self._endpoint
+
+    async def agent_endpoint(self) -> SipEndpoint:
+        """The UDP endpoint agents' phones are rung from: the trunk's own when it is UDP."""
+        endpoint = await self.endpoint()
+        if self.trunk.transport != "tcp":
+            return endpoint
+        if self._agents_endpoint is None:
+            loop = asyncio.get_running_loop()
+            host = self._bind[0] or endpoint.address[0]
+            self._agents_endpoint = await SipEndpoint.open(host, 0, loop.time)
+        return self._agents_endpoint
 
     async def endpoint(self) -> SipEndpoint:
         async with self._opening:
@@ -434,3 +569,6 @@ class SipCarrier:
         if self._endpoint is not None:
             await self._endpoint.close()
             self._endpoint = None
+        if self._agents_endpoint is not None:
+            await self._agents_endpoint.close()
+            self._agents_endpoint = None

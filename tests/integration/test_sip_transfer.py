@@ -1,0 +1,163 @@
+"""Transfers to agents over SIP, end to end, with SIPp as the callee and as the agents'
+softphones: the dialer rings the agent, bridges RTP both ways (packet counts), and writes the
+call-center record with the right hangupReason for each ending. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tests.integration.dialing import insert_task, wait_status
+from tests.integration.receiver import Receiver
+from tests.integration.test_sip_calls import sip_rig
+from tests.sipp.runner import Sipp
+from voxcast.config import Settings
+from voxcast.domain.enums import TaskStatus
+from voxcast.runtime import Runtime
+from voxcast.services import agents
+from voxcast.storage.models import App, CcRecord, Seat
+from voxcast.webhooks.sender import PushSender
+
+SHORT = "Hi."
+
+
+async def agents_for(
+    rt: Runtime, account_id: int, app_id: str, phones: list[Sipp | None], **settings: Any
+) -> tuple[int, list[agents.NewSeat]]:
+    """A group whose agents are registered at these SIPp softphones (None: offline)."""
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        group = await agents.add_group(session, account_id, app_id, "support", now)
+        await agents.set_basic(session, account_id, group.id, settings)
+        made = await agents.add_seats(
+            session, rt.secrets, account_id, group.id, len(phones), None, None, now
+        )
+        for i, (seat, phone) in enumerate(zip(made, phones, strict=True)):
+            if phone is None:
+                continue
+            # as the registrar records a REGISTER from that softphone (tested on its own)
+            await session.execute(
+                update(Seat)
+                .where(Seat.id == seat.key_id)
+                .values(
+                    contact=f"sip:{seat.name}@{phone.host}:{phone.port}",
+                    contact_expires=now + timedelta(hours=1),
+                    status=agents.AgentStatus.IDLE,
+                    status_changed_at=now - timedelta(minutes=10 - i),  # the first is longest idle
+                )
+            )
+    return group.id, made
+
+
+async def run_task(rt: Runtime, creds: Any, group_id: int, number: str, **params: Any) -> int:
+    task_params = {"toSeat": 1, "sipGroupId": group_id, "toSeatType": 1, "outboundControl": 0,
+                   "calloutRate": 1}  # fmt: skip
+    task_params.update(params)
+    task_id = await insert_task(
+        rt, creds.account_id, creds.app_id, [number], text=SHORT, params=task_params
+    )
+    await wait_status(rt, task_id, TaskStatus.FINISHED, timeout=60)
+    return task_id
+
+
+async def the_record(rt: Runtime, task_id: int) -> CcRecord:
+    async with rt.sessions() as session:
+        return (
+            await session.execute(select(CcRecord).where(CcRecord.task_id == task_id))
+        ).scalar_one()
+
+
+async def seat_status(rt: Runtime, key_id: int) -> int:
+    async with rt.sessions() as session:
+        return int(await session.scalar(select(Seat.status).where(Seat.id == key_id)) or 0)
+
+
+async def done(*farends: Sipp) -> list[Any]:
+    results = []
+    for sipp in farends:
+        try:
+            results.append(await sipp.wait(15))
+        finally:
+            sipp.cleanup()
+    return results
+
+
+async def test_transferred_call_bridges_rtp_both_ways_and_the_agent_hangs_up(
+    settings: Settings,
+) -> None:
+    async with Receiver() as rings, sip_rig(settings) as rig:
+        callee = await Sipp.start("answer_hold.xml")
+        agent = await Sipp.start("agent_answer.xml", duration_ms=2000)
+        await rig.route_to(callee)
+        async with rig.rt.sessions.begin() as session:
+            await session.execute(
+                update(App).where(App.app_id == rig.creds.app_id).values(ring_push_url=rings.url)
+            )
+        group_id, [seat] = await agents_for(rig.rt, rig.creds.account_id, rig.creds.app_id, [agent])
+        task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
+        rec = await the_record(rig.rt, task_id)
+        [call] = rig.calls()
+        status = await seat_status(rig.rt, seat.key_id)
+        async with PushSender(rig.rt, worker_id="t") as sender:
+            await sender.deliver_due()
+        callee_far, agent_far = await done(callee, agent)
+    assert callee_far.ok and agent_far.ok, (callee_far, agent_far)
+    assert rec.agent_name == seat.name and rec.hangup_reason == 3
+    assert rec.hanging_direction == 1  # the agent hung up
+    assert rec.call_duration in (2, 3)
+    assert call.stats.relayed > 50  # about two seconds of the agent's voice, and its echo
+    assert status == agents.AgentStatus.IDLE  # free again (no wrap-up time set)
+    [ringing] = [r.json() for r in rings.received]
+    assert ringing[0]["sipAccount"] == seat.name and ringing[0]["noAnswerSipList"] == []
+
+
+async def test_agent_no_answer_then_the_next_agent(settings: Settings) -> None:
+    async with sip_rig(settings) as rig:
+        callee = await Sipp.start("answer_hold.xml")
+        deaf = await Sipp.start("ring_until_cancel.xml")
+        agent = await Sipp.start("agent_answer.xml", duration_ms=1000)
+        await rig.route_to(callee)
+        group_id, [first, second] = await agents_for(
+            rig.rt, rig.creds.account_id, rig.creds.app_id, [deaf, agent], timeoutTransferSec=2
+        )
+        task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
+        rec = await the_record(rig.rt, task_id)
+        results = await done(callee, deaf, agent)
+    assert all(r.ok for r in results), results  # the deaf phone saw our CANCEL
+    assert rec.no_answer_agents == [first.name]
+    assert rec.agent_name == second.name and rec.hangup_reason == 3
+
+
+async def test_callee_hanging_up_while_waiting_is_abandoned(settings: Settings) -> None:
+    async with sip_rig(settings) as rig:
+        callee = await Sipp.start("answer_then_hangup.xml", duration_ms=2500)
+        await rig.route_to(callee)
+        group_id, _ = await agents_for(
+            rig.rt, rig.creds.account_id, rig.creds.app_id, [None], timeoutWaitSec=30
+        )
+        task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000003")
+        rec = await the_record(rig.rt, task_id)
+        [far] = await done(callee)
+    assert far.ok, far
+    assert rec.abandoned and rec.agent_name is None
+    assert (rec.hangup_reason, rec.hanging_direction) == (2, 0)
+
+
+async def test_no_agent_free_is_hung_up_after_the_wait(settings: Settings) -> None:
+    async with sip_rig(settings) as rig:
+        callee = await Sipp.start("answer_hold.xml")
+        await rig.route_to(callee)
+        group_id, _ = await agents_for(
+            rig.rt, rig.creds.account_id, rig.creds.app_id, [None], timeoutWaitSec=2
+        )
+        task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
+        rec = await the_record(rig.rt, task_id)
+        [far] = await done(callee)
+    assert far.ok, far
+    assert rec.abandoned and (rec.hangup_reason, rec.hanging_direction) == (2, 3)
+    assert rec.transfer_time is not None and rec.call_end_time is not None
+    assert 2.0 <= (rec.call_end_time - rec.transfer_time).total_seconds() <= 3.0
+    assert rec.cost == Decimal("0.02")
