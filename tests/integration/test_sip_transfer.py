@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from tests.integration.dialing import insert_task, wait_status
 from tests.integration.receiver import Receiver
 from tests.integration.test_sip_calls import sip_rig
-from tests.sipp.runner import Sipp
+from tests.sipp.runner import Sipp, free_port
 from voxcast.config import Settings
 from voxcast.domain.enums import TaskStatus
 from voxcast.runtime import Runtime
 from voxcast.services import agents
 from voxcast.storage.models import App, CcRecord, Seat
+from voxcast.telephony.registrar import RegistrarService
 from voxcast.webhooks.sender import PushSender
 
 SHORT = "Hi."
@@ -85,19 +86,41 @@ async def done(*farends: Sipp) -> list[Any]:
     return results
 
 
-async def test_transferred_call_bridges_rtp_both_ways_and_the_agent_hangs_up(
+async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     settings: Settings,
 ) -> None:
+    """The whole path: the softphone REGISTERs with voxcast's registrar (digest), goes idle,
+    is rung at the address it registered from, answers, talks and hangs up."""
     async with Receiver() as rings, sip_rig(settings) as rig:
-        callee = await Sipp.start("answer_hold.xml")
-        agent = await Sipp.start("agent_answer.xml", duration_ms=2000)
-        await rig.route_to(callee)
-        async with rig.rt.sessions.begin() as session:
-            await session.execute(
-                update(App).where(App.app_id == rig.creds.app_id).values(ring_push_url=rings.url)
+        registrar = RegistrarService(rig.rt, "127.0.0.1", 0)
+        await registrar.start()
+        try:
+            callee = await Sipp.start("answer_hold.xml")
+            await rig.route_to(callee)
+            async with rig.rt.sessions.begin() as session:
+                await session.execute(
+                    update(App)
+                    .where(App.app_id == rig.creds.app_id)
+                    .values(ring_push_url=rings.url)
+                )
+            group_id, [seat] = await agents_for(
+                rig.rt, rig.creds.account_id, rig.creds.app_id, [None]
             )
-        group_id, [seat] = await agents_for(rig.rt, rig.creds.account_id, rig.creds.app_id, [agent])
-        task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
+            phone_port = free_port()
+            signing_in = await Sipp.start(
+                "uac/agent_register_only.xml",
+                remote=registrar.address,
+                port=phone_port,
+                rtp_echo=False,
+                extra_args=("-s", seat.name, "-au", seat.name, "-ap", seat.password),
+            )
+            [signed_in] = await done(signing_in)
+            assert signed_in.ok, signed_in
+            assert await seat_status(rig.rt, seat.key_id) == agents.AgentStatus.IDLE
+            agent = await Sipp.start("agent_answer.xml", duration_ms=2000, port=phone_port)
+            task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
+        finally:
+            await registrar.close()
         rec = await the_record(rig.rt, task_id)
         [call] = rig.calls()
         status = await seat_status(rig.rt, seat.key_id)

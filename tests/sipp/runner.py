@@ -132,11 +132,13 @@ class Sipp:
         rtp_echo: bool = True,
         trace_msg: bool = False,
         extra_args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> Sipp:
         """Start `scenario` (a path relative to tests/sipp) and return once SIPp holds its port.
 
         `keys` become `-key name value` (on top of DEFAULT_KEYS); `duration_ms` is `-d`, the
-        length of a bare <pause/>; past `timeout_s` SIPp gives up and fails (-timeout_error)."""
+        length of a bare <pause/>; past `timeout_s` SIPp gives up and fails (-timeout_error).
+        `port` fixes SIPp's SIP port (a softphone that registered from it answers on it)."""
         kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
         all_keys = DEFAULT_KEYS.get(scenario, {}) | (keys or {})
         if duration_ms is None:
@@ -148,9 +150,10 @@ class Sipp:
             shutil.rmtree(work, ignore_errors=True)
             raise
         for _attempt in range(5):
-            port, media_port = free_port(kind), free_media_port()
+            sip_port = port if port is not None else free_port(kind)
+            media_port = free_media_port()
             args = command(
-                scenario_path, port=port, media_port=media_port, work=work, calls=calls,
+                scenario_path, port=sip_port, media_port=media_port, work=work, calls=calls,
                 keys=all_keys, duration_ms=duration_ms, transport=transport,
                 timeout_s=timeout_s, remote=remote, rtp_echo=rtp_echo, trace_msg=trace_msg,
             ) + list(extra_args)  # fmt: skip
@@ -160,7 +163,7 @@ class Sipp:
                 )
             try:
                 for _ in range(100):  # up to 2 s for SIPp to bind its port
-                    if proc.returncode is not None or _bound(port, kind):
+                    if proc.returncode is not None or _bound(sip_port, kind):
                         break
                     await asyncio.sleep(0.02)
             except BaseException:  # cancelled: leave no SIPp behind
@@ -168,7 +171,7 @@ class Sipp:
                     proc.kill()
                 raise
             if proc.returncode is None:
-                return cls(proc, port, media_port, work, transport)
+                return cls(proc, sip_port, media_port, work, transport)
             await proc.wait()
             # the port was taken meanwhile (or SIPp refused the scenario): try again
         stderr = (work / "stderr.log").read_text(errors="replace")
