@@ -172,6 +172,22 @@ async def test_proportional_dialing_keeps_calls_to_callout_rate_times_free_agent
     assert peak <= 2  # never more callees waiting than calloutRate x free agents
 
 
+async def test_task_detail_reports_transfers_and_the_abandon_rate(settings: Settings) -> None:
+    from voxcast.services import tasks
+
+    async with dialer_rig(settings, speed=50) as rig:
+        creds, group_id, _ = await call_center(rig.rt, 1, timeoutWaitSec=3)
+        params = transfer_params(group_id, outboundControl=0)
+        # two callees at once, one agent: the second waits 3 s and is lost
+        task_id = await run(rig.rt, creds, ["8613000000000", "8613000000010"], params=params)
+        async with rig.rt.sessions() as session:
+            account = await accounts.get_account(session, creds.account_id)
+            detail = await tasks.detail(session, account, task_id)
+    assert detail["allCallToseatNum"] == 2
+    assert detail["toseatNum"] == 1 and detail["callLossNum"] == 1
+    assert detail["callLossNumRate"] == "50.00%"
+
+
 async def _finished(rt: Runtime, task_id: int) -> bool:
     from tests.integration.dialing import task_status
 

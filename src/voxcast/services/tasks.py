@@ -30,6 +30,7 @@ from voxcast.storage.models import (
     Account,
     Callee,
     CallRecord,
+    CcRecord,
     Task,
 )
 
@@ -511,6 +512,20 @@ async def query(
     return records, total
 
 
+async def _transfer_counts(session: AsyncSession, task_id: int) -> tuple[int, int, int]:
+    """Of a transfer task's calls: how many waited for an agent, reached one, were lost."""
+    queued, transferred, lost = (
+        await session.execute(
+            select(
+                func.count(CcRecord.transfer_time),
+                func.count(CcRecord.agent_name),
+                func.coalesce(func.sum(case((CcRecord.abandoned, 1), else_=0)), 0),
+            ).where(CcRecord.task_id == task_id)
+        )
+    ).one()
+    return int(queued or 0), int(transferred or 0), int(lost or 0)
+
+
 def _country_code(number: str | None) -> str | None:
     """The calling code of a number ("86" for 8613000000000), as detail's `code` shows."""
     if not number:
@@ -544,6 +559,7 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
     p = task.params or {}
     zone_name = account.timezone
     answered = c["answered"]
+    queued, transferred, lost = await _transfer_counts(session, task.id)
     return {
         "jobId": task.id,
         "taskId": task.id,
@@ -557,9 +573,9 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         "chargeLen": charged,
         "success": answered,
         "fail": c["called"] - answered,
-        "toseatNum": 0,
+        "toseatNum": transferred,
         "successRate": _percent(answered, c["called"]),
-        "toseatNumRate": _percent(0, answered),
+        "toseatNumRate": _percent(transferred, answered),
         "sendTime": _fmt(task.send_time, zone_name),
         "createdTime": _fmt(task.created_at, zone_name),
         "mdfTime": _fmt(task.updated_at, zone_name),
@@ -571,14 +587,15 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         "keyFeedbackNum": keyed,
         "uploadName": p.get("uploadName"),
         "baseFile": None,  # the upload is stored as voiceFileId, never echoed back
-        "callLossNum": 0,
+        "callLossNum": lost,
         "callDuration": talk,
-        "callLossNumRate": _percent(0, c["called"]),
+        # the abandon rate: callees who waited for an agent and gave up or were hung up on
+        "callLossNumRate": _percent(lost, queued),
         "code": _country_code(first),
         "maxCalls": task.max_calls,
         "loopCount": task.loop_count,
         "lan": task.lan,
-        "allCallToseatNum": 0,
+        "allCallToseatNum": queued,
         "callTotal": calls,
         "acd": round(talk / answered, 1) if answered else 0,
         "maxRingingTime": task.max_ringing_time,
