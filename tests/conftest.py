@@ -25,6 +25,7 @@ from voxcast.runtime import Runtime, open_runtime
 from voxcast.security import generate_key
 from voxcast.services import accounts, rates
 from voxcast.storage.db import async_url, make_engine, migrate
+from voxcast.storage.models import SeatGroup
 
 PG_URL = os.environ.get("VOXCAST_TEST_POSTGRES", "")
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -184,3 +185,20 @@ async def http(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-unty
         transport=httpx.ASGITransport(app=app), base_url="http://voxcast.test"
     ) as client:
         yield client
+
+
+async def add_seat_group(rt: Runtime, tenant: Tenant, group_id: int, name: str = "sample") -> None:
+    """An agent group of the tenant's app with a given id (the vendor's samples name
+    sipGroupId 1000019 and the like)."""
+    async with rt.sessions.begin() as session:
+        session.add(
+            SeatGroup(
+                id=group_id,
+                account_id=tenant.creds.account_id,
+                app_id=tenant.app_id,
+                group_name=f"{name}-{group_id}",
+                callin_strategy=4,
+                settings={},
+                created_at=rt.clock.now(),
+            )
+        )

@@ -270,3 +270,22 @@ async def test_seat_query_needs_a_window_of_at_most_32_days(tenant: Tenant) -> N
     assert_code(wide, "-25", "32 days")
     bad = await tenant.client.query_seats(strTime="yesterday", endTime="2026-03-01 00:00:00")
     assert_code(bad, "-11", "strTime")
+
+
+async def test_a_transfer_task_to_another_apps_group_is_minus_74(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = await new_group(other_tenant, "their-team")
+    env = await tenant.client.send_group_call(
+        appId=tenant.app_id, taskName="to their agents", source=3, text="Hi", lan="EN",
+        loopCount=1, maxCalls=60, numberList=["8613000000000"],
+        toSeat=1, sipGroupId=theirs, outboundControl=1, calloutRate=1, toSeatType=1,
+    )  # fmt: skip
+    assert env.code == "-74" and "sipGroupId" in env.reason
+    mine = await new_group(tenant, "my-team")
+    env = await tenant.client.send_group_call(
+        appId=tenant.app_id, taskName="to my agents", source=3, text="Hi", lan="EN",
+        loopCount=1, maxCalls=60, numberList=["8613000000000"],
+        toSeat=1, sipGroupId=mine, outboundControl=1, calloutRate=1, toSeatType=1,
+    )  # fmt: skip
+    assert env.code == "0", env.reason

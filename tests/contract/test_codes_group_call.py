@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant, add_seat_group, make_tenant
 from tests.helpers import signed_headers
 from tests.unit.audio.audiofiles import audio_b64
 from voxcast.clock import FixedClock
@@ -57,7 +57,10 @@ async def send(tenant: Tenant, body: dict[str, Any]) -> tuple[str, str, Any]:
 # -- success ---------------------------------------------------------------------------------
 
 
-async def test_page_001_sample_is_accepted_with_code_0_and_a_task_id(tenant: Tenant) -> None:
+async def test_page_001_sample_is_accepted_with_code_0_and_a_task_id(
+    tenant: Tenant, rt: Runtime
+) -> None:
+    await add_seat_group(rt, tenant, 1000019)  # the sample transfers to this agent group
     env = await tenant.client.send_group_call(**page_001(tenant))
     assert env.raw["code"] == "0" and env.raw["msg"] == "success", env.reason
     assert isinstance(env.data, int) and env.data > 0

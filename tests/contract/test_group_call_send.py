@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant, add_seat_group, make_tenant
 from tests.contract.group_call_support import (
     NODE,
     ai,
@@ -53,6 +53,7 @@ async def test_page_001_sample_is_stored_as_a_waiting_task_with_code_0(
 ) -> None:
     body = sample("callSend.json")
     body["appId"] = tenant.app_id
+    await add_seat_group(rt, tenant, 1000019)  # the sample transfers to this agent group
     env = await tenant.client.send_group_call(**body)
     assert env.raw == {"code": "0", "msg": "success", "data": env.data}, env.reason
     task = await task_row(rt, env.data)
@@ -187,10 +188,13 @@ async def test_send_time_is_read_in_the_accounts_time_zone(tenant: Tenant, rt: R
     assert detail["sendTime"] == "2026-03-02 18:00:00"
 
 
-async def test_sip_group_id_is_taken_as_given_until_the_call_center_exists(
-    tenant: Tenant,
+async def test_sip_group_id_must_be_an_agent_group_of_the_app(
+    tenant: Tenant, rt: Runtime
 ) -> None:
     seat = {"toSeat": 1, "sipGroupId": 424242, "outboundControl": 1, "calloutRate": 3}
+    code, reason, _ = await send(tenant, tts(tenant, toSeatType=1, **seat))
+    assert code == "-74" and "sipGroupId" in reason
+    await add_seat_group(rt, tenant, 424242)
     assert (await send(tenant, tts(tenant, toSeatType=1, **seat)))[0] == "0"
 
 

@@ -44,6 +44,7 @@ class Code(StrEnum):
     GROUP_NOT_IN_APP = "-65"
     COUNTRY_CODE = "-66"
     AGENT_ON_CALL = "-67"
+    GROUP_NOT_IN_APP_74 = "-74"
 
 
 DEFAULT_REASONS: dict[Code, str] = {
@@ -88,6 +89,7 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.GROUP_NOT_IN_APP: "Agent group not in current app",
     Code.COUNTRY_CODE: "Country code does not exist",
     Code.AGENT_ON_CALL: "Agent currently on a call",
+    Code.GROUP_NOT_IN_APP_74: "Agent group does not belong to current application",
 }
 
 

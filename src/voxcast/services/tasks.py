@@ -31,6 +31,7 @@ from voxcast.storage.models import (
     Callee,
     CallRecord,
     CcRecord,
+    SeatGroup,
     Task,
 )
 
@@ -135,6 +136,22 @@ async def _check_submission(
     rates.require_balance(account.balance)
     book = await rates.load_rate_book(session, account.id)
     book.require_all((n for n, _ in spec.numbers), spec.number_field)
+    if str(spec.fields.get("toSeat")) == "1" and spec.fields.get("sipGroupId") is not None:
+        await _require_group(session, account.id, spec.app_id, spec.fields["sipGroupId"])
+
+
+async def _require_group(session: AsyncSession, account_id: int, app_id: str, raw: Any) -> None:
+    """A transfer task's agent group must be one of the app's (-74)."""
+    try:
+        group_id = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(Code.PARAMETER, "sipGroupId: must be an agent group id") from None
+    group = await session.get(SeatGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
+    if group is None or group.account_id != account_id or group.app_id != app_id:
+        raise ApiError(
+            Code.GROUP_NOT_IN_APP_74,
+            f"sipGroupId: agent group {group_id} does not belong to app {app_id}",
+        )
 
 
 def check_fields(spec: Spec, extra_templates: Sequence[str | None] = ()) -> None:
