@@ -188,9 +188,7 @@ async def test_send_time_is_read_in_the_accounts_time_zone(tenant: Tenant, rt: R
     assert detail["sendTime"] == "2026-03-02 18:00:00"
 
 
-async def test_sip_group_id_must_be_an_agent_group_of_the_app(
-    tenant: Tenant, rt: Runtime
-) -> None:
+async def test_sip_group_id_must_be_an_agent_group_of_the_app(tenant: Tenant, rt: Runtime) -> None:
     seat = {"toSeat": 1, "sipGroupId": 424242, "outboundControl": 1, "calloutRate": 3}
     code, reason, _ = await send(tenant, tts(tenant, toSeatType=1, **seat))
     assert code == "-74" and "sipGroupId" in reason
