@@ -243,13 +243,13 @@ def test_messy_xlsx() -> None:
     assert result.blank_rows == 1 + 1 + 3 + 1  # row 4, row 8, the gap 9-11, row 12
 
 
-def test_float_that_is_not_whole_is_an_error_row() -> None:
-    # 9.1130000000001E+12 is 9113000000000.1: 0.1 away from a whole number, more than the
-    # 0.01 allowed for binary noise, so it is reported rather than silently rounded.
-    data = xlsx_bytes([("S", [["phone"], [9.1130000000001e12], [9.113000000001e12]])])
+def test_long_floats_with_excel_noise_are_rounded_and_short_fractions_refused() -> None:
+    # 9.1130000000001E+12 is 9113000000000.1: Excel's 15 significant digits, not a real
+    # fraction, so the number is 9113000000000; a short number must be whole
+    data = xlsx_bytes([("S", [["phone"], [9.1130000000001e12], [9.113000000001e12], [12345.5]])])
     result = parse_callee_sheet(data, "f.xlsx")
-    assert result.errors == [RowError(2, "phone", "not a whole number: 9113000000000.1")]
-    assert [r.number for r in result.numbers] == ["9113000000001"]
+    assert [r.number for r in result.numbers] == ["9113000000000", "9113000000001"]
+    assert result.errors == [RowError(4, "phone", "not a whole number: 12345.5")]
 
 
 def test_csv_gbk() -> None:
@@ -273,7 +273,6 @@ def test_csv_utf8_bom_semicolon() -> None:
 
 
 def test_csv_tab_and_no_known_header_uses_first_column() -> None:
-    data = csv_bytes([["Kunde", "Ziel"], ["Ann", "x"]], delimiter="\t")
     data = csv_bytes([["Ziel", "Kunde"], ["0049 30 1234567", "Ann"]], delimiter="\t")
     result = parse_callee_sheet(data, "tab.csv")
     assert result.number_column == "Ziel"
@@ -430,3 +429,19 @@ def test_100k_rows_xlsx_within_20s() -> None:
     )
     assert elapsed < 20
     assert _code(data, "big.xlsx", max_rows=99_999) == "-40"
+
+
+def test_far_away_row_is_not_walked_to() -> None:
+    # a tiny xlsx with one cell at row 999,999,999: openpyxl would fill the gap with blank rows
+    good = io.BytesIO(xlsx_bytes([("S", [["phone"], ["13800138000"]])]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(out, "w") as target:
+        for member in source.infolist():
+            content = source.read(member.filename)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                far = b'<row r="999999999"><c r="XFD999999999"><v>1</v></c></row>'
+                content = content.replace(b"</sheetData>", far + b"</sheetData>")
+            target.writestr(member, content)
+    started = time.perf_counter()
+    assert _code(out.getvalue(), "far.xlsx") == "-40"
+    assert time.perf_counter() - started < 10

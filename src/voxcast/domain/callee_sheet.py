@@ -67,6 +67,10 @@ _RowSource = Callable[[int, int], Iterator[_Row]]
 """(first 1-based row, number of columns) -> rows from that row on, consecutive."""
 
 
+#: floats at least this large are phone numbers with precision noise, rounded to the nearest
+LONG_NUMBER = 1e6
+
+
 class SheetError(Exception):
     """The whole file is refused; ``code`` is the vendor's error code as a string."""
 
@@ -226,7 +230,9 @@ def _normalize_number(value: object) -> tuple[str, str | None]:
         if not math.isfinite(value):
             return "", f"not a phone number: {value!r}"
         nearest = round(value)
-        if abs(value - nearest) > 0.01:
+        # a long number carries Excel's precision noise (it keeps 15 significant digits, so
+        # 9.1130000000001E+12 is 9113000000000.1): rounded; a short one must be whole
+        if value < LONG_NUMBER and abs(value - nearest) > 0.01:
             return "", f"not a whole number: {value!r}"
         text = str(nearest)
     elif isinstance(value, int):
