@@ -56,6 +56,8 @@ class PromptAudio:
         if ref in self.extra:
             return self.extra[ref]
         kind, _, name = ref.partition(":")
+        if kind == "silence":
+            return b""
         if kind == "tts" and self._cache is not None:
             try:
                 return (await asyncio.to_thread(self._cache.load, name)).pcm

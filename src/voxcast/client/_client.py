@@ -186,6 +186,25 @@ class _Endpoints(Generic[R]):
         body = {"current": current, "size": size, "params": _drop_none(params)}
         return self._call("POST", "/v3/cc/record/query", body)
 
+    def upload_callee_list(self, file_name: str, content_b64: str) -> R:
+        """/cc/preview/upload: an .xlsx, .xls or .csv callee list, base64."""
+        body = {"fileName": file_name, "file": content_b64}
+        return self._call("POST", "/v3/cc/preview/upload", body)
+
+    def submit_preview_task(self, **fields: Any) -> R:
+        """/cc/preview/submitTask: filePath, fileName, type, voiceGroupId[], appId..."""
+        return self._call("POST", "/v3/cc/preview/submitTask", _drop_none(fields))
+
+    def resend_preview_task(self, **fields: Any) -> R:
+        return self._call("POST", "/v3/cc/preview/resendTask", _drop_none(fields))
+
+    def edit_preview_task(self, **fields: Any) -> R:
+        return self._call("POST", "/v3/cc/preview/agent/editTask", _drop_none(fields))
+
+    def query_preview_tasks(self, current: int = 1, size: int = 10, **params: Any) -> R:
+        body = {"current": current, "size": size, "params": _drop_none(params)}
+        return self._call("POST", "/v3/cc/preview/query", body)
+
 
 class VoxcastClient(_Endpoints[Envelope]):
     """Blocking client: `VoxcastClient(base_url, api_key, api_secret).get_balance()`."""

@@ -20,6 +20,7 @@ from voxcast.storage.models import Callee, Task, VoiceFile
 log = logging.getLogger("voxcast.prompts")
 
 MEMO_LIMIT = 100_000
+SILENCE = "silence:"
 _DIGIT_RUN = re.compile(r"\d{2,}")
 
 
@@ -70,6 +71,9 @@ class PromptResolver:
             return TaskPrompt(
                 file_ref=f"file:{task.voice_file_id}", file_seconds=(row[0] or 0) / 1000
             )
+        if task.kind == TaskKind.PREVIEW:
+            # a preview task plays nothing: the answered callee goes straight to an agent
+            return TaskPrompt(file_ref=SILENCE, file_seconds=0.0)
         if task.kind == TaskKind.AI:
             # no speech template engine yet: an AI task plays a short greeting in English
             voice = choose_voice("EN")

@@ -33,12 +33,13 @@ class Code(StrEnum):
     CONCURRENT_TASKS = "-37"
     TTS_REQUIRED = "-38"
     TTS_LANGUAGE = "-39"
+    TOO_MANY_ROWS = "-40"
     TASK_NAME_EXISTS = "-41"
     RESEND_STATE = "-42"
+    HEADER_REPEATED = "-43"
     SMS_TRIGGER = "-53"
     TASK_STATE = "-54"
     SCRIPT_NOT_FOUND = "-60"
-    JOB_NUMBER_DUPLICATED = "-34"  # updateSeat (shares -34 with callUpdate's meaning)
     OVER_QUOTA = "-36"
     AGENTS_EXIST = "-63"
     GROUP_NOT_IN_APP = "-65"
@@ -80,6 +81,8 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.TTS_REQUIRED: "Conversion text and language type are required",
     Code.TTS_LANGUAGE: "Failed to obtain the text language type",
     Code.TASK_NAME_EXISTS: "Task name already exists",
+    Code.TOO_MANY_ROWS: "More than 100k rows imported",
+    Code.HEADER_REPEATED: "Called-information header cannot be repeated",
     Code.RESEND_STATE: "Recall is allowed only when the task is canceled or completed",
     Code.SMS_TRIGGER: "The trigger condition for the on-hook SMS must have one",
     Code.TASK_STATE: "The task you submitted is wrong",
@@ -100,12 +103,22 @@ class ApiError(Exception):
     exactly what to fix: "Parameter exception: taskName: length must be 2-64".
     """
 
-    def __init__(self, code: Code, detail: str | None = None) -> None:
+    def __init__(self, code: Code, detail: str | None = None, *, title: str | None = None) -> None:
         self.code = code
         self.detail = detail
+        #: the endpoint's own wording where a code means something else there (-34, -38...)
+        self.title = title
         super().__init__(self.reason)
 
     @property
     def reason(self) -> str:
-        base = DEFAULT_REASONS[self.code]
+        base = self.title or DEFAULT_REASONS[self.code]
         return f"{base}: {self.detail}" if self.detail else base
+
+
+#: what a code means on the pages that give it another meaning (use as ApiError's title)
+JOB_NUMBER_DUPLICATED = "Job number duplicated"  # -34 on updateSeat
+FILE_TOO_LARGE = "File too large"  # -38 on uploads
+FILE_FORMAT = "Upload file format wrong"  # -39 on uploads
+RESEND_STATUS = "Status error, modification failed"  # -41 on preview resendTask
+NO_NUMBERS = "The number of numbers is 0"  # -42 on preview tasks

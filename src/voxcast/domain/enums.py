@@ -33,6 +33,7 @@ class TaskKind(IntEnum):
     AI = 2  # voice/group/call/send/ai (taskType 2)
     CODE = 10  # voice/sendCode: one callee, TTS
     MESSAGE = 11  # voice/sendGroup: several callees, one uploaded file
+    PREVIEW = 20  # cc/preview/submitTask: callees handed to agents as they answer, no message
 
 
 class RecordType(IntEnum):

@@ -13,7 +13,7 @@ import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.codes import JOB_NUMBER_DUPLICATED, ApiError, Code
 from voxcast.security import SecretBox
 from voxcast.services.accounts import get_account, require_app
 from voxcast.services.listing import matching
@@ -267,7 +267,11 @@ async def update_seat(
         )
     )
     if clash is not None:
-        raise ApiError(Code.JOB_NUMBER_DUPLICATED, f"empNo {emp_no} is used by another agent")
+        raise ApiError(
+            Code.NO_CALLABLE_NUMBER,
+            f"empNo {emp_no} is used by another agent",
+            title=JOB_NUMBER_DUPLICATED,
+        )
     seat.group_id = group.id
     seat.emp_no = emp_no
     seat.pet_name = fields.get("petName") or seat.pet_name

@@ -225,7 +225,7 @@ _SQLITE_INSERT = (
 )
 
 
-async def _insert_numbers(session: AsyncSession, task_id: int, numbers: list[Number]) -> None:
+async def insert_numbers(session: AsyncSession, task_id: int, numbers: list[Number]) -> None:
     """All of a task's callees in one bulk statement: COPY on PostgreSQL, executemany on
     SQLite, straight through the driver (100,000 numbers arrive in one request)."""
     rows = [
@@ -274,7 +274,7 @@ async def create(
         )
     session.add(task)
     await session.flush()
-    await _insert_numbers(session, task.id, spec.numbers)
+    await insert_numbers(session, task.id, spec.numbers)
     if flow is not None:
         await recall.create_flow(session, account.id, task.id, flow, now)
     return task.id
@@ -334,7 +334,7 @@ async def update_task(
     task.updated_at = now
     if spec.replace_numbers:
         await session.execute(delete(Callee).where(Callee.task_id == task.id))
-        await _insert_numbers(session, task.id, spec.numbers)
+        await insert_numbers(session, task.id, spec.numbers)
         task.num_cnt = len(spec.numbers)
 
 

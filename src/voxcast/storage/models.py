@@ -155,6 +155,23 @@ class CcRecord(Base):
     call_end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class PreviewFile(Base):
+    """A callee list uploaded for call-center preview tasks, parsed (`/cc/preview/upload`)."""
+
+    __tablename__ = "preview_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    #: the vendor's filePath: what submitTask names the list by
+    file_path: Mapped[str] = mapped_column(String(128), unique=True)
+    file_name: Mapped[str] = mapped_column(String(64))
+    #: [[number, {header: value}], ...] in sheet order
+    rows: Mapped[list[Any]] = mapped_column(JSONText, default=list)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSONText, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

@@ -1,4 +1,4 @@
-"""call center: agent groups, agents, call records and push addresses
+"""call center: agent groups, agents, call records, push addresses, preview callee lists
 
 Revision ID: 0003
 Revises: 0002
@@ -97,9 +97,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_cc_records_account_start", "cc_records", ["account_id", "call_start_time"])
     op.create_index(op.f("ix_cc_records_task_id"), "cc_records", ["task_id"], unique=False)
+    op.create_table(
+        "preview_files",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("file_path", sa.String(length=128), nullable=False),
+        sa.Column("file_name", sa.String(length=64), nullable=False),
+        sa.Column("rows", voxcast.storage.types.JSONText(), nullable=False),
+        sa.Column("duplicates", sa.Integer(), nullable=False),
+        sa.Column("errors", voxcast.storage.types.JSONText(), nullable=False),
+        sa.Column("created_at", voxcast.storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("file_path"),
+    )
+    op.create_index(
+        op.f("ix_preview_files_account_id"), "preview_files", ["account_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("preview_files")
     op.drop_table("cc_records")
     with op.batch_alter_table("apps") as batch:
         batch.drop_column("ring_push_url")

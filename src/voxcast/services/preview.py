@@ -1,0 +1,310 @@
+"""Call-center preview tasks (api-catalog §5.3): callee lists uploaded as spreadsheets, tasks
+made from them whose answered callees go straight to an agent group, resend, edit and query
+with the preview status numbering."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.domain.callee_sheet import SheetError, parse_callee_sheet
+from voxcast.domain.codes import (
+    FILE_FORMAT,
+    FILE_TOO_LARGE,
+    NO_NUMBERS,
+    RESEND_STATUS,
+    ApiError,
+    Code,
+)
+from voxcast.domain.enums import TaskKind, TaskStatus
+from voxcast.services import accounts, rates
+from voxcast.services.tasks import insert_numbers
+from voxcast.storage.models import CALLEES, PreviewFile, SeatGroup, Task
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 100_000
+#: how many row errors an upload answers with (all of them are kept)
+ERRORS_SHOWN = 100
+
+#: our task status → the preview status numbering
+PREVIEW_STATUS = {
+    TaskStatus.WAITING: 1,  # enabled
+    TaskStatus.CALLING: 11,
+    TaskStatus.FINISHED: 12,
+    TaskStatus.SUBMIT_FAILED: 13,
+    TaskStatus.CANCELED: 14,
+    TaskStatus.SUSPENDED: 15,
+    TaskStatus.SUBMITTING: 16,
+}
+FROM_PREVIEW_STATUS = {v: k for k, v in PREVIEW_STATUS.items()}
+AUTOMATIC, TO_AGENT = 0, 1
+RESEND_FAILED, RESEND_NOT_CALLED, RESEND_ALL = 1, 2, 3
+
+
+def _decode(file_b64: str) -> bytes:
+    try:
+        return base64.b64decode(file_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(Code.VALIDATION, "file: not valid base64") from None
+
+
+async def upload(
+    session: AsyncSession, account_id: int, file_name: str, file_b64: str, now: datetime
+) -> dict[str, Any]:
+    if len(file_b64) > MAX_FILE_BYTES * 4 // 3 + 4:
+        raise ApiError(
+            Code.TTS_REQUIRED, f"file: over {MAX_FILE_BYTES // 2**20} MB", title=FILE_TOO_LARGE
+        )
+    data = _decode(file_b64)
+    if len(data) > MAX_FILE_BYTES:
+        raise ApiError(
+            Code.TTS_REQUIRED, f"file: over {MAX_FILE_BYTES // 2**20} MB", title=FILE_TOO_LARGE
+        )
+    try:
+        sheet = parse_callee_sheet(data, file_name, max_rows=MAX_ROWS)
+    except SheetError as err:
+        code = Code(err.code)
+        title = FILE_FORMAT if code is Code.TTS_LANGUAGE else None
+        raise ApiError(code, err.reason, title=title) from None
+    record = PreviewFile(
+        account_id=account_id,
+        file_path="",
+        file_name=file_name,
+        rows=[[r.number, r.info] for r in sheet.numbers],
+        duplicates=sheet.duplicates,
+        errors=[{"row": e.row, "column": e.column, "reason": e.reason} for e in sheet.errors],
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    record.file_path = f"/cc/upload/{now:%Y%m%d%H%M%S}{record.id}_{file_name}"
+    return {
+        "filePath": record.file_path,
+        "numberTotalCount": len(sheet.numbers),
+        "numberSameCount": sheet.duplicates,
+        # voxcast extensions: the rows refused, and where the numbers were read
+        "errorCount": len(sheet.errors),
+        "errors": record.errors[:ERRORS_SHOWN],
+        "numberColumn": sheet.number_column,
+        "calledInfoColumns": [h for h in sheet.headers if h != sheet.number_column],
+    }
+
+
+async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatGroup:
+    group = await session.get(SeatGroup, group_id)
+    if group is None or group.account_id != account_id:
+        raise ApiError(Code.GROUP_NOT_IN_APP_74, f"voiceGroupId: {group_id} is not your group")
+    return group
+
+
+async def submit(
+    session: AsyncSession, account_id: int, fields: dict[str, Any], now: datetime
+) -> int:
+    """A preview task from an uploaded list; its id."""
+    found = await session.execute(
+        select(PreviewFile).where(
+            PreviewFile.account_id == account_id, PreviewFile.file_path == fields["filePath"]
+        )
+    )
+    sheet = found.scalar_one_or_none()
+    if sheet is None:
+        raise ApiError(Code.NOT_FOUND, f"filePath: {fields['filePath']} was not uploaded")
+    groups = list(fields["voiceGroupId"])
+    if fields["type"] == TO_AGENT and len(groups) != 1:
+        raise ApiError(Code.PARAMETER, "voiceGroupId: exactly one group when type=1")
+    first = await _group(session, account_id, groups[0])
+    for other in groups[1:]:
+        await _group(session, account_id, other)
+    app_id = fields.get("appId") or first.app_id
+    await accounts.require_app(session, account_id, app_id)
+    if first.app_id != app_id:
+        raise ApiError(Code.GROUP_NOT_IN_APP_74, f"voiceGroupId: not in app {app_id}")
+    account = await accounts.get_account(session, account_id)
+    rates.require_balance(account.balance)
+    book = await rates.load_rate_book(session, account_id)
+    numbers: list[tuple[str, dict[str, str] | None]] = [
+        (str(n), {str(k): str(v) for k, v in (info or {}).items()} or None)
+        for n, info in sheet.rows
+    ]
+    if not numbers:
+        raise ApiError(
+            Code.RESEND_STATE, "filePath: the list has no callable number", title=NO_NUMBERS
+        )
+    book.require_all((n for n, _ in numbers), "filePath")
+    proportional = fields["type"] == TO_AGENT
+    task = Task(
+        account_id=account_id,
+        app_id=app_id,
+        kind=TaskKind.PREVIEW,
+        task_name=None,
+        status=TaskStatus.WAITING,
+        status_reason="",
+        num_cnt=len(numbers),
+        display_num=fields.get("displayNum") or None,
+        loop_count=1,
+        max_calls=60,
+        max_ringing_time=60,
+        params={
+            "toSeat": 1,
+            "sipGroupId": first.id,
+            "voiceGroupIds": groups,
+            "toSeatType": 1,
+            "outboundControl": 1 if proportional else 0,
+            "calloutRate": int(fields.get("calloutRate") or 1),
+            "previewType": fields["type"],
+            "filePath": sheet.file_path,
+            "fileName": fields["fileName"],
+            "ccode": fields.get("ccode"),
+            "remark": fields.get("remark"),
+        },
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    await insert_numbers(session, task.id, numbers)
+    return task.id
+
+
+async def _task(session: AsyncSession, account_id: int, task_id: int) -> Task:
+    task = await session.get(Task, task_id)
+    if task is None or task.account_id != account_id or task.kind != TaskKind.PREVIEW:
+        raise ApiError(Code.NOT_FOUND, f"taskId {task_id} does not exist")
+    return task
+
+
+async def resend(
+    session: AsyncSession, account_id: int, fields: dict[str, Any], now: datetime
+) -> None:
+    """Call the task's numbers again (1 failed, 2 not called, 3 all): only once it is
+    completed or canceled (-41); none to call is -42."""
+    task = await _task(session, account_id, fields["taskId"])
+    if task.status not in (TaskStatus.FINISHED, TaskStatus.CANCELED):
+        raise ApiError(
+            Code.TASK_NAME_EXISTS,
+            "taskId: only a completed or canceled task is resent",
+            title=RESEND_STATUS,
+        )
+    kind = fields["resendType"]
+    which = select(CALLEES.c.id).where(CALLEES.c.task_id == task.id)
+    if kind == RESEND_FAILED:
+        which = which.where(CALLEES.c.success.is_(False), CALLEES.c.state != 0)
+    elif kind == RESEND_NOT_CALLED:
+        which = which.where(CALLEES.c.state == 0)
+    ids = list((await session.scalars(which)).all())
+    if not ids:
+        raise ApiError(Code.RESEND_STATE, "resendType: no number to call", title=NO_NUMBERS)
+    await session.execute(
+        update(CALLEES)
+        .where(CALLEES.c.id.in_(ids))
+        .values(state=0, attempts=0, next_attempt_at=None, voice_id=None, success=None)
+    )
+    # their old records stay; the new calls get new voiceIds
+    params = dict(task.params or {})
+    if fields.get("voiceGroupId"):
+        group = await _group(session, account_id, fields["voiceGroupId"][0])
+        params["sipGroupId"] = group.id
+        params["voiceGroupIds"] = list(fields["voiceGroupId"])
+    for key in ("calloutRate", "ccode", "remark"):
+        if fields.get(key) is not None:
+            params[key] = fields[key]
+    task.params = params
+    if fields.get("displayNum"):
+        task.display_num = fields["displayNum"]
+    task.status, task.status_reason = TaskStatus.WAITING, ""
+    task.finished_at = None
+    task.updated_at = now
+
+
+async def edit(
+    session: AsyncSession, account_id: int, task_id: int, fields: dict[str, Any], now: datetime
+) -> None:
+    task = await _task(session, account_id, task_id)
+    params = dict(task.params or {})
+    for key in ("remark", "calloutRate"):
+        if key in fields and fields[key] is not None:
+            params[key] = fields[key]
+    task.params = params
+    task.updated_at = now
+
+
+async def query(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    task_id: int | None,
+    statuses: list[int] | None,
+    task_type: int | None,
+    finished: int | None,
+    group_ids: list[int] | None,
+    current: int,
+    size: int,
+) -> tuple[list[dict[str, Any]], int]:
+    where = [Task.account_id == account_id, Task.kind == TaskKind.PREVIEW]
+    if start is not None:
+        where.append(Task.created_at >= start)
+    if end is not None:
+        where.append(Task.created_at < end + timedelta(days=1))
+    if task_id is not None:
+        where.append(Task.id == task_id)
+    if statuses:
+        ours = [FROM_PREVIEW_STATUS[s] for s in statuses if s in FROM_PREVIEW_STATUS]
+        where.append(Task.status.in_(ours))
+    if finished is not None:
+        done = Task.status.in_([TaskStatus.FINISHED, TaskStatus.CANCELED])
+        where.append(done if finished == 1 else ~done)
+    tasks = list((await session.scalars(select(Task).where(*where).order_by(Task.id.desc()))).all())
+    if task_type is not None:
+        tasks = [t for t in tasks if (t.params or {}).get("previewType") == task_type]
+    if group_ids:
+        wanted = set(group_ids)
+        tasks = [t for t in tasks if wanted & set((t.params or {}).get("voiceGroupIds") or [])]
+    total = len(tasks)
+    page = tasks[(current - 1) * size : current * size]
+    remaining = await _remaining(session, [t.id for t in page])
+    names = await _group_names(session, {g for t in page for g in t.params["voiceGroupIds"]})
+    return [
+        {
+            "taskId": t.id,
+            "voiceGroupId": t.params.get("voiceGroupIds"),
+            "seatGroupName": ",".join(names.get(g, "") for g in t.params["voiceGroupIds"]),
+            "remainCount": remaining.get(t.id, 0),
+            "totalCount": t.num_cnt,
+            "remark": t.params.get("remark"),
+            "ccode": t.params.get("ccode"),
+            "codeName": None,
+            "taskStatus": PREVIEW_STATUS.get(TaskStatus(t.status), t.status),
+            "taskType": t.params.get("previewType"),
+            "finishFlag": 1 if t.status in (TaskStatus.FINISHED, TaskStatus.CANCELED) else 0,
+            "fileName": t.params.get("fileName"),
+            "calloutRate": t.params.get("calloutRate"),
+        }
+        for t in page
+    ], total
+
+
+async def _remaining(session: AsyncSession, task_ids: list[int]) -> dict[int, int]:
+    if not task_ids:
+        return {}
+    rows = await session.execute(
+        select(CALLEES.c.task_id, func.count())
+        .where(CALLEES.c.task_id.in_(task_ids), CALLEES.c.state == 0)
+        .group_by(CALLEES.c.task_id)
+    )
+    return {int(t): int(n) for t, n in rows}
+
+
+async def _group_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(SeatGroup.id, SeatGroup.group_name).where(SeatGroup.id.in_(ids))
+    )
+    return {int(i): str(n) for i, n in rows}

@@ -1,0 +1,148 @@
+"""Call-center preview tasks from uploaded spreadsheets, through the API and the dialer
+(sandbox, virtual agents), on SQLite and PostgreSQL: upload with a per-row report, submit,
+the calls handed to agents at once, query with the preview statuses, edit and resend, and
+the vendor's codes (-11, -21, -22, -24, -39, -41, -42, -43, -74)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openpyxl
+from sqlalchemy import select
+
+from tests.conftest import Tenant
+from tests.integration.dialing import dialer_rig, wait_for
+from voxcast.api.app import create_app
+from voxcast.client import AsyncVoxcastClient
+from voxcast.config import Settings
+from voxcast.services import accounts, agents, rates
+from voxcast.storage.models import CcRecord
+
+
+def workbook(rows: list[list[Any]]) -> str:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+LIST = [
+    ["Name", "Phone", "Plan"],
+    ["Ann", 8613000000000.0, "gold"],
+    [None, None, None],
+    ["Bad", "12ab", "x"],
+    ["Bo", "+86 130 0000 0010", "silver"],
+    ["Ann again", "8613000000000", "gold"],
+]
+
+
+async def test_upload_submit_dial_query_and_resend(settings: Settings) -> None:
+    async with dialer_rig(settings, speed=50) as rig:
+        rt = rig.rt
+        now = rt.clock.now()
+        async with rt.sessions.begin() as session:
+            creds = await accounts.create_account(
+                session, rt.secrets, now, name="cc", balance=Decimal(100)
+            )
+            await rates.set_rate(session, creds.account_id, "", Decimal("0.02"))
+            group = await agents.add_group(session, creds.account_id, creds.app_id, "desk", now)
+            await agents.add_seats(
+                session, rt.secrets, creds.account_id, group.id, 2, None, None, now
+            )
+        client = AsyncVoxcastClient(
+            "http://voxcast.test", creds.api_key, creds.api_secret,
+            transport=httpx.ASGITransport(app=create_app(rt)),
+        )  # fmt: skip
+        up = await client.upload_callee_list("Template_voice_numFiles_cn.xlsx", workbook(LIST))
+        assert up.code == "0", up.reason
+        assert up.data["numberTotalCount"] == 2 and up.data["numberSameCount"] == 1
+        assert up.data["errors"] == [
+            {"row": 4, "column": "Phone", "reason": up.data["errors"][0]["reason"]}
+        ]
+        sent = await client.submit_preview_task(
+            filePath=up.data["filePath"], fileName="Template_voice_numFiles_cn.xlsx", type=1,
+            voiceGroupId=[group.id], appId=creds.app_id, calloutRate=1, remark="follow-up",
+        )  # fmt: skip
+        assert sent.code == "0", sent.reason
+        task_id = sent.data
+
+        async def finished() -> bool:
+            found = await client.query_preview_tasks(taskId=task_id)
+            return bool(found.data["records"]) and found.data["records"][0]["taskStatus"] == 12
+
+        await wait_for(finished, timeout=60)
+        [row] = (await client.query_preview_tasks(taskId=task_id)).data["records"]
+        assert row["totalCount"] == 2 and row["remainCount"] == 0 and row["finishFlag"] == 1
+        assert row["voiceGroupId"] == [group.id] and row["seatGroupName"] == "desk"
+        assert row["taskType"] == 1 and row["remark"] == "follow-up"
+        async with rt.sessions() as session:
+            recs = list(
+                (await session.scalars(select(CcRecord).where(CcRecord.task_id == task_id))).all()
+            )
+        assert sorted(r.called for r in recs) == ["8613000000000", "8613000000010"]
+        assert all(r.hangup_reason == 3 and r.agent_name for r in recs)  # straight to agents
+        # edit, then resend all: the numbers are called again
+        assert (await client.edit_preview_task(taskId=task_id, calloutRate=3)).code == "0"
+        again = await client.resend_preview_task(taskId=task_id, resendType=3, type=1)
+        assert again.code == "0", again.reason
+        await wait_for(finished, timeout=60)
+        async with rt.sessions() as session:
+            count = len(
+                (await session.scalars(select(CcRecord).where(CcRecord.task_id == task_id))).all()
+            )
+        assert count == 4
+        # resend of a task still running is -41; nothing to resend is -42
+        assert (
+            await client.resend_preview_task(taskId=task_id, resendType=2, type=1)
+        ).code == "-42"
+        await client.aclose()
+
+
+async def test_resending_a_task_that_has_not_ended_is_minus_41(tenant: Tenant, rt: Any) -> None:
+    from tests.conftest import add_seat_group
+
+    await add_seat_group(rt, tenant, 5000531)
+    up = await tenant.client.upload_callee_list("list.xlsx", workbook(LIST))
+    sent = await tenant.client.submit_preview_task(
+        filePath=up.data["filePath"], fileName="list.xlsx", type=1, voiceGroupId=[5000531]
+    )
+    assert sent.code == "0", sent.reason
+    env = await tenant.client.resend_preview_task(taskId=sent.data, resendType=3, type=1)
+    assert env.code == "-41" and "completed or canceled" in env.reason
+
+
+async def test_upload_and_submit_errors_have_the_vendors_codes(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    c = tenant.client
+    bad_header = workbook([["Phone", "phone"], ["8613000000000", "x"]])
+    assert (await c.upload_callee_list("dup.xlsx", bad_header)).code == "-43"
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
+    assert (await c.upload_callee_list("fake.xlsx", png)).code == "-39"
+    assert (await c.upload_callee_list("list.xlsx", "not base64!")).code == "-21"
+    assert (await c.upload_callee_list("abc", workbook(LIST))).code == "-22"  # 5-32 chars
+    env = await c.submit_preview_task(
+        filePath="/cc/upload/nope.xlsx", fileName="x.xlsx", type=1, voiceGroupId=[1]
+    )
+    assert env.code == "-24"
+    up = await c.upload_callee_list("list.xlsx", workbook(LIST))
+    theirs = await other_tenant.client.add_seat_group(other_tenant.app_id, "their-desk")
+    assert theirs.code == "0"
+    their_id = (await other_tenant.client.query_seat_groups()).data["records"][0]["voiceGroupId"]
+    env = await c.submit_preview_task(
+        filePath=up.data["filePath"], fileName="list.xlsx", type=1, voiceGroupId=[their_id]
+    )
+    assert env.code == "-74"
+    env = await c.submit_preview_task(
+        filePath=up.data["filePath"], fileName="list.xlsx", type=1, voiceGroupId=[1, 2]
+    )
+    assert env.code in ("-22", "-74")
+    assert (await c.query_preview_tasks(startTime="yesterday")).code == "-11"
