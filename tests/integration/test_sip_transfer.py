@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.integration.dialing import insert_task, wait_status
@@ -131,7 +132,8 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     assert rec.agent_name == seat.name and rec.hangup_reason == 3
     assert rec.hanging_direction == 1  # the agent hung up
     assert rec.call_duration in (2, 3)
-    assert call.stats.relayed > 50  # about two seconds of the agent's voice, and its echo
+    # both ways: the agent's voice to the callee, and the callee's side (SIPp's echo) back
+    assert call.stats.to_callee > 50 and call.stats.to_agent > 50
     assert status == agents.AgentStatus.IDLE  # free again (no wrap-up time set)
     [ringing] = [r.json() for r in rings.received]
     assert ringing[0]["sipAccount"] == seat.name and ringing[0]["noAnswerSipList"] == []
@@ -178,9 +180,16 @@ async def test_no_agent_free_is_hung_up_after_the_wait(settings: Settings) -> No
         )
         task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
         rec = await the_record(rig.rt, task_id)
+        [call] = rig.calls()
         [far] = await done(callee)
     assert far.ok, far
     assert rec.abandoned and (rec.hangup_reason, rec.hanging_direction) == (2, 3)
+    # the callee heard the message, then the ringback tone all through the wait: packets
+    # flowed at 50 a second for the whole answered time (the message alone is under 1 s)
+    assert rec.answer_time is not None
+    answered_s = (rec.call_end_time - rec.answer_time).total_seconds()
+    assert call.stats.rtp_sent == pytest.approx(50 * answered_s, abs=15)
+    assert call.stats.rtp_sent > 50 * (answered_s - 1.5)
     assert rec.transfer_time is not None and rec.call_end_time is not None
     assert 2.0 <= (rec.call_end_time - rec.transfer_time).total_seconds() <= 3.0
     assert rec.cost == Decimal("0.02")

@@ -7,11 +7,22 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+import numpy as np
+
 from voxcast.audio import g711
 from voxcast.audio.cache import PromptCache
 
 PCMU, PCMA = 0, 8
+#: what a callee waiting for an agent hears: a ringback tone (425 Hz, 1 s on, 4 s off)
+RINGBACK = "tone:ringback"
 FileLoader = Callable[[str], Awaitable[bytes | None]]
+
+
+def ringback_pcm(seconds_on: float = 1.0, seconds_off: float = 4.0) -> bytes:
+    """One cadence of the ringback tone as 8 kHz 16-bit PCM, at a comfortable -20 dBFS."""
+    on = np.arange(int(8000 * seconds_on))
+    tone = (0.1 * 32767 * np.sin(2 * np.pi * 425 * on / 8000)).astype("<i2")
+    return tone.tobytes() + b"\x00\x00" * int(8000 * seconds_off)
 
 
 class PromptNotFound(LookupError):
@@ -58,6 +69,8 @@ class PromptAudio:
         kind, _, name = ref.partition(":")
         if kind == "silence":
             return b""
+        if ref == RINGBACK:
+            return ringback_pcm()
         if kind == "tts" and self._cache is not None:
             try:
                 return (await asyncio.to_thread(self._cache.load, name)).pcm

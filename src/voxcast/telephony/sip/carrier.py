@@ -15,7 +15,7 @@ from pathlib import Path
 
 from voxcast.audio import g711
 from voxcast.audio.pcm import wav_bytes
-from voxcast.audio.playback import PromptAudio, PromptNotFound
+from voxcast.audio.playback import RINGBACK, PromptAudio, PromptNotFound
 from voxcast.ports import (
     AgentSlot,
     Answered,
@@ -52,6 +52,8 @@ log = logging.getLogger("voxcast.sip.carrier")
 Address = tuple[str, int]
 RING_BACKSTOP_S = 10.0
 TRANSFER_WIND_DOWN_S = 5.0
+#: the hold tone repeats for as long as anyone waits (an hour of 5 s cadences)
+HOLD_LOOPS = 720
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ class CallStats:
     rtp_sent: int = 0
     rtp_received: int = 0
     rtp_strangers: int = 0
-    relayed: int = 0  # packets relayed between callee and agent while bridged
+    to_agent: int = 0  # packets relayed from the callee to the agent while bridged
+    to_callee: int = 0  # ...and from the agent to the callee
     recording: Path | None = None
     sip_log: list[str] = field(default_factory=list)
 
@@ -335,8 +338,18 @@ class SipCall:
         if self._media is not None:
             self._media.stop_playing()
         self._put(TransferStarted(self._carrier.clock.now()))
+        self._timers.append(asyncio.ensure_future(self._play_hold()))
         # not a timer: it must finish (and free the agent) even when the call ends first
         self._transfer_task = asyncio.ensure_future(self._run_transfer(transfer))
+
+    async def _play_hold(self) -> None:
+        """Ringback while the callee waits; the agent's answer stops it (the bridge)."""
+        media, codec = self._media, self.stats.codec
+        if media is None or codec is None:
+            return
+        tone = await self._carrier.prompts.g711(RINGBACK, codec)
+        if self._agent is None and not self._callee_gone.is_set():
+            media.play(tone, HOLD_LOOPS)
 
     async def _run_transfer(self, transfer: Transfer) -> None:
         clock = self._carrier.clock
@@ -420,9 +433,8 @@ class SipCall:
                 log.exception("call %s: the transfer did not wind down", self.call_id)
         if self._agent is not None:
             self._agent.hangup()
-            self.stats.relayed = self._agent.media.relayed + (
-                self._media.relayed if self._media else 0
-            )
+            self.stats.to_agent = self._agent.media.relayed
+            self.stats.to_callee = self._media.relayed if self._media else 0
             self._agent.close()
         media = self._media
         if media is not None:
