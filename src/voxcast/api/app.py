@@ -12,7 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
 from voxcast.api.envelope import Family, body
-from voxcast.api.routers import account, callcenter, files, group_call, recall, records, voice
+from voxcast.api.routers import (
+    account,
+    callcenter,
+    cc_preview,
+    cc_records,
+    files,
+    group_call,
+    recall,
+    records,
+    voice,
+)
 from voxcast.api.routing import validation_reason
 from voxcast.domain.codes import Code
 from voxcast.runtime import Runtime
@@ -20,6 +30,8 @@ from voxcast.runtime import Runtime
 ROUTERS: list[APIRouter] = [
     account.router,
     callcenter.router,
+    cc_preview.router,
+    cc_records.router,
     files.router,
     group_call.router,
     recall.router,

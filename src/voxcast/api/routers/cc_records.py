@@ -1,0 +1,72 @@
+"""Call-center records: `/cc/record/query` (and the older `/voice/ccRecordQuery`), §3."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BeforeValidator, Field
+
+from voxcast.api.base import Id, PageQuery, VendorModel, page_body, storable_text
+from voxcast.api.deps import CurrentAccount, Rt
+from voxcast.api.envelope import Family, ok
+from voxcast.api.routing import VendorRoute, envelope
+from voxcast.services import ccrecords, records
+
+router = APIRouter(route_class=VendorRoute, tags=["call center"])
+
+Text = Annotated[str, BeforeValidator(storable_text)]
+
+
+class CcRecordParams(VendorModel):
+    startTime: Text = Field(min_length=1)
+    endTime: Text = Field(min_length=1)
+    voiceGroupId: Id | None = None
+    sipGroupName: Text | None = Field(default=None, max_length=32)
+    seatId: list[Id] | None = Field(default=None, max_length=500)
+    seatNameList: list[Annotated[Text, Field(max_length=64)]] | None = Field(
+        default=None, max_length=500
+    )
+    callType: list[Literal[1, 2, 3]] | None = None
+    hangupReason: list[Annotated[int, Field(ge=0, le=9)]] | None = Field(
+        default=None, max_length=10
+    )
+    calledOrCaller: Text | None = Field(default=None, max_length=32)
+    ccode: list[Annotated[Text, Field(max_length=4)]] | None = Field(default=None, max_length=50)
+    hangingDirection: list[Literal[0, 1, 3]] | None = None
+    labelNames: list[Annotated[Text, Field(max_length=20)]] | None = Field(
+        default=None, max_length=10
+    )
+
+
+class CcRecordQuery(PageQuery):
+    params: CcRecordParams
+
+
+@router.post("/cc/record/query", openapi_extra=envelope(Family.STATUS))
+@router.post("/voice/ccRecordQuery", openapi_extra=envelope(Family.STATUS), include_in_schema=False)
+async def query_cc_records(req: CcRecordQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Call-center records started in a window of at most 31 days, newest first."""
+    p = req.params
+    start = records.parse_time(p.startTime, "params.startTime")
+    end = records.parse_time(p.endTime, "params.endTime")
+    async with rt.sessions() as session:
+        rows, total = await ccrecords.query(
+            session,
+            account.id,
+            start=start,
+            end=end,
+            group_id=p.voiceGroupId,
+            group_name=p.sipGroupName,
+            seat_ids=p.seatId,
+            seat_names=p.seatNameList,
+            call_types=list(p.callType or []),
+            hangup_reasons=p.hangupReason,
+            number=p.calledOrCaller,
+            directions=list(p.hangingDirection or []),
+            ccodes=p.ccode,
+            labels=p.labelNames,
+            current=req.current,
+            size=req.size,
+        )
+    return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))
