@@ -54,6 +54,8 @@ async def test_upload_submit_dial_query_and_resend(settings: Settings) -> None:
             )
             await rates.set_rate(session, creds.account_id, "", Decimal("0.02"))
             group = await agents.add_group(session, creds.account_id, creds.app_id, "desk", now)
+            # a long wait: at 50x, database latency under load counts in sandbox seconds
+            await agents.set_basic(session, creds.account_id, group.id, {"timeoutWaitSec": 600})
             await agents.add_seats(
                 session, rt.secrets, creds.account_id, group.id, 2, None, None, now
             )
