@@ -7,6 +7,7 @@ PACKAGES=(
   "sqlite3"
   "sip-tester"
   "espeak-ng"
+  "openssl"
 )
 
 missing=()

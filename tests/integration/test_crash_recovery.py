@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import PostgresFactory
@@ -45,8 +44,7 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
     pg_factory: PostgresFactory | None, tmp_path: Path
 ) -> None:
-    if pg_factory is None:
-        pytest.skip("needs PostgreSQL (VOXCAST_TEST_POSTGRES); CI sets it")
+    assert pg_factory is not None  # conftest leaves this file out when PostgreSQL is off
     url = await pg_factory.new_database()
     epoch = time.time()
     key = generate_key()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -47,11 +48,12 @@ class _Requests:
         }
 
 
-class _Endpoints(Generic[R]):
+class _Endpoints(ABC, Generic[R]):
     """Endpoint methods, written once over an abstract `_call` (sync returns, async awaits)."""
 
+    @abstractmethod
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> R:
-        raise NotImplementedError
+        """Send one request; the sync client returns the envelope, the async one a coroutine."""
 
     # -- account and files -------------------------------------------------------------
     def get_balance(self) -> R:

@@ -148,7 +148,8 @@ def test_a_file_cut_in_half_is_rejected_where_the_format_records_its_length(ext:
 def test_a_streaming_format_cut_in_half_keeps_what_arrived(ext: str) -> None:
     # ADTS, Ogg and AMR carry no total length: the cut is undetectable, as in any player
     data = encode(ext, 4.0)
-    assert 1.0 < normalize(data[: len(data) // 2], ext).duration_s < 3.0
+    half = normalize(data[: len(data) // 2], ext).duration_s
+    assert half > 1.0 and half < 3.0
 
 
 @pytest.mark.parametrize("ext", sorted(FORMATS))

@@ -14,7 +14,7 @@ from voxcast.audio import (
     speak,
 )
 from voxcast.audio.pcm import dbfs, rms
-from voxcast.audio.tts import espeak_command, piper_installed, resample_pcm
+from voxcast.audio.tts import espeak_command, resample_pcm
 from voxcast.audio.voices import espeak_wpm
 
 #: RMS floor of rendered speech (espeak-ng and piper speak at about -20 dBFS)
@@ -85,8 +85,7 @@ def test_text_that_makes_no_sound_is_a_render_error(text: str) -> None:
 
 def test_piper_is_chosen_only_for_a_voice_it_has() -> None:
     engines = [PiperEngine(), EspeakEngine()]
-    if not engines[0].packages:
-        pytest.skip("voxcast[piper] is not installed")
+    assert engines[0].packages, "voxcast[piper] is installed by `make install`"
     male_us = choose_voice("EN", "1", 1, engines=engines)
     assert (male_us.engine, male_us.name) == ("piper", "en_US-joe-medium")
     # the default gender is female and the only shipped piper voice is male
@@ -95,7 +94,6 @@ def test_piper_is_chosen_only_for_a_voice_it_has() -> None:
     assert choose_voice("DE", None, 1, engines=engines).engine == "espeak-ng"
 
 
-@pytest.mark.skipif(not piper_installed(), reason="voxcast[piper] is not installed")
 def test_piper_renders_audible_speech_and_follows_the_rate() -> None:
     voice = choose_voice("EN", "1", 1, 1.0)
     assert voice.engine == "piper"
