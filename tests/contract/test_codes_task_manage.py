@@ -10,30 +10,12 @@ from typing import Any
 from sqlalchemy import update
 
 from tests.conftest import Tenant
+from tests.contract.group_call_support import tts
 from voxcast.domain.enums import CalleeState, TaskStatus
 from voxcast.runtime import Runtime
 from voxcast.storage.models import Callee, Task
 
 SAMPLES = Path(__file__).parent / "samples"
-
-
-def tts(
-    tenant: Tenant, name: str = "task", numbers: list[str] | None = None, **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "appId": tenant.app_id,
-        "taskName": name,
-        "source": 3,
-        "text": "Hello",
-        "lan": "EN",
-        "loopCount": 1,
-        "maxCalls": 60,
-        "numberInfoList": [
-            {"calleeNumber": n} for n in (numbers or ["8613000000000", "8613000000005"])
-        ],
-    }
-    body.update(extra)
-    return body
 
 
 async def new_task(tenant: Tenant, name: str = "task", **extra: Any) -> int:

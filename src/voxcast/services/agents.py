@@ -59,6 +59,24 @@ async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatG
     return group
 
 
+async def transfer_group(
+    session: AsyncSession, account_id: int, group_id: int, field: str, app_id: str | None = None
+) -> SeatGroup:
+    """An agent group a task may hand callees to: the account's, and the app's when `app_id`
+    is given; else -74 naming `field`."""
+    group = await session.get(SeatGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
+    if (
+        group is None
+        or group.account_id != account_id
+        or (app_id is not None and group.app_id != app_id)
+    ):
+        where = f"app {app_id}" if app_id is not None else "your account"
+        raise ApiError(
+            Code.GROUP_NOT_IN_APP_74, f"{field}: agent group {group_id} is not one of {where}"
+        )
+    return group
+
+
 async def _name_taken(
     session: AsyncSession, app_id: str, name: str, but: int | None = None
 ) -> bool:

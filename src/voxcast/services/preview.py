@@ -22,7 +22,7 @@ from voxcast.domain.codes import (
     Code,
 )
 from voxcast.domain.enums import TaskKind, TaskStatus
-from voxcast.services import accounts, rates
+from voxcast.services import accounts, agents, rates
 from voxcast.services.tasks import insert_numbers
 from voxcast.storage.models import CALLEES, PreviewFile, SeatGroup, Task
 
@@ -95,13 +95,6 @@ async def upload(
     }
 
 
-async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatGroup:
-    group = await session.get(SeatGroup, group_id)
-    if group is None or group.account_id != account_id:
-        raise ApiError(Code.GROUP_NOT_IN_APP_74, f"voiceGroupId: {group_id} is not your group")
-    return group
-
-
 async def submit(
     session: AsyncSession, account_id: int, fields: dict[str, Any], now: datetime
 ) -> int:
@@ -117,13 +110,12 @@ async def submit(
     groups = list(fields["voiceGroupId"])
     if fields["type"] == TO_AGENT and len(groups) != 1:
         raise ApiError(Code.PARAMETER, "voiceGroupId: exactly one group when type=1")
-    first = await _group(session, account_id, groups[0])
+    first = await agents.transfer_group(session, account_id, groups[0], "voiceGroupId")
     for other in groups[1:]:
-        await _group(session, account_id, other)
+        await agents.transfer_group(session, account_id, other, "voiceGroupId")
     app_id = fields.get("appId") or first.app_id
     await accounts.require_app(session, account_id, app_id)
-    if first.app_id != app_id:
-        raise ApiError(Code.GROUP_NOT_IN_APP_74, f"voiceGroupId: not in app {app_id}")
+    await agents.transfer_group(session, account_id, first.id, "voiceGroupId", app_id)
     account = await accounts.get_account(session, account_id)
     rates.require_balance(account.balance)
     book = await rates.load_rate_book(session, account_id)
@@ -207,7 +199,9 @@ async def resend(
     # their old records stay; the new calls get new voiceIds
     params = dict(task.params or {})
     if fields.get("voiceGroupId"):
-        group = await _group(session, account_id, fields["voiceGroupId"][0])
+        group = await agents.transfer_group(
+            session, account_id, fields["voiceGroupId"][0], "voiceGroupId"
+        )
         params["sipGroupId"] = group.id
         params["voiceGroupIds"] = list(fields["voiceGroupId"])
     for key in ("calloutRate", "ccode", "remark"):

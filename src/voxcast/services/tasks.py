@@ -23,7 +23,7 @@ from voxcast.domain.enums import (
     TaskStatus,
 )
 from voxcast.domain.schedule import SEND_TIME_FORMAT, zone
-from voxcast.services import accounts, files, rates, recall, task_rules
+from voxcast.services import accounts, agents, files, rates, recall, task_rules
 from voxcast.services.listing import created_between, matching
 from voxcast.storage.models import (
     CALLEES,
@@ -31,7 +31,6 @@ from voxcast.storage.models import (
     Callee,
     CallRecord,
     CcRecord,
-    SeatGroup,
     Task,
 )
 
@@ -146,12 +145,7 @@ async def _require_group(session: AsyncSession, account_id: int, app_id: str, ra
         group_id = int(raw)
     except (TypeError, ValueError):
         raise ApiError(Code.PARAMETER, "sipGroupId: must be an agent group id") from None
-    group = await session.get(SeatGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
-    if group is None or group.account_id != account_id or group.app_id != app_id:
-        raise ApiError(
-            Code.GROUP_NOT_IN_APP_74,
-            f"sipGroupId: agent group {group_id} does not belong to app {app_id}",
-        )
+    await agents.transfer_group(session, account_id, group_id, "sipGroupId", app_id)
 
 
 def check_fields(spec: Spec, extra_templates: Sequence[str | None] = ()) -> None:

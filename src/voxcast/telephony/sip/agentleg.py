@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
 
 from voxcast.ports import AgentSlot
 from voxcast.telephony.rtp.media import MediaStream
@@ -28,7 +27,6 @@ class AgentLeg:
         codec: int,
         caller: str,
         local_host: str,
-        on_hangup: Callable[[], None],
     ) -> None:
         self._endpoint = endpoint
         self.media = media
@@ -37,7 +35,6 @@ class AgentLeg:
         self._codec = codec
         self._caller = caller
         self._local_host = local_host
-        self._on_hangup = on_hangup
         self._answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.ended = asyncio.Event()
         self.call: OutboundCall | None = None
@@ -80,9 +77,7 @@ class AgentLeg:
         elif isinstance(out, useragent.Ended):
             if not self._answer.done():
                 self._answer.set_result(False)
-            else:
-                self._on_hangup()
-            self.ended.set()
+            self.ended.set()  # after the answer: the agent hung up (the transfer task waits)
 
     def hangup(self) -> None:
         if self.call is not None and not self.ended.is_set():

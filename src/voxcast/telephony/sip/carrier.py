@@ -9,7 +9,7 @@ import logging
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -126,7 +126,6 @@ class CallStats:
     to_agent: int = 0  # packets relayed from the callee to the agent while bridged
     to_callee: int = 0  # ...and from the agent to the callee
     recording: Path | None = None
-    sip_log: list[str] = field(default_factory=list)
 
 
 class SipCall:
@@ -134,7 +133,6 @@ class SipCall:
 
     def __init__(self, carrier: SipCarrier, request: DialRequest) -> None:
         self._carrier = carrier
-        self._request = request
         self.request = request
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._hangup_requested = asyncio.Event()
@@ -189,16 +187,16 @@ class SipCall:
         except OSError as err:
             self._emit_end(503, HangupBy.NETWORK, f"cannot open sockets: {err}")
             return
-        self._media.on_dtmf = self._on_rtp_dtmf
+        self._media.on_dtmf = self._on_dtmf
         local_port = endpoint.address[1]
         local_host = carrier.public_host or endpoint.address[0]
         domain = trunk.domain or trunk.host
-        caller = self._request.caller_id or trunk.caller_id or "voxcast"
+        caller = self.request.caller_id or trunk.caller_id or "voxcast"
         session_id = secrets.randbelow(2**31)
         self._call = OutboundCall(
             local=Local(local_host, local_port, trunk.transport.upper()),
-            target_uri=f"sip:{self._request.callee}@{domain}:{trunk.port}",
-            to_uri=f"sip:{self._request.callee}@{domain}",
+            target_uri=f"sip:{self.request.callee}@{domain}:{trunk.port}",
+            to_uri=f"sip:{self.request.callee}@{domain}",
             from_uri=f"sip:{caller}@{domain}",
             call_id=f"{self.call_id}@voxcast",
             from_tag=secrets.token_hex(6),
@@ -206,7 +204,7 @@ class SipCall:
             credentials=trunk.credentials,
             # a backstop from the INVITE for a far end that never rings; the ring time
             # proper (maxRingingTime) counts from the first provisional, as in the sandbox
-            ring_timeout=float(self._request.max_ringing_s) + RING_BACKSTOP_S,
+            ring_timeout=float(self.request.max_ringing_s) + RING_BACKSTOP_S,
             codecs=trunk.codecs,
         )
         endpoint.place(self._call, carrier.peer, self._on_output)
@@ -225,7 +223,7 @@ class SipCall:
             self._answered = True
             self._answered_at = now
             self._put(Answered(now))
-            self._talk_timer = self._after(self._request.max_talk_s, self._talk_limit)
+            self._talk_timer = self._after(self.request.max_talk_s, self._talk_limit)
             self._timers.append(asyncio.ensure_future(self._play()))
         elif isinstance(out, useragent.MediaChanged):
             self._connect_media(out.media)
@@ -248,14 +246,12 @@ class SipCall:
             return
         self._ring_timer_started = True
         self._ringing_at = self._carrier.clock.now()
-        self._after(self._request.max_ringing_s, self._ring_timeout)
+        self._after(self.request.max_ringing_s, self._ring_timeout)
 
     def _ring_timeout(self) -> None:
         if not self._answered and not self._ended:
             # the ring time ran out at this instant; the timer itself may wake a little later
-            self._ring_timeout_at = self._ringing_at + timedelta(
-                seconds=self._request.max_ringing_s
-            )
+            self._ring_timeout_at = self._ringing_at + timedelta(seconds=self.request.max_ringing_s)
             self._hang_up("no answer")
 
     def _connect_media(self, media: sdp.Media) -> None:
@@ -266,14 +262,14 @@ class SipCall:
             (media.address, media.port),
             media.codec,
             media.dtmf_payload,
-            record=self._request.record,
-            max_record_s=float(self._request.max_talk_s) + 5,
+            record=self.request.record,
+            max_record_s=float(self.request.max_talk_s) + 5,
         )
         if media.on_hold:
             self._media.stop_playing()
 
     async def _play(self) -> None:
-        request = self._request
+        request = self.request
         if request.delay_play_s > 0:
             await self._carrier.clock.sleep(request.delay_play_s)
         media = self._media
@@ -316,20 +312,17 @@ class SipCall:
         if endpoint is not None:
             endpoint.hangup(call.call_id, reason)
 
-    def _on_rtp_dtmf(self, key: str) -> None:
-        self._on_dtmf(key)
-
     def _on_dtmf(self, key: str) -> None:
-        if self._request.collect_dtmf and not self._ended:
+        if self.request.collect_dtmf and not self._ended:
             self._put(Dtmf(key, self._carrier.clock.now()))
-        transfer = self._request.transfer
+        transfer = self.request.transfer
         if transfer is not None and transfer.mode == 2 and key == transfer.key:
             elapsed = self._carrier.clock.now() - (self._answered_at or self._carrier.clock.now())
             self._after(max(0.0, transfer.delay_s - elapsed.total_seconds()), self._start_transfer)
 
     # -- transfer to an agent ----------------------------------------------------------------
     def _start_transfer(self) -> None:
-        transfer = self._request.transfer
+        transfer = self.request.transfer
         if transfer is None or self._transferring or self._ended or not self._answered:
             return
         self._transferring = True
@@ -393,9 +386,8 @@ class SipCall:
             callee_media=self._media,
             slot=slot,
             codec=self.stats.codec,
-            caller=self._request.callee,
+            caller=self.request.callee,
             local_host=carrier.public_host or endpoint.address[0],
-            on_hangup=lambda: None,
         )
         self._agent = leg
         gone = asyncio.ensure_future(self._callee_gone.wait())
@@ -443,7 +435,7 @@ class SipCall:
             if reception is not None:
                 self.stats.rtp_received = reception.received
                 self.stats.rtp_strangers = reception.strangers
-                if self._request.record and reception.audio:
+                if self.request.record and reception.audio:
                     self.stats.recording = await asyncio.to_thread(
                         self._carrier.save_recording, self.call_id, reception.codec, reception.audio
                     )
