@@ -192,10 +192,6 @@ async def basic_of(session: AsyncSession, account_id: int, group_id: int) -> dic
     return out
 
 
-def wrap_up_seconds(group: SeatGroup) -> int:
-    return int((group.settings or {}).get("wrapUpTime") or 0)
-
-
 # -- agents -----------------------------------------------------------------------------------
 
 

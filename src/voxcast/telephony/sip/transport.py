@@ -114,9 +114,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
         if leg is not None:
             self._dispatch(leg, leg.call.hangup(self._now(), reason))
 
-    def forget(self, call_id: str) -> None:
-        self._legs.pop(call_id, None)
-
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.handle(data, (str(addr[0]), int(addr[1])))
 
