@@ -266,7 +266,9 @@ class SipCall:
             max_record_s=float(self.request.max_talk_s) + 5,
         )
         if media.on_hold:
-            self._media.stop_playing()
+            self._media.hold()  # the prompt pauses where it is; the resume continues it
+        else:
+            self._media.resume()
 
     async def _play(self) -> None:
         request = self.request

@@ -271,6 +271,9 @@ class Request:
     uri: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    #: sent along the dialog's route set or to its remote target (`routing.next_hop`), not to
+    #: the peer the call was placed with; set on the requests a `Dialog` builds
+    in_dialog: bool = field(default=False, compare=False)
 
     @property
     def call_id(self) -> str:
