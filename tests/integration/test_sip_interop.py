@@ -54,9 +54,7 @@ class Listener(asyncio.DatagramProtocol):
 @contextlib.asynccontextmanager
 async def listener() -> AsyncIterator[tuple[Listener, int]]:
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        Listener, local_addr=("127.0.0.1", 0)
-    )
+    transport, protocol = await loop.create_datagram_endpoint(Listener, local_addr=("127.0.0.1", 0))
     try:
         yield protocol, int(transport.get_extra_info("sockname")[1])
     finally:
