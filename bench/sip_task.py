@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sip_load import FarEnd, sipp_uac  # type: ignore[import-not-found]
 from sqlalchemy import func, select, update
 from tests.integration.dialing import insert_task
 
+from sip_load import FarEnd, sipp_uac  # type: ignore[import-not-found]
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
