@@ -134,3 +134,15 @@ def test_recording_keeps_the_far_ends_audio_up_to_its_limit() -> None:
         rx.feed(RtpPacket(PCMU, seq, seq * 160, 5, bytes([seq]) * FRAME_SAMPLES).pack(), FAR)
     rx.feed(dtmf("1", 1000, end=True, seq=9), FAR)  # events are not audio
     assert rx.audio == b"\x00" * FRAME_SAMPLES + b"\x01" * FRAME_SAMPLES
+
+
+def test_after_a_hold_the_audio_goes_on_as_a_new_talkspurt_later_in_time() -> None:
+    playout = Playout(PCMU, ssrc=1, first_sequence=10, first_ts=0)
+    playout.play(b"\x01" * FRAME_SAMPLES * 4)
+    first = [parse(playout.next_frame() or b"") for _ in range(2)]
+    playout.skip(1.0)  # held a second: nothing was sent
+    rest = drain(playout)
+    assert [p.sequence for p in first + rest] == [10, 11, 12, 13]  # no gap in sequence
+    assert [p.timestamp for p in rest] == [320 + 8000, 480 + 8000]  # time moved on
+    assert [p.marker for p in first + rest] == [True, False, True, False]
+    assert len(rest) == 2  # the audio resumed where it stopped, none of it lost
