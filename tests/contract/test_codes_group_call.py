@@ -210,6 +210,38 @@ async def test_bad_time_is_rejected_with_minus_11(
     assert code == "-11" and field in reason
 
 
+@pytest.mark.parametrize("zone", ["Asia/Kolkatta", "Mars/Olympus", "../../etc/passwd", "zone.tab"])
+async def test_unknown_send_time_zone_is_rejected_with_minus_22_naming_the_field(
+    tenant: Tenant, zone: str
+) -> None:
+    code, reason, _ = await send(tenant, tts(tenant, allowSendTimeZone=zone))
+    assert code == "-22"
+    assert reason == (
+        f'Parameter exception: allowSendTimeZone: {zone!r} is not "callee" or an IANA time '
+        'zone such as "Asia/Kolkata"'
+    )
+
+
+async def test_unknown_send_time_zone_of_an_ai_task_is_rejected_with_minus_22(
+    tenant: Tenant,
+) -> None:
+    env = await tenant.client.send_group_call_ai(
+        appId=tenant.app_id,
+        taskName="ai",
+        scriptId=7,
+        allowSendTimeZone="Asia/Kolkatta",
+        numberInfoList=[{"calleeNumber": "861300"}],
+    )
+    assert env.code == "-22" and "allowSendTimeZone: 'Asia/Kolkatta'" in env.reason
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "UTC", "Etc/GMT-8", "callee", "Callee", ""])
+async def test_known_send_time_zones_and_callee_are_accepted(tenant: Tenant, zone: str) -> None:
+    code, reason, task_id = await send(tenant, tts(tenant, allowSendTimeZone=zone))
+    assert code == "0", reason
+    assert isinstance(task_id, int) and task_id > 0
+
+
 async def test_text_variables_over_30_characters_are_truncated(tenant: Tenant, rt: Runtime) -> None:
     body = tts(tenant)
     body["numberInfoList"] = [{"calleeNumber": "8613000000000", "text1": "y" * 40}]
