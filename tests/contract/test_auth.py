@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import httpx
@@ -131,3 +132,36 @@ async def test_every_path_is_served_with_and_without_v3(
     headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
     for path in ("/v3/getBalance", "/getBalance"):
         assert (await http.get(path, headers=headers)).json()["status"] == "0"
+
+
+async def test_x_forwarded_for_counts_only_from_trusted_proxies_walking_from_the_right(
+    app: object, tenant: Tenant, rt: Runtime, clock: FixedClock
+) -> None:
+    async with rt.sessions.begin() as session:
+        await accounts.set_ip_whitelist(
+            session, tenant.creds.account_id, "203.0.113.7, 2001:db8::7"
+        )
+    ts = int(clock.now().timestamp())
+    signed = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+
+    async def status(peer: str, *forwarded: str) -> str:
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))  # type: ignore[arg-type]
+        headers = list(signed.items()) + [("X-Forwarded-For", f) for f in forwarded]
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            code: str = (await client.get("/v3/getBalance", headers=headers)).json()["status"]
+        return code
+
+    rt.settings.trusted_proxies = ()
+    assert await status("127.0.0.1", "203.0.113.7") == "-2"
+    assert await status("203.0.113.7", "198.51.100.1") == "0"
+    rt.settings.trusted_proxies = (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+    assert await status("127.0.0.1", "203.0.113.7") == "-2"  # the peer is not a proxy
+    assert await status("10.1.1.1", "203.0.113.7") == "0"
+    assert await status("fd00::1", "2001:db8::7") == "0"
+    assert await status("10.1.1.1", "203.0.113.7, 198.51.100.1") == "-2"  # client-written
+    assert await status("10.1.1.1", "203.0.113.7", "10.2.2.2") == "0"  # two proxies, two headers
+    assert await status("10.1.1.1", "not-an-address") == "-2"
+    assert await status("10.1.1.1") == "-2"  # no header: the proxy itself is the client

@@ -8,6 +8,7 @@ field), then the endpoint. Every failure is answered with the endpoint's own env
 from __future__ import annotations
 
 import gc
+import ipaddress
 import json
 import logging
 import uuid
@@ -20,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from voxcast.api.deps import runtime
 from voxcast.api.envelope import Family, error_response
+from voxcast.config import Network
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.services import accounts
@@ -60,12 +62,35 @@ def envelope(family: Family, *, public: bool = False) -> dict[str, Any]:
     return extra
 
 
-def client_ip(request: Request, trust_forwarded: bool) -> str | None:
-    if trust_forwarded:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else None
+def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_ip(request: Request, proxies: Sequence[Network]) -> str | None:
+    """The address IP whitelists check: the TCP peer, unless the peer is one of the trusted
+    `proxies`; then X-Forwarded-For is walked from the right (each proxy appends the address it
+    saw) past trusted proxies, and the first other address is the client. Addresses further
+    left were written by the client itself and are never believed."""
+    peer = request.client.host if request.client else None
+    if peer is None or not _trusted(peer, proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for value in request.headers.getlist("x-forwarded-for")
+        for hop in value.split(",")
+        if hop.strip()
+    ]
+    address = peer
+    for hop in reversed(hops):
+        address = hop
+        # a malformed hop is returned as it is: no whitelist entry matches it
+        if not _trusted(hop, proxies):
+            break
+    return address
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
@@ -148,7 +173,7 @@ async def _authenticate(request: Request, rt: Runtime) -> Account:
             api_key=request.headers.get("api-key"),
             timestamp=request.headers.get("timestamp"),
             sign=request.headers.get("sign"),
-            client_ip=client_ip(request, rt.settings.trust_forwarded_for),
+            client_ip=client_ip(request, rt.settings.trusted_proxies),
             now=rt.wall.now(),
             skew_seconds=rt.settings.sign_skew_seconds,
         )
