@@ -1,9 +1,11 @@
-"""Authentication codes of every endpoint: -1 (key/sign), -16 (timestamp), -2 (IP), -18 (JSON)."""
+"""Authentication and body rules of every endpoint: -1 (key/sign), -16 (timestamp), -2 (IP),
+-18 (JSON), -23 (body size)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -165,3 +167,49 @@ async def test_x_forwarded_for_counts_only_from_trusted_proxies_walking_from_the
     assert await status("10.1.1.1", "203.0.113.7", "10.2.2.2") == "0"  # two proxies, two headers
     assert await status("10.1.1.1", "not-an-address") == "-2"
     assert await status("10.1.1.1") == "-2"  # no header: the proxy itself is the client
+
+
+CHUNK = 64 * 1024
+
+
+async def test_chunked_body_over_the_cap_is_rejected_with_minus_23_before_it_is_all_read(
+    http: httpx.AsyncClient, tenant: Tenant, rt: Runtime, clock: FixedClock
+) -> None:
+    rt.settings.max_request_bytes = 1_000_000
+    yielded = 0
+
+    async def gigabyte() -> AsyncIterator[bytes]:
+        nonlocal yielded
+        yield b'{"fileName":"a.mp3","file":"'
+        yielded += 28
+        for _ in range(1024**3 // CHUNK):
+            yielded += CHUNK
+            yield b"A" * CHUNK
+
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    resp = await http.post("/v3/voice/fileUpload", content=gigabyte(), headers=headers)
+    assert "content-length" not in {k.lower() for k in resp.request.headers}
+    assert resp.json() == {
+        "status": "-23",
+        "reason": "Data caps: request body is over 1000000 bytes",
+        "data": None,
+    }
+    # reading stops at the first chunk past the cap: 28 + 16 x 64 KiB > 1,000,000
+    assert yielded == 28 + 16 * CHUNK
+
+
+async def test_chunked_body_under_the_cap_is_read_whole(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    body = json.dumps({"fileName": "a.mp3", "file": audio_b64("mp3", 1.0)}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    resp = await http.post("/v3/voice/fileUpload", content=chunks(), headers=headers)
+    assert resp.json()["status"] == "0", resp.json()
+    assert isinstance(resp.json()["data"], str) and resp.json()["data"]

@@ -179,15 +179,28 @@ async def _authenticate(request: Request, rt: Runtime) -> Account:
         )
 
 
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The whole body, read chunk by chunk and refused (-23) as soon as it passes `limit`:
+    a chunked body declares no length, and reading it all first lets one request fill memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # Starlette's cache: the stream cannot be read twice
+    return raw
+
+
 async def _require_json(request: Request, rt: Runtime) -> None:
     """Parse the body as JSON whatever the Content-Type, as the vendor does; else -18."""
     declared = request.headers.get("content-length")
     limit = rt.settings.max_request_bytes
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+    raw = await _read_capped(request, limit)
     if not raw.strip():
         raise ApiError(Code.SYSTEM, "request body is empty; a JSON object is required")
     try:
