@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
@@ -167,6 +168,43 @@ async def test_x_forwarded_for_counts_only_from_trusted_proxies_walking_from_the
     assert await status("10.1.1.1", "203.0.113.7", "10.2.2.2") == "0"  # two proxies, two headers
     assert await status("10.1.1.1", "not-an-address") == "-2"
     assert await status("10.1.1.1") == "-2"  # no header: the proxy itself is the client
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ("[" * 1000 + "]" * 1000, "/v3/voice/group/call/send"),
+        ('{"a":' * 1000 + "1" + "}" * 1000, "/v3/voice/fileUpload"),
+        ("[" * 100_000, "/v3/voice/group/call/send"),
+        (
+            '{"current":1,"params":' + '{"a":' * 5000 + "1" + "}" * 5001,
+            "/v3/voice/group/call/query",
+        ),
+    ],
+    ids=["list-1000", "object-1000", "unclosed-100000", "params-5000"],
+)
+async def test_deeply_nested_json_is_rejected_with_minus_18_without_a_traceback(
+    http: httpx.AsyncClient,
+    tenant: Tenant,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+    path: str,
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    resp = await http.post(path, content=body, headers=headers)
+    envelope = resp.json()
+    code, reason = (
+        (envelope["code"], envelope["msg"])
+        if "code" in envelope
+        else (
+            envelope["status"],
+            envelope["reason"],
+        )
+    )
+    assert (code, reason) == ("-18", "Port program unusual: request body is nested too deeply")
+    assert [r for r in caplog.records if r.exc_info] == []
 
 
 CHUNK = 64 * 1024

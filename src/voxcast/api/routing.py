@@ -207,6 +207,9 @@ async def _require_json(request: Request, rt: Runtime) -> None:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(Code.SYSTEM, "request body is not valid JSON") from None
+    except RecursionError:
+        # the parser recurses once per level: ~1,000 levels of [ or { exhaust the stack
+        raise ApiError(Code.SYSTEM, "request body is nested too deeply") from None
     request._json = parsed  # Starlette's cache: FastAPI reads the parsed body from here
     headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
     headers.append((b"content-type", b"application/json"))
