@@ -91,6 +91,25 @@ async def test_non_numeric_timestamp_is_rejected_with_minus_16(
     assert resp.json()["status"] == "-16"
 
 
+@pytest.mark.parametrize("shape", ["+{}", "{}_{}"], ids=["plus-sign", "underscore"])
+async def test_timestamp_that_is_not_plain_digits_is_rejected_with_minus_16(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, shape: str
+) -> None:
+    now = str(int(clock.now().timestamp()))
+    # Python's int() reads both as the current time; the Sign covers the text as sent
+    ts = shape.format(now) if shape.count("{}") == 1 else shape.format(now[:4], now[4:])
+    headers = {
+        "Api-Key": tenant.creds.api_key,
+        "Timestamp": ts,
+        "Sign": sign(tenant.creds.api_key, tenant.creds.api_secret, ts),
+    }
+    resp = await http.get("/v3/getBalance", headers=headers)
+    assert resp.json() == {
+        "status": "-16",
+        "reason": "Timestamp expires: Timestamp must be Unix time in seconds (ASCII digits only)",
+    }
+
+
 async def test_caller_outside_ip_whitelist_is_rejected_with_minus_2(
     http: httpx.AsyncClient, tenant: Tenant, rt: Runtime
 ) -> None:
