@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from voxcast.api.base import STORABLE_PATTERN
 from voxcast.api.deps import runtime
 from voxcast.api.envelope import Family, error_response
 from voxcast.config import Network
@@ -117,8 +118,15 @@ def validation_reason(exc: RequestValidationError) -> tuple[Code, str]:
         return Code.SYSTEM, "request body is not valid JSON"
     msg = str(first.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
-    if first.get("type") == "missing":
+    kind = first.get("type")
+    if kind == "missing":
         msg = "is required"
+    elif kind == "string_pattern_mismatch" and first.get("ctx", {}).get("pattern") == (
+        STORABLE_PATTERN
+    ):
+        msg = "must not contain a NUL character"
+    elif kind == "string_unicode":
+        msg = "must be valid Unicode text"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return Code.PARAMETER, f"{field}: {msg}{more}"
 
