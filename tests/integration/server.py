@@ -49,11 +49,12 @@ class Cli:
         return env
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 120
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: str = ""
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [VOXCAST, *args],
             env=self.env(),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
