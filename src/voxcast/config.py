@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _env_int(name: str, default: int) -> int:
@@ -15,6 +18,24 @@ def _env_int(name: str, default: int) -> int:
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     return float(raw) if raw not in (None, "") else default
+
+
+def _env_networks(name: str) -> tuple[Network, ...]:
+    """A comma-separated list of IP addresses and CIDR networks; empty or unset: none."""
+    raw = os.environ.get(name, "")
+    out = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            out.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            # "1" was once the on switch: it must not quietly become "trust nobody" or anybody
+            raise ValueError(
+                f"{name}={raw!r}: {entry!r} is not an IP address or CIDR network; "
+                "give the reverse proxies' addresses, e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+    return tuple(out)
 
 
 @dataclass
@@ -65,8 +86,9 @@ class Settings:
     trunk_refresh_seconds: float = field(
         default_factory=lambda: _env_float("VOXCAST_TRUNK_REFRESH_SECONDS", 2.0)
     )
-    trust_forwarded_for: bool = field(
-        default_factory=lambda: os.environ.get("VOXCAST_TRUST_X_FORWARDED_FOR", "") == "1"
+    #: reverse proxies whose X-Forwarded-For is believed; empty: the header is ignored
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: _env_networks("VOXCAST_TRUST_X_FORWARDED_FOR")
     )
 
     def rtp_port_range(self) -> tuple[int, int] | None:

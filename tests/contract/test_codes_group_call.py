@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Tenant, add_seat_group, make_tenant
+from tests.contract.group_call_support import ai, raw
 from tests.helpers import signed_headers
 from tests.unit.audio.audiofiles import audio_b64
 from voxcast.clock import FixedClock
@@ -175,6 +177,58 @@ async def test_field_errors_are_rejected_with_minus_22_naming_the_field(
     assert field in reason
 
 
+@pytest.mark.parametrize(
+    ("info", "reason"),
+    [
+        ({"text1": "Tom\x00"}, "numberInfoList[0].text1: must not contain a NUL character"),
+        ({"text3": "a\ud800b"}, "numberInfoList[0].text3: must be valid Unicode text"),
+        (
+            {"text10": "y" * 1001},
+            "numberInfoList[0].text10: String should have at most 1000 characters",
+        ),
+    ],
+    ids=["nul", "lone-surrogate", "over-1000"],
+)
+async def test_callee_text_variable_that_cannot_be_kept_is_rejected_with_minus_22(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, info: dict[str, str], reason: str
+) -> None:
+    body = tts(tenant)
+    body["numberInfoList"] = [{"calleeNumber": "8613000000000", **info}]
+    # raw: json.dumps escapes a lone surrogate as \ud800, which the SDK would refuse to encode
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
+    assert got == {"code": "-22", "msg": f"Parameter exception: {reason}", "data": None}
+
+
+async def test_callee_text_variable_of_1000_characters_is_accepted_and_cut_to_30(
+    tenant: Tenant, rt: Runtime
+) -> None:
+    body = tts(tenant)
+    body["numberInfoList"] = [{"calleeNumber": "8613000000000", "text2": "z" * 1000}]
+    code, reason, _ = await send(tenant, body)
+    assert code == "0", reason
+    async with rt.sessions() as session:
+        stored = await session.scalar(select(Callee.info))
+    assert stored == {"text2": "z" * 30}
+
+
+@pytest.mark.parametrize(
+    ("intent", "reason"),
+    [
+        ("10\x001", "recallFlow.recallIntent[1]: must not contain a NUL character"),
+        ("i" * 65, "recallFlow.recallIntent[1]: String should have at most 64 characters"),
+        ("\udfff", "recallFlow.recallIntent[1]: must be valid Unicode text"),
+    ],
+    ids=["nul", "over-64", "lone-surrogate"],
+)
+async def test_recall_intent_that_cannot_be_kept_is_rejected_with_minus_22(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, intent: str, reason: str
+) -> None:
+    flow = {"recallType": 0, "recallInterval": 5, "recallNum": 1, "recallIntent": ["101", intent]}
+    body = ai(tenant, "ai", recallFlow=flow)
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send/ai", body)
+    assert got == {"code": "-22", "msg": f"Parameter exception: {reason}", "data": None}
+
+
 @pytest.mark.parametrize("number", ["86130000000a0", "861300", "8613000000000000"])
 async def test_bad_callee_number_is_rejected_with_minus_22_naming_its_index(
     tenant: Tenant, number: str
@@ -210,14 +264,44 @@ async def test_bad_time_is_rejected_with_minus_11(
     assert code == "-11" and field in reason
 
 
+@pytest.mark.parametrize("zone", ["Asia/Kolkatta", "Mars/Olympus", "../../etc/passwd", "zone.tab"])
+async def test_unknown_send_time_zone_is_rejected_with_minus_22_naming_the_field(
+    tenant: Tenant, zone: str
+) -> None:
+    code, reason, _ = await send(tenant, tts(tenant, allowSendTimeZone=zone))
+    assert code == "-22"
+    assert reason == (
+        f'Parameter exception: allowSendTimeZone: {zone!r} is not "callee" or an IANA time '
+        'zone such as "Asia/Kolkata"'
+    )
+
+
+async def test_unknown_send_time_zone_of_an_ai_task_is_rejected_with_minus_22(
+    tenant: Tenant,
+) -> None:
+    env = await tenant.client.send_group_call_ai(
+        appId=tenant.app_id,
+        taskName="ai",
+        scriptId=7,
+        allowSendTimeZone="Asia/Kolkatta",
+        numberInfoList=[{"calleeNumber": "861300"}],
+    )
+    assert env.code == "-22" and "allowSendTimeZone: 'Asia/Kolkatta'" in env.reason
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "UTC", "Etc/GMT-8", "callee", "Callee", ""])
+async def test_known_send_time_zones_and_callee_are_accepted(tenant: Tenant, zone: str) -> None:
+    code, reason, task_id = await send(tenant, tts(tenant, allowSendTimeZone=zone))
+    assert code == "0", reason
+    assert isinstance(task_id, int) and task_id > 0
+
+
 async def test_text_variables_over_30_characters_are_truncated(tenant: Tenant, rt: Runtime) -> None:
     body = tts(tenant)
     body["numberInfoList"] = [{"calleeNumber": "8613000000000", "text1": "y" * 40}]
     code, _, task_id = await send(tenant, body)
     assert code == "0"
     async with rt.sessions() as session:
-        from sqlalchemy import select
-
         info = await session.scalar(select(Callee.info).where(Callee.task_id == task_id))
     assert info == {"text1": "y" * 30}
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
 from tests.unit.audio.audiofiles import audio_b64, encode
+from tests.unit.audio.test_decode import wav_with_header
 from voxcast.clock import FixedClock
 from voxcast.runtime import Runtime
 from voxcast.services import accounts
@@ -199,6 +200,19 @@ async def test_upload_of_bad_or_empty_content_is_rejected_with_minus_21(
     env = await tenant.client.upload_file("bad.wav", content)
     assert env.code == "-21", env.reason
     assert env.reason.startswith("Data validation exception: file: "), env.reason
+    assert await stored_files(rt, tenant) == 0
+
+
+async def test_upload_of_a_wav_with_0_bits_per_sample_is_rejected_with_minus_21(
+    tenant: Tenant, rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    content = base64.b64encode(wav_with_header(1, 0)).decode()
+    env = await tenant.client.upload_file("zero.wav", content)
+    assert (env.code, env.reason) == (
+        "-21",
+        "Data validation exception: file: no decoder for the audio stream of the .wav file",
+    )
+    assert [r for r in caplog.records if r.exc_info] == []
     assert await stored_files(rt, tenant) == 0
 
 

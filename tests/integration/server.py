@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -29,6 +29,8 @@ class Cli:
     database_url: str
     data_dir: Path
     secret_key: str
+    #: more environment variables for every command (VOXCAST_TRUST_X_FORWARDED_FOR, ...)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def fresh(cls, database_url: str, data_dir: Path) -> Cli:
@@ -43,14 +45,16 @@ class Cli:
                 "VOXCAST_SECRET_KEY": self.secret_key,
             }
         )
+        env.update(self.extra_env)
         return env
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 120
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: str = ""
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [VOXCAST, *args],
             env=self.env(),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

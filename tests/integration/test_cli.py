@@ -17,6 +17,11 @@ from cryptography.fernet import Fernet
 from tests.integration.server import VOXCAST, Cli, serving
 from tests.unit.audio.audiofiles import audio_b64
 from voxcast.client import VoxcastClient
+from voxcast.clock import SystemClock
+from voxcast.config import Settings
+from voxcast.runtime import open_runtime
+from voxcast.services import trunks
+from voxcast.storage.models import App
 
 #: the documented exit status of a refused admin command
 USAGE_ERROR = 2
@@ -254,3 +259,117 @@ def test_a_server_with_another_secret_key_answers_minus_18_and_logs_why(
     log = (tmp_path / "var" / f"serve-{port}.log").read_text()
     assert env.code == "-18" and "incident" in env.reason
     assert "a stored secret cannot be decrypted: the server key changed" in log
+
+
+async def stored_secrets(cli: Cli, trunk_names: list[str], app_id: str) -> dict[str, str | None]:
+    """The trunks' passwords and the app's push secret, decrypted as a server would."""
+    settings = Settings(
+        database_url=cli.database_url, data_dir=cli.data_dir, secret_key=cli.secret_key
+    )
+    rt = await open_runtime(settings, SystemClock())
+    try:
+        async with rt.sessions() as session:
+            out = {
+                n: (await trunks.get_config(session, rt.secrets, n)).password for n in trunk_names
+            }
+            app = await session.get(App, app_id)
+            assert app is not None and app.push_secret_enc is not None
+            out["push"] = rt.secrets.open(app.push_secret_enc)
+    finally:
+        await rt.close()
+    return out
+
+
+@SQLITE_ONLY
+async def test_secrets_can_come_from_standard_input_or_a_file_instead_of_the_arguments(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("from a file\n")
+    created = json.loads(
+        cli.run(
+            "admin",
+            "create-account",
+            "--name",
+            "acme",
+            "--api-key",
+            "stdinKey01",
+            "--api-secret",
+            "-",
+            "--json",
+            stdin="piped-secret-01\n",
+        ).stdout
+    )
+    from_file = json.loads(
+        cli.run(
+            "admin",
+            "create-account",
+            "--name",
+            "beta",
+            "--api-key",
+            "fileKey001",
+            "--api-secret-file",
+            str(secret_file),
+            "--json",
+        ).stdout
+    )
+    trunk = ("admin", "trunk", "add", "--host", "127.0.0.1", "--username", "u")
+    cli.run(*trunk, "--name", "piped", "--password", "-", stdin="pa ss\r\n")
+    cli.run(*trunk, "--name", "filed", "--password-file", str(secret_file))
+    app_id = str(created["appId"])
+    cli.run(
+        "admin",
+        "set-push-url",
+        "--app-id",
+        app_id,
+        "--url",
+        "https://hooks.example/v",
+        "--secret",
+        "-",
+        stdin="hmac-key",
+    )
+    assert (created["apiSecret"], from_file["apiSecret"]) == ("piped-secret-01", "from a file")
+    assert await stored_secrets(cli, ["piped", "filed"], app_id) == {
+        "piped": "pa ss",
+        "filed": "from a file",
+        "push": "hmac-key",
+    }
+    with serving(cli) as base:
+        assert balance_seen_by_the_api(base, created) == "0.000000"
+
+
+@SQLITE_ONLY
+def test_a_secret_given_twice_empty_or_unreadable_exits_2(db_url: str, tmp_path: Path) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    cli.extra_env["COLUMNS"] = "400"  # one reason, one line of the error box
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("x\n")
+    trunk = ("admin", "trunk", "add", "--name", "t", "--host", "127.0.0.1", "--username", "u")
+    both = cli.run(*trunk, "--password", "pw", "--password-file", str(secret_file), check=False)
+    empty = cli.run(*trunk, "--password", "-", stdin="\n", check=False)
+    missing = cli.run(*trunk, "--password-file", str(tmp_path / "nope"), check=False)
+    two_lines = cli.run(*trunk, "--password", "-", stdin="a\nb\n", check=False)
+    assert [p.returncode for p in (both, empty, missing, two_lines)] == [USAGE_ERROR] * 4
+    assert "give --password or --password-file, not both" in both.stderr
+    assert "--password - (standard input) is empty" in empty.stderr
+    assert f"--password-file {tmp_path / 'nope'}: No such file or directory" in missing.stderr
+    assert "holds more than one line" in two_lines.stderr
+
+
+def test_help_of_secret_options_names_standard_input_and_the_file_option() -> None:
+    for command, option in (
+        (("admin", "trunk", "add"), "--password"),
+        (("admin", "create-account"), "--api-secret"),
+        (("admin", "set-push-url"), "--secret"),
+    ):
+        out = subprocess.run(
+            [VOXCAST, *command, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "COLUMNS": "400"},
+        ).stdout
+        assert f"'{option} -' reads it from standard input" in out, out
+        assert f"{option}-file" in out, out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -148,3 +149,31 @@ async def test_upload_and_submit_errors_have_the_vendors_codes(
     )
     assert env.code in ("-22", "-74")
     assert (await c.query_preview_tasks(startTime="yesterday")).code == "-11"
+
+
+async def test_a_path_like_file_name_keeps_only_its_base_name_in_the_file_path(
+    tenant: Tenant,
+) -> None:
+    c = tenant.client
+    for name in ("../../etc/list.xlsx", "C:\\Users\\me\\list.xlsx", "a/b\\list.xlsx"):
+        env = await c.upload_callee_list(name, workbook(LIST))
+        assert env.code == "0", env.reason
+        path = env.data["filePath"]
+        assert re.fullmatch(r"/cc/upload/[0-9]{14}[0-9]+_list\.xlsx", path), path
+
+
+async def test_a_file_name_with_no_base_name_or_a_nul_is_rejected_with_minus_22(
+    tenant: Tenant,
+) -> None:
+    c = tenant.client
+    got = {}
+    for name in ("lists/", "ab/..", "abc\\.", "a\x00b.xlsx"):
+        env = await c.upload_callee_list(name, workbook(LIST))
+        got[name] = (env.code, env.reason)
+    folder = ("-22", "Parameter exception: fileName: must end with a file name, not a folder")
+    assert got == {
+        "lists/": folder,
+        "ab/..": folder,
+        "abc\\.": folder,
+        "a\x00b.xlsx": ("-22", "Parameter exception: fileName: must not contain a NUL character"),
+    }

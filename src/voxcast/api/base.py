@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -42,6 +42,17 @@ def storable_text(value: object) -> object:
         except UnicodeEncodeError:
             raise ValueError("must be valid Unicode text") from None
     return value
+
+
+#: `storable_text` as a pattern, checked in pydantic-core: for strings inside lists and the
+#: 100,000 callees of a task, which the per-model validator does not reach (a constrained
+#: string also refuses lone surrogates); `validation_reason` words its errors the same way
+STORABLE_PATTERN = r"^[^\x00]*$"
+#: a callee's text1..text10: the vendor cuts it to 30 characters, so longer is accepted up to
+#: the length of the TTS text it is put into
+CalleeText = Annotated[str, StringConstraints(max_length=1000, pattern=STORABLE_PATTERN)]
+#: an AI intent id or label in recallIntent ("101")
+IntentName = Annotated[str, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)]
 
 
 def _display(value: str | None) -> str | None:

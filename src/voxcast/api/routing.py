@@ -8,6 +8,7 @@ field), then the endpoint. Every failure is answered with the endpoint's own env
 from __future__ import annotations
 
 import gc
+import ipaddress
 import json
 import logging
 import uuid
@@ -18,8 +19,10 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from voxcast.api.base import STORABLE_PATTERN
 from voxcast.api.deps import runtime
 from voxcast.api.envelope import Family, error_response
+from voxcast.config import Network
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.services import accounts
@@ -60,12 +63,35 @@ def envelope(family: Family, *, public: bool = False) -> dict[str, Any]:
     return extra
 
 
-def client_ip(request: Request, trust_forwarded: bool) -> str | None:
-    if trust_forwarded:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else None
+def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_ip(request: Request, proxies: Sequence[Network]) -> str | None:
+    """The address IP whitelists check: the TCP peer, unless the peer is one of the trusted
+    `proxies`; then X-Forwarded-For is walked from the right (each proxy appends the address it
+    saw) past trusted proxies, and the first other address is the client. Addresses further
+    left were written by the client itself and are never believed."""
+    peer = request.client.host if request.client else None
+    if peer is None or not _trusted(peer, proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for value in request.headers.getlist("x-forwarded-for")
+        for hop in value.split(",")
+        if hop.strip()
+    ]
+    address = peer
+    for hop in reversed(hops):
+        address = hop
+        # a malformed hop is returned as it is: no whitelist entry matches it
+        if not _trusted(hop, proxies):
+            break
+    return address
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
@@ -92,8 +118,15 @@ def validation_reason(exc: RequestValidationError) -> tuple[Code, str]:
         return Code.SYSTEM, "request body is not valid JSON"
     msg = str(first.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
-    if first.get("type") == "missing":
+    kind = first.get("type")
+    if kind == "missing":
         msg = "is required"
+    elif kind == "string_pattern_mismatch" and first.get("ctx", {}).get("pattern") == (
+        STORABLE_PATTERN
+    ):
+        msg = "must not contain a NUL character"
+    elif kind == "string_unicode":
+        msg = "must be valid Unicode text"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return Code.PARAMETER, f"{field}: {msg}{more}"
 
@@ -148,10 +181,25 @@ async def _authenticate(request: Request, rt: Runtime) -> Account:
             api_key=request.headers.get("api-key"),
             timestamp=request.headers.get("timestamp"),
             sign=request.headers.get("sign"),
-            client_ip=client_ip(request, rt.settings.trust_forwarded_for),
+            client_ip=client_ip(request, rt.settings.trusted_proxies),
             now=rt.wall.now(),
             skew_seconds=rt.settings.sign_skew_seconds,
         )
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The whole body, read chunk by chunk and refused (-23) as soon as it passes `limit`:
+    a chunked body declares no length, and reading it all first lets one request fill memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # Starlette's cache: the stream cannot be read twice
+    return raw
 
 
 async def _require_json(request: Request, rt: Runtime) -> None:
@@ -160,15 +208,16 @@ async def _require_json(request: Request, rt: Runtime) -> None:
     limit = rt.settings.max_request_bytes
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise ApiError(Code.CAPS, f"request body is over {limit} bytes")
+    raw = await _read_capped(request, limit)
     if not raw.strip():
         raise ApiError(Code.SYSTEM, "request body is empty; a JSON object is required")
     try:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(Code.SYSTEM, "request body is not valid JSON") from None
+    except RecursionError:
+        # the parser recurses once per level: ~1,000 levels of [ or { exhaust the stack
+        raise ApiError(Code.SYSTEM, "request body is nested too deeply") from None
     request._json = parsed  # Starlette's cache: FastAPI reads the parsed body from here
     headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
     headers.append((b"content-type", b"application/json"))

@@ -128,6 +128,9 @@ def _decode_with(data: bytes, ext: str, demuxer: str, max_duration_s: float) -> 
         if declared is not None and declared > max_duration_s + 0.05:
             raise TooLongAudio(f"lasts {declared:.0f} s, {_limit_text(max_duration_s)}")
         codec = stream.codec_context
+        if codec is None:
+            # FFmpeg found no codec for the header (a WAV with 0 bits per sample, say)
+            raise CorruptAudio(f"no decoder for the audio stream of the .{ext} file")
         if not codec.sample_rate or not codec.channels:
             # a stream header with no rate or no channels is garbage, not an exotic format
             raise CorruptAudio("the audio stream declares no sample rate or channels")

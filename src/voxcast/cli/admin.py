@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from voxcast.cli.common import DatabaseOpt, parse_money, with_runtime
+from voxcast.cli.common import DatabaseOpt, kept_out_of_ps, parse_money, read_secret, with_runtime
 from voxcast.cli.trunks import trunk_app
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
@@ -34,13 +34,18 @@ def create_account(
     balance: Annotated[str, typer.Option(help="opening balance in USD")] = "0",
     api_key: Annotated[str | None, typer.Option(help="use this API key (default: random)")] = None,
     api_secret: Annotated[
-        str | None, typer.Option(help="use this secret (default: random)")
+        str | None,
+        typer.Option(help="use this secret (default: random)" + kept_out_of_ps("--api-secret")),
+    ] = None,
+    api_secret_file: Annotated[
+        Path | None, typer.Option(help="read the API secret from this file (one line)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create an account with an API key and secret and one voice app."""
     amount = parse_money(balance)
+    api_secret = read_secret(api_secret, api_secret_file, "--api-secret")
     if (api_key is None) != (api_secret is None):
         raise typer.BadParameter("give both --api-key and --api-secret, or neither")
 
@@ -76,7 +81,13 @@ def set_push_url(
     url: Annotated[str, typer.Option(help="http(s) URL, or '' to stop pushes")],
     batch: Annotated[bool, typer.Option(help="push JSON arrays (batch mode)")] = False,
     secret: Annotated[
-        str | None, typer.Option(help="HMAC-SHA256 push signing secret ('' to remove)")
+        str | None,
+        typer.Option(
+            help="HMAC-SHA256 push signing secret ('' to remove)" + kept_out_of_ps("--secret")
+        ),
+    ] = None,
+    secret_file: Annotated[
+        Path | None, typer.Option(help="read the push signing secret from this file (one line)")
     ] = None,
     kind: Annotated[
         str,
@@ -87,6 +98,7 @@ def set_push_url(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Set where a voice app's status reports (or call-center pushes) are sent."""
+    secret = read_secret(secret, secret_file, "--secret")
     if kind not in ("voice", "cc", "ring"):
         _fail(ApiError(Code.PARAMETER, "--kind: voice, cc or ring"))
 

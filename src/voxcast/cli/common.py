@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -87,3 +90,45 @@ def parse_money(value: str) -> Decimal:
     if not amount.is_finite():
         raise typer.BadParameter(f"{value!r} is not an amount")
     return amount
+
+
+def kept_out_of_ps(option: str) -> str:
+    """The end of a secret option's help: the two ways to give it that `ps` cannot show."""
+    return (
+        f"; '{option} -' reads it from standard input (unechoed at a terminal) and "
+        f"{option}-file PATH from a file, which keeps it out of `ps`"
+    )
+
+
+def read_secret(value: str | None, path: Path | None, option: str) -> str | None:
+    """A secret given as `OPTION VALUE`, `OPTION -` (standard input) or `OPTION-file PATH`.
+
+    Command-line arguments are readable by every user of the host (`ps`, /proc): the other two
+    forms keep the secret out of them. One line; its line ending is dropped. None when none of
+    the three is given.
+    """
+    if value is not None and path is not None:
+        raise typer.BadParameter(f"give {option} or {option}-file, not both")
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            raise typer.BadParameter(f"{option}-file {path}: {reason}") from None
+        return _one_line(text, f"{option}-file {path}")
+    if value == "-":
+        if sys.stdin.isatty():
+            text = getpass.getpass(f"{option.lstrip('-')}: ")
+        else:
+            text = sys.stdin.read()
+        return _one_line(text, f"{option} - (standard input)")
+    return value
+
+
+def _one_line(text: str, source: str) -> str:
+    secret = text.removesuffix("\n").removesuffix("\r")
+    if not secret:
+        raise typer.BadParameter(f"{source} is empty")
+    if "\n" in secret or "\r" in secret:
+        raise typer.BadParameter(f"{source} holds more than one line")
+    return secret

@@ -74,7 +74,18 @@ def serve(
         background = Background(rt)
         await background.start()
         api = create_app(rt)
-        config = uvicorn.Config(api, host=host, port=port, log_level=log_level, lifespan="on")
+        # uvicorn's proxy_headers would believe X-Forwarded-For from any local process and
+        # rewrite the client address before voxcast sees it: the app decides instead, from
+        # VOXCAST_TRUST_X_FORWARDED_FOR (api.routing.client_ip)
+        config = uvicorn.Config(
+            api,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            proxy_headers=False,
+            forwarded_allow_ips="",
+        )
         try:
             await uvicorn.Server(config).serve()
         finally:

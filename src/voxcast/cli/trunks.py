@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from voxcast.cli.common import DatabaseOpt, with_runtime
+from voxcast.cli.common import DatabaseOpt, kept_out_of_ps, read_secret, with_runtime
 from voxcast.runtime import Runtime
 from voxcast.services import trunks
 
@@ -32,7 +33,13 @@ def trunk_add(
     port: Annotated[int, typer.Option(help="its SIP port")] = 5060,
     transport: Annotated[str, typer.Option(help="udp or tcp")] = "udp",
     username: Annotated[str | None, typer.Option(help="digest user name, if it asks")] = None,
-    password: Annotated[str | None, typer.Option(help="digest password (stored encrypted)")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="digest password (stored encrypted)" + kept_out_of_ps("--password")),
+    ] = None,
+    password_file: Annotated[
+        Path | None, typer.Option(help="read the digest password from this file (one line)")
+    ] = None,
     realm: Annotated[str | None, typer.Option(help="answer challenges of this realm only")] = None,
     caller_id: Annotated[
         str | None, typer.Option(help="From user when a task gives no displayNum")
@@ -47,6 +54,7 @@ def trunk_add(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Add a SIP trunk. Running workers pick it up within seconds."""
+    password = read_secret(password, password_file, "--password")
     spec = trunks.TrunkSpec(
         name=name,
         host=host,

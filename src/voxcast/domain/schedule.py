@@ -22,8 +22,18 @@ def zone(name: str) -> ZoneInfo:
     """An IANA zone; an unknown name falls back to UTC (names are checked where they are set)."""
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):
         return ZoneInfo("UTC")
+
+
+def known_zone(name: str) -> bool:
+    """Whether `name` is a time zone of the system's IANA database ("Asia/Kolkata", "UTC",
+    "Etc/GMT-8"); misspelt names, paths and data files that are not zones are not."""
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return False
+    return True
 
 
 def parse_hhmm(text: str) -> time:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,9 @@ from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.signing import sign_matches
 from voxcast.security import SecretBox
 from voxcast.storage.models import Account, ApiKey, App
+
+#: the Timestamp header: Unix seconds in ASCII digits (18 at most, so int() stays cheap)
+_TIMESTAMP = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True)
@@ -143,10 +147,11 @@ async def authenticate(
     ts = timestamp.strip()
     if not sign_matches(key.api_key, box.open(key.secret_enc), ts, sign):
         raise ApiError(Code.AUTH, "Sign does not match MD5(ApiKey+ApiSecret+Timestamp)")
-    try:
-        seconds = int(ts)
-    except ValueError:
-        raise ApiError(Code.TIMESTAMP, "Timestamp must be Unix time in seconds") from None
+    # int() alone also reads "+1764000000", "1764_000000" and non-ASCII digits: one instant
+    # would have many spellings, each with its own valid Sign
+    if not _TIMESTAMP.fullmatch(ts):
+        raise ApiError(Code.TIMESTAMP, "Timestamp must be Unix time in seconds (ASCII digits only)")
+    seconds = int(ts)
     if abs(now.timestamp() - seconds) > skew_seconds:
         raise ApiError(Code.TIMESTAMP, f"Timestamp is more than {skew_seconds} s from server time")
     if not key.enabled:

@@ -53,9 +53,22 @@ def _decode(file_b64: str) -> bytes:
         raise ApiError(Code.VALIDATION, "file: not valid base64") from None
 
 
+def base_name(file_name: str) -> str:
+    """What follows the last / or \\ of an uploaded list's name: a client may send its local
+    path, and the name is echoed into `filePath`, where "../" must not appear. -22 when no
+    name is left (or the name holds a NUL)."""
+    if "\x00" in file_name:
+        raise ApiError(Code.PARAMETER, "fileName: must not contain a NUL character")
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", ".."):
+        raise ApiError(Code.PARAMETER, "fileName: must end with a file name, not a folder")
+    return name
+
+
 async def upload(
     session: AsyncSession, account_id: int, file_name: str, file_b64: str, now: datetime
 ) -> dict[str, Any]:
+    file_name = base_name(file_name)
     if len(file_b64) > MAX_FILE_BYTES * 4 // 3 + 4:
         raise ApiError(
             Code.TTS_REQUIRED, f"file: over {MAX_FILE_BYTES // 2**20} MB", title=FILE_TOO_LARGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,24 @@ def is_sqlite(url: str) -> bool:
     return async_url(url).startswith("sqlite")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (SQLite would make it 0644 under the usual umask, and
+    gives the -wal and -shm files the database's own mode). An existing file keeps its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite, WAL mode and a busy timeout so readers never block writers."""
     full = async_url(url)
     if full.startswith("sqlite"):
-        path = full.split(":///", 1)[1]
+        path = full.split(":///", 1)[1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         engine = create_async_engine(full, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

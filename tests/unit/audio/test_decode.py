@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import time
 import wave
 from fractions import Fraction
@@ -128,6 +129,31 @@ def test_bytes_that_are_not_audio_are_rejected_with_minus_21(ext: str, junk: obj
     with pytest.raises((CorruptAudio, EmptyAudio)) as caught:
         normalize(junk(), ext)
     assert caught.value.code == Code.VALIDATION
+
+
+def wav_with_header(fmt_tag: int, bits: int) -> bytes:
+    """A one-second 8 kHz mono WAV whose fmt chunk says `fmt_tag` and `bits` per sample while
+    its data is 16-bit PCM: a header no decoder exists for."""
+    pcm = (0.2 * 32767 * np.sin(np.arange(8000) / 5)).astype("<i2").tobytes()
+    block = max(bits // 8, 1)
+    fmt = struct.pack("<HHIIHH", fmt_tag, 1, 8000, 8000 * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("fmt_tag", "bits"),
+    [(1, 0), (1, 255), (3, 16), (0xFFFE, 16)],
+    ids=["pcm-0-bits", "pcm-255-bits", "float-16-bits", "extensible-without-extension"],
+)
+def test_a_wav_header_no_decoder_exists_for_is_rejected_with_minus_21(
+    fmt_tag: int, bits: int
+) -> None:
+    with pytest.raises(CorruptAudio) as caught:
+        normalize(wav_with_header(fmt_tag, bits), "wav")
+    assert caught.value.code == Code.VALIDATION
+    assert caught.value.detail == "no decoder for the audio stream of the .wav file"
 
 
 @pytest.mark.parametrize("ext", sorted(FORMATS))

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from voxcast.api.base import Int32, VendorModel, storable_text
-from voxcast.domain.schedule import MAX_WINDOWS
+from voxcast.domain.schedule import MAX_WINDOWS, known_zone
 
 #: a 0/1 switch (hangUpSms, feedbackPush, toSeat, ...)
 Flag = Annotated[int | None, Field(default=None, ge=0, le=1)]
@@ -84,6 +84,14 @@ class ScheduleFields(Fields):
     )
     maxRingingTime: int | None = Field(default=None, ge=20, le=120)
     maxCalls: int | None = Field(default=None, ge=1, le=999)
+
+    @field_validator("allowSendTimeZone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        # an unknown name would silently dial in UTC, hours outside the caller's windows
+        if not value or value.lower() == "callee" or known_zone(value):
+            return value
+        raise ValueError(f'{value!r} is not "callee" or an IANA time zone such as "Asia/Kolkata"')
 
 
 class NodeFields(PromptFields, SmsFields, SeatFields):

@@ -8,7 +8,7 @@ from typing import Annotated, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
-from voxcast.api.base import Id, Int32, PageQuery
+from voxcast.api.base import CalleeText, Id, Int32, IntentName, PageQuery
 from voxcast.api.schemas.common import (
     AiFields,
     AppId,
@@ -29,16 +29,16 @@ _NUMBER_CONFIG = ConfigDict(coerce_numbers_to_str=True, str_strip_whitespace=Tru
 class _Texts(TypedDict):
     """text1..text10 of a callee: each replaces ${textN}; over 30 characters is cut."""
 
-    text1: NotRequired[str | None]
-    text2: NotRequired[str | None]
-    text3: NotRequired[str | None]
-    text4: NotRequired[str | None]
-    text5: NotRequired[str | None]
-    text6: NotRequired[str | None]
-    text7: NotRequired[str | None]
-    text8: NotRequired[str | None]
-    text9: NotRequired[str | None]
-    text10: NotRequired[str | None]
+    text1: NotRequired[CalleeText | None]
+    text2: NotRequired[CalleeText | None]
+    text3: NotRequired[CalleeText | None]
+    text4: NotRequired[CalleeText | None]
+    text5: NotRequired[CalleeText | None]
+    text6: NotRequired[CalleeText | None]
+    text7: NotRequired[CalleeText | None]
+    text8: NotRequired[CalleeText | None]
+    text9: NotRequired[CalleeText | None]
+    text10: NotRequired[CalleeText | None]
 
 
 # TypedDicts, not models: pydantic validates 100,000 of them in C without making objects
@@ -64,7 +64,7 @@ class RecallFlowSpec(Fields):
     recallInterval: int = Field(ge=1, le=1440, description="minutes between rounds")
     recallNum: int = Field(ge=1, le=10, description="number of rounds")
     nodeList: list[NodeFields] | None = Field(default=None, max_length=10)
-    recallIntent: list[str] | None = Field(default=None, max_length=20)
+    recallIntent: list[IntentName] | None = Field(default=None, max_length=20)
 
 
 class _Numbers(Fields):
@@ -148,7 +148,7 @@ class RecallUpdate(Fields):
     recallNum: int = Field(ge=1, le=10)
     recallType: int = Field(ge=0, le=1)
     nodeList: list[NodeFields] | None = Field(default=None, max_length=10)
-    recallIntent: list[str] | None = Field(default=None, max_length=20)
+    recallIntent: list[IntentName] | None = Field(default=None, max_length=20)
 
 
 class RecallQueryParams(Fields):
