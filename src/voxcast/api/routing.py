@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voxcast.api.deps import runtime
 from voxcast.api.envelope import Family, error_response
@@ -175,3 +176,30 @@ async def _require_json(request: Request, rt: Runtime) -> None:
     request.scope["headers"] = headers
     if hasattr(request, "_headers"):
         del request._headers
+
+
+def normalize_path(path: str) -> str:
+    """The path a vendor route is matched on: without trailing slashes.
+
+    Served in place rather than redirected: Java's HttpURLConnection does not follow a 307
+    for a POST, so `/v3/getBalance/` must answer like `/v3/getBalance`.
+    """
+    trimmed = path.rstrip("/")
+    return trimmed or "/"
+
+
+class NormalizePath:
+    """ASGI middleware: rewrites the request path with `normalize_path` before routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            fixed = normalize_path(path)
+            if fixed != path:
+                scope = dict(scope)
+                scope["path"] = fixed
+                scope["raw_path"] = fixed.encode()
+        await self.app(scope, receive, send)

@@ -1,0 +1,96 @@
+"""Paths as real clients send them (api-catalog §0.3, aivoice-sip §A.4): every answer is HTTP 200
+with an envelope, a trailing slash is served in place, never redirected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Tenant
+from tests.helpers import signed_headers
+from voxcast.clock import FixedClock
+
+
+async def signed(
+    http: httpx.AsyncClient,
+    tenant: Tenant,
+    clock: FixedClock,
+    method: str,
+    url: str,
+    json_body: Any = None,
+) -> httpx.Response:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, tenant.creds.api_secret, ts)
+    return await http.request(method, url, headers=headers, json=json_body)
+
+
+# -- unknown paths and methods: HTTP 200 with -24 / -22 (the Java SDK drops non-200 bodies) ---
+
+
+@pytest.mark.parametrize(
+    "path", ["/v3/no/such/endpoint", "/getBalance/extra", "/v3/voice/sendIvr", "/v3"]
+)
+async def test_unknown_or_unimplemented_path_answers_http_200_with_minus_24(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, path: str
+) -> None:
+    resp = await signed(http, tenant, clock, "POST", path, {})
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "status": "-24",
+        "reason": f"Data unexisting: no such endpoint {path}",
+        "data": None,
+    }
+
+
+async def test_unknown_path_without_auth_headers_answers_http_200_with_minus_24(
+    http: httpx.AsyncClient,
+) -> None:
+    resp = await http.get("/v3/voice/recordSipQuery")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "-24"
+
+
+async def test_wrong_method_answers_http_200_with_minus_22_naming_the_method(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    resp = await signed(http, tenant, clock, "DELETE", "/v3/voice/sendCode")
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "status": "-22",
+        "reason": "Parameter exception: method DELETE not allowed for this endpoint",
+        "data": None,
+    }
+
+
+# -- trailing slash: served in place (HttpURLConnection does not follow a 307 for POST) ------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v3/getBalance/"),
+        ("POST", "/v3/getBalance/"),
+        ("POST", "/getBalance//"),
+        ("GET", "/sms/getBalance/"),
+    ],
+)
+async def test_trailing_slash_is_served_in_place_not_redirected(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, method: str, path: str
+) -> None:
+    resp = await signed(http, tenant, clock, method, path)
+    assert resp.status_code == 200
+    assert "location" not in resp.headers
+    assert resp.json()["status"] == "0"
+    assert resp.json()["balance"] == "100.000000"
+
+
+async def test_trailing_slash_on_a_post_with_a_body_reaches_the_endpoint(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    body = {"current": 1, "size": 10, "params": {}}
+    resp = await signed(http, tenant, clock, "POST", "/v3/voice/group/call/query/", body)
+    assert resp.status_code == 200
+    assert resp.json()["code"] == "0"
+    assert resp.json()["data"]["total"] == 0
