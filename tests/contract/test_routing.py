@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
+from tests.unit.audio.audiofiles import audio_b64
 from voxcast.clock import FixedClock
 
 
@@ -94,3 +95,39 @@ async def test_trailing_slash_on_a_post_with_a_body_reaches_the_endpoint(
     assert resp.status_code == 200
     assert resp.json()["code"] == "0"
     assert resp.json()["data"]["total"] == 0
+
+
+# -- repeated slashes are merged (a public Java client builds `//voice/sendGroup`) ------------
+
+
+@pytest.mark.parametrize("path", ["/v3//getBalance", "//getBalance", "/v3///sms//getBalance/"])
+async def test_repeated_slashes_are_merged_and_the_sign_still_holds(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, path: str
+) -> None:
+    resp = await signed(http, tenant, clock, "GET", f"http://voxcast.test{path}")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "0"
+    assert resp.json()["balance"] == "100.000000"
+
+
+async def test_send_group_on_a_double_slash_path_is_accepted_with_code_0(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    upload = await tenant.client.upload_file("notice.mp3", audio_b64("mp3", 0.5))
+    assert upload.code == "0", upload.reason
+    body = {"callee": "8613000000000", "fileId": upload.data, "appId": tenant.app_id}
+    resp = await signed(http, tenant, clock, "POST", "http://voxcast.test//voice/sendGroup", body)
+    assert resp.status_code == 200
+    data = resp.json()
+    assert data["status"] == "0", data["reason"]
+    assert [(r["callee"], r["terminationCode"]) for r in data["data"]] == [("8613000000000", "0")]
+
+
+async def test_double_slash_path_with_a_wrong_sign_is_still_minus_1(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    ts = int(clock.now().timestamp())
+    headers = signed_headers(tenant.creds.api_key, "not-the-secret", ts)
+    resp = await http.get("http://voxcast.test/v3//getBalance", headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "-1"

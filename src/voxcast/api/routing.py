@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -178,13 +179,19 @@ async def _require_json(request: Request, rt: Runtime) -> None:
         del request._headers
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
 def normalize_path(path: str) -> str:
-    """The path a vendor route is matched on: without trailing slashes.
+    """The path a vendor route is matched on: repeated slashes merged, no trailing slash.
 
     Served in place rather than redirected: Java's HttpURLConnection does not follow a 307
-    for a POST, so `/v3/getBalance/` must answer like `/v3/getBalance`.
+    for a POST, so `/v3/getBalance/` must answer like `/v3/getBalance`; and a public Java
+    client joins its base URL and path into `//voice/sendGroup`, which servers behind nginx
+    (merge_slashes on by default) accept. The Sign covers key, secret and timestamp only, so
+    a rewritten path cannot change whether a request is authentic.
     """
-    trimmed = path.rstrip("/")
+    trimmed = _SLASHES.sub("/", path).rstrip("/")
     return trimmed or "/"
 
 
