@@ -92,11 +92,11 @@ async def test_send_code_in_an_unknown_language_is_rejected_with_minus_39(tenant
     assert (await tenant.client.send_code(**otp(tenant, language="XX"))).code == "-39"
 
 
-async def test_send_code_with_another_tenants_app_is_rejected_with_minus_24(
+async def test_send_code_with_another_tenants_app_is_rejected_with_minus_32(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
     env = await tenant.client.send_code(**otp(tenant, appId=other_tenant.app_id))
-    assert env.code == "-24"
+    assert env.code == "-32"
 
 
 async def test_send_code_without_a_rate_is_rejected_with_minus_26(

@@ -34,6 +34,9 @@ from voxcast.runtime import Runtime
 from voxcast.services import accounts, rates
 from voxcast.storage.models import Callee, RecallFlow
 
+#: the -32 reason of an appId that is not the caller's, before the appId
+NO_APP = "API Key has no permission to access the current application: appId "
+
 
 async def send(tenant: Tenant, body: dict[str, Any]) -> tuple[str, str, Any]:
     env = await tenant.client.send_group_call(**body)
@@ -559,8 +562,8 @@ async def test_ai_script_that_cannot_exist_is_rejected_with_minus_60(
     assert code == "-60" and "scriptId" in reason
 
 
-async def test_ai_task_of_another_accounts_app_is_rejected_with_minus_24(
+async def test_ai_task_of_another_accounts_app_is_rejected_with_minus_32(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
     code, reason, _ = await send_ai(tenant, ai(tenant, appId=other_tenant.app_id))
-    assert code == "-24" and "appId" in reason
+    assert (code, reason) == ("-32", f"{NO_APP}{other_tenant.app_id}")

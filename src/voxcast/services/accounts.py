@@ -159,10 +159,14 @@ async def authenticate(
 
 
 async def require_app(session: AsyncSession, account_id: int, app_id: str) -> App:
-    """The account's app with this id; another account's app is answered as not existing."""
+    """The account's app with this id, else -32 (the key has no permission for the app).
+
+    An unknown appId and another account's are answered alike, so an appId's existence is never
+    revealed to another tenant (-24 stays for unknown tasks, files and records).
+    """
     app = await session.get(App, app_id)
     if app is None or app.account_id != account_id:
-        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+        raise ApiError(Code.APP_PERMISSION, f"appId {app_id[:40]}")
     return app
 
 
