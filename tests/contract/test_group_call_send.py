@@ -219,6 +219,24 @@ async def test_100000_numbers_are_accepted_in_one_request(
     assert count == 100_000 and last == {"text1": "n99999"}
 
 
+@pytest.mark.slow
+async def test_200000_numbers_in_the_old_number_list_are_accepted_in_one_request(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, rt: Runtime
+) -> None:
+    body = tts(tenant, numberInfoList=None)
+    body["numberList"] = [f"8613{i:09d}" for i in range(200_000)]
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
+    assert got["code"] == "0", got
+    async with rt.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Callee).where(Callee.task_id == got["data"])
+        )
+        last = await session.scalar(
+            select(Callee.callee).where(Callee.task_id == got["data"], Callee.seq == 200_000)
+        )
+    assert (count, last) == (200_000, "8613000199999")
+
+
 # -- -22 Parameter exception -------------------------------------------------------------------
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -394,13 +412,28 @@ async def test_base_file_that_is_not_audio_is_rejected_with_minus_21(
     assert code == "-21" and "baseFile" in reason
 
 
-async def test_over_100000_numbers_in_the_old_list_is_rejected_with_minus_23(
+async def test_over_200000_numbers_in_the_old_list_is_rejected_with_minus_23(
     http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
 ) -> None:
     body = tts(tenant, numberInfoList=None)
-    body["numberList"] = [f"8613{i:09d}" for i in range(100_001)]
+    body["numberList"] = [f"8613{i:09d}" for i in range(200_001)]
     got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
-    assert got["code"] == "-23" and "numberList" in got["msg"]
+    assert (got["code"], got["msg"]) == (
+        "-23",
+        "Data caps: numberList: 200001 numbers, at most 200000",
+    )
+
+
+async def test_over_100000_objects_in_number_info_list_are_still_rejected_with_minus_23(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    body = tts(tenant)
+    body["numberInfoList"] = [{"calleeNumber": f"8613{i:09d}"} for i in range(100_001)]
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
+    assert (got["code"], got["msg"]) == (
+        "-23",
+        "Data caps: numberInfoList: 100001 numbers, at most 100000",
+    )
 
 
 async def test_unknown_voice_file_is_rejected_with_minus_24(tenant: Tenant) -> None:
