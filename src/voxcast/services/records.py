@@ -13,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.callresult import called_info_text
 from voxcast.domain.codes import ApiError, Code
-from voxcast.domain.enums import CalleeState, RecordType, TaskKind
-from voxcast.storage.models import Callee, CallRecord, Task
+from voxcast.domain.enums import (
+    CalleeState,
+    RecordType,
+    TaskKind,
+    TerminationStyle,
+    styled_termination_code,
+)
+from voxcast.storage.models import App, Callee, CallRecord, Task
 
 
 def _money(value: Decimal | None) -> str:
@@ -61,11 +67,22 @@ def _times(rec: CallRecord) -> tuple[datetime | None, ...]:
     return (rec.submit_time, rec.call_time, rec.ringing_time, rec.answer_time, rec.hangup_time)
 
 
-def record_to_query_json(rec: CallRecord) -> dict[str, Any]:
-    """recordGroup / recordGroupQuery: times as ISO-8601 strings with offset."""
+def record_to_query_json(rec: CallRecord, style: str = TerminationStyle.SIP) -> dict[str, Any]:
+    """recordGroup / recordGroupQuery: times as ISO-8601 strings with offset, terminationCode
+    in the app's style."""
     out = _common(rec)
     out.update(zip(_TIMES, (_iso(t) for t in _times(rec)), strict=True))
+    out["terminationCode"] = styled_termination_code(rec.termination_code, style)
     return out
+
+
+async def _styles(session: AsyncSession, app_ids: set[str]) -> dict[str, str]:
+    if not app_ids:
+        return {}
+    rows = await session.execute(
+        select(App.app_id, App.termination_style).where(App.app_id.in_(app_ids))
+    )
+    return {app_id: style for app_id, style in rows.all()}
 
 
 def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
@@ -141,7 +158,8 @@ async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> d
     """
     rec = await session.get(CallRecord, voice_id)
     if rec is not None and rec.account_id == account_id:
-        return record_to_query_json(rec)
+        styles = await _styles(session, {rec.app_id})
+        return record_to_query_json(rec, styles.get(rec.app_id, TerminationStyle.SIP))
     queued = (
         await session.execute(
             select(Callee, Task)
@@ -226,4 +244,9 @@ async def query_records(
         ).all():
             if callee.voice_id is not None:
                 found[callee.voice_id] = _pending_record(callee, task)
-    return [record_to_query_json(found[vid]) for vid in page if vid in found], total
+    styles = await _styles(session, {r.app_id for r in found.values()})
+    return [
+        record_to_query_json(found[vid], styles.get(found[vid].app_id, TerminationStyle.SIP))
+        for vid in page
+        if vid in found
+    ], total
