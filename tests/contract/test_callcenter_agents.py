@@ -1,6 +1,6 @@
 """Agent groups (`/cc/seatGroup/*`) and agents (`/cc/seat/*`) against api-catalog §5.1-5.2 and
 the call-center quick start (004): fields, envelopes, paging and every code a request can
-trigger (0, -11, -20, -22, -24, -25, -34, -36, -63, -65, -66), tenant isolation included."""
+trigger (0, -11, -20, -22, -24, -25, -32, -34, -36, -63, -65, -66), tenant isolation included."""
 
 from __future__ import annotations
 
@@ -148,10 +148,12 @@ async def test_group_name_outside_4_to_32_is_minus_22(tenant: Tenant, name: str)
     assert_code(await tenant.client.add_seat_group(tenant.app_id, name), "-22", "groupName")
 
 
-async def test_unknown_app_and_another_accounts_group_are_minus_24(
+async def test_unknown_app_is_minus_32_and_another_accounts_group_is_minus_24(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    assert_code(await tenant.client.add_seat_group("nope1234", "group-x"), "-24", "appId")
+    assert_code(await tenant.client.add_seat_group("nope1234", "group-x"), "-32", "appId")
+    theirs_app = await tenant.client.add_seat_group(other_tenant.app_id, "group-y")
+    assert_code(theirs_app, "-32", "appId")
     theirs = await new_group(other_tenant, "their-team")
     assert_code(await tenant.client.delete_seat_group(theirs), "-24", "voiceGroupId")
     assert_code(await tenant.client.update_seat_group(theirs, "mine-now"), "-24")

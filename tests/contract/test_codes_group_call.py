@@ -21,6 +21,9 @@ from voxcast.runtime import Runtime
 from voxcast.services import accounts
 from voxcast.storage.models import Callee
 
+#: the -32 reason of an appId that is not the caller's, before the appId
+NO_APP = "API Key has no permission to access the current application: appId "
+
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -328,9 +331,9 @@ async def test_empty_number_list_is_rejected_with_minus_35(tenant: Tenant) -> No
     assert code == "-35"
 
 
-async def test_unknown_app_is_rejected_with_minus_24(tenant: Tenant) -> None:
+async def test_unknown_app_is_rejected_with_minus_32(tenant: Tenant) -> None:
     code, reason, _ = await send(tenant, tts(tenant, appId="nope1234"))
-    assert code == "-24" and "appId" in reason
+    assert (code, reason) == ("-32", f"{NO_APP}nope1234")
 
 
 async def test_another_tenants_voice_file_is_rejected_with_minus_24(

@@ -126,7 +126,7 @@ async def test_update_ai_of_a_normal_task_is_rejected_with_minus_54(tenant: Tena
         ({"lan": "ZZ"}, "-39", "lan"),
         ({"hangUpSms": 1, "smsAppId": "s", "smsContent": "x"}, "-53", "ringPush"),
         ({"source": 1, "voiceFileId": "missing.wav", "text": None}, "-24", "voiceFileId"),
-        ({"appId": "noSuchApp"}, "-24", "appId"),
+        ({"appId": "noSuchApp"}, "-32", "appId"),
     ],
 )
 async def test_update_applies_the_send_rules(

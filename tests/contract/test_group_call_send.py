@@ -34,6 +34,9 @@ from voxcast.runtime import Runtime
 from voxcast.services import accounts, rates
 from voxcast.storage.models import Callee, RecallFlow
 
+#: the -32 reason of an appId that is not the caller's, before the appId
+NO_APP = "API Key has no permission to access the current application: appId "
+
 
 async def send(tenant: Tenant, body: dict[str, Any]) -> tuple[str, str, Any]:
     env = await tenant.client.send_group_call(**body)
@@ -216,6 +219,24 @@ async def test_100000_numbers_are_accepted_in_one_request(
     assert count == 100_000 and last == {"text1": "n99999"}
 
 
+@pytest.mark.slow
+async def test_200000_numbers_in_the_old_number_list_are_accepted_in_one_request(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, rt: Runtime
+) -> None:
+    body = tts(tenant, numberInfoList=None)
+    body["numberList"] = [f"8613{i:09d}" for i in range(200_000)]
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
+    assert got["code"] == "0", got
+    async with rt.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Callee).where(Callee.task_id == got["data"])
+        )
+        last = await session.scalar(
+            select(Callee.callee).where(Callee.task_id == got["data"], Callee.seq == 200_000)
+        )
+    assert (count, last) == (200_000, "8613000199999")
+
+
 # -- -22 Parameter exception -------------------------------------------------------------------
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -391,13 +412,28 @@ async def test_base_file_that_is_not_audio_is_rejected_with_minus_21(
     assert code == "-21" and "baseFile" in reason
 
 
-async def test_over_100000_numbers_in_the_old_list_is_rejected_with_minus_23(
+async def test_over_200000_numbers_in_the_old_list_is_rejected_with_minus_23(
     http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
 ) -> None:
     body = tts(tenant, numberInfoList=None)
-    body["numberList"] = [f"8613{i:09d}" for i in range(100_001)]
+    body["numberList"] = [f"8613{i:09d}" for i in range(200_001)]
     got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
-    assert got["code"] == "-23" and "numberList" in got["msg"]
+    assert (got["code"], got["msg"]) == (
+        "-23",
+        "Data caps: numberList: 200001 numbers, at most 200000",
+    )
+
+
+async def test_over_100000_objects_in_number_info_list_are_still_rejected_with_minus_23(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    body = tts(tenant)
+    body["numberInfoList"] = [{"calleeNumber": f"8613{i:09d}"} for i in range(100_001)]
+    got = await raw(http, tenant, clock, "POST", "/v3/voice/group/call/send", body)
+    assert (got["code"], got["msg"]) == (
+        "-23",
+        "Data caps: numberInfoList: 100001 numbers, at most 100000",
+    )
 
 
 async def test_unknown_voice_file_is_rejected_with_minus_24(tenant: Tenant) -> None:
@@ -559,8 +595,8 @@ async def test_ai_script_that_cannot_exist_is_rejected_with_minus_60(
     assert code == "-60" and "scriptId" in reason
 
 
-async def test_ai_task_of_another_accounts_app_is_rejected_with_minus_24(
+async def test_ai_task_of_another_accounts_app_is_rejected_with_minus_32(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
     code, reason, _ = await send_ai(tenant, ai(tenant, appId=other_tenant.app_id))
-    assert code == "-24" and "appId" in reason
+    assert (code, reason) == ("-32", f"{NO_APP}{other_tenant.app_id}")

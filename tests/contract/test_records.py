@@ -1,5 +1,6 @@
 """recordGroup/{voiceId} and recordGroupQuery against api-catalog §3 and §4.1: the record's
-fields and formats, queued voiceIds, paging, and every code a request can trigger
+fields and formats, queued voiceIds (answered alike by both), paging, and every code a request
+can trigger
 (0, -1, -11, -16, -18, -22, -24, -25). Records are inserted directly: the dialer writes them."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
@@ -445,12 +446,70 @@ async def test_record_query_window_of_exactly_31_days_is_accepted_with_code_0(
     assert env.code == "0", env.reason
 
 
-async def test_queued_calls_are_not_records_until_called(tenant: Tenant) -> None:
-    await tenant.client.send_code(
+async def test_record_query_lists_a_queued_call_exactly_as_record_group_answers_it(
+    tenant: Tenant,
+) -> None:
+    sent = await tenant.client.send_code(
         callee="932111111111", language="EN", text="hi", appId=tenant.app_id
     )
+    single = await tenant.client.record(sent.data)
     env = await tenant.client.query_records(**window())
-    assert env.code == "0" and env.data["total"] == 0
+    assert env.code == "0", env.reason
+    assert env.data["total"] == 1
+    assert env.data["records"] == [single.data]
+    assert (single.data["terminationCode"], single.data["terminationReason"]) == ("", "queued")
+
+
+async def test_record_query_mixes_queued_and_made_calls_by_submit_time_once_each(
+    tenant: Tenant, other_tenant: Tenant, rt: Runtime, clock: FixedClock
+) -> None:
+    file_id = (await tenant.client.upload_file("n.mp3", audio_b64("mp3", 0.5))).data
+    sent = await tenant.client.send_group(
+        callee="8613000000000,8613000000001", fileId=file_id, appId=tenant.app_id
+    )
+    first, second = (r["voiceId"] for r in sent.data)
+    submitted = clock.now()
+    # the first number has been called: its record replaces the queued entry
+    await insert(rt, answered(tenant, first, submitted, task_id=None))
+    await insert(rt, answered(tenant, "2603020800000000700", T0))
+    await other_tenant.client.send_code(
+        callee="932111111111", language="EN", text="hi", appId=other_tenant.app_id
+    )
+    async with rt.sessions.begin() as session:
+        await session.execute(
+            update(Callee).where(Callee.voice_id == second).values(state=CalleeState.DIALING)
+        )
+    env = await tenant.client.query_records(**window())
+    assert env.data["total"] == 3
+    assert [
+        (r["voiceId"], r["terminationCode"], r["terminationReason"]) for r in env.data["records"]
+    ] == [
+        ("2603020800000000700", "200", "success"),
+        *sorted([(first, "200", "success"), (second, "", "calling")]),
+    ]
+    paged = await tenant.client.query_records(current=2, size=2, **window())
+    assert [r["voiceId"] for r in paged.data["records"]] == [max(first, second)]
+
+
+async def test_record_query_by_task_id_lists_that_tasks_queued_calls(
+    tenant: Tenant, rt: Runtime
+) -> None:
+    file_id = (await tenant.client.upload_file("n.mp3", audio_b64("mp3", 0.5))).data
+    voice_ids = [
+        (await tenant.client.send_group(callee=number, fileId=file_id, appId=tenant.app_id)).data[
+            0
+        ]["voiceId"]
+        for number in ("8613000000000", "8613000000001")
+    ]
+    async with rt.sessions() as session:
+        task_ids = [
+            await session.scalar(select(Callee.task_id).where(Callee.voice_id == vid))
+            for vid in voice_ids
+        ]
+    for task_id, voice_id in zip(task_ids, voice_ids, strict=True):
+        env = await tenant.client.query_records(taskId=task_id, **window())
+        assert env.data["total"] == 1
+        assert [r["voiceId"] for r in env.data["records"]] == [voice_id]
 
 
 # -- recordGroupQuery: -1, -11, -16, -18, -22, -25 -------------------------------------------

@@ -1,6 +1,7 @@
 """Tenants are isolated: no account can read, change, pause, resume, cancel or resend another
 account's tasks, nor see or touch its recall flows, files and records; the answer is always -24,
-exactly as if the object did not exist. On SQLite and PostgreSQL."""
+exactly as if the object did not exist. Another account's appId is -32 (the key has no permission
+for that app), the same answer as an unknown appId. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -103,4 +104,4 @@ async def test_another_account_cannot_use_a_file_or_read_a_voice_id(
         await mallory.send_code(
             callee="8613000000000", language="EN", text="x", appId=tenant.app_id
         )
-    ).code == "-24"
+    ).code == "-32"

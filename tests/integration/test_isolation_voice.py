@@ -1,6 +1,6 @@
-"""Tenants are isolated on the single sends and the records: another account's voiceId, app or
-file is answered -24 exactly as an unknown one, and a record query never returns another
-account's rows. On SQLite and PostgreSQL."""
+"""Tenants are isolated on the single sends and the records: another account's voiceId or file
+is answered -24 exactly as an unknown one, another account's appId -32 exactly as an unknown
+appId, and a record query never returns another account's rows. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ async def test_record_query_never_returns_another_accounts_rows(
     assert (await everything(other_tenant, taskId=101))[1] == 6
 
 
-async def test_a_send_with_another_accounts_app_or_file_stores_nothing_and_is_minus_24(
+async def test_a_send_with_another_accounts_app_or_file_stores_nothing_and_is_minus_32_or_24(
     tenant: Tenant, other_tenant: Tenant, rt: Runtime
 ) -> None:
     alices_file = (await tenant.client.upload_file("alice.mp3", audio_b64("mp3", 0.3))).data
@@ -139,7 +139,8 @@ async def test_a_send_with_another_accounts_app_or_file_stores_nothing_and_is_mi
         ),
         await mallory.send_group(callee="8613000000000", fileId=mallorys_file, appId=tenant.app_id),
     ]
-    assert [a.code for a in attempts] == ["-24", "-24", "-24"]
+    # an app that is not the caller's is -32 (checked before the file), a foreign file -24
+    assert [a.code for a in attempts] == ["-32", "-24", "-32"]
     assert "appId" in attempts[0].reason and "fileId" in attempts[1].reason
     async with rt.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Task)) == 0

@@ -1,7 +1,7 @@
 """Call-center preview tasks from uploaded spreadsheets, through the API and the dialer
 (sandbox, virtual agents), on SQLite and PostgreSQL: upload with a per-row report, submit,
 the calls handed to agents at once, query with the preview statuses, edit and resend, and
-the vendor's codes (-11, -21, -22, -24, -39, -41, -42, -43, -74)."""
+the vendor's codes (-11, -21, -22, -24, -32, -39, -41, -42, -43, -74)."""
 
 from __future__ import annotations
 
@@ -148,6 +148,17 @@ async def test_upload_and_submit_errors_have_the_vendors_codes(
         filePath=up.data["filePath"], fileName="list.xlsx", type=1, voiceGroupId=[1, 2]
     )
     assert env.code in ("-22", "-74")
+    mine = await c.add_seat_group(tenant.app_id, "my-desk")
+    assert mine.code == "0"
+    my_id = (await c.query_seat_groups()).data["records"][0]["voiceGroupId"]
+    env = await c.submit_preview_task(
+        filePath=up.data["filePath"], fileName="list.xlsx", type=1, voiceGroupId=[my_id],
+        appId=other_tenant.app_id,
+    )  # fmt: skip
+    assert (env.code, env.reason) == (
+        "-32",
+        f"API Key has no permission to access the current application: appId {other_tenant.app_id}",
+    )
     assert (await c.query_preview_tasks(startTime="yesterday")).code == "-11"
 
 

@@ -23,8 +23,8 @@ from voxcast.api.routers import (
     records,
     voice,
 )
-from voxcast.api.routing import validation_reason
-from voxcast.domain.codes import Code
+from voxcast.api.routing import NormalizePath, validation_reason
+from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 
 ROUTERS: list[APIRouter] = [
@@ -59,6 +59,9 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # the path is normalised in front of the router, so it never answers a redirect
+    app.router.redirect_slashes = False
+    app.add_middleware(NormalizePath)
     for router in ROUTERS:
         app.include_router(router, prefix="/v3")
         app.include_router(router, include_in_schema=False)
@@ -68,16 +71,19 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         return {"status": "ok"}
 
     # Requests that never reach a vendor route (unknown path, wrong method) still get an
-    # envelope, never an HTML or bare 4xx page.
+    # envelope with HTTP 200, as every vendor answer: the vendor's Java SDK and Spring's
+    # RestTemplate discard the body of any other status. The catalog shows no HTTP error code.
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return JSONResponse(body(Family.STATUS, Code.NOT_FOUND, "no such endpoint"), 404)
-        if exc.status_code == 405:
-            return JSONResponse(
-                body(Family.STATUS, Code.PARAMETER, "method not allowed for this endpoint"), 405
+            err = ApiError(Code.NOT_FOUND, f"no such endpoint {request.url.path[:200]}")
+        elif exc.status_code == 405:
+            err = ApiError(
+                Code.PARAMETER, f"method {request.method[:16]} not allowed for this endpoint"
             )
-        return JSONResponse(body(Family.STATUS, Code.PARAMETER, str(exc.detail)), exc.status_code)
+        else:
+            err = ApiError(Code.PARAMETER, str(exc.detail))
+        return JSONResponse(body(Family.STATUS, err.code, err.reason), 200)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,7 @@ import gc
 import ipaddress
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voxcast.api.base import STORABLE_PATTERN
 from voxcast.api.deps import runtime
@@ -224,3 +226,36 @@ async def _require_json(request: Request, rt: Runtime) -> None:
     request.scope["headers"] = headers
     if hasattr(request, "_headers"):
         del request._headers
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalize_path(path: str) -> str:
+    """The path a vendor route is matched on: repeated slashes merged, no trailing slash.
+
+    Served in place rather than redirected: Java's HttpURLConnection does not follow a 307
+    for a POST, so `/v3/getBalance/` must answer like `/v3/getBalance`; and a public Java
+    client joins its base URL and path into `//voice/sendGroup`, which servers behind nginx
+    (merge_slashes on by default) accept. The Sign covers key, secret and timestamp only, so
+    a rewritten path cannot change whether a request is authentic.
+    """
+    trimmed = _SLASHES.sub("/", path).rstrip("/")
+    return trimmed or "/"
+
+
+class NormalizePath:
+    """ASGI middleware: rewrites the request path with `normalize_path` before routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            fixed = normalize_path(path)
+            if fixed != path:
+                scope = dict(scope)
+                scope["path"] = fixed
+                scope["raw_path"] = fixed.encode()
+        await self.app(scope, receive, send)

@@ -118,6 +118,33 @@ def set_push_url(
     console.print(f"app {app_id}: {kind} push URL set")
 
 
+@admin_app.command("set-app")
+def set_app(
+    app_id: Annotated[str, typer.Option(help="voice app id")],
+    termination_code: Annotated[
+        str,
+        typer.Option(
+            help='terminationCode in records and status pushes: "sip" (the SIP code, "200" '
+            'answered; the default) or "zero" ("0" answered, the SIP code otherwise)'
+        ),
+    ],
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Change how a voice app's records and status pushes show terminationCode."""
+
+    async def go(rt: Runtime) -> str:
+        async with rt.sessions.begin() as session:
+            app = await accounts.set_termination_style(session, app_id, termination_code)
+            return app.termination_style
+
+    try:
+        style = with_runtime(database_url, go)
+    except ApiError as err:
+        _fail(err)
+        return
+    console.print(f"app {app_id}: terminationCode style {style}")
+
+
 @admin_app.command("set-ip-whitelist")
 def set_ip_whitelist(
     account_id: Annotated[int, typer.Option(help="account id")],

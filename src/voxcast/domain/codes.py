@@ -28,6 +28,7 @@ class Code(StrEnum):
     OUT_OF_TIME_RANGE = "-25"
     FEE = "-26"
     API_KEY_DISABLED = "-30"
+    APP_PERMISSION = "-32"
     NO_CALLABLE_NUMBER = "-34"
     NO_NUMBER = "-35"
     CONCURRENT_TASKS = "-37"
@@ -69,6 +70,7 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.OUT_OF_TIME_RANGE: "Out of time range",
     Code.FEE: "Getting fee faily",
     Code.API_KEY_DISABLED: "API Key is disabled",
+    Code.APP_PERMISSION: "API Key has no permission to access the current application",
     Code.NO_CALLABLE_NUMBER: (
         "There is no callable number when the task was ended last time. "
         "Please start the group call task again."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class TaskStatus(IntEnum):
@@ -43,6 +43,23 @@ class RecordType(IntEnum):
     VERIFICATION_CODE = 2
     SIP_PHONE = 3
     DIRECT_DIAL = 4
+
+
+class TerminationStyle(StrEnum):
+    """How a voice app's records show `terminationCode` (the vendor's pages disagree).
+
+    SIP (the default): the SIP final code, "200" when answered (ITNIO TECH, ONBUKA, LAAFFIC zh).
+    ZERO: "0" when answered, the SIP code otherwise (LAAFFIC EN: "0 success, other failure").
+    `sipCode` always carries the SIP code.
+    """
+
+    SIP = "sip"
+    ZERO = "zero"
+
+
+def styled_termination_code(code: str, style: str) -> str:
+    """`terminationCode` as an app of this style shows it."""
+    return "0" if style == TerminationStyle.ZERO and code == "200" else code
 
 
 class RecallStatus(IntEnum):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.enums import TerminationStyle
 from voxcast.domain.signing import sign_matches
 from voxcast.security import SecretBox
 from voxcast.storage.models import Account, ApiKey, App
@@ -164,10 +165,14 @@ async def authenticate(
 
 
 async def require_app(session: AsyncSession, account_id: int, app_id: str) -> App:
-    """The account's app with this id; another account's app is answered as not existing."""
+    """The account's app with this id, else -32 (the key has no permission for the app).
+
+    An unknown appId and another account's are answered alike, so an appId's existence is never
+    revealed to another tenant (-24 stays for unknown tasks, files and records).
+    """
     app = await session.get(App, app_id)
     if app is None or app.account_id != account_id:
-        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+        raise ApiError(Code.APP_PERMISSION, f"appId {app_id[:40]}")
     return app
 
 
@@ -210,6 +215,20 @@ async def set_cc_push(session: AsyncSession, app_id: str, *, url: str, ringing: 
         app.ring_push_url = url or None
     else:
         app.cc_push_url = url or None
+    return app
+
+
+async def set_termination_style(session: AsyncSession, app_id: str, style: str) -> App:
+    """How the app's records and status pushes show terminationCode ("sip" or "zero")."""
+    app = await session.get(App, app_id)
+    if app is None:
+        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+    try:
+        app.termination_style = TerminationStyle(style.strip().lower()).value
+    except ValueError:
+        raise ApiError(
+            Code.PARAMETER, f"terminationCode style: {style!r} is not 'sip' or 'zero'"
+        ) from None
     return app
 
 

@@ -8,13 +8,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.callresult import called_info_text
 from voxcast.domain.codes import ApiError, Code
-from voxcast.domain.enums import CalleeState, RecordType, TaskKind
-from voxcast.storage.models import Callee, CallRecord, Task
+from voxcast.domain.enums import (
+    CalleeState,
+    RecordType,
+    TaskKind,
+    TerminationStyle,
+    styled_termination_code,
+)
+from voxcast.storage.models import App, Callee, CallRecord, Task
 
 
 def _money(value: Decimal | None) -> str:
@@ -61,11 +67,22 @@ def _times(rec: CallRecord) -> tuple[datetime | None, ...]:
     return (rec.submit_time, rec.call_time, rec.ringing_time, rec.answer_time, rec.hangup_time)
 
 
-def record_to_query_json(rec: CallRecord) -> dict[str, Any]:
-    """recordGroup / recordGroupQuery: times as ISO-8601 strings with offset."""
+def record_to_query_json(rec: CallRecord, style: str = TerminationStyle.SIP) -> dict[str, Any]:
+    """recordGroup / recordGroupQuery: times as ISO-8601 strings with offset, terminationCode
+    in the app's style."""
     out = _common(rec)
     out.update(zip(_TIMES, (_iso(t) for t in _times(rec)), strict=True))
+    out["terminationCode"] = styled_termination_code(rec.termination_code, style)
     return out
+
+
+async def _styles(session: AsyncSession, app_ids: set[str]) -> dict[str, str]:
+    if not app_ids:
+        return {}
+    rows = await session.execute(
+        select(App.app_id, App.termination_style).where(App.app_id.in_(app_ids))
+    )
+    return {app_id: style for app_id, style in rows.all()}
 
 
 def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
@@ -101,30 +118,12 @@ def looks_like_voice_id(value: str) -> bool:
     return bool(_VOICE_ID.match(value))
 
 
-async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> dict[str, Any]:
-    """The record of one call; a call still queued answers with empty times and codes.
-
-    A voiceId is issued at intake, and callers poll it right after sendCode, so a number that
-    is accepted but not yet called (no CallRecord) is answered with success: submitTime set,
-    the call times null, terminationCode "" and terminationReason "queued" ("calling" while
-    the dialer holds it). Another account's voiceId is -24, as if it did not exist.
-    """
-    rec = await session.get(CallRecord, voice_id)
-    if rec is not None and rec.account_id == account_id:
-        return record_to_query_json(rec)
-    queued = (
-        await session.execute(
-            select(Callee, Task)
-            .join(Task, Task.id == Callee.task_id)
-            .where(Callee.voice_id == voice_id, Task.account_id == account_id)
-        )
-    ).first()
-    if queued is None:
-        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id} does not exist")
-    callee, task = queued
-    pending = CallRecord(
-        voice_id=voice_id,
-        account_id=account_id,
+def _pending_record(callee: Callee, task: Task) -> CallRecord:
+    """What a voiceId that has no record yet is answered with: submitTime set, the call times
+    null, terminationCode "" and terminationReason "queued" ("calling" while dialed)."""
+    return CallRecord(
+        voice_id=callee.voice_id,
+        account_id=task.account_id,
         app_id=task.app_id,
         task_id=task.id,
         type=RecordType.VERIFICATION_CODE if task.kind == TaskKind.CODE else RecordType.GROUP_CALL,
@@ -147,7 +146,31 @@ async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> d
         voice_file_id=task.voice_file_id,
         out_recall_count=0,
     )
-    return record_to_query_json(pending)
+
+
+async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> dict[str, Any]:
+    """The record of one call; a call still queued answers with empty times and codes.
+
+    A voiceId is issued at intake, and callers poll it right after sendCode, so a number that
+    is accepted but not yet called (no CallRecord) is answered with success and the empty
+    fields of `_pending_record`; recordGroupQuery lists the same. Another account's voiceId is
+    -24, as if it did not exist.
+    """
+    rec = await session.get(CallRecord, voice_id)
+    if rec is not None and rec.account_id == account_id:
+        styles = await _styles(session, {rec.app_id})
+        return record_to_query_json(rec, styles.get(rec.app_id, TerminationStyle.SIP))
+    queued = (
+        await session.execute(
+            select(Callee, Task)
+            .join(Task, Task.id == Callee.task_id)
+            .where(Callee.voice_id == voice_id, Task.account_id == account_id)
+        )
+    ).first()
+    if queued is None:
+        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id} does not exist")
+    callee, task = queued
+    return record_to_query_json(_pending_record(callee, task))
 
 
 async def query_records(
@@ -160,26 +183,70 @@ async def query_records(
     size: int,
     task_id: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Records submitted in [start, end] (at most 31 days), oldest first, one page."""
+    """Every voiceId submitted in [start, end] (at most 31 days), oldest first, one page.
+
+    Calls not yet made are listed too, as recordGroup/{voiceId} answers them (terminationReason
+    "queued" or "calling", empty times): the window is on the submit time, so a client syncing
+    window by window would otherwise never see a call submitted in one window and made later.
+    """
     if end < start:
         raise ApiError(Code.PARAMETER, "params.endTime: must not be before params.strTime")
     if end - start > MAX_WINDOW:
         raise ApiError(Code.OUT_OF_TIME_RANGE, "params: the window is over 31 days")
-    where = [
+    made = [
         CallRecord.account_id == account_id,
         CallRecord.submit_time >= start,
         CallRecord.submit_time <= end,
     ]
+    waiting = [
+        Task.account_id == account_id,
+        Task.created_at >= start,
+        Task.created_at <= end,
+        Callee.voice_id.is_not(None),
+        ~exists().where(CallRecord.voice_id == Callee.voice_id),
+    ]
     if task_id is not None:
-        where.append(CallRecord.task_id == task_id)
-    total = int(
-        await session.scalar(select(func.count()).select_from(CallRecord).where(*where)) or 0
+        made.append(CallRecord.task_id == task_id)
+        waiting.append(Task.id == task_id)
+    listed = union_all(
+        select(CallRecord.voice_id.label("vid"), CallRecord.submit_time.label("at")).where(*made),
+        select(Callee.voice_id.label("vid"), Task.created_at.label("at"))
+        .join(Task, Task.id == Callee.task_id)
+        .where(*waiting),
+    ).subquery()
+    total = int(await session.scalar(select(func.count()).select_from(listed)) or 0)
+    page = list(
+        (
+            await session.scalars(
+                select(listed.c.vid)
+                .order_by(listed.c.at, listed.c.vid)
+                .offset((current - 1) * size)
+                .limit(size)
+            )
+        ).all()
     )
-    rows = await session.scalars(
-        select(CallRecord)
-        .where(*where)
-        .order_by(CallRecord.submit_time, CallRecord.voice_id)
-        .offset((current - 1) * size)
-        .limit(size)
-    )
-    return [record_to_query_json(r) for r in rows.all()], total
+    if not page:
+        return [], total
+    found: dict[str, CallRecord] = {
+        r.voice_id: r
+        for r in (
+            await session.scalars(select(CallRecord).where(CallRecord.voice_id.in_(page)))
+        ).all()
+    }
+    missing = [vid for vid in page if vid not in found]
+    if missing:
+        for callee, task in (
+            await session.execute(
+                select(Callee, Task)
+                .join(Task, Task.id == Callee.task_id)
+                .where(Callee.voice_id.in_(missing), Task.account_id == account_id)
+            )
+        ).all():
+            if callee.voice_id is not None:
+                found[callee.voice_id] = _pending_record(callee, task)
+    styles = await _styles(session, {r.app_id for r in found.values()})
+    return [
+        record_to_query_json(found[vid], styles.get(found[vid].app_id, TerminationStyle.SIP))
+        for vid in page
+        if vid in found
+    ], total

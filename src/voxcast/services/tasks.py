@@ -34,7 +34,10 @@ from voxcast.storage.models import (
     Task,
 )
 
+#: numberInfoList holds at most 100,000 callees (page 001); the older numberList 200,000
+#: (callSend pages, api-catalog §2.1)
 MAX_NUMBERS = 100_000
+MAX_NUMBER_LIST = 200_000
 TEXT_LIMIT = 30
 PHONE = re.compile(r"^[0-9]{7,15}$")
 PHONE_AI = re.compile(r"^[0-9]{6,18}$")
@@ -65,7 +68,8 @@ def collect_numbers(
     infos: Sequence[Mapping[str, Any]] | None, plain: Sequence[str] | None, *, ai: bool = False
 ) -> tuple[list[Number], str]:
     """Numbers from numberInfoList (text1..text10 truncated to 30) or the old numberList;
-    later duplicates of a number are dropped. -35 when none, -23 over 100,000."""
+    later duplicates of a number are dropped. -35 when none, -23 over 100,000 objects or
+    200,000 plain numbers."""
     out: list[Number] = []
     seen: set[str] = set()
     if infos:
@@ -85,8 +89,8 @@ def collect_numbers(
             out.append((number, info or None))
     elif plain:
         field = "numberList"
-        if len(plain) > MAX_NUMBERS:
-            raise ApiError(Code.CAPS, f"{field}: {len(plain)} numbers, at most {MAX_NUMBERS}")
+        if len(plain) > MAX_NUMBER_LIST:
+            raise ApiError(Code.CAPS, f"{field}: {len(plain)} numbers, at most {MAX_NUMBER_LIST}")
         pattern = PHONE_AI if ai else PHONE
         for i, raw in enumerate(plain):
             number = str(raw).strip()

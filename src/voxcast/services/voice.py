@@ -46,10 +46,11 @@ class Send:
 
 
 def check_language(text: str | None, language: str | None, field: str = "language") -> str:
-    """-38 when text or language is missing, -39 when the language is not one voxcast speaks."""
+    """-22 naming the field when text or language is missing (sendCode's page lists -22, not
+    callSend's -38), -39 when the language is not one voxcast speaks."""
     if not text or not language:
         missing = "text" if not text else field
-        raise ApiError(Code.TTS_REQUIRED, f"{missing}: is required")
+        raise ApiError(Code.PARAMETER, f"{missing}: is required")
     code = language.strip().upper()
     if code not in LANGUAGES:
         raise ApiError(

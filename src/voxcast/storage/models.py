@@ -195,6 +195,8 @@ class App(Base):
     #: the call center's pushes: call records (§4.3) and agent ringing events (§4.2)
     cc_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     ring_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: how records and pushes show terminationCode: "sip" ("200" answered) or "zero" ("0")
+    termination_style: Mapped[str] = mapped_column(String(8), default="sip", server_default="sip")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import case, or_, select, update
 
 from voxcast import __version__
+from voxcast.domain.enums import TerminationStyle, styled_termination_code
 from voxcast.runtime import Runtime
 from voxcast.storage.models import App, Push
 from voxcast.webhooks import outbox, signing
@@ -42,10 +43,24 @@ class Delivery:
     rows: list[Push]
     #: set when the push cannot even be attempted (no URL, undecryptable secret)
     error: str | None = None
+    #: the app's terminationCode style, applied to status reports as they are sent
+    style: str = TerminationStyle.SIP
 
     def body(self) -> bytes:
-        payload: Any = [r.payload for r in self.rows] if self.batch else self.rows[0].payload
+        payloads = [self._styled(r) for r in self.rows]
+        payload: Any = payloads if self.batch else payloads[0]
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _styled(self, row: Push) -> Any:
+        # the outbox keeps the SIP code: a style change reaches pushes not yet delivered too
+        payload = row.payload
+        if row.kind != outbox.VOICE_REPORT or not isinstance(payload, dict):
+            return payload
+        code = payload.get("terminationCode")
+        if not isinstance(code, str):
+            return payload
+        styled = styled_termination_code(code, self.style)
+        return payload if styled == code else {**payload, "terminationCode": styled}
 
 
 def _url_for(app: App | None, kind: str) -> str | None:
@@ -205,14 +220,15 @@ class PushSender:
                 except RuntimeError:
                     # counts as a failed attempt, so the row ends dead instead of looping
                     error = "push secret cannot be decrypted (server key changed)"
+            style = app.termination_style if app is not None else TerminationStyle.SIP
             if app is not None and app.push_batch and kind == outbox.VOICE_REPORT:
                 for i in range(0, len(app_rows), size):
                     deliveries.append(
-                        Delivery(app_id, url, secret, True, app_rows[i : i + size], error)
+                        Delivery(app_id, url, secret, True, app_rows[i : i + size], error, style)
                     )
             else:
                 deliveries.extend(
-                    Delivery(app_id, url, secret, False, [r], error) for r in app_rows
+                    Delivery(app_id, url, secret, False, [r], error, style) for r in app_rows
                 )
         return deliveries
 

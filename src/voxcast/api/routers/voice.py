@@ -78,7 +78,8 @@ def _numbers(raw: str) -> list[str]:
         )
     for i, n in enumerate(numbers):
         if not _DIGITS.match(n):
-            raise ApiError(Code.PARAMETER, f"callee[{i}]: {n!r} must be 7-15 digits")
+            # the global code table's -9 "Abnormal phone number", next to -7 and -8 above
+            raise ApiError(Code.PHONE_INVALID, f"callee[{i}]: {n[:32]!r} must be 7-15 digits")
     return numbers
 
 

@@ -68,7 +68,7 @@ class RecallFlowSpec(Fields):
 
 
 class _Numbers(Fields):
-    """numberInfoList (objects, ≤100,000) or the old numberList (strings)."""
+    """numberInfoList (objects, ≤100,000) or the old numberList (strings, ≤200,000)."""
 
     numberInfoList: list[NumberInfo] | None = None
     numberList: list[str] | None = None
