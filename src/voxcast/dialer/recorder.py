@@ -284,6 +284,7 @@ class Recorder:
                 if urls.get(r["app_id"])
             ),
             now,
+            due=self.rt.wall.now(),
         )
 
     async def _pushes(
@@ -311,4 +312,5 @@ class Recorder:
                 if urls.get(r["app_id"])
             ),
             now,
+            due=self.rt.wall.now(),
         )
