@@ -436,6 +436,7 @@ class Dialer:
                     callee.info,
                     callee.voice_id or make_voice_id(now, callee.id),
                     callee.attempts,
+                    callee.rate,
                 )
                 facts = CallFacts(
                     call_time=callee.dialed_at or now,

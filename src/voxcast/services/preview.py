@@ -127,7 +127,7 @@ async def submit(
         raise ApiError(
             Code.RESEND_STATE, "filePath: the list has no callable number", title=NO_NUMBERS
         )
-    book.require_all((n for n, _ in numbers), "filePath")
+    frozen = book.require_all((n for n, _ in numbers), "filePath")
     proportional = fields["type"] == TO_AGENT
     task = Task(
         account_id=account_id,
@@ -159,7 +159,7 @@ async def submit(
     )
     session.add(task)
     await session.flush()
-    await insert_numbers(session, task.id, numbers)
+    await insert_numbers(session, task.id, numbers, frozen)
     return task.id
 
 

@@ -294,6 +294,8 @@ class Callee(Base):
     dialed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sip_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: USD per minute, frozen at submission; NULL only on rows made before it was stored
+    rate: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
 
 #: the Core table, for bulk statements (an ORM insert or update of many rows is much slower,
