@@ -169,7 +169,8 @@ class PreviewFile(Base):
     rows: Mapped[list[Any]] = mapped_column(JSONText, default=list)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSONText, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: indexed for the sweep of expired lists (VOXCAST_PREVIEW_FILE_DAYS)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ApiKey(Base):
