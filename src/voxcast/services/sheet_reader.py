@@ -54,7 +54,9 @@ def _gate() -> asyncio.Semaphore:
 def _child_env() -> dict[str, str]:
     # the child imports this package from where the parent found it, installed or not
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
+    # nothing of voxcast's configuration (the secret key, the database URL) goes to the process
+    # that reads untrusted files
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXCAST_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     # numpy (imported by openpyxl) would reserve address space for a thread pool per core
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
