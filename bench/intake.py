@@ -98,19 +98,20 @@ async def through_api(url: str, tmp: str) -> tuple[float, float]:
 
 
 def sqlite_baseline(path: str) -> float:
-    """The same rows (task_id, seq, callee, info JSON, state, attempts) in the same table."""
+    """The same rows (task_id, seq, callee, info JSON, state, attempts, frozen rate) in the
+    same table."""
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     rows = [
-        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
+        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0, 0.02)
         for i, n in enumerate(numbers(), start=1)
     ]
     t0 = time.perf_counter()
     with con:
         con.executemany(
-            "INSERT INTO callees (task_id, seq, callee, info, state, attempts) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO callees (task_id, seq, callee, info, state, attempts, rate) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     elapsed = time.perf_counter() - t0
@@ -123,7 +124,7 @@ async def pg_baseline(url: str) -> float:
 
     conn = await asyncpg.connect(url)
     rows = [
-        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0)
+        (1, i, n["calleeNumber"], json.dumps({"text1": n["text1"]}), 0, 0, Decimal("0.02"))
         for i, n in enumerate(numbers(), start=1)
     ]
     await conn.execute("CREATE TEMP TABLE callees_copy (LIKE callees INCLUDING ALL)")
@@ -131,7 +132,7 @@ async def pg_baseline(url: str) -> float:
     await conn.copy_records_to_table(
         "callees_copy",
         records=rows,
-        columns=["task_id", "seq", "callee", "info", "state", "attempts"],
+        columns=["task_id", "seq", "callee", "info", "state", "attempts", "rate"],
     )
     elapsed = time.perf_counter() - t0
     await conn.close()

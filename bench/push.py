@@ -98,6 +98,7 @@ async def voxcast(url: str) -> float:
                     for i in range(N)
                 ),
                 rt.clock.now(),
+                due=rt.wall.now(),
             )
         sender = PushSender(rt, worker_id="bench", concurrency=CONCURRENCY)
         t0 = time.perf_counter()

@@ -72,6 +72,17 @@ class Settings:
         default_factory=lambda: _env_float("VOXCAST_PUSH_TIMEOUT_SECONDS", 10.0)
     )
     push_batch_size: int = field(default_factory=lambda: _env_int("VOXCAST_PUSH_BATCH_SIZE", 100))
+    #: wall seconds and megabytes of address space one uploaded callee list may take to read
+    preview_parse_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_PREVIEW_PARSE_SECONDS", 60.0)
+    )
+    preview_parse_memory_mb: int = field(
+        default_factory=lambda: _env_int("VOXCAST_PREVIEW_PARSE_MEMORY_MB", 512)
+    )
+    #: days an uploaded callee list is kept for submitTask (tasks made from it stay)
+    preview_file_days: float = field(
+        default_factory=lambda: _env_float("VOXCAST_PREVIEW_FILE_DAYS", 7.0)
+    )
     #: the address SIP and RTP sockets bind to; empty: our address on the route to the trunk
     sip_bind_host: str = field(default_factory=lambda: os.environ.get("VOXCAST_SIP_BIND_HOST", ""))
     #: the address put in Via, Contact and SDP when it differs from the bound one (static NAT)

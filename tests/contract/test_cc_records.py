@@ -3,7 +3,7 @@ paging, the 31-day window (-25), the time format (-11) and tenant isolation."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import Tenant
 from voxcast.clock import FixedClock
 from voxcast.runtime import Runtime
+from voxcast.services.ccrecords import VENDOR_ZONE
 from voxcast.storage.models import CcRecord
 
 
@@ -45,10 +46,11 @@ async def add_record(rt: Runtime, tenant: Tenant, clock: FixedClock, n: int, **k
 
 
 def window(clock: FixedClock, days: int = 1) -> dict[str, str]:
-    start = clock.now() - timedelta(days=days)
+    """The last `days` days, written in UTC+8 as the records show their times."""
+    end = clock.now().astimezone(VENDOR_ZONE)
     return {
-        "startTime": start.strftime("%Y-%m-%d %H:%M:%S"),
-        "endTime": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "startTime": (end - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S"),
+        "endTime": end.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
@@ -98,3 +100,23 @@ async def test_bad_times_and_missing_params_are_named(tenant: Tenant, clock: Fix
     assert env.code == "-11" and "startTime" in env.reason
     env = await tenant.client._acall("POST", "/v3/cc/record/query", {"current": 1})
     assert env.code == "-22" and "params" in env.reason
+
+
+async def test_a_window_without_offset_is_read_in_utc8_the_zone_records_are_shown_in(
+    tenant: Tenant, rt: Runtime, clock: FixedClock
+) -> None:
+    # 17:30 UTC on March 2 is 01:30 on March 3 in UTC+8
+    at = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+    await add_record(rt, tenant, clock, 1, call_start_time=at, answer_time=None,
+                     agent_answer_time=None, call_end_time=at + timedelta(seconds=20))  # fmt: skip
+
+    async def found(start: str, end: str) -> list[str | None]:
+        env = await query(tenant, startTime=start, endTime=end)
+        assert env.code == "0"
+        return [r["callStartTime"] for r in env.data["records"]]
+
+    assert await found("2026-03-03 00:00:00", "2026-03-03 23:59:59") == ["2026-03-03 01:30:00"]
+    assert await found("2026-03-02 00:00:00", "2026-03-02 23:59:59") == []
+    # an explicit offset still means what it says
+    assert await found("2026-03-02T17:30:00Z", "2026-03-02T17:30:00Z") == ["2026-03-03 01:30:00"]
+    assert await found("2026-03-02T00:00:00+00:00", "2026-03-02T17:29:59+00:00") == []

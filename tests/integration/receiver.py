@@ -25,6 +25,8 @@ class Receiver:
     always_fail: bool = False
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
+    #: event-loop time (wall seconds) of every request, failed ones included
+    attempt_times: list[float] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
 
@@ -55,6 +57,7 @@ class Receiver:
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.attempts += 1
+                self.attempt_times.append(asyncio.get_running_loop().time())
                 failing = self.always_fail or self.attempts <= self.fail_first
                 if not failing:
                     self.received.append(Received(path, headers, body))

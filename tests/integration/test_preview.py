@@ -5,9 +5,11 @@ the vendor's codes (-11, -21, -22, -24, -32, -39, -41, -42, -43, -74)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,13 +17,15 @@ import httpx
 import openpyxl
 from sqlalchemy import select
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, add_seat_group
+from tests.helpers import shared_strings_bomb
 from tests.integration.dialing import dialer_rig, wait_for
 from voxcast.api.app import create_app
 from voxcast.client import AsyncVoxcastClient
+from voxcast.clock import FixedClock
 from voxcast.config import Settings
 from voxcast.services import accounts, agents, rates
-from voxcast.storage.models import CcRecord
+from voxcast.storage.models import CcRecord, PreviewFile
 
 
 def workbook(rows: list[list[Any]]) -> str:
@@ -110,8 +114,6 @@ async def test_upload_submit_dial_query_and_resend(settings: Settings) -> None:
 
 
 async def test_resending_a_task_that_has_not_ended_is_minus_41(tenant: Tenant, rt: Any) -> None:
-    from tests.conftest import add_seat_group
-
     await add_seat_group(rt, tenant, 5000531)
     up = await tenant.client.upload_callee_list("list.xlsx", workbook(LIST))
     sent = await tenant.client.submit_preview_task(
@@ -188,3 +190,62 @@ async def test_a_file_name_with_no_base_name_or_a_nul_is_rejected_with_minus_22(
         "abc\\.": folder,
         "a\x00b.xlsx": ("-22", "Parameter exception: fileName: must not contain a NUL character"),
     }
+
+
+async def test_a_sheet_that_needs_too_much_memory_or_time_is_refused_while_others_are_served(
+    tenant: Tenant, rt: Any
+) -> None:
+    rt.settings.preview_parse_seconds = 4
+    rt.settings.preview_parse_memory_mb = 300
+    bomb = shared_strings_bomb(60)
+    assert len(bomb) < 300_000  # a small upload...
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    upload = asyncio.create_task(
+        tenant.client.upload_callee_list("bomb.xlsx", base64.b64encode(bomb).decode())
+    )
+    await asyncio.sleep(0.05)  # the upload is under way
+    balance = await tenant.client.get_balance()
+    assert balance.code == "0"
+    # ...whose reading does not hold up other requests (it did: parsed in the event loop)
+    assert loop.time() - started < 2
+    assert not upload.done()
+    env = await upload
+    assert loop.time() - started < 15  # the limit, the child's start-up and slack for load
+    assert env.code == "-39"
+    assert "the limit for one spreadsheet" in env.reason
+    # and the next good list is read as usual
+    assert (await tenant.client.upload_callee_list("list.xlsx", workbook(LIST))).code == "0"
+
+
+async def test_a_too_long_cell_refuses_the_file_naming_its_row_and_column(
+    tenant: Tenant, rt: Any
+) -> None:
+    rows = [["Name", "Phone"], ["Ann", "8613000000000"], ["x" * 1001, "8613000000001"]]
+    env = await tenant.client.upload_callee_list("long.xlsx", workbook(rows))
+    assert env.code == "-39"
+    assert env.reason == (
+        "Upload file format wrong: row 3, column 'Name' (A): a cell longer than 1000 characters"
+    )
+    async with rt.sessions() as session:
+        assert (await session.scalars(select(PreviewFile))).all() == []
+
+
+async def test_uploaded_lists_expire_after_the_configured_days(
+    tenant: Tenant, rt: Any, clock: FixedClock
+) -> None:
+    await add_seat_group(rt, tenant, 5000531)
+    old = await tenant.client.upload_callee_list("old.xlsx", workbook(LIST))
+    clock.advance(timedelta(days=7, seconds=1).total_seconds())
+    new = await tenant.client.upload_callee_list("new.xlsx", workbook(LIST))
+    async with rt.sessions() as session:
+        kept = (await session.scalars(select(PreviewFile.file_path))).all()
+    assert kept == [new.data["filePath"]]
+    env = await tenant.client.submit_preview_task(
+        filePath=old.data["filePath"], fileName="old.xlsx", type=1, voiceGroupId=[5000531]
+    )
+    assert env.code == "-24" and "was not uploaded or has expired" in env.reason
+    env = await tenant.client.submit_preview_task(
+        filePath=new.data["filePath"], fileName="new.xlsx", type=1, voiceGroupId=[5000531]
+    )
+    assert env.code == "0", env.reason

@@ -4,15 +4,18 @@ PostgreSQL: retries, giving up, batch arrays, signatures, and no double delivery
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
-from tests.conftest import Tenant
+from tests.conftest import START, Tenant
 from tests.integration.receiver import Receiver
 from voxcast import __version__
-from voxcast.clock import FixedClock
-from voxcast.runtime import Runtime
+from voxcast.clock import FixedClock, ScaledClock, SystemClock
+from voxcast.config import Settings
+from voxcast.runtime import Runtime, open_runtime
 from voxcast.services import accounts
 from voxcast.storage.models import Push
 from voxcast.webhooks import outbox, signing
@@ -45,6 +48,7 @@ async def queue(rt: Runtime, tenant: Tenant, count: int) -> None:
                 for i in range(count)
             ),
             rt.clock.now(),
+            due=rt.wall.now(),
         )
 
 
@@ -161,6 +165,7 @@ async def test_single_push_is_the_enqueued_object_with_the_vendor_headers(
                 dedupe_key="26030209000000000007",
                 payload=report(7),
                 now=rt.clock.now(),
+                due=rt.wall.now(),
             )
         sender = PushSender(rt, worker_id="t")
         assert await sender.deliver_due() == 1
@@ -343,3 +348,68 @@ async def test_two_running_senders_share_the_outbox_without_double_delivery(
         assert set(ids) == {report(i)["voiceId"] for i in range(150)}
         assert sum(s.delivered for s in senders) == 150
         assert await states(rt) == [(DELIVERED, 1)] * 150
+
+
+async def test_retries_are_due_by_wall_time_not_by_a_faster_sandbox_clock(
+    settings: Settings,
+) -> None:
+    sandbox, wall = FixedClock(START), FixedClock(START)
+    rt = await open_runtime(settings, sandbox, wall=wall)
+    try:
+        async with rt.sessions.begin() as session:
+            creds = await accounts.create_account(
+                session, rt.secrets, sandbox.now(), name="fast", balance=Decimal(1)
+            )
+        tenant = Tenant(creds, None)  # type: ignore[arg-type]  # no SDK client needed
+        retry = rt.settings.push_retry_seconds
+        async with Receiver(always_fail=True) as receiver:
+            await set_url(rt, tenant, receiver.url)
+            sandbox.advance(3600)  # the sandbox clock is ahead of the wall, as at 10x speed
+            await queue(rt, tenant, 1)
+            async with PushSender(rt, worker_id="t") as sender:
+                assert await sender.deliver_due() == 1
+                sandbox.advance(retry * 10)  # ten retry periods of sandbox time...
+                assert await sender.deliver_due() == 0  # ...are not a retry period
+                wall.advance(retry - 1)
+                assert await sender.deliver_due() == 0
+                wall.advance(1)
+                assert await sender.deliver_due() == 1
+            assert receiver.attempts == 2
+        async with rt.sessions() as session:
+            row = (await session.scalars(select(Push))).one()
+        # the row's own stamp stays on the injected clock; the retry is wall time
+        assert row.created_at == START + timedelta(seconds=3600)
+        assert row.next_attempt_at == wall.now() + timedelta(seconds=retry)
+        assert (row.state, row.attempts) == (PENDING, 2)
+    finally:
+        await rt.close()
+
+
+async def test_running_sender_at_10x_spaces_its_retries_by_wall_time(settings: Settings) -> None:
+    settings.sandbox_speed = 10
+    settings.push_retry_seconds = 0.4
+    rt = await open_runtime(settings, ScaledClock(10), wall=SystemClock())
+    try:
+        async with rt.sessions.begin() as session:
+            creds = await accounts.create_account(
+                session, rt.secrets, rt.clock.now(), name="fast", balance=Decimal(1)
+            )
+        tenant = Tenant(creds, None)  # type: ignore[arg-type]  # no SDK client needed
+        async with Receiver(always_fail=True) as receiver:
+            await set_url(rt, tenant, receiver.url)
+            stop = asyncio.Event()
+            task = asyncio.create_task(PushSender(rt, worker_id="t").run(stop))
+            await queue(rt, tenant, 1)
+            for _ in range(150):  # at most 3 s; three attempts take about 0.8 s
+                if await states(rt) == [(DEAD, 3)]:
+                    break
+                await asyncio.sleep(0.02)
+            stop.set()
+            await asyncio.wait_for(task, timeout=2)
+            assert await states(rt) == [(DEAD, 3)]
+            times = receiver.attempt_times
+            gaps = [b - a for a, b in itertools.pairwise(times)]
+            assert len(gaps) == 2
+            assert min(gaps) >= 0.4  # at 10x sandbox time they were 0.04 s apart
+    finally:
+        await rt.close()

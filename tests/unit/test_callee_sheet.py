@@ -445,3 +445,22 @@ def test_far_away_row_is_not_walked_to() -> None:
     started = time.perf_counter()
     assert _code(out.getvalue(), "far.xlsx") == "-40"
     assert time.perf_counter() - started < 10
+
+
+def test_a_cell_over_the_length_cap_refuses_the_file_naming_row_and_column() -> None:
+    rows = [["Phone", "Note"], ["8613000000000", "ok"], ["8613000000001", "n" * 1001]]
+    for data, name in ((xlsx_bytes([("S", rows)]), "long.xlsx"), (csv_bytes(rows), "long.csv")):
+        with pytest.raises(SheetError) as info:
+            parse_callee_sheet(data, name)
+        assert info.value.code == "-39"
+        assert info.value.reason == "row 3, column 'Note' (B): a cell longer than 1000 characters"
+    rows[2][1] = "n" * 1000  # at the cap: kept whole
+    assert parse_callee_sheet(csv_bytes(rows), "ok.csv").numbers[1].info == {"Note": "n" * 1000}
+
+
+def test_a_header_over_the_length_cap_refuses_the_file() -> None:
+    rows = [["Phone", "h" * 101], ["8613000000000", "ok"]]
+    with pytest.raises(SheetError) as info:
+        parse_callee_sheet(csv_bytes(rows), "long.csv")
+    assert info.value.code == "-39"
+    assert info.value.reason == "row 1, column B: a header name longer than 100 characters"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, text, update
@@ -31,6 +32,8 @@ class Claimed:
     info: dict[str, Any] | None
     voice_id: str | None
     attempts: int
+    #: USD per minute frozen at submission; None on rows made before rates were frozen
+    rate: Decimal | None = None
 
 
 async def capacity(
@@ -110,6 +113,7 @@ async def claim(
             Callee.info,
             Callee.voice_id,
             Callee.attempts,
+            Callee.rate,
         )
         .where(
             Callee.id.in_(ids), Callee.lease_owner == worker_id, Callee.state == CalleeState.DIALING

@@ -401,7 +401,9 @@ class Dialer:
                 item = outbox.PushItem(
                     ctx.account_id, ctx.app_id, outbox.AGENT_RINGING, key, payload
                 )
-                await outbox.enqueue_many(session, [item], self.rt.clock.now())
+                await outbox.enqueue_many(
+                    session, [item], self.rt.clock.now(), due=self.rt.wall.now()
+                )
         except Exception:
             log.exception("queueing the ringing push of %s failed", c.voice_id)
 
@@ -434,6 +436,7 @@ class Dialer:
                     callee.info,
                     callee.voice_id or make_voice_id(now, callee.id),
                     callee.attempts,
+                    callee.rate,
                 )
                 facts = CallFacts(
                     call_time=callee.dialed_at or now,

@@ -77,7 +77,6 @@ class Recorder:
         self.rt = rt
         self.worker_id = worker_id
         self._queue: asyncio.Queue[Finished] = asyncio.Queue()
-        self._rate_books: dict[int, rate_service.RateBook] = {}
         self.written = 0
 
     def submit(self, item: Finished) -> None:
@@ -145,8 +144,10 @@ class Recorder:
         debits: dict[int, Decimal] = defaultdict(Decimal)
         sms_rows: list[dict[str, Any]] = []
         now = self.rt.clock.now()
+        # read for this batch only: a long-lived copy would miss rates added since
+        books: dict[int, rate_service.RateBook] = {}
         for f in final:
-            rec = await self._record_values(session, f)
+            rec = await self._record_values(session, f, books)
             records.append(rec)
             debits[f.ctx.account_id] += rec["cost"]
             sms = plan_sms(f.ctx.params, f.facts, f.claimed.info)
@@ -218,12 +219,33 @@ class Recorder:
             ) + f.ctx.redial_interval
         return values
 
-    async def _record_values(self, session: AsyncSession, f: Finished) -> dict[str, Any]:
-        book = self._rate_books.get(f.ctx.account_id)
+    async def _rate_of(
+        self, session: AsyncSession, f: Finished, books: dict[int, rate_service.RateBook]
+    ) -> Decimal:
+        """The rate frozen on the callee at submission; for rows made before rates were
+        frozen, the account's current rate, read from the database now."""
+        if f.claimed.rate is not None:
+            return f.claimed.rate
+        book = books.get(f.ctx.account_id)
         if book is None:
-            book = await rate_service.load_rate_book(session, f.ctx.account_id)
-            self._rate_books[f.ctx.account_id] = book
-        rate = book.lookup(f.claimed.callee) or Decimal(0)
+            book = books[f.ctx.account_id] = await rate_service.load_rate_book(
+                session, f.ctx.account_id
+            )
+        rate = book.lookup(f.claimed.callee)
+        if rate is None:
+            # intake refuses unrated numbers, so only a rate deleted since gets here
+            log.warning(
+                "call %s to %s: no rate covers the number any more; charged 0",
+                f.claimed.voice_id,
+                f.claimed.callee,
+            )
+            return Decimal(0)
+        return rate
+
+    async def _record_values(
+        self, session: AsyncSession, f: Finished, books: dict[int, rate_service.RateBook]
+    ) -> dict[str, Any]:
+        rate = await self._rate_of(session, f, books)
         period = BillPeriod.parse(f.limits.bill_period)
         charged = period.charged_seconds(f.facts.call_duration)
         cost = call_cost(rate, charged)
@@ -284,6 +306,7 @@ class Recorder:
                 if urls.get(r["app_id"])
             ),
             now,
+            due=self.rt.wall.now(),
         )
 
     async def _pushes(
@@ -311,4 +334,5 @@ class Recorder:
                 if urls.get(r["app_id"])
             ),
             now,
+            due=self.rt.wall.now(),
         )

@@ -212,7 +212,10 @@ async def _run_node(
     if source is None:
         node.status = RecallStatus.EXCEPTION
         return
-    numbers = select(Callee.callee, Callee.info).where(Callee.task_id == source_task_id)
+    # a recall round calls the same callees again at the rate frozen when they were submitted
+    numbers = select(Callee.callee, Callee.info, Callee.rate).where(
+        Callee.task_id == source_task_id
+    )
     if flow.recall_type == RecallType.FAILED:
         numbers = numbers.where(or_(Callee.success.is_(None), Callee.success.is_(False)))
     rows = (await session.execute(numbers.order_by(Callee.seq))).all()
@@ -259,8 +262,9 @@ async def _run_node(
                 "info": info,
                 "state": 0,
                 "attempts": 0,
+                "rate": rate,
             }
-            for i, (callee, info) in enumerate(rows, start=1)
+            for i, (callee, info, rate) in enumerate(rows, start=1)
         ],
     )
     node.task_id = child.id

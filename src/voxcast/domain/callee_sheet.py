@@ -42,6 +42,10 @@ MAX_COLUMNS: Final = 256
 HEADER_SEARCH_ROWS: Final = 1000
 """The header must be within a sheet's first rows; a sheet without one there counts as empty."""
 EXCEL_MAX_ROWS: Final = 1_048_576
+MAX_CELL_CHARS: Final = 1000
+"""A longer cell in a read column (the number or a called-information column) refuses the file."""
+MAX_HEADER_CHARS: Final = 100
+"""A longer header name refuses the file (it is repeated in every row kept)."""
 
 NUMBER_HEADERS: Final = frozenset(
     {
@@ -145,6 +149,13 @@ def _parse_body(
 ) -> SheetResult:
     columns = [(i, _text(v)) for i, v in enumerate(header)]
     columns = [(i, name) for i, name in columns if name]
+    for i, name in columns:
+        if len(name) > MAX_HEADER_CHARS:
+            raise SheetError(
+                FORMAT_WRONG,
+                f"row {header_row}, column {_letter(i)}: a header name longer than "
+                f"{MAX_HEADER_CHARS} characters",
+            )
     seen_names: dict[str, str] = {}
     for _, name in columns:
         key = name.casefold()
@@ -175,6 +186,14 @@ def _parse_body(
         data_rows += 1
         if data_rows > max_rows:
             raise SheetError(TOO_MANY_ROWS, f"more than {max_rows} callee rows")
+        for i, name in columns:
+            value = _cell(row, i)
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                raise SheetError(
+                    FORMAT_WRONG,
+                    f"row {row_number}, column {name!r} ({_letter(i)}): a cell longer than "
+                    f"{MAX_CELL_CHARS} characters",
+                )
         number, problem = _normalize_number(_cell(row, number_index))
         if problem is not None:
             errors.append(RowError(row_number, number_name, problem))
@@ -196,6 +215,16 @@ def _parse_body(
         number_column=number_name,
         sheet_name=sheet_name,
     )
+
+
+def _letter(index: int) -> str:
+    """The spreadsheet column name of a 0-based index: A, B, ..., Z, AA, ..."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
 
 
 def _cell(row: _Row, index: int) -> object:

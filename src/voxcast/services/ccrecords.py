@@ -1,6 +1,7 @@
 """Call-center records (api-catalog §4.3, §3 `/cc/record/query`) and the agent ringing push
 (§4.2): the rows written when a transfer task's call ends, their JSON, and the query.
-Times are "yyyy-MM-dd HH:mm:ss" in UTC+8, as the vendor documents for these payloads."""
+Times are "yyyy-MM-dd HH:mm:ss" in UTC+8, as the vendor documents for these payloads, and a
+query window written that way is read in UTC+8 too: one zone for what is shown and filtered."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from voxcast.domain.codes import ApiError, Code
 from voxcast.ports import AgentSlot
 from voxcast.storage.models import CcRecord
 
+#: the zone of every time shown by these records and of a query window without an offset
 VENDOR_ZONE = timezone(timedelta(hours=8))
 MAX_WINDOW = timedelta(days=31)
 #: callType: a group call handed to an agent

@@ -9,10 +9,11 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxcast.domain.callee_sheet import SheetError, parse_callee_sheet
+from voxcast.config import Settings
+from voxcast.domain.callee_sheet import SheetError, SheetResult
 from voxcast.domain.codes import (
     FILE_FORMAT,
     FILE_TOO_LARGE,
@@ -22,7 +23,7 @@ from voxcast.domain.codes import (
     Code,
 )
 from voxcast.domain.enums import TaskKind, TaskStatus
-from voxcast.services import accounts, agents, rates
+from voxcast.services import accounts, agents, rates, sheet_reader
 from voxcast.services.tasks import insert_numbers
 from voxcast.storage.models import CALLEES, PreviewFile, SeatGroup, Task
 
@@ -65,10 +66,9 @@ def base_name(file_name: str) -> str:
     return name
 
 
-async def upload(
-    session: AsyncSession, account_id: int, file_name: str, file_b64: str, now: datetime
-) -> dict[str, Any]:
-    file_name = base_name(file_name)
+async def read_upload(file_name: str, file_b64: str, settings: Settings) -> SheetResult:
+    """Decode and parse an uploaded list, in a child process under the configured time and
+    memory limits (never in the event loop: one hostile file would stall every request)."""
     if len(file_b64) > MAX_FILE_BYTES * 4 // 3 + 4:
         raise ApiError(
             Code.TTS_REQUIRED, f"file: over {MAX_FILE_BYTES // 2**20} MB", title=FILE_TOO_LARGE
@@ -78,12 +78,33 @@ async def upload(
         raise ApiError(
             Code.TTS_REQUIRED, f"file: over {MAX_FILE_BYTES // 2**20} MB", title=FILE_TOO_LARGE
         )
+    limits = sheet_reader.Limits(
+        max_rows=MAX_ROWS,
+        seconds=settings.preview_parse_seconds,
+        memory_bytes=settings.preview_parse_memory_mb * 2**20,
+    )
     try:
-        sheet = parse_callee_sheet(data, file_name, max_rows=MAX_ROWS)
+        return await sheet_reader.read_sheet(data, file_name, limits)
     except SheetError as err:
         code = Code(err.code)
         title = FILE_FORMAT if code is Code.TTS_LANGUAGE else None
         raise ApiError(code, err.reason, title=title) from None
+
+
+async def upload(
+    session: AsyncSession,
+    account_id: int,
+    file_name: str,
+    sheet: SheetResult,
+    now: datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Keep a parsed list for submitTask; lists older than `preview_file_days` are deleted."""
+    await session.execute(
+        delete(PreviewFile).where(
+            PreviewFile.created_at < now - timedelta(days=settings.preview_file_days)
+        )
+    )
     record = PreviewFile(
         account_id=account_id,
         file_path="",
@@ -119,7 +140,9 @@ async def submit(
     )
     sheet = found.scalar_one_or_none()
     if sheet is None:
-        raise ApiError(Code.NOT_FOUND, f"filePath: {fields['filePath']} was not uploaded")
+        raise ApiError(
+            Code.NOT_FOUND, f"filePath: {fields['filePath']} was not uploaded or has expired"
+        )
     groups = list(fields["voiceGroupId"])
     if fields["type"] == TO_AGENT and len(groups) != 1:
         raise ApiError(Code.PARAMETER, "voiceGroupId: exactly one group when type=1")
@@ -140,7 +163,7 @@ async def submit(
         raise ApiError(
             Code.RESEND_STATE, "filePath: the list has no callable number", title=NO_NUMBERS
         )
-    book.require_all((n for n, _ in numbers), "filePath")
+    frozen = book.require_all((n for n, _ in numbers), "filePath")
     proportional = fields["type"] == TO_AGENT
     task = Task(
         account_id=account_id,
@@ -172,7 +195,7 @@ async def submit(
     )
     session.add(task)
     await session.flush()
-    await insert_numbers(session, task.id, numbers)
+    await insert_numbers(session, task.id, numbers, frozen)
     return task.id
 
 

@@ -1,4 +1,7 @@
-"""Destination rates: longest-prefix lookup (account list first, then the platform list)."""
+"""Destination rates: longest-prefix lookup (account list first, then the platform list).
+
+A callee's rate is frozen when its task is submitted (stored on the callee row) and the call is
+billed at that rate; see docs/billing.md."""
 
 from __future__ import annotations
 
@@ -41,11 +44,16 @@ class RateBook:
                         return rate
         return None
 
-    def require_all(self, numbers: Iterable[str], field: str) -> None:
-        """-26 naming the first number no rate covers (checked at submission)."""
+    def require_all(self, numbers: Iterable[str], field: str) -> list[Decimal]:
+        """The rate of each number, to freeze on its callee row; -26 naming the first number
+        no rate covers (checked at submission)."""
+        found: list[Decimal] = []
         for i, number in enumerate(numbers):
-            if self.lookup(number) is None:
+            rate = self.lookup(number)
+            if rate is None:
                 raise ApiError(Code.FEE, f"{field}[{i}]: no rate for destination {number}")
+            found.append(rate)
+        return found
 
 
 async def load_rate_book(session: AsyncSession, account_id: int) -> RateBook:

@@ -4,7 +4,7 @@ and the two record queries."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -95,14 +95,15 @@ def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
 MAX_WINDOW = timedelta(days=31)
 
 
-def parse_time(value: str, field: str) -> datetime:
-    """ISO-8601 with an offset ("2022-01-01T00:00:00+08:00"), or "yyyy-MM-dd HH:mm:ss" as UTC."""
+def parse_time(value: str, field: str, zone: tzinfo = UTC) -> datetime:
+    """ISO-8601 with an offset ("2022-01-01T00:00:00+08:00"), or "yyyy-MM-dd HH:mm:ss" read in
+    `zone`: the zone the endpoint shows its times in (UTC for voice records). Returns UTC."""
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         # normalised here: an offset that pushes year 1 or 9999 out of range fails now, as a
         # format error, not later in the database driver
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
     except (ValueError, OverflowError):
         raise ApiError(
             Code.TIME_FORMAT,

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -111,8 +112,9 @@ def settings_of(fields: dict[str, Any]) -> dict[str, Any]:
 
 async def _check_submission(
     session: AsyncSession, account: Account, spec: Spec, *, exclude_task: int | None = None
-) -> None:
-    """The account-level checks every new or changed task passes, in the vendor's order."""
+) -> list[Decimal]:
+    """The account-level checks every new or changed task passes, in the vendor's order;
+    returns the rate of each number, frozen on its callee row."""
     await accounts.require_app(session, account.id, spec.app_id)
     same_name = select(Task.id).where(
         Task.account_id == account.id, Task.task_name == spec.task_name
@@ -138,9 +140,10 @@ async def _check_submission(
             )
     rates.require_balance(account.balance)
     book = await rates.load_rate_book(session, account.id)
-    book.require_all((n for n, _ in spec.numbers), spec.number_field)
+    frozen = book.require_all((n for n, _ in spec.numbers), spec.number_field)
     if str(spec.fields.get("toSeat")) == "1" and spec.fields.get("sipGroupId") is not None:
         await _require_group(session, account.id, spec.app_id, spec.fields["sipGroupId"])
+    return frozen
 
 
 async def _require_group(session: AsyncSession, account_id: int, app_id: str, raw: Any) -> None:
@@ -219,20 +222,37 @@ def _columns(fields: dict[str, Any], send_time: datetime | None) -> dict[str, An
 # one encoder for every row: json.dumps with options would build a new one per call
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _SQLITE_INSERT = (
-    "INSERT INTO callees (task_id, seq, callee, info, state, attempts) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO callees (task_id, seq, callee, info, state, attempts, rate)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-async def insert_numbers(session: AsyncSession, task_id: int, numbers: list[Number]) -> None:
-    """All of a task's callees in one bulk statement: COPY on PostgreSQL, executemany on
-    SQLite, straight through the driver (100,000 numbers arrive in one request)."""
-    rows = [
-        (task_id, i, n, _to_json(info) if info else None, 0, 0)
-        for i, (n, info) in enumerate(numbers, start=1)
-    ]
-    columns = ["task_id", "seq", "callee", "info", "state", "attempts"]
+async def insert_numbers(
+    session: AsyncSession, task_id: int, numbers: list[Number], frozen: Sequence[Decimal]
+) -> None:
+    """All of a task's callees, each with its rate frozen at submission, in one bulk
+    statement: COPY on PostgreSQL, executemany on SQLite, straight through the driver
+    (100,000 numbers arrive in one request)."""
+    if len(frozen) != len(numbers):
+        raise ValueError("one frozen rate per number")
     conn = await session.connection()
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    rows = [
+        (
+            task_id,
+            i,
+            n,
+            _to_json(info) if info else None,
+            0,
+            0,
+            # the driver takes what SQLAlchemy would bind: Decimal for asyncpg, float for
+            # SQLite (a NUMERIC column there; read back at six decimals)
+            rate if postgres else float(rate),
+        )
+        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1)
+    ]
+    columns = ["task_id", "seq", "callee", "info", "state", "attempts", "rate"]
+    if postgres:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             CALLEES.name, records=rows, columns=columns
@@ -247,7 +267,7 @@ async def create(
     """Store a new task (status 0, waiting) with its numbers and recall flow; its id."""
     check_fields(spec)
     send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
-    await _check_submission(session, account, spec)
+    frozen = await _check_submission(session, account, spec)
     fields = dict(spec.fields)
     await _prompt_file(session, account, fields, now, settings)
     params = settings_of(fields)
@@ -272,7 +292,7 @@ async def create(
         )
     session.add(task)
     await session.flush()
-    await insert_numbers(session, task.id, spec.numbers)
+    await insert_numbers(session, task.id, spec.numbers, frozen)
     if flow is not None:
         await recall.create_flow(session, account.id, task.id, flow, now)
     return task.id
@@ -320,7 +340,7 @@ async def update_task(
         spec.numbers = await _numbers_of(session, task.id, failed_only=False)
     check_fields(spec, await recall.pending_node_templates(session, task.id))
     send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
-    await _check_submission(session, account, spec, exclude_task=task.id)
+    frozen = await _check_submission(session, account, spec, exclude_task=task.id)
     fields = dict(spec.fields)
     await _prompt_file(session, account, fields, now, settings)
     params = settings_of(fields)
@@ -332,7 +352,7 @@ async def update_task(
     task.updated_at = now
     if spec.replace_numbers:
         await session.execute(delete(Callee).where(Callee.task_id == task.id))
-        await insert_numbers(session, task.id, spec.numbers)
+        await insert_numbers(session, task.id, spec.numbers, frozen)
         task.num_cnt = len(spec.numbers)
 
 

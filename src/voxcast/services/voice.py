@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -65,11 +66,14 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
     if send.voice_file_id is not None:
         await files.require_file(session, account.id, send.voice_file_id, "fileId")
     book = await rates.load_rate_book(session, account.id)
+    frozen: list[Decimal] = []
     for i, number in enumerate(send.numbers):
-        if book.lookup(number) is None:
+        rate = book.lookup(number)
+        if rate is None:
             # sendCode has one callee: name the field itself; sendGroup names the position
             field = send.number_field if send.kind == TaskKind.CODE else f"{send.number_field}[{i}]"
             raise ApiError(Code.FEE, f"{field}: no rate for destination {number}")
+        frozen.append(rate)
     fresh = await session.scalar(select(Account.balance).where(Account.id == account.id))
     rates.require_balance(fresh if fresh is not None else account.balance)
     task = Task(
@@ -109,8 +113,9 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
                         "info": info,
                         "state": 0,
                         "attempts": 0,
+                        "rate": rate,
                     }
-                    for i, n in enumerate(send.numbers, start=1)
+                    for i, (n, rate) in enumerate(zip(send.numbers, frozen, strict=True), start=1)
                 ],
             )
         ).all()

@@ -169,7 +169,8 @@ class PreviewFile(Base):
     rows: Mapped[list[Any]] = mapped_column(JSONText, default=list)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSONText, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: indexed for the sweep of expired lists (VOXCAST_PREVIEW_FILE_DAYS)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ApiKey(Base):
@@ -296,6 +297,8 @@ class Callee(Base):
     dialed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sip_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: USD per minute, frozen at submission; NULL only on rows made before it was stored
+    rate: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
 
 #: the Core table, for bulk statements (an ORM insert or update of many rows is much slower,

@@ -27,8 +27,15 @@ class PushItem:
     payload: dict[str, Any] | list[dict[str, Any]]  # the ringing push is an array
 
 
-async def enqueue_many(session: AsyncSession, items: Iterable[PushItem], now: datetime) -> int:
-    """Queue pushes, due now; the sender delivers them after the transaction commits."""
+async def enqueue_many(
+    session: AsyncSession, items: Iterable[PushItem], now: datetime, *, due: datetime
+) -> int:
+    """Queue pushes; the sender delivers them after the transaction commits.
+
+    `now` (the injected clock) stamps the row; `due` is the first attempt on the wall clock
+    (`Runtime.wall`): attempts and retries reach a real receiver, so they never follow a faster
+    sandbox clock.
+    """
     rows = [
         {
             "account_id": i.account_id,
@@ -38,7 +45,7 @@ async def enqueue_many(session: AsyncSession, items: Iterable[PushItem], now: da
             "payload": i.payload,
             "state": 0,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": due,
             "last_error": "",
             "created_at": now,
         }
@@ -58,6 +65,8 @@ async def enqueue(
     dedupe_key: str,
     payload: dict[str, Any],
     now: datetime,
+    due: datetime,
 ) -> None:
     """Queue one push (see `enqueue_many`)."""
-    await enqueue_many(session, [PushItem(account_id, app_id, kind, dedupe_key, payload)], now)
+    item = PushItem(account_id, app_id, kind, dedupe_key, payload)
+    await enqueue_many(session, [item], now, due=due)

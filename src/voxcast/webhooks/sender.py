@@ -99,9 +99,9 @@ class PushSender:
         )
         self._owns_http = http is None
         self._gate = asyncio.Semaphore(self.concurrency)
-        # clock seconds per wall second: leases are clock time, HTTP timeouts are wall time
-        self._speed = max(settings.sandbox_speed, 1.0)
-        self.idle_seconds = max(0.01, min(0.2, 0.5 / self._speed))
+        # a faster sandbox makes new pushes appear sooner, so look for them more often; due
+        # times and leases are wall time regardless (see deliver_due)
+        self.idle_seconds = max(0.01, min(0.2, 0.5 / max(settings.sandbox_speed, 1.0)))
         self.delivered = 0
         self.failed = 0
 
@@ -135,8 +135,13 @@ class PushSender:
         await self.aclose()
 
     async def deliver_due(self) -> int:
-        """One pass: claim what is due, post it, record the outcome. Returns rows attempted."""
-        claimed = await self._claim(self.rt.clock.now())
+        """One pass: claim what is due, post it, record the outcome. Returns rows attempted.
+
+        Due times, retries and leases are on the wall clock (`Runtime.wall`), never the
+        injected clock: a receiver is real, and a sandbox running 10x faster must not spend
+        the retry budget 10x sooner. Only `created_at`/`delivered_at` use the injected clock.
+        """
+        claimed = await self._claim(self.rt.wall.now())
         if claimed is None:
             return 0
         lease, deliveries = claimed
@@ -148,10 +153,10 @@ class PushSender:
         # long enough for every POST of the pass to time out, wave after wave, plus slack for
         # the database; a crashed sender's rows are re-sent once it runs out
         waves = math.ceil(rows / self.concurrency) + 2
-        return timedelta(seconds=self.timeout * waves * self._speed)
+        return timedelta(seconds=self.timeout * waves)
 
     async def _claim(self, now: datetime) -> tuple[datetime, list[Delivery]] | None:
-        """Lease due rows in one short transaction; None when nothing is due."""
+        """Lease rows due at `now` (wall time) in one short transaction; None when none are."""
         limit = max(CLAIM_LIMIT, self.rt.settings.push_batch_size)
         async with self.rt.sessions.begin() as session:
             rows = list(
@@ -262,6 +267,7 @@ class PushSender:
         so recording a pass costs a few statements, not hundreds.
         """
         now = self.rt.clock.now()
+        wall = self.rt.wall.now()
         attempts = self.rt.settings.push_attempts
         retry = timedelta(seconds=self.rt.settings.push_retry_seconds)
         by_outcome: dict[tuple[str | None, bool], list[tuple[Push, Delivery]]] = {}
@@ -276,7 +282,7 @@ class PushSender:
                     values.update(state=DELIVERED, delivered_at=now, last_error="")
                 else:
                     # the agent ringing push is retried at once: it is only useful now
-                    again = now if urgent else now + retry
+                    again = wall if urgent else wall + retry
                     values.update(
                         state=DEAD
                         if error == NO_URL

@@ -95,8 +95,11 @@ def _day(text: str | None, name: str) -> datetime | None:
 async def preview_upload(req: PreviewUpload, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """A callee list (.xlsx, .xls or .csv, base64): the good rows are kept, bad rows are
     reported row by row (`errors`, a voxcast extension)."""
+    # read before the transaction opens: no database connection waits on a slow file
+    name = preview.base_name(req.fileName)  # a client's local path is cut to its last part
+    sheet = await preview.read_upload(name, req.file, rt.settings)
     async with rt.sessions.begin() as session:
-        data = await preview.upload(session, account.id, req.fileName, req.file, rt.clock.now())
+        data = await preview.upload(session, account.id, name, sheet, rt.clock.now(), rt.settings)
     return ok(Family.STATUS, data)
 
 

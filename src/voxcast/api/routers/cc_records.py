@@ -46,10 +46,12 @@ class CcRecordQuery(PageQuery):
 @router.post("/cc/record/query", openapi_extra=envelope(Family.STATUS))
 @router.post("/voice/ccRecordQuery", openapi_extra=envelope(Family.STATUS), include_in_schema=False)
 async def query_cc_records(req: CcRecordQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
-    """Call-center records started in a window of at most 31 days, newest first."""
+    """Call-center records started in a window of at most 31 days, newest first.
+
+    A window without an offset is read in UTC+8, the zone the records are shown in."""
     p = req.params
-    start = records.parse_time(p.startTime, "params.startTime")
-    end = records.parse_time(p.endTime, "params.endTime")
+    start = records.parse_time(p.startTime, "params.startTime", ccrecords.VENDOR_ZONE)
+    end = records.parse_time(p.endTime, "params.endTime", ccrecords.VENDOR_ZONE)
     async with rt.sessions() as session:
         rows, total = await ccrecords.query(
             session,
