@@ -8,6 +8,10 @@ PACKAGES=(
   "sip-tester"
   "espeak-ng"
   "openssl"
+  # third-party SIP peers of tests/interop: the softphone (agent and callee) and the proxy;
+  # the kamailio package itself holds every module the test proxy loads (tm, sl, rr, auth...)
+  "baresip-core"
+  "kamailio"
 )
 
 missing=()
