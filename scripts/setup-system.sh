@@ -12,6 +12,8 @@ PACKAGES=(
   # the kamailio package itself holds every module the test proxy loads (tm, sl, rr, auth...)
   "baresip-core"
   "kamailio"
+  # Kamailio's tls.so: the TLS proxy of tests/interop/test_tls.py (SIP over TLS trunks)
+  "kamailio-tls-modules"
 )
 
 missing=()
