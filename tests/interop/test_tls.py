@@ -6,19 +6,14 @@ is refused with 503 and a line naming the certificate when it does not."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import re
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import pytest
 
 from tests.integration.server import Cli
+from tests.interop.certs import Pki, make_pki
 from tests.interop.peers import (
     HOST,
     KAMAILIO,
@@ -38,92 +33,15 @@ CALLEE = "8613000000042"
 #: longer than the callee's 1 s before it hangs up: the call ends with its BYE, not ours
 PROMPT = "Hello, this is voxcast calling over TLS."
 CALLEE_SCENARIO = str(Path(__file__).parent / "answer_then_hangup_rr.xml")
+#: SIPp's whole run: the refused calls before the trusted one are CLI runs of a few seconds
+#: each on a loaded machine, and SIPp must still be there for the last one
+SIPP_TIMEOUT_S = 120
 
 
-# --- certificates ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca: Path  # the CA certificate (PEM): what a trunk's --tls-ca names
-    cert: Path  # the server's certificate, signed by the CA
-    key: Path
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-CA_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-def make_pki(folder: Path, label: str) -> Pki:
-    """A CA and a server certificate for 127.0.0.1 (IP subjectAltName) signed by it, with the
-    extensions a strict verifier wants (key usage, key identifiers)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, server_key = _key(), _key()
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"voxcast test CA {label}"))
-        .issuer_name(_name(f"voxcast test CA {label}"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(CA_USAGE, critical=True)
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(_name("kamailio.test"))
-        .issuer_name(ca.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    pki = Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key")
-    pki.ca.write_bytes(ca.public_bytes(pem))
-    pki.cert.write_bytes(server.public_bytes(pem))
-    pki.key.write_bytes(
-        server_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return pki
+@pytest.fixture(autouse=True)
+def _needs_tls_module() -> None:
+    if not Path(TLS_MODULE).exists():
+        pytest.fail(f"{TLS_MODULE} is missing: run scripts/setup-system.sh (kamailio-tls-modules)")
 
 
 # --- Kamailio with tls.so -------------------------------------------------------------------
@@ -231,7 +149,7 @@ def add_tls_trunk(cli: Cli, proxy: TlsKamailio, *options: str) -> str:
 async def test_a_call_through_kamailio_over_tls_completes(tmp_path: Path) -> None:
     pki = make_pki(tmp_path / "pki", "trusted")
     cli = Cli.fresh(f"sqlite:///{tmp_path}/v.db", tmp_path / "var")
-    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000)
+    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000, timeout_s=SIPP_TIMEOUT_S)
     proxy = await TlsKamailio.start_tls(tmp_path / "kamailio", sipp.address, pki)
     try:
         added = add_tls_trunk(cli, proxy, "--tls-ca", str(pki.ca))
@@ -272,7 +190,7 @@ async def test_a_certificate_from_an_unknown_ca_is_refused_unless_the_trunk_trus
     pki = make_pki(tmp_path / "pki", "unknown")
     other = make_pki(tmp_path / "other", "other")
     cli = Cli.fresh(f"sqlite:///{tmp_path}/v.db", tmp_path / "var")
-    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000)
+    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000, timeout_s=SIPP_TIMEOUT_S)
     proxy = await TlsKamailio.start_tls(tmp_path / "kamailio", sipp.address, pki)
     try:
         refused = []
@@ -307,7 +225,7 @@ async def test_a_certificate_from_an_unknown_ca_is_refused_unless_the_trunk_trus
 async def test_tls_insecure_accepts_any_certificate_and_says_so(tmp_path: Path) -> None:
     pki = make_pki(tmp_path / "pki", "unknown")
     cli = Cli.fresh(f"sqlite:///{tmp_path}/v.db", tmp_path / "var")
-    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000)
+    sipp = await Sipp.start(CALLEE_SCENARIO, duration_ms=1000, timeout_s=SIPP_TIMEOUT_S)
     proxy = await TlsKamailio.start_tls(tmp_path / "kamailio", sipp.address, pki)
     try:
         added = await asyncio.to_thread(

@@ -130,7 +130,7 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
                 [
                     t.name,
                     f"{t.host}:{t.port}",
-                    t.transport,
+                    t.transport + (" INSECURE" if t.tls_insecure else ""),
                     t.username or "",
                     "yes" if t.register else "no",
                     t.caller_id or "",
