@@ -8,6 +8,12 @@ PACKAGES=(
   "sip-tester"
   "espeak-ng"
   "openssl"
+  # third-party SIP peers of tests/interop: the softphone (agent and callee) and the proxy;
+  # the kamailio package itself holds every module the test proxy loads (tm, sl, rr, auth...)
+  "baresip-core"
+  "kamailio"
+  # Kamailio's tls.so: the TLS proxy of tests/interop/test_tls.py (SIP over TLS trunks)
+  "kamailio-tls-modules"
 )
 
 missing=()

@@ -30,8 +30,10 @@ def _run(database_url: str | None, fn: object) -> object:
 def trunk_add(
     name: Annotated[str, typer.Option(help="a short name, used by `trunk use`")],
     host: Annotated[str, typer.Option(help="the carrier's, PBX's or proxy's host or IP")],
-    port: Annotated[int, typer.Option(help="its SIP port")] = 5060,
-    transport: Annotated[str, typer.Option(help="udp or tcp")] = "udp",
+    port: Annotated[
+        int | None, typer.Option(help="its SIP port [default: 5060, with --transport tls 5061]")
+    ] = None,
+    transport: Annotated[str, typer.Option(help="udp, tcp or tls")] = "udp",
     username: Annotated[str | None, typer.Option(help="digest user name, if it asks")] = None,
     password: Annotated[
         str | None,
@@ -50,6 +52,23 @@ def trunk_add(
     register: Annotated[
         bool, typer.Option(help="REGISTER username@host with the trunk and keep it fresh")
     ] = False,
+    tls_ca: Annotated[
+        str | None,
+        typer.Option(help="TLS: trust only this CA file (PEM) instead of the system's CAs"),
+    ] = None,
+    tls_insecure: Annotated[
+        bool,
+        typer.Option(
+            help="TLS, FOR TESTING ONLY: accept any certificate; anyone on the path can "
+            "read and change the calls"
+        ),
+    ] = False,
+    tls_cert: Annotated[
+        str | None, typer.Option(help="TLS: our client certificate (PEM), if the carrier asks")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option(help="TLS: the client certificate's key, if not in its file")
+    ] = None,
     replace: Annotated[bool, typer.Option(help="overwrite a trunk of the same name")] = False,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -68,6 +87,10 @@ def trunk_add(
         max_cps=max_cps,
         codecs=codecs,
         register=register,
+        tls_ca=tls_ca,
+        tls_insecure=tls_insecure,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
     async def go(rt: Runtime) -> None:
@@ -75,7 +98,12 @@ def trunk_add(
             await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=replace)
 
     _run(database_url, go)
-    console.print(f"trunk {name}: sip:{host}:{port} over {transport.lower()}")
+    console.print(f"trunk {name}: sip:{host}:{spec.effective_port} over {spec.transport}")
+    if tls_insecure:
+        err_console.print(
+            "[yellow]warning[/yellow] --tls-insecure: the trunk's certificate is NOT checked; "
+            "use it for testing only"
+        )
 
 
 @trunk_app.command("use")
@@ -110,7 +138,7 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
                 [
                     t.name,
                     f"{t.host}:{t.port}",
-                    t.transport,
+                    t.transport + (" INSECURE" if t.tls_insecure else ""),
                     t.username or "",
                     "yes" if t.register else "no",
                     t.caller_id or "",

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +21,9 @@ from voxcast.telephony.sip.sdp import CODECS_BY_NAME
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?$")
 _CALLER = re.compile(r"^\+?[0-9A-Za-z_.-]{1,64}$")
-TRANSPORTS = ("udp", "tcp")
+TRANSPORTS = ("udp", "tcp", "tls")
+#: RFC 3261 §19.1.2: SIP over TLS listens on 5061, UDP and TCP on 5060
+DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 
 
 class TrunkError(ValueError):
@@ -32,7 +36,7 @@ class TrunkSpec:
 
     name: str
     host: str
-    port: int = 5060
+    port: int | None = None  # None: the transport's default (5060, TLS 5061)
     transport: str = "udp"
     username: str | None = None
     password: str | None = None
@@ -42,6 +46,14 @@ class TrunkSpec:
     max_cps: int = 0
     codecs: str = "pcmu,pcma"
     register: bool = False
+    tls_ca: str | None = None
+    tls_insecure: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS.get(self.transport, 5060)
 
 
 def parse_codecs(text: str) -> tuple[int, ...]:
@@ -64,10 +76,11 @@ def validate(spec: TrunkSpec) -> None:
         raise TrunkError("--name: 1-64 letters, digits, '.', '_' or '-'")
     if not _valid_host(spec.host):
         raise TrunkError(f"--host: {spec.host!r} is not a host name or IP address")
-    if not 1 <= spec.port <= 65535:
+    if not 1 <= spec.effective_port <= 65535:
         raise TrunkError("--port must be 1-65535")
     if spec.transport not in TRANSPORTS:
-        raise TrunkError("--transport must be udp or tcp")
+        raise TrunkError("--transport must be udp, tcp or tls")
+    _validate_tls(spec)
     if spec.password and not spec.username:
         raise TrunkError("--password needs --username")
     if spec.register and not spec.username:
@@ -77,6 +90,44 @@ def validate(spec: TrunkSpec) -> None:
     if spec.max_channels < 0 or spec.max_cps < 0:
         raise TrunkError("--max-channels and --max-cps must be 0 (no limit) or more")
     parse_codecs(spec.codecs)
+
+
+def _validate_tls(spec: TrunkSpec) -> None:
+    """TLS options need --transport tls, and their files must be readable PEM here (the
+    worker reads them again when it connects: keep them where it can)."""
+    given = [
+        option
+        for option, value in (
+            ("--tls-ca", spec.tls_ca),
+            ("--tls-insecure", spec.tls_insecure),
+            ("--tls-cert", spec.tls_cert),
+            ("--tls-key", spec.tls_key),
+        )
+        if value
+    ]
+    if given and spec.transport != "tls":
+        raise TrunkError(f"{given[0]} needs --transport tls")
+    if spec.tls_key and not spec.tls_cert:
+        raise TrunkError("--tls-key needs --tls-cert")
+    if spec.tls_insecure and spec.tls_ca:
+        raise TrunkError("--tls-insecure checks no certificate: drop --tls-ca or it")
+    if spec.tls_ca:
+        try:
+            ssl.create_default_context(cafile=spec.tls_ca)
+        except (OSError, ValueError) as err:
+            raise TrunkError(f"--tls-ca: cannot load {spec.tls_ca!r} as PEM: {err}") from err
+    if spec.tls_cert:
+        try:
+            ssl.create_default_context().load_cert_chain(spec.tls_cert, spec.tls_key)
+        except (OSError, ValueError) as err:
+            raise TrunkError(
+                f"--tls-cert: cannot load {spec.tls_cert!r} with its key: {err}"
+            ) from err
+
+
+def _absolute(path: str | None) -> str | None:
+    """Stored absolute: a worker started elsewhere finds the same file."""
+    return str(Path(path).resolve()) if path else None
 
 
 async def add_trunk(
@@ -91,7 +142,7 @@ async def add_trunk(
         trunk = Trunk(name=spec.name, created_at=now)
         session.add(trunk)
     trunk.host = spec.host
-    trunk.port = spec.port
+    trunk.port = spec.effective_port
     trunk.transport = spec.transport
     trunk.username = spec.username
     trunk.password_enc = box.seal(spec.password) if spec.password else None
@@ -101,6 +152,10 @@ async def add_trunk(
     trunk.max_cps = spec.max_cps
     trunk.codecs = ",".join(c.strip().lower() for c in spec.codecs.split(",") if c.strip())
     trunk.register = spec.register
+    trunk.tls_ca = _absolute(spec.tls_ca)
+    trunk.tls_insecure = spec.tls_insecure
+    trunk.tls_cert = _absolute(spec.tls_cert)
+    trunk.tls_key = _absolute(spec.tls_key)
     await session.flush()
     return trunk
 
@@ -143,6 +198,10 @@ def config_of(trunk: Trunk, box: SecretBox) -> TrunkConfig:
         max_cps=float(trunk.max_cps),
         codecs=parse_codecs(trunk.codecs),
         register=trunk.register,
+        tls_ca=trunk.tls_ca,
+        tls_insecure=bool(trunk.tls_insecure),
+        tls_cert=trunk.tls_cert,
+        tls_key=trunk.tls_key,
     )
 
 

@@ -72,6 +72,11 @@ class Trunk(Base):
     max_cps: Mapped[int] = mapped_column(Integer, default=0)
     codecs: Mapped[str] = mapped_column(String(32), default="pcmu,pcma")
     register: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: TLS trunks: paths on the worker's host (the CA to trust, our client certificate and key)
+    tls_ca: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tls_insecure: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_cert: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tls_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -43,7 +43,13 @@ from voxcast.telephony.sip.registration import (
     Registration,
     RegistrationFailed,
 )
-from voxcast.telephony.sip.transport import SipEndpoint, TcpSipEndpoint
+from voxcast.telephony.sip.transport import (
+    SipEndpoint,
+    TcpSipEndpoint,
+    TlsSipEndpoint,
+    describe_tls_error,
+    tls_context,
+)
 from voxcast.telephony.sip.useragent import OutboundCall, Output
 from voxcast.telephony.transfer import Search
 
@@ -73,12 +79,23 @@ class TrunkConfig:
     codecs: tuple[int, ...] = (sdp.PCMU, sdp.PCMA)
     domain: str | None = None  # the host part of the Request-URI, when not `host`
     register: bool = False  # keep a REGISTER binding of username@domain while in use
+    #: TLS only: trust this CA file (PEM) instead of the system's CAs
+    tls_ca: str | None = None
+    #: TLS only, testing only: accept any certificate (no protection against interception)
+    tls_insecure: bool = False
+    #: TLS only: our client certificate (PEM; the key in it or in `tls_key`)
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @property
     def credentials(self) -> Credentials | None:
         if not self.username:
             return None
         return Credentials(self.username, self.password or "", self.realm)
+
+
+class TlsFailed(OSError):
+    """The trunk's TLS connection could not be set up (refused certificate, handshake)."""
 
 
 def local_address_towards(host: str, port: int) -> str:
@@ -186,6 +203,9 @@ class SipCall:
         try:
             endpoint = await carrier.endpoint()
             self._media = await carrier.media.open_stream()
+        except TlsFailed as err:
+            self._emit_end(503, HangupBy.NETWORK, str(err))
+            return
         except OSError as err:
             self._emit_end(503, HangupBy.NETWORK, f"cannot open sockets: {err}")
             return
@@ -501,7 +521,7 @@ class SipCarrier:
         if registrar is not None:
             return registrar
         endpoint = await self.endpoint()
-        if self.trunk.transport != "tcp":
+        if self.trunk.transport == "udp":
             return endpoint
         if self._agents_endpoint is None:
             loop = asyncio.get_running_loop()
@@ -518,7 +538,9 @@ class SipCarrier:
                 peer = (str(found[0][4][0]), self.trunk.port)
                 self.peer = peer
                 host = self._bind[0] or local_address_towards(*peer)
-                if self.trunk.transport == "tcp":
+                if self.trunk.transport == "tls":
+                    self._endpoint = await self._connect_tls(host, peer)
+                elif self.trunk.transport == "tcp":
                     self._endpoint = await TcpSipEndpoint.connect(host, peer, loop.time)
                 else:
                     self._endpoint = await SipEndpoint.open(host, self._bind[1], loop.time)
@@ -526,6 +548,32 @@ class SipCarrier:
                 if self.trunk.register and self.trunk.credentials is not None:
                     self._register(self._endpoint)
             return self._endpoint
+
+    async def _connect_tls(self, host: str, peer: Address) -> TlsSipEndpoint:
+        trunk = self.trunk
+        try:
+            context = tls_context(
+                trunk.tls_ca,
+                insecure=trunk.tls_insecure,
+                cert_file=trunk.tls_cert,
+                key_file=trunk.tls_key,
+            )
+        except OSError as err:  # a missing or unreadable CA, certificate or key file
+            message = f"trunk {trunk.name}: cannot load its TLS files: {err}"
+            log.warning("%s", message)
+            raise TlsFailed(message) from err
+        if trunk.tls_insecure:
+            log.warning(
+                "trunk %s: --tls-insecure: the certificate of %s is NOT checked; anyone on the "
+                "path can read and change these calls",
+                trunk.name,
+                trunk.host,
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            return await TlsSipEndpoint.connect_tls(host, peer, loop.time, context, trunk.host)
+        except OSError as err:
+            raise TlsFailed(f"trunk {trunk.name}: {describe_tls_error(err, peer)}") from err
 
     def _register(self, endpoint: SipEndpoint) -> None:
         trunk = self.trunk

@@ -23,7 +23,8 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
 @dataclass(frozen=True)
 class Local:
-    """Where we are: what goes into Via and Contact. `transport` is UDP or TCP."""
+    """Where we are: what goes into Via and Contact. `transport` is UDP, TCP or TLS (a
+    `sip:` Contact with transport=tls: TLS to the next hop, not sips: end to end)."""
 
     host: str
     port: int

@@ -1,5 +1,5 @@
-"""The thin asyncio layer under the sans-IO SIP core: one UDP socket (or TCP connections, the
-trunk's first), messages parsed and routed to calls by Call-ID, one timer task driving every
+"""The thin asyncio layer under the sans-IO SIP core: one UDP socket (or TCP or TLS connections,
+the trunk's first), messages parsed and routed to calls by Call-ID, one timer task driving every
 call's transactions. Requests go to the call's peer, or along the dialog's route set once there
 is one; responses go back along the top Via (received/rport); ICMP errors fail calls at once.
 
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -384,10 +385,17 @@ class TcpSipEndpoint(SipEndpoint):
         endpoint._ticker = asyncio.create_task(endpoint._tick_forever())
         return endpoint
 
+    def _stream_options(self, peer: Address) -> dict[str, Any]:
+        """Extra `create_connection` arguments for a connection to `peer` (TLS: its context)."""
+        return {}
+
     async def _connect(self, peer: Address) -> _TcpConnection:
         loop = asyncio.get_running_loop()
         transport, connection = await loop.create_connection(
-            lambda: _TcpConnection(self, peer), *peer, local_addr=(self._local_host, 0)
+            lambda: _TcpConnection(self, peer),
+            *peer,
+            local_addr=(self._local_host, 0),
+            **self._stream_options(peer),
         )
         if peer == self.peer:
             host, port = transport.get_extra_info("sockname")[:2]
@@ -457,3 +465,88 @@ class TcpSipEndpoint(SipEndpoint):
             if connection.transport is not None:
                 connection.transport.close()
         self._connections.clear()
+
+
+TLS_HANDSHAKE_SECONDS = 10.0
+
+
+def tls_context(
+    ca_file: str | None = None,
+    *,
+    insecure: bool = False,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> ssl.SSLContext:
+    """A client context for SIP over TLS (RFC 3261 §26.3.1): the server's certificate checked
+    against the system's CAs, or only against `ca_file` when given, and its name against the
+    trunk's host; TLS 1.2 or later. `cert_file` (with `key_file`, unless the key is in the
+    same PEM) is our client certificate, for carriers that authenticate by it (mutual TLS).
+    `insecure` checks nothing: anyone on the path can read and change the calls (testing)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert_file is not None:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def describe_tls_error(err: BaseException, peer: Address) -> str:
+    """What a failed TLS connection means for the operator, in one line."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: the certificate of {peer[0]}:{peer[1]} was refused ({err.verify_message}); "
+            "give the trunk the CA that signed it (--tls-ca FILE) or fix its name"
+        )
+    if isinstance(err, ssl.SSLError):
+        return f"TLS handshake with {peer[0]}:{peer[1]} failed: {err.reason or err}"
+    return f"cannot connect to {peer[0]}:{peer[1]}: {err}"
+
+
+class TlsSipEndpoint(TcpSipEndpoint):
+    """SIP over TLS (RFC 3261 §26.2, hop by hop): a `TcpSipEndpoint` whose connections are
+    TLS. The trunk's connection checks its certificate for `server_name` (the trunk's host as
+    configured: a DNS name, or an IP address in the certificate's subjectAltName); a connection
+    opened on demand to another hop is checked for that hop's IP address."""
+
+    def __init__(
+        self,
+        monotonic: Callable[[], float],
+        local_host: str,
+        peer: Address,
+        context: ssl.SSLContext,
+        server_name: str,
+    ) -> None:
+        super().__init__(monotonic, local_host, peer)
+        self._context = context
+        self._server_name = server_name
+
+    @classmethod
+    async def connect_tls(
+        cls,
+        local_host: str,
+        peer: Address,
+        monotonic: Callable[[], float],
+        context: ssl.SSLContext,
+        server_name: str,
+    ) -> TlsSipEndpoint:
+        endpoint = cls(monotonic, local_host, peer, context, server_name)
+        await endpoint._connect(peer)
+        endpoint._ticker = asyncio.create_task(endpoint._tick_forever())
+        return endpoint
+
+    def _stream_options(self, peer: Address) -> dict[str, Any]:
+        return {
+            "ssl": self._context,
+            "server_hostname": self._server_name if peer == self.peer else peer[0],
+            "ssl_handshake_timeout": TLS_HANDSHAKE_SECONDS,
+        }
+
+    async def _connect(self, peer: Address) -> _TcpConnection:
+        try:
+            return await super()._connect(peer)
+        except OSError as err:
+            # ssl errors are OSErrors: the callers' handling stays; the log says what it was
+            log.warning("SIP: %s", describe_tls_error(err, peer))
+            raise

@@ -1,0 +1,1 @@
+"""Interop tests: voxcast's SIP stack against real third-party peers (baresip, Kamailio)."""
