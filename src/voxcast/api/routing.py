@@ -229,6 +229,7 @@ async def _require_json(request: Request, rt: Runtime) -> None:
 
 
 _SLASHES = re.compile(r"/{2,}")
+_RAW_SLASHES = re.compile(rb"/{2,}")
 
 
 def normalize_path(path: str) -> str:
@@ -257,5 +258,8 @@ class NormalizePath:
             if fixed != path:
                 scope = dict(scope)
                 scope["path"] = fixed
-                scope["raw_path"] = fixed.encode()
+                raw = scope.get("raw_path")
+                if isinstance(raw, bytes):
+                    # the raw path keeps its percent-encoding; only its slashes change
+                    scope["raw_path"] = _RAW_SLASHES.sub(b"/", raw).rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
