@@ -8,7 +8,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["intake.py", "dialer.py", "push.py", "tts.py", "decode.py", "sip_load.py", "bridge.py"]
+BENCHES = [
+    "intake.py",
+    "dialer.py",
+    "push.py",
+    "tts.py",
+    "decode.py",
+    "sip_load.py",
+    "sip_task.py",
+    "bridge.py",
+]
 
 
 def main() -> int:

@@ -39,11 +39,12 @@ class Background:
         self.registrar: RegistrarService | None = None
 
     async def start(self) -> None:
-        await self.carriers.refresh()  # the first calls already go through the right trunk
         if self.rt.settings.registrar:
             host, port = parse_hostport(self.rt.settings.registrar)
             self.registrar = RegistrarService(self.rt, host, port)
             await self.registrar.start()
+            self.carriers.agents_endpoint = self.registrar.endpoint
+        await self.carriers.refresh()  # the first calls already go through the right trunk
         self._tasks = [
             asyncio.create_task(self.carriers.run(self.stop), name="carriers"),
             asyncio.create_task(self.dialer.run(self.stop), name="dialer"),

@@ -90,3 +90,35 @@ async def test_a_wrong_password_is_refused_and_changes_nothing(
     assert not result.ok  # SIPp expected 200 and got 403
     row = await seat_row(rt, seat.key_id)
     assert row.status == agents.AgentStatus.OFFLINE and row.contact is None
+
+
+async def test_an_expired_registration_leaves_a_busy_agent_busy_until_released(
+    rt: Runtime,
+) -> None:
+    """Expiry during a call (a softphone whose refresh came late) must not turn the agent
+    offline under the call: it stays busy, and goes offline only when the call is released
+    without a new registration; a registration meanwhile makes it idle again."""
+    from datetime import timedelta
+
+    from voxcast.dialer.desk import DbAgentDesk
+    from voxcast.ports import AgentSlot
+
+    late, on_time = await new_agent(rt), await new_agent(rt)
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        for seat in (late, on_time):
+            await agents.apply_binding(session, seat.name, f"sip:{seat.name}@127.0.0.1:5", 60, now)
+            row = await session.get(Seat, seat.key_id)
+            assert row is not None
+            row.status = agents.AgentStatus.BUSY
+    async with rt.sessions.begin() as session:
+        assert await agents.expire_registrations(session, now + timedelta(seconds=61)) == 2
+    for seat in (late, on_time):
+        row = await seat_row(rt, seat.key_id)
+        assert (row.status, row.contact) == (agents.AgentStatus.BUSY, None)
+    async with rt.sessions.begin() as session:  # one re-registers before its call ends
+        await agents.apply_binding(session, on_time.name, "sip:x@127.0.0.1:6", 60, now)
+    desk = DbAgentDesk(rt, virtual=False)
+    for seat, after in ((late, agents.AgentStatus.OFFLINE), (on_time, agents.AgentStatus.IDLE)):
+        await desk.release(AgentSlot(seat.key_id, seat.name, "team", None, None), talked=True)
+        assert (await seat_row(rt, seat.key_id)).status == after

@@ -95,6 +95,7 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     async with Receiver() as rings, sip_rig(settings) as rig:
         registrar = RegistrarService(rig.rt, "127.0.0.1", 0)
         await registrar.start()
+        rig.directory.agents_endpoint = registrar.endpoint  # as the worker does
         try:
             callee = await Sipp.start("answer_hold.xml")
             await rig.route_to(callee)
@@ -118,9 +119,12 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
             [signed_in] = await done(signing_in)
             assert signed_in.ok, signed_in
             assert await seat_status(rig.rt, seat.key_id) == agents.AgentStatus.IDLE
-            agent = await Sipp.start("agent_answer.xml", duration_ms=2000, port=phone_port)
+            agent = await Sipp.start(
+                "agent_answer.xml", duration_ms=2000, port=phone_port, trace_msg=True
+            )
             task_id = await run_task(rig.rt, rig.creds, group_id, "8613000000000")
         finally:
+            registrar_port = registrar.address[1]
             await registrar.close()
         rec = await the_record(rig.rt, task_id)
         [call] = rig.calls()
@@ -137,6 +141,11 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     assert status == agents.AgentStatus.IDLE  # free again (no wrap-up time set)
     [ringing] = [r.json() for r in rings.received]
     assert ringing[0]["sipAccount"] == seat.name and ringing[0]["noAnswerSipList"] == []
+    # rung on the flow it registered through (the registrar's socket), the only one a
+    # port-restricted NAT in front of the phone lets in
+    invite = agent_far.messages.split("INVITE sip:", 1)[1]
+    via = next(line for line in invite.splitlines() if line.lower().startswith("via:"))
+    assert f"127.0.0.1:{registrar_port};" in via, via
 
 
 async def test_agent_no_answer_then_the_next_agent(settings: Settings) -> None:

@@ -27,8 +27,9 @@ DEFAULT_KEYS: dict[str, dict[str, str]] = {
 #: -d (the length of the scenario's bare <pause/>) unless the caller passes duration_ms
 DEFAULT_DURATION_MS: dict[str, int] = {"answer_then_hangup.xml": 1000}
 #: keys written into a copy of the scenario instead of passed as -key: SIPp checks a response's
-#: code when it loads the scenario, before any keyword is replaced ("SIP/2.0 [code]" is refused)
-TEMPLATE_KEYS = ("code",)
+#: code and a pause's length when it loads the scenario, before any keyword is replaced
+#: ("SIP/2.0 [code]" and <pause milliseconds="[hold_at]"/> are refused)
+TEMPLATE_KEYS = ("code", "hold_at", "hold_for", "silent_ms", "allow_check")
 
 Transport = Literal["udp", "tcp"]
 

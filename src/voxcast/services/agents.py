@@ -356,16 +356,26 @@ async def query_seats(
 
 
 async def expire_registrations(session: AsyncSession, now: datetime) -> int:
-    """Agents whose registration ran out are offline again."""
+    """Agents whose registration ran out are offline again; one on a call (or wrapping it
+    up) keeps its status, and goes offline when the call is released unless it registered
+    again meanwhile."""
+    expired = (Seat.contact.is_not(None), Seat.contact_expires < now)
+    on_call = Seat.status.in_((AgentStatus.BUSY, AgentStatus.WRAP_UP))
     done = await session.execute(
         update(Seat)
-        .where(Seat.contact.is_not(None), Seat.contact_expires < now)
+        .where(*expired, ~on_call)
         .values(
             contact=None, contact_expires=None, status=AgentStatus.OFFLINE, status_changed_at=now
         )
         .execution_options(synchronize_session=False)
     )
-    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+    busy = await session.execute(
+        update(Seat)
+        .where(*expired, on_call)
+        .values(contact=None, contact_expires=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(done.rowcount or 0) + int(busy.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- registration (the registrar's side) -----------------------------------------------------

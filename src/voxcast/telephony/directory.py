@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,8 +20,10 @@ from voxcast.services import trunks
 from voxcast.storage.models import VoiceFile
 from voxcast.telephony.rtp.media import MediaEngine
 from voxcast.telephony.sip.carrier import SipCarrier, TrunkConfig, local_address_towards
+from voxcast.telephony.sip.transport import SipEndpoint
 
 log = logging.getLogger("voxcast.carriers")
+DNS_TIMEOUT_S = 5.0
 
 
 def prompt_audio(rt: Runtime) -> PromptAudio:
@@ -46,6 +49,9 @@ class CarrierDirectory:
         self._carriers: dict[str, SipCarrier] = {}
         self._retired: list[SipCarrier] = []
         self._media: dict[str, MediaEngine] = {}
+        #: the registrar's socket, when this process runs one: agents are rung on the flow
+        #: they registered through, which is the only one their NAT lets in
+        self.agents_endpoint: SipEndpoint | None = None
 
     def carrier_for(self, account_id: int) -> Carrier:
         name = self._routes.get(account_id)
@@ -62,7 +68,7 @@ class CarrierDirectory:
                 continue
             if current is not None:
                 self._retired.append(current)  # its calls in progress finish on it
-            self._carriers[name] = self._carrier(config)
+            self._carriers[name] = await self._carrier(config)
             log.info("trunk %s: %s:%s over %s", name, config.host, config.port, config.transport)
         for name in set(self._carriers) - set(configs):
             self._retired.append(self._carriers.pop(name))
@@ -70,10 +76,37 @@ class CarrierDirectory:
         if missing:
             log.warning("accounts use unknown trunks %s; their calls use the sandbox", missing)
         self._routes = routes
+        await self._close_idle_retired()
 
-    def _carrier(self, config: TrunkConfig) -> SipCarrier:
+    async def _close_idle_retired(self) -> None:
+        """A replaced or removed trunk keeps its socket (and REGISTER refreshes) only until
+        its last call is over."""
+        idle = [carrier for carrier in self._retired if carrier.in_progress == 0]
+        self._retired = [carrier for carrier in self._retired if carrier.in_progress > 0]
+        for carrier in idle:
+            try:
+                await carrier.close()
+            except Exception:
+                log.exception("closing retired trunk %s failed", carrier.trunk.name)
+
+    async def _bind_host_towards(self, config: TrunkConfig) -> str:
+        """Our address on the route to the trunk, found without blocking the loop on DNS; a
+        host that does not resolve gets the wildcard (its calls fail with 503, not the
+        worker)."""
+        loop = asyncio.get_running_loop()
+        try:
+            found = await asyncio.wait_for(
+                loop.getaddrinfo(config.host, config.port, proto=socket.IPPROTO_UDP),
+                DNS_TIMEOUT_S,
+            )
+            return local_address_towards(str(found[0][4][0]), config.port)
+        except (OSError, TimeoutError) as err:
+            log.warning("trunk %s: cannot resolve %s (%s)", config.name, config.host, err)
+            return "0.0.0.0"
+
+    async def _carrier(self, config: TrunkConfig) -> SipCarrier:
         settings = self.rt.settings
-        host = settings.sip_bind_host or local_address_towards(config.host, config.port)
+        host = settings.sip_bind_host or await self._bind_host_towards(config)
         media = self._media.get(host)
         if media is None:
             media = self._media[host] = MediaEngine(host, settings.rtp_port_range())
@@ -85,6 +118,7 @@ class CarrierDirectory:
             bind_host=host,
             public_host=settings.sip_public_host or None,
             recordings=Path(settings.data_dir) / "recordings",
+            agents_endpoint=lambda: self.agents_endpoint,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -63,7 +63,7 @@ def dtmf(key: str, ts: int, *, end: bool, seq: int) -> bytes:
 
 
 def test_keys_are_counted_once_despite_redundant_end_packets() -> None:
-    rx = Reception("127.0.0.1", PCMU, 101)
+    rx = Reception(FAR, PCMU, 101)
     keys = [
         rx.feed(dtmf("1", 1000, end=False, seq=1), FAR),
         rx.feed(dtmf("1", 1000, end=True, seq=2), FAR),
@@ -75,24 +75,74 @@ def test_keys_are_counted_once_despite_redundant_end_packets() -> None:
     assert rx.received == 5
 
 
-def test_a_strangers_packets_are_dropped() -> None:
-    rx = Reception("127.0.0.1", PCMU, 101)
-    assert rx.feed(dtmf("1", 1000, end=True, seq=1), ("127.0.0.2", 6000)) is None
-    assert rx.strangers == 1 and rx.received == 0
-    # the far end's host on another port is accepted (NATs and SBCs move ports)
-    assert rx.feed(dtmf("1", 1000, end=True, seq=1), ("127.0.0.1", 7000)) == "1"
+def audio(seq: int, ssrc: int = 5) -> bytes:
+    return RtpPacket(PCMU, seq, seq * 160, ssrc, b"\xff" * FRAME_SAMPLES).pack()
+
+
+def test_packets_from_the_sdp_address_latch_at_once() -> None:
+    rx = Reception(FAR, PCMU, 101)
+    assert rx.feed(dtmf("1", 1000, end=True, seq=1), FAR) == "1"
+    assert rx.latched == FAR and rx.strangers == 0
+    # once latched, another source is a stranger, even from the same host
+    rx.feed(audio(2), ("127.0.0.1", 7000))
+    assert rx.strangers == 1 and rx.received == 1
+
+
+def test_media_behind_nat_latches_onto_its_real_source() -> None:
+    # RFC 4961: the SDP says 10.0.0.5:4000 (a private address), the packets come from the NAT
+    rx = Reception(("10.0.0.5", 4000), PCMU, 101)
+    nat = ("127.0.0.9", 31000)
+    assert [rx.feed(audio(seq), nat) for seq in range(5)] == [None] * 5
+    assert rx.latched == nat
+    assert (rx.received, rx.strangers) == (3, 2)  # the first two only made it a candidate
+    rx.feed(audio(6), ("127.0.0.8", 31000))
+    assert rx.strangers == 3 and rx.latched == nat
+
+
+def test_one_stray_packet_does_not_steal_the_stream() -> None:
+    rx = Reception(("10.0.0.5", 4000), PCMU, 101)
+    nat, stray = ("127.0.0.9", 31000), ("127.0.0.66", 9)
+    rx.feed(audio(1), nat)
+    rx.feed(audio(2), nat)
+    rx.feed(audio(99, ssrc=666), stray)  # breaks the run: the count starts again
+    rx.feed(audio(3), nat)
+    assert rx.latched is None
+    rx.feed(audio(4), nat)
+    rx.feed(audio(5), nat)
+    assert rx.latched == nat
+
+
+def test_a_moved_far_end_is_latched_anew() -> None:
+    rx = Reception(FAR, PCMU, 101)
+    rx.feed(audio(1), FAR)
+    rx.expect(("127.0.0.3", 8000))
+    assert rx.latched is None
+    rx.feed(audio(2), ("127.0.0.3", 8000))
+    assert rx.latched == ("127.0.0.3", 8000)
 
 
 def test_malformed_packets_are_counted_never_raised() -> None:
-    rx = Reception("127.0.0.1", PCMU, 101)
+    rx = Reception(FAR, PCMU, 101)
     for junk in (b"", b"\x00" * 5, b"\x40" + b"\x00" * 20, b"\x80\x65" + b"\x00" * 11):
         assert rx.feed(junk, FAR) is None
-    assert rx.malformed == 4
+    assert rx.malformed == 4 and rx.strangers == 0
 
 
 def test_recording_keeps_the_far_ends_audio_up_to_its_limit() -> None:
-    rx = Reception("127.0.0.1", PCMU, 101, record=True, max_bytes=FRAME_SAMPLES * 2)
+    rx = Reception(FAR, PCMU, 101, record=True, max_bytes=FRAME_SAMPLES * 2)
     for seq in range(3):
         rx.feed(RtpPacket(PCMU, seq, seq * 160, 5, bytes([seq]) * FRAME_SAMPLES).pack(), FAR)
     rx.feed(dtmf("1", 1000, end=True, seq=9), FAR)  # events are not audio
     assert rx.audio == b"\x00" * FRAME_SAMPLES + b"\x01" * FRAME_SAMPLES
+
+
+def test_after_a_hold_the_audio_goes_on_as_a_new_talkspurt_later_in_time() -> None:
+    playout = Playout(PCMU, ssrc=1, first_sequence=10, first_ts=0)
+    playout.play(b"\x01" * FRAME_SAMPLES * 4)
+    first = [parse(playout.next_frame() or b"") for _ in range(2)]
+    playout.skip(1.0)  # held a second: nothing was sent
+    rest = drain(playout)
+    assert [p.sequence for p in first + rest] == [10, 11, 12, 13]  # no gap in sequence
+    assert [p.timestamp for p in rest] == [320 + 8000, 480 + 8000]  # time moved on
+    assert [p.marker for p in first + rest] == [True, False, True, False]
+    assert len(rest) == 2  # the audio resumed where it stopped, none of it lost

@@ -92,6 +92,7 @@ async def test_a_whole_call_over_loopback_udp() -> None:
         await wait_until(lambda: any(isinstance(o, Ended) for o in outputs))
         assert [o for o in outputs if isinstance(o, Ended)] == [Ended(200, "us", "hung up by us")]
         assert endpoint.dropped == 1
+        await wait_until(lambda: any(isinstance(m, Request) and m.method == "BYE" for m in far.got))
         methods = [m.method for m in far.got if isinstance(m, Request)]
         assert methods == ["INVITE", "ACK", "BYE"]
     finally:
@@ -101,7 +102,7 @@ async def test_a_whole_call_over_loopback_udp() -> None:
 
 def _stray_headers() -> Headers:
     h = Headers()
-    h.add("Via", "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stray")
+    h.add("Via", "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stray;rport")  # answered at the source
     h.add("From", "<sip:a@127.0.0.1>;tag=1")
     h.add("To", "<sip:b@127.0.0.1>;tag=2")
     h.add("Call-ID", "nobody-knows-this-call")

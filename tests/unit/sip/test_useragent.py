@@ -230,31 +230,35 @@ def test_a_second_2xx_from_another_fork_is_acked_and_byed_without_a_second_answe
     assert call.phase is Phase.ANSWERED
 
 
-def test_hangup_of_an_answered_call_sends_bye_and_ends_on_its_200() -> None:
+def test_hangup_of_an_answered_call_ends_it_as_the_bye_is_sent() -> None:
+    # §15.1.1: the session is over once we send BYE; the hang-up time is that instant
     call, _ = answered_call()
     out = call.hangup(30.0)
     assert methods(out) == ["BYE"]
+    assert ended(out) == [Ended(200, HangupBy.US, "hung up by us")]
     bye = sent(out)[0]
     assert isinstance(bye, Request) and bye.headers.get("CSeq") == "2 BYE"
     assert call.hangup(30.1) == []  # idempotent
-    end = call.receive(reply(bye, 200), 30.2)
-    assert ended(end) == [Ended(200, HangupBy.US, "hung up by us")]
+    assert not call.finished  # the BYE transaction still waits for its answer
+    assert call.receive(reply(bye, 200), 30.2) == []  # no second Ended
+    assert call.phase is Phase.ENDED
 
 
-def test_a_lost_bye_is_retransmitted_and_an_unanswered_one_still_ends_the_call() -> None:
+def test_an_unanswered_bye_is_retransmitted_but_the_call_ended_when_it_was_sent() -> None:
     call, _ = answered_call()
-    call.hangup(30.0)
+    assert ended(call.hangup(30.0)) == [Ended(200, HangupBy.US, "hung up by us")]
     out = run(call, 30.0, 62.5)
     assert methods(out).count("BYE") == 10
-    assert ended(out) == [Ended(200, HangupBy.US, "hung up by us")]
+    assert ended(out) == []  # Timer F ends the transaction, not the call a second time
+    assert call.finished
 
 
 def test_byes_that_cross_end_the_call_once_as_ours() -> None:
     call, _ = answered_call()
-    call.hangup(30.0)
+    assert ended(call.hangup(30.0)) == [Ended(200, HangupBy.US, "hung up by us")]
     out = call.receive(far_request(call, "BYE", "z9hG4bK-far-bye", 2), 30.01)
     assert methods(out) == ["200"]
-    assert ended(out) == [Ended(200, HangupBy.US, "hung up by us")]
+    assert ended(out) == []
 
 
 # -- failures -------------------------------------------------------------------------------------
@@ -308,11 +312,10 @@ def test_an_unusable_sdp_answer_is_acked_then_byed() -> None:
     bad = ANSWER_SDP.replace(b"RTP/AVP 0 101", b"RTP/AVP 18")
     out = call.receive(reply(call.invite, 200, bad), 1.0)
     assert methods(out) == ["ACK", "BYE"]
+    assert ended(out) == [Ended(488, HangupBy.NETWORK, "unusable SDP answer")]
     bye = sent(out)[1]
     assert isinstance(bye, Request)
-    assert ended(call.receive(reply(bye, 200), 1.1)) == [
-        Ended(488, HangupBy.NETWORK, "unusable SDP answer")
-    ]
+    assert ended(call.receive(reply(bye, 200), 1.1)) == []
 
 
 def test_a_2xx_without_contact_is_acked_at_the_request_uri() -> None:
@@ -395,13 +398,16 @@ def test_a_challenge_without_credentials_ends_the_call() -> None:
 
 def test_a_challenged_bye_is_retried_with_credentials() -> None:
     call, _ = answered_call(credentials=Credentials("u", "p"))
-    bye = sent(call.hangup(5.0))[0]
+    out = call.hangup(5.0)
+    assert ended(out) == [Ended(200, HangupBy.US, "hung up by us")]
+    bye = sent(out)[0]
     assert isinstance(bye, Request)
     out = call.receive(reply(bye, 407, Proxy_Authenticate='Digest realm="r", nonce="z"'), 5.1)
     retry = sent(out)[0]
     assert isinstance(retry, Request) and retry.method == "BYE"
     assert retry.headers.get("CSeq") == "3 BYE" and "Proxy-Authorization" in retry.headers
-    assert ended(call.receive(reply(retry, 200), 5.2)) == [Ended(200, HangupBy.US, "hung up by us")]
+    assert call.receive(reply(retry, 200), 5.2) == []
+    assert run(call, 5.2, 12.0) == [] and call.finished
 
 
 # -- cancelling -----------------------------------------------------------------------------------
@@ -442,10 +448,10 @@ def test_a_200_crossing_our_cancel_is_acked_then_byed() -> None:
     out = call.receive(reply(invite, 200, ANSWER_SDP), 20.05)
     assert methods(out) == ["ACK", "BYE"]
     assert not any(isinstance(o, Answered) for o in out)
+    assert ended(out) == [Ended(487, HangupBy.US, "hung up by us")]
     bye = sent(out)[1]
     assert isinstance(bye, Request)
-    out = call.receive(reply(bye, 200), 20.1)
-    assert ended(out) == [Ended(487, HangupBy.US, "hung up by us")]
+    assert call.receive(reply(bye, 200), 20.1) == []
 
 
 def test_hangup_before_any_provisional_waits_to_cancel() -> None:

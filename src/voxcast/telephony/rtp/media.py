@@ -57,6 +57,7 @@ class MediaStream(asyncio.DatagramProtocol):
         self.reception: Reception | None = None
         self.on_dtmf: Callable[[str], None] | None = None
         self._done: asyncio.Future[None] | None = None
+        self._held_at: float | None = None  # loop time the far end put us on hold
         self.sent = 0
         #: a bridged stream: packets accepted here are relayed to it (callee ↔ agent)
         self.relay_to: MediaStream | None = None
@@ -75,7 +76,8 @@ class MediaStream(asyncio.DatagramProtocol):
         record: bool = False,
         max_record_s: float = 3600,
     ) -> None:
-        """Send to `remote` in `codec`; accept packets from its host (see `Reception`)."""
+        """Send to `remote` (the SDP's address) in `codec`, until the far end's own packets
+        show where it really is (see `Reception`: symmetric RTP behind NAT)."""
         self.remote = remote
         if self.playout is None or self.playout.payload_type != codec:
             self.playout = Playout(
@@ -83,10 +85,30 @@ class MediaStream(asyncio.DatagramProtocol):
             )
         if self.reception is None:
             self.reception = Reception(
-                remote[0], codec, dtmf_payload, record, int(8000 * max_record_s)
+                remote, codec, dtmf_payload, record, int(8000 * max_record_s)
             )
-        else:  # a re-INVITE moved the far end
-            self.reception.host = remote[0]
+        else:  # a re-INVITE moved the far end: latch anew
+            self.reception.expect(remote)
+
+    def hold(self) -> None:
+        """The far end put us on hold: send nothing, keep our place in the audio."""
+        if self._held_at is None:
+            self._held_at = asyncio.get_running_loop().time()
+            self._engine.deactivate(self)
+
+    def resume(self) -> None:
+        """Off hold: the audio goes on where it stopped, a new talkspurt whose RTP timestamp
+        has moved on by the time held (RFC 3550 §5.1)."""
+        held_at, self._held_at = self._held_at, None
+        if held_at is None or self.playout is None:
+            return
+        self.playout.skip(asyncio.get_running_loop().time() - held_at)
+        if self.playout.playing:
+            self._engine.activate(self)
+
+    @property
+    def held(self) -> bool:
+        return self._held_at is not None
 
     def play(self, audio: bytes, loops: int = 1) -> asyncio.Future[None]:
         """Play G.711 audio `loops` times from the next pacer tick."""
@@ -94,7 +116,7 @@ class MediaStream(asyncio.DatagramProtocol):
         self._finish_playing()
         self._done = asyncio.get_running_loop().create_future()
         self.playout.play(audio, loops)
-        if self.playout.playing:
+        if self.playout.playing and not self.held:
             self._engine.activate(self)
         else:
             self._finish_playing()
@@ -121,7 +143,7 @@ class MediaStream(asyncio.DatagramProtocol):
         if packet is None:
             self._finish_playing()
             return False
-        self._transport.sendto(packet, self.remote)
+        self._transport.sendto(packet, self.destination)
         self.sent += 1
         if not playout.playing:
             # the last packet carries the final 20 ms: the audio is over one frame later
@@ -147,8 +169,16 @@ class MediaStream(asyncio.DatagramProtocol):
         """Send a packet relayed from the bridged stream as it came (same codec both ways:
         the agent leg is offered only the callee's codec)."""
         if self._transport is not None and self.remote is not None:
-            self._transport.sendto(data, self.remote)
+            self._transport.sendto(data, self.destination)
             self.relayed += 1
+
+    @property
+    def destination(self) -> Address:
+        """Where our packets go: the address the far end's packets come from once it has
+        sent some (symmetric RTP, RFC 4961), else the one its SDP gave."""
+        latched = self.reception.latched if self.reception is not None else None
+        assert self.remote is not None
+        return latched or self.remote
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # ICMP unreachable from a far end gone away
@@ -183,17 +213,23 @@ class MediaEngine:
         self.open_streams = 0
 
     async def open_stream(self) -> MediaStream:
+        """A stream on an even port (RFC 3550 §11): a far end's RTCP, sent to port + 1, then
+        never lands on another call's RTP."""
         loop = asyncio.get_running_loop()
-        attempts = 1 if self.port_range is None else (self.port_range[1] - self.port_range[0])
+        attempts = 64 if self.port_range is None else (self.port_range[1] - self.port_range[0])
         last: OSError | None = None
         for _ in range(max(1, attempts // 2)):
             port = self._take_port()
             try:
-                _, stream = await loop.create_datagram_endpoint(
+                transport, stream = await loop.create_datagram_endpoint(
                     lambda: MediaStream(self), local_addr=(self.host, port)
                 )
             except OSError as err:
                 last = err
+                continue
+            if stream.port % 2:  # the kernel's pick (no range configured) was odd: again
+                transport.close()
+                last = OSError(f"port {stream.port} is odd")
                 continue
             self.open_streams += 1
             return stream

@@ -46,6 +46,13 @@ class Playout:
     def stop(self) -> None:
         self._loops_left = 0
 
+    def skip(self, seconds: float) -> None:
+        """Time passed with nothing sent (on hold): the timestamp moves on, and the next
+        packet opens a talkspurt."""
+        samples = int(seconds * 8000) // FRAME_SAMPLES * FRAME_SAMPLES
+        self._seq.timestamp = (self._seq.timestamp + samples) & 0xFFFFFFFF
+        self._talkspurt = True
+
     def next_frame(self) -> bytes | None:
         if self._loops_left <= 0:
             self._seq.timestamp = (self._seq.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
@@ -63,13 +70,19 @@ class Playout:
         return packet.pack()
 
 
+#: valid RTP packets from one source that latch our sending onto it (RFC 4961 symmetric RTP)
+LATCH_PACKETS = 3
+
+
 @dataclass
 class Reception:
-    """The incoming stream of one call. Packets are accepted only from the far end's host (the
-    address in its SDP; any port, as NATs and SBCs move ports); a stranger's are counted and
+    """The incoming stream of one call. The far end's SDP says where it is, but behind NAT its
+    packets come from elsewhere: we latch onto the source of the first valid RTP packets
+    (`LATCH_PACKETS` in a row from one address, or any packet from the SDP's address) and
+    from then on accept only that source and send there; a stranger's packets are counted and
     dropped. With `record`, audio payloads are kept (up to `max_bytes`) for a WAV file."""
 
-    host: str
+    expected: tuple[str, int]
     codec: int
     dtmf_payload: int | None
     record: bool = False
@@ -78,22 +91,31 @@ class Reception:
     strangers: int = 0
     malformed: int = 0
     source: tuple[str, int] | None = None
+    latched: tuple[str, int] | None = None
     _audio: bytearray = field(default_factory=bytearray)
     _dtmf: DtmfReceiver | None = None
+    _candidate: tuple[tuple[str, int], int, int] | None = None  # (source, ssrc, packets)
 
     def __post_init__(self) -> None:
         if self.dtmf_payload is not None:
             self._dtmf = DtmfReceiver(self.dtmf_payload)
 
+    def expect(self, address: tuple[str, int]) -> None:
+        """The far end moved (a re-INVITE with a new address): latch again."""
+        if address != self.expected:
+            self.expected = address
+            self.latched = None
+            self._candidate = None
+
     def feed(self, data: bytes, source: tuple[str, int]) -> str | None:
         """One datagram; returns a DTMF key when this packet completes one."""
-        if source[0] != self.host:
-            self.strangers += 1
-            return None
         try:
             packet = parse(data)
         except RtpError:
             self.malformed += 1
+            return None
+        if not self._accept(source, packet.ssrc):
+            self.strangers += 1
             return None
         self.received += 1
         self.source = source
@@ -106,6 +128,26 @@ class Reception:
         if self.record and packet.payload_type == self.codec and len(self._audio) < self.max_bytes:
             self._audio += packet.payload
         return None
+
+    def _accept(self, source: tuple[str, int], ssrc: int) -> bool:
+        if self.latched is not None:
+            return source == self.latched
+        if source == self.expected:
+            self.latched = source
+            return True
+        # one stray packet (a scanner, another call's late RTCP) must not steal the call:
+        # a source is believed after a few valid packets of one SSRC in a row
+        candidate = self._candidate
+        if candidate is not None and candidate[0] == source and candidate[1] == ssrc:
+            count = candidate[2] + 1
+        else:
+            count = 1
+        if count >= LATCH_PACKETS:
+            self.latched = source
+            self._candidate = None
+            return True
+        self._candidate = (source, ssrc, count)
+        return False
 
     @property
     def audio(self) -> bytes:

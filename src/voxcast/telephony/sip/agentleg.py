@@ -62,7 +62,11 @@ class AgentLeg:
             ring_timeout=self.slot.ring_timeout_s,
             codecs=(self._codec,),
         )
-        self._endpoint.place(self.call, (uri.host, uri.port or 5060), self._on_output)
+        # the agent's target is the address its REGISTER came from; its Contact may be a
+        # private address behind NAT, so in-dialog requests keep to that flow too
+        self._endpoint.place(
+            self.call, (uri.host, uri.port or 5060), self._on_output, follow_dialog=False
+        )
         return await self._answer
 
     def _on_output(self, out: Output) -> None:

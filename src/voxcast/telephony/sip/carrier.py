@@ -158,6 +158,7 @@ class SipCall:
     async def events(self) -> AsyncIterator[CallEvent]:
         limiter = self._carrier.limiter
         await limiter.acquire()
+        self._carrier.in_progress += 1
         try:
             if not self._hangup_requested.is_set():
                 await self._place()
@@ -171,6 +172,7 @@ class SipCall:
         finally:
             limiter.release()
             await self._cleanup()
+            self._carrier.in_progress -= 1
 
     async def hangup(self) -> None:
         self._hangup_requested.set()
@@ -266,7 +268,9 @@ class SipCall:
             max_record_s=float(self.request.max_talk_s) + 5,
         )
         if media.on_hold:
-            self._media.stop_playing()
+            self._media.hold()  # the prompt pauses where it is; the resume continues it
+        else:
+            self._media.resume()
 
     async def _play(self) -> None:
         request = self.request
@@ -460,6 +464,7 @@ class SipCarrier:
         public_host: str | None = None,
         recordings: Path | None = None,
         trace: Callable[[str, Message, Address], None] | None = None,
+        agents_endpoint: Callable[[], SipEndpoint | None] = lambda: None,
     ) -> None:
         self.trunk = trunk
         self.clock = clock
@@ -471,6 +476,8 @@ class SipCarrier:
         self.public_host = public_host
         self.peer: Address = (trunk.host, trunk.port)
         self._trace = trace
+        self._registrar_endpoint = agents_endpoint
+        self.in_progress = 0  # calls placed and not yet ended (a retired trunk waits for 0)
         self._endpoint: SipEndpoint | None = None
         self._agents_endpoint: SipEndpoint | None = None
         self._opening = asyncio.Lock()
@@ -487,7 +494,12 @@ class SipCarrier:
         return self._endpoint
 
     async def agent_endpoint(self) -> SipEndpoint:
-        """The UDP endpoint agents' phones are rung from: the trunk's own when it is UDP."""
+        """The endpoint agents' phones are rung from: the registrar's socket, where their
+        REGISTERs came in (a port-restricted NAT lets nothing else through); without a
+        registrar in this process, the trunk's own when it is UDP."""
+        registrar = self._registrar_endpoint()
+        if registrar is not None:
+            return registrar
         endpoint = await self.endpoint()
         if self.trunk.transport != "tcp":
             return endpoint

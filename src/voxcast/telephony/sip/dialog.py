@@ -175,7 +175,7 @@ class Dialog:
         h.add("To", f"<{self.remote_uri}>{to_tag}")
         h.add("Call-ID", self.call_id)
         h.add("CSeq", f"{cseq} {method}")
-        return Request(method, uri, h)
+        return Request(method, uri, h, in_dialog=True)
 
     def ack(self, branch: str, cseq: int | None = None, sdp: bytes = b"") -> Request:
         """The ACK of a 2xx: a new branch, the INVITE's CSeq number (§13.2.2.4)."""

@@ -68,29 +68,87 @@ _CANONICAL = {v.lower(): v for v in COMPACT.values()} | {
     "mime-version": "MIME-Version",
 }
 _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
-_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.*))?$")
+#: §7.2: Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (the phrase may be
+#: empty, the second SP may not be missing)
+_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d) ([^\r\n]*)$")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 
-#: RFC 3261 §21 reason phrases for the responses voxcast sends
+#: RFC 3261 §21 (and RFC 3262, 3265, 3311, 3326, 3329, 4028, 5079, 6228) reason phrases
 REASONS = {
     100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    199: "Early Dialog Terminated",
     200: "OK",
+    202: "Accepted",
+    204: "No Notification",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    305: "Use Proxy",
+    380: "Alternative Service",
     400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
     408: "Request Timeout",
+    410: "Gone",
+    412: "Conditional Request Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
     415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
     420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    485: "Ambiguous",
     486: "Busy Here",
     487: "Request Terminated",
     488: "Not Acceptable Here",
+    489: "Bad Event",
     491: "Request Pending",
+    493: "Undecipherable",
+    494: "Security Agreement Required",
     500: "Server Internal Error",
     501: "Not Implemented",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    580: "Precondition Failure",
+    600: "Busy Everywhere",
+    603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
 }
+#: the phrase for a code missing above: its class's (§21: the class alone gives the meaning)
+CLASS_REASONS = {
+    1: "Trying",
+    2: "OK",
+    3: "Redirection",
+    4: "Client Error",
+    5: "Server Error",
+    6: "Global Failure",
+}
+
+
+def reason_for(status: int) -> str:
+    """The reason phrase we write for `status`: never empty (some stacks, baresip among them,
+    refuse a status line without one, though §25.1 allows it)."""
+    return REASONS.get(status) or CLASS_REASONS.get(status // 100, "Unknown")
 
 
 class SipError(ValueError):
@@ -213,6 +271,9 @@ class Request:
     uri: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    #: sent along the dialog's route set or to its remote target (`routing.next_hop`), not to
+    #: the peer the call was placed with; set on the requests a `Dialog` builds
+    in_dialog: bool = field(default=False, compare=False)
 
     @property
     def call_id(self) -> str:
@@ -261,7 +322,7 @@ def parse(data: bytes) -> Message:
     except UnicodeDecodeError:
         raise SipParseError("headers are not UTF-8") from None
     lines = text.replace("\r\n", "\n").split("\n")
-    start = lines[0].strip()
+    start = lines[0]
     if _FORBIDDEN.search(start):
         raise SipParseError("a bare CR or NUL in the start line")
     message = _start_line(start)
@@ -340,7 +401,9 @@ def serialize(message: Message) -> bytes:
     if isinstance(message, Request):
         start = f"{message.method} {message.uri} {SIP_VERSION}"
     else:
-        start = f"{SIP_VERSION} {message.status} {message.reason}".rstrip()
+        if not 100 <= message.status <= 699:
+            raise SipBuildError(f"status code {message.status} is not a SIP status")
+        start = f"{SIP_VERSION} {message.status} {message.reason or reason_for(message.status)}"
     _check(start)
     lines = [start]
     for name, value in message.headers:
@@ -606,4 +669,4 @@ def response_to(
     h.add("CSeq", request.headers.get("CSeq") or "")
     if body:
         h.add("Content-Type", content_type or "application/sdp")
-    return Response(status, reason if reason is not None else REASONS.get(status, ""), h, body)
+    return Response(status, reason or reason_for(status), h, body)

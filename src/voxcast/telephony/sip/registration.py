@@ -132,6 +132,12 @@ class Registration:
             out += self.start(now)
         return out
 
+    def unreachable(self, now: float) -> list[Output]:
+        """A transport error towards the registrar: this attempt failed (retried later)."""
+        if self._tx is None:
+            return []
+        return self._failed(503, "registrar unreachable", now)
+
     def receive(self, message: Message, now: float) -> list[Output]:
         if not isinstance(message, Response) or self._tx is None:
             return []

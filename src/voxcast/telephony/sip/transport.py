@@ -1,9 +1,10 @@
-"""The thin asyncio layer under the sans-IO SIP core: one UDP socket (or one TCP connection to
-the trunk), messages parsed and routed to calls by Call-ID, one timer task driving every
-call's transactions.
+"""The thin asyncio layer under the sans-IO SIP core: one UDP socket (or TCP connections, the
+trunk's first), messages parsed and routed to calls by Call-ID, one timer task driving every
+call's transactions. Requests go to the call's peer, or along the dialog's route set once there
+is one; responses go back along the top Via (received/rport); ICMP errors fail calls at once.
 
 Malformed or oversized datagrams are dropped with a log line; requests for no known call get
-481 (405 for methods we never accept outside a dialog). Nothing a peer sends stops the process.
+481, 405 or 501 (OPTIONS gets 200). Nothing a peer sends stops the process.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from voxcast.telephony.sip.dialog import ALLOW
 from voxcast.telephony.sip.message import (
-    Headers,
     Message,
     Request,
     Response,
+    SipError,
     SipParseError,
     StreamFramer,
+    new_tag,
     parse,
+    response_to,
     serialize,
 )
+from voxcast.telephony.sip.routing import Hop, next_hop, response_destination, stamp_source
 from voxcast.telephony.sip.transaction import Send
 
 log = logging.getLogger("voxcast.sip")
@@ -33,6 +38,13 @@ log = logging.getLogger("voxcast.sip")
 Address = tuple[str, int]
 TICK_SECONDS = 0.02
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+#: Linux: report ICMP errors on an unconnected UDP socket, with the destination that failed
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+#: methods that only make sense inside a dialog or transaction: 481 when we know of none
+DIALOG_ONLY = frozenset({"BYE", "CANCEL", "INFO", "UPDATE", "PRACK", "NOTIFY"})
+#: methods we know but do not serve outside a dialog: 405 with Allow; anything else gets 501
+KNOWN_ELSEWHERE = frozenset({"INVITE", "REGISTER", "SUBSCRIBE", "REFER", "MESSAGE", "PUBLISH"})
 
 
 class Party(Protocol):
@@ -49,16 +61,20 @@ class Party(Protocol):
     def receive(self, message: Message, now: float) -> Sequence[object]: ...
     def tick(self, now: float) -> Sequence[object]: ...
     def hangup(self, now: float, reason: str = ...) -> Sequence[object]: ...
+    def unreachable(self, now: float) -> Sequence[object]: ...
 
 
 @dataclass
 class Leg:
     """A call (or registration) and where its signalling goes, with the handler of its
-    other outputs (events)."""
+    other outputs (events). `follow_dialog`: in-dialog requests take the dialog's route set
+    and remote target (a trunk, a proxy); off, they keep to `peer` (an agent's phone behind
+    NAT is reachable only on the flow it registered from, whatever its Contact says)."""
 
     call: Party
     peer: Address
     on_output: Callable[[Any], None]
+    follow_dialog: bool = True
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
@@ -73,7 +89,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._legs: dict[str, Leg] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._resolved: dict[str, str] = {}
+        self._resolving: set[asyncio.Task[None]] = set()
         self.dropped = 0
+        #: methods served outside calls by `on_request` besides OPTIONS (a registrar: REGISTER)
+        self.serves: frozenset[str] = frozenset()
 
     @classmethod
     async def open(cls, host: str, port: int, monotonic: Callable[[], float]) -> SipEndpoint:
@@ -103,9 +123,23 @@ class SipEndpoint(asyncio.DatagramProtocol):
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
+            # §18.4: an ICMP "port unreachable" is a transport error, not something to wait
+            # 32 s of retransmissions for; Linux reports it only with IP_RECVERR
+            with contextlib.suppress(OSError):
+                if sock.family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
 
-    def place(self, call: Party, peer: Address, on_output: Callable[[Any], None]) -> None:
-        leg = Leg(call, peer, on_output)
+    def place(
+        self,
+        call: Party,
+        peer: Address,
+        on_output: Callable[[Any], None],
+        *,
+        follow_dialog: bool = True,
+    ) -> None:
+        leg = Leg(call, peer, on_output, follow_dialog)
         self._legs[call.call_id] = leg
         self._dispatch(leg, call.start(self._now()))
 
@@ -125,6 +159,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self.dropped += 1
             log.info("dropped a datagram from %s:%s: %s", *peer, err)
             return
+        if isinstance(message, Request):
+            stamp_source(message, peer)  # before anyone copies its Vias into a response
         if self.trace is not None:
             self.trace("<", message, peer)
         leg = self._legs.get(message.call_id)
@@ -142,33 +178,86 @@ class SipEndpoint(asyncio.DatagramProtocol):
             return  # a late response or ACK for a call long gone
         if self.on_request is not None and self.on_request(message, peer):
             return
-        status, reason = (
-            (405, "Method Not Allowed")
-            if message.method in ("INVITE", "REGISTER", "SUBSCRIBE")
-            else (481, "Call/Transaction Does Not Exist")
-        )
-        headers = Headers()
-        for via in message.headers.get_all("Via"):
-            headers.add("Via", via)
-        for name in ("From", "To", "Call-ID", "CSeq"):
-            headers.add(name, message.headers.get(name) or "")
-        if status == 405:
-            headers.add("Allow", "ACK, BYE, CANCEL, INFO, OPTIONS")
-        self._send(Response(status, reason, headers), peer)
+        method = message.method
+        allow = ", ".join([*ALLOW.split(", "), *sorted(self.serves)])
+        if method == "OPTIONS":
+            status = 200  # proxies and load balancers probe us with it (keep-alive, health)
+        elif method in DIALOG_ONLY:
+            status = 481
+        elif method in KNOWN_ELSEWHERE or method in self.serves:
+            status = 405
+        else:
+            status = 501  # §8.2.1: a method we do not know
+        response = response_to(message, status, to_tag=new_tag())
+        if status in (200, 405):
+            response.headers.add("Allow", allow)
+        if status == 200:
+            response.headers.add("Accept", "application/sdp")
+        self._send(response, peer)
 
     def _dispatch(self, leg: Leg, outputs: Sequence[object]) -> None:
         for out in outputs:
             if isinstance(out, Send):
-                self._send(out.message, leg.peer)
+                self._send_for(leg, out.message)
             else:
                 leg.on_output(out)
 
+    def _send_for(self, leg: Leg, message: Message) -> None:
+        """Send a call's message: a response back along its Via, an in-dialog request along
+        the dialog's route set (§8.1.2, §12.2.1.1), anything else to the call's peer."""
+        if isinstance(message, Response):
+            self._send(message, leg.peer)
+            return
+        if not (message.in_dialog and leg.follow_dialog):
+            self._send(message, leg.peer)
+            return
+        try:
+            hop = next_hop(message)
+        except SipError:
+            self._send(message, leg.peer)  # an unreadable route: the peer is our best guess
+            return
+        address = self._address_of(hop)
+        if address is not None:
+            self._send(message, address)
+        else:
+            self._resolve_then_send(hop, message)
+
+    def _address_of(self, hop: Hop) -> Address | None:
+        if hop.is_address:
+            return hop.host, hop.port
+        found = self._resolved.get(hop.host.lower())
+        return None if found is None else (found, hop.port)
+
+    def _resolve_then_send(self, hop: Hop, message: Message) -> None:
+        """A route or target named by DNS name: resolved without blocking the loop (A/AAAA),
+        remembered for the retransmissions and the rest of the dialog."""
+
+        async def resolve() -> None:
+            loop = asyncio.get_running_loop()
+            try:
+                found = await loop.getaddrinfo(hop.host, hop.port, proto=socket.IPPROTO_UDP)
+            except OSError as err:
+                log.info("cannot resolve %s: %s; the message was not sent", hop.host, err)
+                return
+            self._resolved[hop.host.lower()] = str(found[0][4][0])
+            address = self._address_of(hop)
+            if address is not None:
+                self._send(message, address)
+
+        task = asyncio.get_running_loop().create_task(resolve())
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
     def _send(self, message: Message, peer: Address) -> None:
+        if isinstance(message, Response):
+            # §18.2.2 / RFC 3581: back to where the request came from, as its Via records
+            peer = response_destination(message) or peer
         if self.trace is not None:
             self.trace(">", message, peer)
         try:
             data = serialize(message)
-        except SipParseError:
+        except SipError:
+            # e.g. a peer's header value we would echo holds a CR: drop it, keep serving
             log.exception("refused to send a malformed message")
             return
         self._write(data, peer)
@@ -182,11 +271,25 @@ class SipEndpoint(asyncio.DatagramProtocol):
             await asyncio.sleep(TICK_SECONDS)
             now = self._now()
             for call_id, leg in list(self._legs.items()):
-                deadline = leg.call.deadline
-                if deadline is not None and now >= deadline:
-                    self._dispatch(leg, leg.call.tick(now))
+                try:
+                    deadline = leg.call.deadline
+                    if deadline is not None and now >= deadline:
+                        self._dispatch(leg, leg.call.tick(now))
+                except Exception:
+                    # one call's bug must not stop the timer every other call runs on
+                    log.exception("call %s failed on a timer; dropping it", call_id)
+                    self._legs.pop(call_id, None)
+                    continue
                 if leg.call.finished:  # ended and past absorbing retransmissions
                     del self._legs[call_id]
+
+    def unreachable(self, address: Address) -> None:
+        """A transport error towards `address` (ICMP unreachable, a refused connection): the
+        calls placed there fail now (§8.1.3.1, §18.4) instead of after Timer B or F."""
+        now = self._now()
+        for leg in list(self._legs.values()):
+            if leg.peer == address:
+                self._dispatch(leg, leg.call.unreachable(now))
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -197,40 +300,68 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self._transport.close()
 
     def error_received(self, exc: Exception) -> None:
-        log.info("UDP error: %s", exc)  # e.g. ICMP port unreachable: retransmission handles it
+        for address in self._failed_destinations():
+            log.info("SIP: %s:%s is unreachable (%s)", *address, exc)
+            self.unreachable(address)
+
+    def _failed_destinations(self) -> list[Address]:
+        """The destinations of the datagrams the kernel reported errors for (IP_RECVERR)."""
+        if self._transport is None:
+            return []
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return []
+        failed: list[Address] = []
+        raw = socket.socket(fileno=sock.fileno())
+        try:
+            for _ in range(64):
+                _, _, _, address = raw.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+                if isinstance(address, tuple) and (str(address[0]), int(address[1])) not in failed:
+                    failed.append((str(address[0]), int(address[1])))
+        except OSError:
+            pass  # the queue is empty (or the platform has none)
+        finally:
+            raw.detach()
+        return failed
 
 
 class _TcpConnection(asyncio.Protocol):
-    """The stream under a `TcpSipEndpoint`: bytes cut into messages by Content-Length."""
+    """One stream under a `TcpSipEndpoint`: bytes cut into messages by Content-Length."""
 
-    def __init__(self, endpoint: TcpSipEndpoint) -> None:
+    def __init__(self, endpoint: TcpSipEndpoint, peer: Address) -> None:
         self._endpoint = endpoint
+        self.peer = peer
         self._framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
+    @property
+    def usable(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
     def data_received(self, data: bytes) -> None:
         try:
             frames = self._framer.feed(data)
         except SipParseError as err:
             # a broken frame leaves the stream unreadable: drop the connection (§18.3)
-            log.info("closing the SIP connection to %s: %s", self._endpoint.peer, err)
+            log.info("closing the SIP connection to %s:%s: %s", *self.peer, err)
             self._endpoint.dropped += 1
             if self.transport is not None:
                 self.transport.close()
             return
         for frame in frames:
-            self._endpoint.handle(frame, self._endpoint.peer)
+            self._endpoint.handle(frame, self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._endpoint.connection_lost_from(self)
 
 
 class TcpSipEndpoint(SipEndpoint):
-    """SIP over one TCP connection to the trunk, reconnected when it drops (requests sent
-    while it is down are lost; their transactions time out as on a dead UDP peer)."""
+    """SIP over TCP: a connection to the trunk, reconnected when it drops (requests sent while
+    it is down are lost; their transactions time out as on a dead UDP peer), and connections
+    opened on demand to other hops (a Record-Route or remote target elsewhere)."""
 
     RECONNECT_SECONDS = 1.0
 
@@ -238,7 +369,8 @@ class TcpSipEndpoint(SipEndpoint):
         super().__init__(monotonic)
         self.peer = peer
         self._local_host = local_host
-        self._connection: _TcpConnection | None = None
+        self._connections: dict[Address, _TcpConnection] = {}
+        self._pending: dict[Address, list[bytes]] = {}
         self._local: Address = (local_host, 0)
         self._closed = False
         self._reconnecting: asyncio.Task[None] | None = None
@@ -248,35 +380,60 @@ class TcpSipEndpoint(SipEndpoint):
         cls, local_host: str, peer: Address, monotonic: Callable[[], float]
     ) -> TcpSipEndpoint:
         endpoint = cls(monotonic, local_host, peer)
-        await endpoint._connect()
+        await endpoint._connect(peer)
         endpoint._ticker = asyncio.create_task(endpoint._tick_forever())
         return endpoint
 
-    async def _connect(self) -> None:
+    async def _connect(self, peer: Address) -> _TcpConnection:
         loop = asyncio.get_running_loop()
         transport, connection = await loop.create_connection(
-            lambda: _TcpConnection(self), *self.peer, local_addr=(self._local_host, 0)
+            lambda: _TcpConnection(self, peer), *peer, local_addr=(self._local_host, 0)
         )
-        host, port = transport.get_extra_info("sockname")[:2]
-        self._local = (str(host), int(port))
-        self._connection = connection
+        if peer == self.peer:
+            host, port = transport.get_extra_info("sockname")[:2]
+            self._local = (str(host), int(port))
+        self._connections[peer] = connection
+        return connection
 
     @property
     def address(self) -> Address:
         return self._local
 
     def _write(self, data: bytes, peer: Address) -> None:
-        connection = self._connection
-        if connection is None or connection.transport is None or connection.transport.is_closing():
+        connection = self._connections.get(peer)
+        if connection is not None and connection.usable and connection.transport is not None:
+            connection.transport.write(data)
+            return
+        if peer == self.peer:
             log.info("SIP connection to %s:%s is down; a message was not sent", *self.peer)
             self._reconnect_soon()
             return
-        connection.transport.write(data)
+        queued = self._pending.get(peer)
+        if queued is not None:
+            queued.append(data)
+            return
+        self._pending[peer] = [data]
+        task = asyncio.get_running_loop().create_task(self._open_then_send(peer))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _open_then_send(self, peer: Address) -> None:
+        try:
+            connection = await self._connect(peer)
+        except OSError as err:
+            log.info("SIP: cannot connect to %s:%s: %s", *peer, err)
+            self._pending.pop(peer, None)
+            self.unreachable(peer)
+            return
+        for data in self._pending.pop(peer, []):
+            if connection.transport is not None:
+                connection.transport.write(data)
 
     def connection_lost_from(self, connection: _TcpConnection) -> None:
-        if connection is self._connection:
-            self._connection = None
-            self._reconnect_soon()
+        if self._connections.get(connection.peer) is connection:
+            del self._connections[connection.peer]
+            if connection.peer == self.peer:
+                self._reconnect_soon()
 
     def _reconnect_soon(self) -> None:
         if self._closed or (self._reconnecting is not None and not self._reconnecting.done()):
@@ -284,10 +441,10 @@ class TcpSipEndpoint(SipEndpoint):
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        while not self._closed and self._connection is None:
+        while not self._closed and self.peer not in self._connections:
             await asyncio.sleep(self.RECONNECT_SECONDS)
             try:
-                await self._connect()
+                await self._connect(self.peer)
             except OSError as err:
                 log.info("reconnecting to %s:%s failed: %s", *self.peer, err)
 
@@ -296,5 +453,7 @@ class TcpSipEndpoint(SipEndpoint):
         if self._reconnecting is not None:
             self._reconnecting.cancel()
         await super().close()
-        if self._connection is not None and self._connection.transport is not None:
-            self._connection.transport.close()
+        for connection in list(self._connections.values()):
+            if connection.transport is not None:
+                connection.transport.close()
+        self._connections.clear()

@@ -224,6 +224,7 @@ class OutboundCall:
         self._cancel_deadline: float | None = None
         self._ring_deadline: float | None = None
         self._pending_end: Ended | None = None
+        self._reported = False  # the Ended event is out (at our BYE, before the call is over)
         self._rang = False
         self._early: Media | None = None
         self._offerless: set[int] = set()  # CSeqs of re-INVITEs we answered with an offer
@@ -263,6 +264,21 @@ class OutboundCall:
             return self._bye(now, Ended(200, HangupBy.US, reason))
         return []
 
+    def unreachable(self, now: float) -> list[Output]:
+        """A transport error towards the far end (ICMP unreachable, a refused connection):
+        §8.1.3.1 treats it as a 503 to what is pending, so the call ends now, not after 32 s
+        of retransmissions to nobody."""
+        self._clients.clear()
+        if self.phase in (Phase.INVITING, Phase.RINGING):
+            return self._end(Ended(503, HangupBy.NETWORK, "destination unreachable"))
+        if self.phase is Phase.CANCELLING:
+            return self._end(self._pending_end or Ended(487, HangupBy.US, "cancelled"))
+        if self.phase is Phase.ANSWERED:
+            return self._end(Ended(200, HangupBy.NETWORK, "far end unreachable"))
+        if self.phase is Phase.HANGING_UP:
+            return self._end(self._pending_end or Ended(200, HangupBy.US, "hung up by us"))
+        return []
+
     def reinvite(self, now: float, sdp: bytes) -> list[Output]:
         """Send a re-INVITE with a new offer (e.g. hold). A failure (488, 491...) leaves the
         call as it was; only 481 or a time-out ends it (§12.2.1.2). Nothing is sent while
@@ -276,7 +292,11 @@ class OutboundCall:
         out: list[Output] = []
         if self._ring_deadline is not None and now >= self._ring_deadline:
             self._ring_deadline = None
-            if self.phase in (Phase.INVITING, Phase.RINGING):
+            if self.phase is Phase.INVITING:
+                # not even a provisional: nothing to CANCEL (§9.1) and nobody rang; the
+                # network failed us. The INVITE transaction stays to absorb a late answer.
+                out += self._end(Ended(408, HangupBy.NETWORK, "no response to INVITE"))
+            elif self.phase is Phase.RINGING:
                 out += self._cancel(now, Ended(480, HangupBy.US, "no answer"))
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
             # §9.1: no final response 64*T1 after our CANCEL: the INVITE is given up
@@ -326,17 +346,28 @@ class OutboundCall:
         return self._send_client(cancel_for(self.invite), _Role.CANCEL, now)
 
     def _bye(self, now: float, ended: Ended) -> list[Output]:
+        """Send BYE; the call ends as we send it (§15.1.1: the session is over for us). The
+        BYE transaction goes on (auth retry, absorbing answers) but times nothing: a BYE never
+        answered must not add 32 s of Timer F to the talk time or hold the channel."""
         assert self.dialog is not None
         self.phase = Phase.HANGING_UP
         self._pending_end = ended
-        return self._send_client(self.dialog.request("BYE", self._new_branch()), _Role.BYE, now)
+        request = self.dialog.request("BYE", self._new_branch())
+        return [*self._send_client(request, _Role.BYE, now), *self._report(ended)]
+
+    def _report(self, ended: Ended) -> list[Output]:
+        """The call's one `Ended` event, the first time it is due."""
+        if self._reported:
+            return []
+        self._reported = True
+        return [ended]
 
     def _end(self, ended: Ended) -> list[Output]:
         if self.phase is Phase.ENDED:
             return []
         self.phase = Phase.ENDED
         self._ring_deadline = self._cancel_deadline = None
-        return [ended]
+        return self._report(ended)
 
     def _our_reinvite_pending(self) -> bool:
         return any(
