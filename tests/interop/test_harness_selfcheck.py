@@ -29,10 +29,14 @@ async def test_a_caller_following_record_route_gets_ack_and_bye_through(
     try:
         proxy = await kamailio(callee.address, next_transport=transport, auth=auth)
         creds = auth or ProxyAuth()
+        # SIPp sends every message to one address, not to the first Route: -rsa makes it the
+        # port the proxy's Record-Route names, where a UA following the Route set sends
+        route = f"{proxy.host}:{proxy.route_port}"
         caller = await Sipp.start(
             ROUTED_CALLER, transport=transport, remote=proxy.address, duration_ms=500,
             rtp_echo=False, trace_msg=True,
-            extra_args=("-s", "8613000000000", "-au", creds.user, "-ap", creds.password),
+            extra_args=("-s", "8613000000000", "-au", creds.user, "-ap", creds.password,
+                        "-rsa", route),
         )  # fmt: skip
         called = await caller.wait(15)
         answered = await callee.wait(15)
