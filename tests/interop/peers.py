@@ -106,10 +106,10 @@ def _kill_group(pid: int) -> None:
 
 
 async def _start(
-    args: list[str], log_path: Path, port: int, what: str
+    args: list[str], log_path: Path, ports: list[int], what: str
 ) -> asyncio.subprocess.Process | None:
-    """Run `args` logging to `log_path`; the process once it listens on `port` (UDP and TCP),
-    None when it exited first (the port was taken meanwhile, say)."""
+    """Run `args` logging to `log_path`; the process once it listens on `ports` (UDP and TCP),
+    None when it exited first (a port was taken meanwhile, say)."""
     with log_path.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
@@ -118,11 +118,11 @@ async def _start(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT_S
     try:
-        while not listening(port):
+        while not all(listening(port) for port in ports):
             if proc.returncode is not None:
                 return None
             if loop.time() > deadline:
-                raise AssertionError(f"{what} did not listen on {port}:\n{tail(log_path)}")
+                raise AssertionError(f"{what} did not listen on {ports}:\n{tail(log_path)}")
             await asyncio.sleep(0.05)
     except BaseException:
         _kill_group(proc.pid)
@@ -144,12 +144,18 @@ class ProxyAuth:
 
 
 def kamailio_cfg(
-    port: int, next_hop: tuple[str, int], next_transport: Transport, auth: ProxyAuth | None
+    port: int,
+    route_port: int,
+    next_hop: tuple[str, int],
+    next_transport: Transport,
+    auth: ProxyAuth | None,
 ) -> str:
-    """A stateful, record-routing proxy: initial requests go to `next_hop`, in-dialog ones
-    only by their Route set (loose_route); a request in a dialog without a Route to us is
-    refused with 404 (an ACK is dropped) and logged VXNOROUTE, so a UA that ignores
-    Record-Route shows in the log. Every request and reply is logged as one VX... line."""
+    """A stateful, record-routing proxy: initial requests (to `port`, the trunk's address) go
+    to `next_hop`, in-dialog ones only by their Route set (loose_route). The Record-Route names
+    a second port, `route_port`, so the log tells a UA that follows the Route set (its ACK and
+    BYE arrive on `route_port`) from one that sends them to the trunk's address; a request in
+    a dialog without a Route to us is refused with 404 (an ACK is dropped) and logged
+    VXNOROUTE. Every request and reply is logged as one VX... line."""
     auth_block = ""
     auth_module = ""
     if auth is not None:
@@ -179,6 +185,8 @@ use_dns_cache=no
 auto_aliases=no
 listen=udp:{HOST}:{port}
 listen=tcp:{HOST}:{port}
+listen=udp:{HOST}:{route_port}
+listen=tcp:{HOST}:{route_port}
 mpath="{KAMAILIO_MODULES}"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -200,7 +208,7 @@ request_route {{
     }}
     if (has_totag()) {{
         if (loose_route()) {{
-            xlog("L_NOTICE", "VXROUTED $rm cseq=$hdr(CSeq) from $si:$sp/$pr to $du $ru\\n");
+            xlog("L_NOTICE", "VXROUTED $rm cseq=$hdr(CSeq) from $si:$sp/$pr on $Rp to $du $ru\\n");
             route(RELAY);
         }}
         if (is_method("ACK") && t_check_trans()) {{
@@ -220,7 +228,7 @@ request_route {{
     }}
     t_check_trans();
 {auth_block}
-    record_route();
+    record_route_preset("{HOST}:{route_port};transport=$pr");
     $du = "{hop}";
     route(RELAY);
 }}
@@ -240,6 +248,8 @@ onreply_route {{
 
 class Kamailio(Peer):
     name = "kamailio"
+    #: the port its Record-Route names: in-dialog requests that follow the Route set come here
+    route_port = 0
 
     def lines(self, kind: str, method: str | None = None) -> list[str]:
         """The log's `VX<kind>` lines (IN, ROUTED, NOROUTE, REPLY, CHALLENGE), of one method
@@ -250,7 +260,7 @@ class Kamailio(Peer):
             if match is None:
                 continue
             text = match.group(1)
-            if method is None or text.startswith(f"{method} ") or f" {method} from" in text:
+            if method is None or text.split(" ")[0] == method or f" {method} from" in text:
                 found.append(text)
         return found
 
@@ -264,8 +274,14 @@ class Kamailio(Peer):
         auth: ProxyAuth | None = None,
     ) -> Kamailio:
         for attempt in range(START_ATTEMPTS):
-            port = free_sip_port()
-            cfg = _write(work, "kamailio.cfg", kamailio_cfg(port, next_hop, next_transport, auth))
+            port = route_port = free_sip_port()
+            while route_port == port:
+                route_port = free_sip_port()
+            cfg = _write(
+                work,
+                "kamailio.cfg",
+                kamailio_cfg(port, route_port, next_hop, next_transport, auth),
+            )
             check = await asyncio.create_subprocess_exec(
                 KAMAILIO, "-c", "-f", str(cfg),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -275,9 +291,11 @@ class Kamailio(Peer):
                 raise AssertionError(f"kamailio -c refused {cfg}:\n{output.decode()}")
             log_path = work / f"kamailio-{attempt}.log"
             args = [KAMAILIO, "-DD", "-E", "-m", "32", "-M", "4", "-f", str(cfg)]
-            proc = await _start(args, log_path, port, "kamailio")
+            proc = await _start(args, log_path, [port, route_port], "kamailio")
             if proc is not None:
-                return cls(proc, port, log_path)
+                proxy = cls(proc, port, log_path)
+                proxy.route_port = route_port
+                return proxy
         raise AssertionError(f"kamailio did not start:\n{tail(log_path)}")
 
 
@@ -406,7 +424,7 @@ class Baresip(Peer):
             log_path = work / f"baresip-{attempt}.log"
             # -s: SIP trace, -v: verbose, both for the assertion messages
             args = [*prefix, BARESIP, "-f", str(conf), "-s", "-v"]
-            proc = await _start(args, log_path, port, "baresip")
+            proc = await _start(args, log_path, [port], "baresip")
             if proc is not None:
                 return cls(proc, port, log_path, recordings)
         raise AssertionError(f"baresip did not start:\n{tail(log_path)}")
