@@ -227,3 +227,21 @@ async def test_300_calls_over_a_lossy_network_all_complete_with_exact_durations(
     assert prompt_s > 0.5
     off = {r.callee: talk_seconds(r) for r in records if abs(talk_seconds(r) - prompt_s) > 0.3}
     assert off == {}, (prompt_s, jitter)
+
+
+async def test_media_from_behind_nat_is_latched_and_answered_where_it_comes_from(
+    settings: Settings,
+) -> None:
+    async with sip_rig(settings) as rig:
+        sipp = await Sipp.start("nat_media.xml")
+        await rig.route_to(sipp)
+        [record] = await run_task(rig, ["8613000000000"])
+        [call] = rig.calls()
+        far = await finished(sipp)
+    assert far.ok, far
+    assert record.sip_code == "200"
+    # SIPp's first packets came from an address its SDP did not name: two were held back
+    # while the source proved itself, then we latched on it; what we sent from then on
+    # reached SIPp, which echoed it back to us
+    assert call.stats.rtp_strangers == 2
+    assert call.stats.rtp_received > call.stats.rtp_sent // 2, call.stats
