@@ -8,6 +8,7 @@ PACKAGES=(
   "sip-tester"
   "espeak-ng"
   "openssl"
+  "dnsmasq-base"
 )
 
 missing=()
