@@ -29,7 +29,9 @@ def _run(database_url: str | None, fn: object) -> object:
 def trunk_add(
     name: Annotated[str, typer.Option(help="a short name, used by `trunk use`")],
     host: Annotated[str, typer.Option(help="the carrier's, PBX's or proxy's host or IP")],
-    port: Annotated[int, typer.Option(help="its SIP port")] = 5060,
+    port: Annotated[
+        int | None, typer.Option(help="its SIP port; omitted: found by DNS (NAPTR/SRV, RFC 3263)")
+    ] = None,
     transport: Annotated[str, typer.Option(help="udp or tcp")] = "udp",
     username: Annotated[str | None, typer.Option(help="digest user name, if it asks")] = None,
     password: Annotated[str | None, typer.Option(help="digest password (stored encrypted)")] = None,
@@ -101,7 +103,7 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
             return [
                 [
                     t.name,
-                    f"{t.host}:{t.port}",
+                    f"{t.host}:{t.port}" if t.port else t.host,
                     t.transport,
                     t.username or "",
                     "yes" if t.register else "no",

@@ -32,7 +32,7 @@ class TrunkSpec:
 
     name: str
     host: str
-    port: int = 5060
+    port: int | None = None  # None: located by DNS (stored as 0)
     transport: str = "udp"
     username: str | None = None
     password: str | None = None
@@ -64,7 +64,7 @@ def validate(spec: TrunkSpec) -> None:
         raise TrunkError("--name: 1-64 letters, digits, '.', '_' or '-'")
     if not _valid_host(spec.host):
         raise TrunkError(f"--host: {spec.host!r} is not a host name or IP address")
-    if not 1 <= spec.port <= 65535:
+    if spec.port is not None and not 1 <= spec.port <= 65535:
         raise TrunkError("--port must be 1-65535")
     if spec.transport not in TRANSPORTS:
         raise TrunkError("--transport must be udp or tcp")
@@ -91,7 +91,7 @@ async def add_trunk(
         trunk = Trunk(name=spec.name, created_at=now)
         session.add(trunk)
     trunk.host = spec.host
-    trunk.port = spec.port
+    trunk.port = spec.port or 0
     trunk.transport = spec.transport
     trunk.username = spec.username
     trunk.password_enc = box.seal(spec.password) if spec.password else None
@@ -133,7 +133,7 @@ def config_of(trunk: Trunk, box: SecretBox) -> TrunkConfig:
     return TrunkConfig(
         name=trunk.name,
         host=trunk.host,
-        port=trunk.port,
+        port=trunk.port or None,
         transport=trunk.transport,
         username=trunk.username,
         password=box.open(trunk.password_enc) if trunk.password_enc else None,
