@@ -14,6 +14,8 @@ PACKAGES=(
   "kamailio"
   # Kamailio's tls.so: the TLS proxy of tests/interop/test_tls.py (SIP over TLS trunks)
   "kamailio-tls-modules"
+  # a real DNS server (NAPTR/SRV/A) for the RFC 3263 tests of tests/integration/test_sip_dns.py
+  "dnsmasq-base"
 )
 
 missing=()

@@ -93,6 +93,8 @@ class Settings:
     rtp_ports: str = field(default_factory=lambda: os.environ.get("VOXCAST_RTP_PORTS", ""))
     #: "host:port" where agents' softphones REGISTER (the call center); empty: no registrar
     registrar: str = field(default_factory=lambda: os.environ.get("VOXCAST_REGISTRAR", ""))
+    #: "host:port,..." DNS servers for locating trunks (RFC 3263); empty: /etc/resolv.conf's
+    dns_servers: str = field(default_factory=lambda: os.environ.get("VOXCAST_DNS_SERVERS", ""))
     #: how often workers re-read trunks and which account uses which
     trunk_refresh_seconds: float = field(
         default_factory=lambda: _env_float("VOXCAST_TRUNK_REFRESH_SECONDS", 2.0)

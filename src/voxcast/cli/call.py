@@ -19,8 +19,9 @@ from voxcast.cli.common import DatabaseOpt, open_rt, settings_for
 from voxcast.clock import SystemClock
 from voxcast.ports import Answered, DialRequest, Dtmf, HungUp, Prompt
 from voxcast.services import trunks
+from voxcast.telephony.directory import bind_host_towards, resolver_for
 from voxcast.telephony.rtp.media import MediaEngine
-from voxcast.telephony.sip.carrier import Address, SipCarrier, local_address_towards
+from voxcast.telephony.sip.carrier import Address, SipCarrier
 from voxcast.telephony.sip.message import Message, Request, Response
 
 console = Console(highlight=False)
@@ -85,7 +86,8 @@ def call(
                 arrow = "→" if direction == ">" else "←"
                 console.print(f"{stamp()} {arrow} {peer[0]}:{peer[1]}  {_first_line(message)}")
 
-        host = settings.sip_bind_host or local_address_towards(config.host, config.port)
+        resolver = resolver_for(settings)
+        host = settings.sip_bind_host or await bind_host_towards(resolver, config)
         media = MediaEngine(host, settings.rtp_port_range())
         prompts = PromptAudio(None)
         prompts.extra[PROMPT_REF] = pcm
@@ -98,6 +100,7 @@ def call(
             public_host=settings.sip_public_host or None,
             recordings=record.parent if record else None,
             trace=trace,
+            resolver=resolver,
         )
         request = DialRequest(
             callee=to,

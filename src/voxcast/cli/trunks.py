@@ -31,7 +31,10 @@ def trunk_add(
     name: Annotated[str, typer.Option(help="a short name, used by `trunk use`")],
     host: Annotated[str, typer.Option(help="the carrier's, PBX's or proxy's host or IP")],
     port: Annotated[
-        int | None, typer.Option(help="its SIP port [default: 5060, with --transport tls 5061]")
+        int | None,
+        typer.Option(
+            help="its SIP port; omitted: found by DNS (NAPTR/SRV, RFC 3263), else 5060 (TLS 5061)"
+        ),
     ] = None,
     transport: Annotated[str, typer.Option(help="udp, tcp or tls")] = "udp",
     username: Annotated[str | None, typer.Option(help="digest user name, if it asks")] = None,
@@ -98,7 +101,8 @@ def trunk_add(
             await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=replace)
 
     _run(database_url, go)
-    console.print(f"trunk {name}: sip:{host}:{spec.effective_port} over {spec.transport}")
+    where = f"sip:{host}:{spec.port}" if spec.port else f"sip:{host} (port found by DNS)"
+    console.print(f"trunk {name}: {where} over {spec.transport}")
     if tls_insecure:
         err_console.print(
             "[yellow]warning[/yellow] --tls-insecure: the trunk's certificate is NOT checked; "
@@ -137,7 +141,7 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
             return [
                 [
                     t.name,
-                    f"{t.host}:{t.port}",
+                    f"{t.host}:{t.port}" if t.port else t.host,
                     t.transport + (" INSECURE" if t.tls_insecure else ""),
                     t.username or "",
                     "yes" if t.register else "no",

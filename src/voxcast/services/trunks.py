@@ -36,7 +36,7 @@ class TrunkSpec:
 
     name: str
     host: str
-    port: int | None = None  # None: the transport's default (5060, TLS 5061)
+    port: int | None = None  # None: located by DNS (stored as 0), else 5060 (TLS 5061)
     transport: str = "udp"
     username: str | None = None
     password: str | None = None
@@ -50,10 +50,6 @@ class TrunkSpec:
     tls_insecure: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
-
-    @property
-    def effective_port(self) -> int:
-        return self.port if self.port is not None else DEFAULT_PORTS.get(self.transport, 5060)
 
 
 def parse_codecs(text: str) -> tuple[int, ...]:
@@ -76,7 +72,7 @@ def validate(spec: TrunkSpec) -> None:
         raise TrunkError("--name: 1-64 letters, digits, '.', '_' or '-'")
     if not _valid_host(spec.host):
         raise TrunkError(f"--host: {spec.host!r} is not a host name or IP address")
-    if not 1 <= spec.effective_port <= 65535:
+    if spec.port is not None and not 1 <= spec.port <= 65535:
         raise TrunkError("--port must be 1-65535")
     if spec.transport not in TRANSPORTS:
         raise TrunkError("--transport must be udp, tcp or tls")
@@ -142,7 +138,7 @@ async def add_trunk(
         trunk = Trunk(name=spec.name, created_at=now)
         session.add(trunk)
     trunk.host = spec.host
-    trunk.port = spec.effective_port
+    trunk.port = spec.port or 0
     trunk.transport = spec.transport
     trunk.username = spec.username
     trunk.password_enc = box.seal(spec.password) if spec.password else None
@@ -188,7 +184,7 @@ def config_of(trunk: Trunk, box: SecretBox) -> TrunkConfig:
     return TrunkConfig(
         name=trunk.name,
         host=trunk.host,
-        port=trunk.port,
+        port=trunk.port or None,
         transport=trunk.transport,
         username=trunk.username,
         password=box.open(trunk.password_enc) if trunk.password_enc else None,

@@ -7,23 +7,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from pathlib import Path
 
 from sqlalchemy import select
 
 from voxcast.audio import PromptCache
 from voxcast.audio.playback import PromptAudio
+from voxcast.config import Settings
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
 from voxcast.services import trunks
 from voxcast.storage.models import VoiceFile
 from voxcast.telephony.rtp.media import MediaEngine
 from voxcast.telephony.sip.carrier import SipCarrier, TrunkConfig, local_address_towards
+from voxcast.telephony.sip.dns import ResolveError, Resolver, parse_servers
 from voxcast.telephony.sip.transport import SipEndpoint
 
 log = logging.getLogger("voxcast.carriers")
-DNS_TIMEOUT_S = 5.0
+
+
+def resolver_for(settings: Settings) -> Resolver:
+    """The trunks' DNS: VOXCAST_DNS_SERVERS when set, else the system's."""
+    return Resolver(parse_servers(settings.dns_servers) or None)
+
+
+async def bind_host_towards(resolver: Resolver, config: TrunkConfig) -> str:
+    """Our address on the route to the trunk's first target, found without blocking the
+    loop on DNS; a host that does not resolve gets the wildcard (its calls fail with 503,
+    not the worker)."""
+    try:
+        found = await resolver.resolve(config.host, config.port, (config.transport,))
+    except ResolveError as err:
+        log.warning("trunk %s: %s", config.name, err)
+        return "0.0.0.0"
+    return local_address_towards(found[0].address, found[0].port)
 
 
 def prompt_audio(rt: Runtime) -> PromptAudio:
@@ -49,6 +66,7 @@ class CarrierDirectory:
         self._carriers: dict[str, SipCarrier] = {}
         self._retired: list[SipCarrier] = []
         self._media: dict[str, MediaEngine] = {}
+        self.resolver = resolver_for(rt.settings)
         #: the registrar's socket, when this process runs one: agents are rung on the flow
         #: they registered through, which is the only one their NAT lets in
         self.agents_endpoint: SipEndpoint | None = None
@@ -69,7 +87,8 @@ class CarrierDirectory:
             if current is not None:
                 self._retired.append(current)  # its calls in progress finish on it
             self._carriers[name] = await self._carrier(config)
-            log.info("trunk %s: %s:%s over %s", name, config.host, config.port, config.transport)
+            where = config.host if config.port is None else f"{config.host}:{config.port}"
+            log.info("trunk %s: %s over %s", name, where, config.transport)
         for name in set(self._carriers) - set(configs):
             self._retired.append(self._carriers.pop(name))
         missing = {n for n in routes.values() if n not in configs}
@@ -89,24 +108,9 @@ class CarrierDirectory:
             except Exception:
                 log.exception("closing retired trunk %s failed", carrier.trunk.name)
 
-    async def _bind_host_towards(self, config: TrunkConfig) -> str:
-        """Our address on the route to the trunk, found without blocking the loop on DNS; a
-        host that does not resolve gets the wildcard (its calls fail with 503, not the
-        worker)."""
-        loop = asyncio.get_running_loop()
-        try:
-            found = await asyncio.wait_for(
-                loop.getaddrinfo(config.host, config.port, proto=socket.IPPROTO_UDP),
-                DNS_TIMEOUT_S,
-            )
-            return local_address_towards(str(found[0][4][0]), config.port)
-        except (OSError, TimeoutError) as err:
-            log.warning("trunk %s: cannot resolve %s (%s)", config.name, config.host, err)
-            return "0.0.0.0"
-
     async def _carrier(self, config: TrunkConfig) -> SipCarrier:
         settings = self.rt.settings
-        host = settings.sip_bind_host or await self._bind_host_towards(config)
+        host = settings.sip_bind_host or await bind_host_towards(self.resolver, config)
         media = self._media.get(host)
         if media is None:
             media = self._media[host] = MediaEngine(host, settings.rtp_port_range())
@@ -119,6 +123,7 @@ class CarrierDirectory:
             public_host=settings.sip_public_host or None,
             recordings=Path(settings.data_dir) / "recordings",
             agents_endpoint=lambda: self.agents_endpoint,
+            resolver=self.resolver,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

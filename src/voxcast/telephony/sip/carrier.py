@@ -36,6 +36,7 @@ from voxcast.telephony.sip import sdp, useragent
 from voxcast.telephony.sip.agentleg import AgentLeg
 from voxcast.telephony.sip.dialog import Local
 from voxcast.telephony.sip.digest import Credentials
+from voxcast.telephony.sip.dns import ResolveError, Resolver, Target
 from voxcast.telephony.sip.message import Message
 from voxcast.telephony.sip.registration import (
     RETRY_SECONDS,
@@ -57,6 +58,9 @@ log = logging.getLogger("voxcast.sip.carrier")
 
 Address = tuple[str, int]
 RING_BACKSTOP_S = 10.0
+#: an INVITE ending so before any provisional response but 100 (hop-by-hop) is tried once more
+#: on the trunk's next target (RFC 3263 §4.3): 503 (also a transport error's) and 408 (none)
+FAILOVER_CODES = frozenset({503, 408})
 TRANSFER_WIND_DOWN_S = 5.0
 #: the hold tone repeats for as long as anyone waits (an hour of 5 s cadences)
 HOLD_LOOPS = 720
@@ -68,7 +72,7 @@ class TrunkConfig:
 
     name: str
     host: str
-    port: int = 5060
+    port: int | None = None  # None: located by DNS (NAPTR, SRV, then A/AAAA on 5060)
     transport: str = "udp"
     username: str | None = None
     password: str | None = None
@@ -96,6 +100,10 @@ class TrunkConfig:
 
 class TlsFailed(OSError):
     """The trunk's TLS connection could not be set up (refused certificate, handshake)."""
+
+
+def _peer(target: Target) -> Address:
+    return target.address, target.port
 
 
 def local_address_towards(host: str, port: int) -> str:
@@ -154,6 +162,8 @@ class SipCall:
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._hangup_requested = asyncio.Event()
         self._call: OutboundCall | None = None
+        self._targets: list[Target] = []  # where the next attempt goes (at most one more)
+        self._attempt = 0
         self._media: MediaStream | None = None
         self._answered = False
         self._ended = False
@@ -199,7 +209,11 @@ class SipCall:
     # -- placing the call -----------------------------------------------------------------
     async def _place(self) -> None:
         carrier = self._carrier
-        trunk = carrier.trunk
+        try:
+            targets = await carrier.targets()
+        except ResolveError as err:
+            self._emit_end(503, HangupBy.NETWORK, str(err))
+            return
         try:
             endpoint = await carrier.endpoint()
             self._media = await carrier.media.open_stream()
@@ -210,17 +224,30 @@ class SipCall:
             self._emit_end(503, HangupBy.NETWORK, f"cannot open sockets: {err}")
             return
         self._media.on_dtmf = self._on_dtmf
+        self._targets = targets[:2]
+        self._invite(endpoint)
+
+    def _invite(self, endpoint: SipEndpoint) -> None:
+        """Send the INVITE to the first target left, as a call of its own (a new Call-ID: the
+        previous attempt may still be absorbing retransmissions on the same endpoint)."""
+        assert self._media is not None
+        carrier = self._carrier
+        trunk = carrier.trunk
+        target = self._targets.pop(0)
+        self._attempt += 1
         local_port = endpoint.address[1]
         local_host = carrier.public_host or endpoint.address[0]
         domain = trunk.domain or trunk.host
+        port = f":{trunk.port}" if trunk.port is not None else ""
         caller = self.request.caller_id or trunk.caller_id or "voxcast"
         session_id = secrets.randbelow(2**31)
+        attempt = "" if self._attempt == 1 else f"-{self._attempt}"
         self._call = OutboundCall(
             local=Local(local_host, local_port, trunk.transport.upper()),
-            target_uri=f"sip:{self.request.callee}@{domain}:{trunk.port}",
+            target_uri=f"sip:{self.request.callee}@{domain}{port}",
             to_uri=f"sip:{self.request.callee}@{domain}",
             from_uri=f"sip:{caller}@{domain}",
-            call_id=f"{self.call_id}@voxcast",
+            call_id=f"{self.call_id}{attempt}@voxcast",
             from_tag=secrets.token_hex(6),
             sdp_offer=sdp.offer(local_host, self._media.port, session_id, trunk.codecs),
             credentials=trunk.credentials,
@@ -229,9 +256,30 @@ class SipCall:
             ring_timeout=float(self.request.max_ringing_s) + RING_BACKSTOP_S,
             codecs=trunk.codecs,
         )
-        endpoint.place(self._call, carrier.peer, self._on_output)
+        call, number = self._call, self._attempt
+        log.info("call %s: INVITE to %s:%s (attempt %s)", self.call_id, *_peer(target), number)
 
-    def _on_output(self, out: Output) -> None:
+        def on_output(out: Output) -> None:
+            if number == self._attempt:  # a superseded attempt's late events are not ours
+                self._on_output(out, call)
+
+        endpoint.place(call, _peer(target), on_output)
+
+    def _fails_over(self, out: useragent.Ended, call: OutboundCall) -> bool:
+        """§4.3: retry on the next target when this attempt failed before the far end
+        answered anything but 100 Trying, and nobody asked for the call to end."""
+        if out.code not in FAILOVER_CODES or call.progressed or not self._targets:
+            return False
+        if self._hangup_requested.is_set() or self._ended or self._ring_timer_started:
+            return False
+        endpoint = self._carrier.endpoint_if_open
+        if endpoint is None:
+            return False
+        log.info("call %s: %s %s; trying the next target", self.call_id, out.code, out.reason)
+        self._invite(endpoint)
+        return True
+
+    def _on_output(self, out: Output, call: OutboundCall) -> None:
         now = self._carrier.clock.now()
         if isinstance(out, useragent.Ringing):
             self._ringing()
@@ -252,6 +300,8 @@ class SipCall:
         elif isinstance(out, useragent.DtmfInfo):
             self._on_dtmf(out.digit)
         elif isinstance(out, useragent.Ended):
+            if self._fails_over(out, call):
+                return
             self._callee_gone.set()
             if self._agent is not None:
                 self._agent.hangup()
@@ -485,6 +535,7 @@ class SipCarrier:
         recordings: Path | None = None,
         trace: Callable[[str, Message, Address], None] | None = None,
         agents_endpoint: Callable[[], SipEndpoint | None] = lambda: None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.trunk = trunk
         self.clock = clock
@@ -494,7 +545,9 @@ class SipCarrier:
         self.limiter = _Limiter(trunk.max_channels, trunk.max_cps)
         self._bind = (bind_host, bind_port)
         self.public_host = public_host
-        self.peer: Address = (trunk.host, trunk.port)
+        self.peer: Address = (trunk.host, trunk.port or 5060)
+        #: RFC 3263 location of the trunk (the system's DNS unless told otherwise)
+        self.resolver = resolver or Resolver()
         self._trace = trace
         self._registrar_endpoint = agents_endpoint
         self.in_progress = 0  # calls placed and not yet ended (a retired trunk waits for 0)
@@ -529,19 +582,25 @@ class SipCarrier:
             self._agents_endpoint = await SipEndpoint.open(host, 0, loop.time)
         return self._agents_endpoint
 
+    async def targets(self) -> list[Target]:
+        """Where the trunk's INVITEs go, in order (RFC 3263; cached for the DNS TTL), of
+        the trunk's transport and of one address family (the socket's)."""
+        trunk = self.trunk
+        found = await self.resolver.resolve(trunk.host, trunk.port, (trunk.transport,))
+        family = ":" in found[0].address
+        return [t for t in found if (":" in t.address) == family]
+
     async def endpoint(self) -> SipEndpoint:
         async with self._opening:
             if self._endpoint is None:
                 loop = asyncio.get_running_loop()
-                # resolved once (A/AAAA; no SRV/NAPTR): the socket layer must not block on DNS
-                found = await loop.getaddrinfo(self.trunk.host, self.trunk.port, proto=17)
-                peer = (str(found[0][4][0]), self.trunk.port)
-                self.peer = peer
-                host = self._bind[0] or local_address_towards(*peer)
+                targets = await self.targets()
+                self.peer = _peer(targets[0])
+                host = self._bind[0] or local_address_towards(*self.peer)
                 if self.trunk.transport == "tls":
-                    self._endpoint = await self._connect_tls(host, peer)
+                    self._endpoint = await self._connect_tls(host, self.peer)
                 elif self.trunk.transport == "tcp":
-                    self._endpoint = await TcpSipEndpoint.connect(host, peer, loop.time)
+                    self._endpoint = await self._connect_tcp(host, targets, loop.time)
                 else:
                     self._endpoint = await SipEndpoint.open(host, self._bind[1], loop.time)
                 self._endpoint.trace = self._trace
@@ -575,6 +634,21 @@ class SipCarrier:
         except OSError as err:
             raise TlsFailed(f"trunk {trunk.name}: {describe_tls_error(err, peer)}") from err
 
+    async def _connect_tcp(
+        self, host: str, targets: list[Target], monotonic: Callable[[], float]
+    ) -> TcpSipEndpoint:
+        """The connection to the first target that takes one (§4.3: the next on a refusal)."""
+        for target in targets[:-1]:
+            try:
+                endpoint = await TcpSipEndpoint.connect(host, _peer(target), monotonic)
+            except OSError as err:
+                log.info("trunk %s: %s:%s refused (%s)", self.trunk.name, *_peer(target), err)
+                continue
+            self.peer = _peer(target)
+            return endpoint
+        self.peer = _peer(targets[-1])
+        return await TcpSipEndpoint.connect(host, self.peer, monotonic)
+
     def _register(self, endpoint: SipEndpoint) -> None:
         trunk = self.trunk
         assert trunk.credentials is not None
@@ -582,7 +656,7 @@ class SipCarrier:
         domain = trunk.domain or trunk.host
         self.registration = Registration(
             local=Local(self.public_host or host, port, trunk.transport.upper()),
-            registrar_uri=f"sip:{domain}:{trunk.port}",
+            registrar_uri=f"sip:{domain}" + (f":{trunk.port}" if trunk.port else ""),
             aor=f"sip:{trunk.credentials.username}@{domain}",
             credentials=trunk.credentials,
         )

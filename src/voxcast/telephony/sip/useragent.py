@@ -220,6 +220,7 @@ class OutboundCall:
         self._invite_auth = Authenticator(credentials, new_cnonce) if credentials else None
         self._bye_auth = Authenticator(credentials, new_cnonce) if credentials else None
         self._provisional = False
+        self._progressed = False
         self._cancel_wanted = False
         self._cancel_deadline: float | None = None
         self._ring_deadline: float | None = None
@@ -243,6 +244,12 @@ class OutboundCall:
         times += [self._cancel_deadline, self._ring_deadline]
         present = [t for t in times if t is not None]
         return min(present) if present else None
+
+    @property
+    def progressed(self) -> bool:
+        """A provisional response other than 100 arrived: the far end, not just the next
+        hop (100 is hop-by-hop, §21.1.1), has the call."""
+        return self._progressed
 
     @property
     def finished(self) -> bool:
@@ -465,6 +472,7 @@ class OutboundCall:
 
     def _provisional_response(self, response: Response, now: float) -> list[Output]:
         self._provisional = True
+        self._progressed = self._progressed or response.status > 100
         out: list[Output] = []
         if self._cancel_wanted:
             out += self._send_cancel(now)
