@@ -108,3 +108,15 @@ def _stray_headers() -> Headers:
     h.add("Call-ID", "nobody-knows-this-call")
     h.add("CSeq", "1 BYE")
     return h
+
+
+def test_the_call_of_a_bounced_datagram_is_read_even_from_its_first_bytes() -> None:
+    from voxcast.telephony.sip.transport import _call_id_of
+
+    whole = serialize(Request("INVITE", "sip:x@127.0.0.1", _stray_headers()))
+    assert _call_id_of(whole) == "nobody-knows-this-call"
+    cut = whole[: whole.index(b"nobody") + 24]  # an ICMP error may quote only the start
+    assert _call_id_of(cut) == "nobody-knows-this-call"
+    compact = b"INVITE sip:x@h SIP/2.0\r\nv: SIP/2.0/UDP h\r\ni: abc@h\r\n\r\n"
+    assert _call_id_of(compact) == "abc@h"
+    assert _call_id_of(b"\x00garbage") is None

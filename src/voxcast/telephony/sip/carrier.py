@@ -257,7 +257,7 @@ class SipCall:
             codecs=trunk.codecs,
         )
         call, number = self._call, self._attempt
-        log.info("call %s: INVITE to %s:%s (attempt %s)", self.call_id, *_peer(target), number)
+        log.debug("call %s: INVITE to %s:%s (attempt %s)", self.call_id, *_peer(target), number)
 
         def on_output(out: Output) -> None:
             if number == self._attempt:  # a superseded attempt's late events are not ours

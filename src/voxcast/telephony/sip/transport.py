@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Protocol, cast
 
 from voxcast.telephony.sip.dialog import ALLOW
 from voxcast.telephony.sip.message import (
+    MAX_MESSAGE_BYTES,
     Message,
     Request,
     Response,
@@ -284,10 +286,16 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 if leg.call.finished:  # ended and past absorbing retransmissions
                     del self._legs[call_id]
 
-    def unreachable(self, address: Address) -> None:
+    def unreachable(self, address: Address, call_id: str | None = None) -> None:
         """A transport error towards `address` (ICMP unreachable, a refused connection): the
-        calls placed there fail now (§8.1.3.1, §18.4) instead of after Timer B or F."""
+        call whose message bounced (`call_id`, when the error says which), or every call
+        placed there, fails now (§8.1.3.1, §18.4) instead of after Timer B or F."""
         now = self._now()
+        if call_id is not None:
+            leg = self._legs.get(call_id)
+            if leg is not None:
+                self._dispatch(leg, leg.call.unreachable(now))
+            return
         for leg in list(self._legs.values()):
             if leg.peer == address:
                 self._dispatch(leg, leg.call.unreachable(now))
@@ -301,29 +309,44 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self._transport.close()
 
     def error_received(self, exc: Exception) -> None:
-        for address in self._failed_destinations():
-            log.info("SIP: %s:%s is unreachable (%s)", *address, exc)
-            self.unreachable(address)
+        for address, call_id in self._bounced():
+            log.info("SIP: %s:%s is unreachable (%s), call %s", *address, exc, call_id)
+            self.unreachable(address, call_id)
 
-    def _failed_destinations(self) -> list[Address]:
-        """The destinations of the datagrams the kernel reported errors for (IP_RECVERR)."""
+    def _bounced(self) -> list[tuple[Address, str | None]]:
+        """The datagrams the kernel reported errors for (IP_RECVERR): where each was going
+        and, read from its own bytes, which call it belonged to. One bounced message fails
+        its own call only (a far end still starting up refuses a few datagrams, not all)."""
         if self._transport is None:
             return []
         sock = self._transport.get_extra_info("socket")
         if sock is None:
             return []
-        failed: list[Address] = []
+        bounced: list[tuple[Address, str | None]] = []
         raw = socket.socket(fileno=sock.fileno())
         try:
             for _ in range(64):
-                _, _, _, address = raw.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
-                if isinstance(address, tuple) and (str(address[0]), int(address[1])) not in failed:
-                    failed.append((str(address[0]), int(address[1])))
+                data, _, _, address = raw.recvmsg(
+                    MAX_MESSAGE_BYTES, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT
+                )
+                if not isinstance(address, tuple):
+                    continue
+                bounced.append(((str(address[0]), int(address[1])), _call_id_of(data)))
         except OSError:
             pass  # the queue is empty (or the platform has none)
         finally:
             raw.detach()
-        return failed
+        return bounced
+
+
+_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]+)", re.IGNORECASE)
+
+
+def _call_id_of(data: bytes) -> str | None:
+    """The Call-ID of a message we sent, from its bytes as the kernel returned them (an ICMP
+    error may quote only the first few hundred bytes, so no whole parse is needed)."""
+    found = _CALL_ID.search(data)
+    return found.group(1).strip().decode("utf-8", "replace") if found else None
 
 
 class _TcpConnection(asyncio.Protocol):
