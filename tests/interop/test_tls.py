@@ -73,9 +73,16 @@ require_certificate = no
 def tls_kamailio_cfg(port: int, tls_port: int, next_hop: tuple[str, int], tls_cfg: Path) -> str:
     """peers.kamailio_cfg (the record-routing proxy to `next_hop` over UDP) listening for TLS
     on `tls_port` too, with the domains of `tls_cfg`."""
-    cfg = kamailio_cfg(port, next_hop, "udp", None)
+    cfg = kamailio_cfg(port, free_sip_port(), next_hop, "udp", None)
     anchor = "mpath="
     assert cfg.count(anchor) == 1, "peers.kamailio_cfg changed shape"
+    # requests that came over TLS are record-routed on the TLS socket itself (and, double,
+    # on the UDP one towards the callee): the plain route port takes no TLS
+    preset = cfg[cfg.index("    record_route_preset(") :].split("\n", 1)[0]
+    cfg = cfg.replace(
+        preset,
+        f'    if ($pr == "tls") {{\n        record_route();\n    }} else {{\n    {preset}\n    }}',
+    )
     tls = f"""enable_tls=yes
 listen=tls:{HOST}:{tls_port}
 """
@@ -106,7 +113,7 @@ class TlsKamailio(Kamailio):
                 raise AssertionError(f"kamailio -c refused {cfg}:\n{output.decode()}")
             log_path = work / f"kamailio-{attempt}.log"
             args = [KAMAILIO, "-DD", "-E", "-m", "32", "-M", "4", "-f", str(cfg)]
-            proc = await _start(args, log_path, port, "kamailio")
+            proc = await _start(args, log_path, [port], "kamailio")
             if proc is None:
                 continue
             proxy = cls(proc, port, log_path)
@@ -170,12 +177,19 @@ async def test_a_call_through_kamailio_over_tls_completes(tmp_path: Path) -> Non
     )
     assert sent is not None, invites
     ours = sent.group(1)
+
     # our ACK took the record-route over the same connection; the callee's BYE came back to
     # our Contact (transport=tls) through the proxy, which reused that connection
-    assert proxy.lines("ROUTED", "ACK") == [
+    def routed(method: str) -> list[str]:  # without the receiving port: both sides' are ours
+        return [re.sub(r" on \d+ ", " ", line) for line in proxy.lines("ROUTED", method)]
+
+    assert proxy.lines("ROUTED", "ACK")[0].startswith(
+        f"ACK cseq=1 ACK from {HOST}:{ours}/tls on {proxy.tls_port} "
+    )
+    assert routed("ACK") == [
         f"ACK cseq=1 ACK from {HOST}:{ours}/tls to <null> sip:{HOST}:{sipp.port};transport=UDP"
     ], proxy.log()
-    assert proxy.lines("ROUTED", "BYE") == [
+    assert routed("BYE") == [
         f"BYE cseq=1 BYE from {HOST}:{sipp.port}/udp to <null> sip:1000@{HOST}:{ours};transport=tls"
     ], proxy.log()
     assert proxy.lines("REPLY", "BYE") == [f"200 OK cseq=1 BYE from {HOST}:{ours}/tls"]

@@ -12,6 +12,7 @@ from rich.table import Table
 from voxcast.cli.common import DatabaseOpt, kept_out_of_ps, read_secret, with_runtime
 from voxcast.runtime import Runtime
 from voxcast.services import trunks
+from voxcast.telephony.sip.routing import is_ip
 
 trunk_app = typer.Typer(help="SIP trunks: add, list, remove, and route an account's calls.")
 console = Console()
@@ -101,7 +102,12 @@ def trunk_add(
             await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=replace)
 
     _run(database_url, go)
-    where = f"sip:{host}:{spec.port}" if spec.port else f"sip:{host} (port found by DNS)"
+    if spec.port:
+        where = f"sip:{host}:{spec.port}"
+    elif is_ip(host):  # no DNS for an address: the transport's port
+        where = f"sip:{host}:{trunks.DEFAULT_PORTS.get(transport, 5060)}"
+    else:
+        where = f"sip:{host} (port found by DNS)"
     console.print(f"trunk {name}: {where} over {spec.transport}")
     if tls_insecure:
         err_console.print(
