@@ -14,6 +14,8 @@ PACKAGES=(
   "kamailio"
   # Kamailio's tls.so: the TLS proxy of tests/interop/test_tls.py (SIP over TLS trunks)
   "kamailio-tls-modules"
+  # the HTTP load generator of bench/api.py
+  "wrk"
 )
 
 missing=()
