@@ -24,9 +24,6 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 import httpx
 
 from voxcast.clock import SystemClock
@@ -37,13 +34,12 @@ from voxcast.security import generate_key
 from voxcast.services import accounts
 from voxcast.storage.db import async_url
 
+ROOT = Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_API_SECONDS", "10"))
 CONNECTIONS = 20
 API_KEY = "benchkey0000000000000001"
 API_SECRET = "benchsecret00000000000000000001"
-PG_ADMIN = os.environ.get(
-    "VOXCAST_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN = os.environ.get("VOXCAST_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def bare_app() -> object:
@@ -66,8 +62,13 @@ def bare_app() -> object:
         if abs(time.time() - int(ts)) > 300:
             return JSONResponse({"status": "-16", "reason": "timestamp"})
         return JSONResponse(
-            {"status": "0", "reason": "success", "balance": "100.000000", "gift": "0.000000",
-             "credit": "0.000000"}
+            {
+                "status": "0",
+                "reason": "success",
+                "balance": "100.000000",
+                "gift": "0.000000",
+                "credit": "0.000000",
+            }
         )
 
     return Starlette(routes=[Route("/v3/getBalance", balance, methods=["GET"])])
