@@ -17,6 +17,7 @@ BENCHES = [
     "sip_load.py",
     "sip_task.py",
     "bridge.py",
+    "api.py",
 ]
 
 

@@ -16,6 +16,8 @@ PACKAGES=(
   "kamailio-tls-modules"
   # a real DNS server (NAPTR/SRV/A) for the RFC 3263 tests of tests/integration/test_sip_dns.py
   "dnsmasq-base"
+  # the HTTP load generator of bench/api.py
+  "wrk"
 )
 
 missing=()

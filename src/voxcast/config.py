@@ -49,6 +49,11 @@ class Settings:
     sign_skew_seconds: int = field(
         default_factory=lambda: _env_int("VOXCAST_SIGN_SKEW_SECONDS", 300)
     )
+    #: seconds a verified API key (secret, flags, account row) is reused without the database;
+    #: writes from this process invalidate it at once, other processes' writes after this long
+    auth_cache_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_AUTH_CACHE_SECONDS", 2.0)
+    )
     max_upload_bytes: int = field(
         default_factory=lambda: _env_int("VOXCAST_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
     )

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from voxcast.config import Settings
 from voxcast.ports import Clock
 from voxcast.security import SecretBox, load_or_create_key
-from voxcast.storage.db import make_engine, make_sessionmaker, migrate
+from voxcast.services.authcache import INFO_KEY, AuthCache
+from voxcast.storage.db import make_engine, make_readonly_sessionmaker, make_sessionmaker, migrate
 
 
 @dataclass
@@ -21,6 +22,10 @@ class Runtime:
     secrets: SecretBox
     #: real time, for what must not follow a faster sandbox clock (the Sign timestamp window)
     wall: Clock
+    #: sessions for work that only reads: on SQLite they never wait for the write lock
+    readonly: async_sessionmaker[AsyncSession]
+    #: verified API keys (docs/security.md): invalidated by this runtime's sessions' writes
+    auth_cache: AuthCache
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -35,4 +40,15 @@ async def open_runtime(
     if run_migrations:
         await migrate(engine)
     box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
-    return Runtime(settings, clock, engine, make_sessionmaker(engine), box, wall or clock)
+    cache = AuthCache(settings.auth_cache_seconds)
+    info = {INFO_KEY: cache}
+    return Runtime(
+        settings,
+        clock,
+        engine,
+        make_sessionmaker(engine, info),
+        box,
+        wall or clock,
+        make_readonly_sessionmaker(engine, info),
+        cache,
+    )

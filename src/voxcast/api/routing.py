@@ -176,17 +176,17 @@ class VendorRoute(APIRoute):
 
 
 async def _authenticate(request: Request, rt: Runtime) -> Account:
-    async with rt.sessions() as session:
-        return await accounts.authenticate(
-            session,
-            rt.secrets,
-            api_key=request.headers.get("api-key"),
-            timestamp=request.headers.get("timestamp"),
-            sign=request.headers.get("sign"),
-            client_ip=client_ip(request, rt.settings.trusted_proxies),
-            now=rt.wall.now(),
-            skew_seconds=rt.settings.sign_skew_seconds,
-        )
+    return await accounts.authenticate_cached(
+        rt.readonly,
+        rt.secrets,
+        rt.auth_cache,
+        api_key=request.headers.get("api-key"),
+        timestamp=request.headers.get("timestamp"),
+        sign=request.headers.get("sign"),
+        client_ip=client_ip(request, rt.settings.trusted_proxies),
+        now=rt.wall.now(),
+        skew_seconds=rt.settings.sign_skew_seconds,
+    )
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:

@@ -9,13 +9,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TerminationStyle
 from voxcast.domain.signing import sign_matches
 from voxcast.security import SecretBox
+from voxcast.services.authcache import AuthCache
 from voxcast.storage.models import Account, ApiKey, App
 
 #: the Timestamp header: Unix seconds in ASCII digits (18 at most, so int() stays cheap)
@@ -120,6 +121,46 @@ def ip_allowed(whitelist: str, ip: str | None) -> bool:
     return False
 
 
+def _check_headers(api_key: str | None, timestamp: str | None, sign: str | None) -> str:
+    if not api_key or not sign or not timestamp:
+        missing = [
+            n for n, v in (("Api-Key", api_key), ("Sign", sign), ("Timestamp", timestamp)) if not v
+        ]
+        raise ApiError(Code.AUTH, f"missing header {', '.join(missing)}")
+    return api_key.strip()
+
+
+def _verify(
+    *,
+    api_key: str,
+    secret: str,
+    enabled: bool,
+    account: Account,
+    timestamp: str,
+    sign: str,
+    client_ip: str | None,
+    now: datetime,
+    skew_seconds: int,
+) -> Account:
+    ts = timestamp.strip()
+    if not sign_matches(api_key, secret, ts, sign):
+        raise ApiError(Code.AUTH, "Sign does not match MD5(ApiKey+ApiSecret+Timestamp)")
+    # int() alone also reads "+1764000000", "1764_000000" and non-ASCII digits: one instant
+    # would have many spellings, each with its own valid Sign
+    if not _TIMESTAMP.fullmatch(ts):
+        raise ApiError(Code.TIMESTAMP, "Timestamp must be Unix time in seconds (ASCII digits only)")
+    seconds = int(ts)
+    if abs(now.timestamp() - seconds) > skew_seconds:
+        raise ApiError(Code.TIMESTAMP, f"Timestamp is more than {skew_seconds} s from server time")
+    if not enabled:
+        raise ApiError(Code.API_KEY_DISABLED)
+    if account.locked:
+        raise ApiError(Code.USER_LOCKED)
+    if not ip_allowed(account.ip_whitelist, client_ip):
+        raise ApiError(Code.IP_RESTRICTED, f"{client_ip} is not in the account's IP whitelist")
+    return account
+
+
 async def authenticate(
     session: AsyncSession,
     box: SecretBox,
@@ -136,32 +177,69 @@ async def authenticate(
     Unknown key or wrong sign → -1 before anything else is revealed; then a timestamp outside
     the skew window → -16; then a disabled key (-30), a locked account (-13), a foreign IP (-2).
     """
-    if not api_key or not sign or not timestamp:
-        missing = [
-            n for n, v in (("Api-Key", api_key), ("Sign", sign), ("Timestamp", timestamp)) if not v
-        ]
-        raise ApiError(Code.AUTH, f"missing header {', '.join(missing)}")
-    found = await find_by_api_key(session, api_key.strip())
+    name = _check_headers(api_key, timestamp, sign)
+    assert timestamp is not None and sign is not None
+    found = await find_by_api_key(session, name)
     if found is None:
         raise ApiError(Code.AUTH, "unknown Api-Key")
     account, key = found
-    ts = timestamp.strip()
-    if not sign_matches(key.api_key, box.open(key.secret_enc), ts, sign):
-        raise ApiError(Code.AUTH, "Sign does not match MD5(ApiKey+ApiSecret+Timestamp)")
-    # int() alone also reads "+1764000000", "1764_000000" and non-ASCII digits: one instant
-    # would have many spellings, each with its own valid Sign
-    if not _TIMESTAMP.fullmatch(ts):
-        raise ApiError(Code.TIMESTAMP, "Timestamp must be Unix time in seconds (ASCII digits only)")
-    seconds = int(ts)
-    if abs(now.timestamp() - seconds) > skew_seconds:
-        raise ApiError(Code.TIMESTAMP, f"Timestamp is more than {skew_seconds} s from server time")
-    if not key.enabled:
-        raise ApiError(Code.API_KEY_DISABLED)
-    if account.locked:
-        raise ApiError(Code.USER_LOCKED)
-    if not ip_allowed(account.ip_whitelist, client_ip):
-        raise ApiError(Code.IP_RESTRICTED, f"{client_ip} is not in the account's IP whitelist")
-    return account
+    return _verify(
+        api_key=key.api_key,
+        secret=box.open(key.secret_enc),
+        enabled=key.enabled,
+        account=account,
+        timestamp=timestamp,
+        sign=sign,
+        client_ip=client_ip,
+        now=now,
+        skew_seconds=skew_seconds,
+    )
+
+
+async def authenticate_cached(
+    sessions: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    cache: AuthCache,
+    *,
+    api_key: str | None,
+    timestamp: str | None,
+    sign: str | None,
+    client_ip: str | None,
+    now: datetime,
+    skew_seconds: int,
+) -> Account:
+    """`authenticate` through the verified-key cache: a key seen within the cache's TTL (and
+    not changed since by this process) is checked without the database or a decryption."""
+    name = _check_headers(api_key, timestamp, sign)
+    assert timestamp is not None and sign is not None
+    entry = cache.get(name)
+    if entry is not None:
+        key_name, secret, enabled, account = (
+            entry.api_key,
+            entry.secret,
+            entry.enabled,
+            entry.account(),
+        )
+    else:
+        generation = cache.generation
+        async with sessions() as session:
+            found = await find_by_api_key(session, name)
+        if found is None:
+            raise ApiError(Code.AUTH, "unknown Api-Key")
+        account, key = found
+        key_name, secret, enabled = key.api_key, box.open(key.secret_enc), key.enabled
+        cache.put(key, secret, account, generation)
+    return _verify(
+        api_key=key_name,
+        secret=secret,
+        enabled=enabled,
+        account=account,
+        timestamp=timestamp,
+        sign=sign,
+        client_ip=client_ip,
+        now=now,
+        skew_seconds=skew_seconds,
+    )
 
 
 async def require_app(session: AsyncSession, account_id: int, app_id: str) -> App:

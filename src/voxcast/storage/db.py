@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+#: execution option of read-only sessions: on SQLite their transactions begin DEFERRED
+READ_ONLY = "voxcast_read_only"
 #: any fixed number: all voxcast processes take this lock around migrations on PostgreSQL
 _MIGRATION_LOCK = 7_311_931_202
 
@@ -70,7 +72,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # SQLite has one writer. A transaction that reads and then writes would fail with
             # "database is locked" (no retry) if another connection wrote in between; taking
             # the write lock at BEGIN makes such transactions wait their turn instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only transaction never writes: in WAL mode it reads its snapshot beside
+            # the writer, and taking the lock would queue every read behind every write.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -79,8 +86,21 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(full, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """`info` is copied into each session's `Session.info` (the runtime's auth cache)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
+
+
+def make_readonly_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read (the balance, queries, the Sign check): on SQLite
+    they do not take the write lock. They share the engine's connection pool."""
+    return async_sessionmaker(
+        engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, info=info or {}
+    )
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -148,7 +148,7 @@ async def delete_group(
 @router.post("/cc/seatGroup/query", openapi_extra=envelope(Family.STATUS))
 async def query_groups(req: GroupQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     name = req.params.groupName if req.params else None
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await agents.query_groups(session, account.id, name, req.current, req.size)
     return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))
 
@@ -166,7 +166,7 @@ async def basic_setting(req: BasicSetting, account: CurrentAccount, rt: Rt) -> d
 async def basic_setting_resp(
     account: CurrentAccount, rt: Rt, voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1)]
 ) -> dict[str, Any]:
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         data = await agents.basic_of(session, account.id, voiceGroupId)
     return ok(Family.STATUS, data)
 
@@ -210,7 +210,7 @@ async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[s
     p = req.params
     start = records.parse_time(p.strTime, "params.strTime")
     end = records.parse_time(p.endTime, "params.endTime")
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await agents.query_seats(
             session,
             account.id,

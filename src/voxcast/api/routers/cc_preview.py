@@ -134,7 +134,7 @@ async def preview_edit(req: PreviewEdit, account: CurrentAccount, rt: Rt) -> dic
 @router.post("/cc/preview/query", openapi_extra=envelope(Family.STATUS))
 async def preview_query(req: PreviewQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     p = req.params or PreviewParams()
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await preview.query(
             session,
             account.id,

@@ -52,7 +52,7 @@ async def query_cc_records(req: CcRecordQuery, account: CurrentAccount, rt: Rt) 
     p = req.params
     start = records.parse_time(p.startTime, "params.startTime", ccrecords.VENDOR_ZONE)
     end = records.parse_time(p.endTime, "params.endTime", ccrecords.VENDOR_ZONE)
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await ccrecords.query(
             session,
             account.id,

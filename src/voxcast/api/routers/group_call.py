@@ -136,7 +136,7 @@ async def resend_ai(req: GroupCallResendAI, account: CurrentAccount, rt: Rt) -> 
 async def query(req: TaskQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """The account's tasks, newest first, with progress."""
     params = req.params.model_dump(exclude_none=True) if req.params else {}
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         records, total = await tasks.query(
             session, account, current=req.current, size=req.size, params=params
         )
@@ -148,7 +148,7 @@ async def detail(task_id: str, account: CurrentAccount, rt: Rt) -> dict[str, Any
     """One task with live counters (called, answered, failed, pending) and call statistics."""
     if not task_id.strip().isdigit() or not 1 <= int(task_id) <= MAX_ID:
         raise ApiError(Code.PARAMETER, f"id: {task_id!r} is not a task id")
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         data = await tasks.detail(session, account, int(task_id))
     return ok(Family.CODE, data)
 

@@ -21,7 +21,7 @@ P = "/voice/recallFlow"
 async def query_page(req: RecallQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """The account's recall flows, newest first."""
     params = req.params.model_dump(exclude_none=True) if req.params else {}
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await recall.query_page(
             session, account, current=req.current, size=req.size, params=params
         )
@@ -31,7 +31,7 @@ async def query_page(req: RecallQuery, account: CurrentAccount, rt: Rt) -> dict[
 @router.post(f"{P}/queryDetail", openapi_extra=envelope(Family.CODE))
 async def query_detail(req: RecallDetailQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """One flow with its nodes (rounds) and their child tasks."""
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         data = await recall.detail(session, account, req.keyId)
     return ok(Family.CODE, data)
 

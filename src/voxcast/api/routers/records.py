@@ -39,7 +39,7 @@ async def record_group(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[st
         # nothing but digits is ever issued; anything else cannot name a call (and never
         # reaches the database, where a NUL byte would be an error on PostgreSQL)
         raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id[:40]!r} does not exist")
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         data = await records.get_record(session, account.id, voice_id)
     return ok(Family.STATUS, data)
 
@@ -51,7 +51,7 @@ async def record_group_query(req: RecordQuery, account: CurrentAccount, rt: Rt) 
         raise ApiError(Code.PARAMETER, "params.strTime: is required")
     start = records.parse_time(req.params.strTime, "params.strTime")
     end = records.parse_time(req.params.endTime, "params.endTime")
-    async with rt.sessions() as session:
+    async with rt.readonly() as session:
         rows, total = await records.query_records(
             session,
             account.id,
