@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxcast.domain.codes import ApiError, Code
 from voxcast.storage.models import InboundNumber, SeatGroup
 
-#: what a caller can dial and a Request-URI carries: digits, an optional leading +
-NUMBER = re.compile(r"^\+?[0-9]{2,31}$")
+#: what a caller can dial: digits, an optional leading + (a record's `called` holds 20)
+NUMBER = re.compile(r"^\+?[0-9]{2,19}$")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ class Route:
 
 def check_number(number: str, field: str = "number") -> str:
     if not NUMBER.match(number):
-        raise ApiError(Code.PHONE_INVALID, f"{field}: {number!r} is not a number (2-31 digits)")
+        raise ApiError(
+            Code.PHONE_INVALID,
+            f"{field}: {number!r} is not a number (2-19 digits, an optional leading +)",
+        )
     return number
 
 
