@@ -20,7 +20,7 @@ from voxcast.client import VoxcastClient
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import open_runtime
-from voxcast.services import trunks
+from voxcast.services import agents, trunks
 from voxcast.storage.models import App
 
 #: the documented exit status of a refused admin command
@@ -373,3 +373,42 @@ def test_help_of_secret_options_names_standard_input_and_the_file_option() -> No
         ).stdout
         assert f"'{option} -' reads it from standard input" in out, out
         assert f"{option}-file" in out, out
+
+
+async def new_group(cli: Cli, account_id: int, app_id: str) -> int:
+    settings = Settings(
+        database_url=cli.database_url, data_dir=cli.data_dir, secret_key=cli.secret_key
+    )
+    rt = await open_runtime(settings, SystemClock())
+    try:
+        async with rt.sessions.begin() as session:
+            group = await agents.add_group(session, account_id, app_id, "inbound", rt.clock.now())
+            return group.id
+    finally:
+        await rt.close()
+
+
+@SQLITE_ONLY
+async def test_number_add_list_remove_and_their_errors(db_url: str, tmp_path: Path) -> None:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    created = cli.create_account()
+    app_id = str(created["appId"])
+    group_id = await new_group(cli, int(str(created["accountId"])), app_id)
+    added = cli.run("admin", "number", "add", "--number", "4001", "--group", str(group_id))
+    assert added.stdout.strip() == f"number 4001 rings agent group {group_id} (app {app_id})"
+    taken = cli.run(
+        "admin", "number", "add", "--number", "4001", "--group", str(group_id), check=False
+    )
+    no_group = cli.run("admin", "number", "add", "--number", "4002", "--group", "999", check=False)
+    not_a_number = cli.run(
+        "admin", "number", "add", "--number", "40x1", "--group", str(group_id), check=False
+    )
+    listed = cli.run("admin", "number", "list")
+    removed = cli.run("admin", "number", "remove", "--number", "4001")
+    gone = cli.run("admin", "number", "remove", "--number", "4001", check=False)
+    assert taken.returncode == USAGE_ERROR and "4001 already rings" in taken.stderr
+    assert no_group.returncode == USAGE_ERROR and "--group: agent group 999" in no_group.stderr
+    assert not_a_number.returncode == USAGE_ERROR and "is not a number" in not_a_number.stderr
+    assert "4001" in listed.stdout and "inbound" in listed.stdout and app_id in listed.stdout
+    assert removed.stdout.strip() == "number 4001 removed"
+    assert gone.returncode == USAGE_ERROR and "4001 is not an inbound number" in gone.stderr

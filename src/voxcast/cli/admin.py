@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, kept_out_of_ps, parse_money, read_secret, with_runtime
+from voxcast.cli.numbers import number_app
 from voxcast.cli.trunks import trunk_app
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
@@ -245,6 +246,7 @@ admin_app.add_typer(sms_app, name="sms")
 files_app = typer.Typer(help="Uploaded voice files.", no_args_is_help=True)
 admin_app.add_typer(files_app, name="files")
 admin_app.add_typer(trunk_app, name="trunk")
+admin_app.add_typer(number_app, name="number")
 
 
 @rates_app.command("import")

@@ -6,6 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from typing_extensions import Unpack
@@ -168,6 +169,17 @@ class _Endpoints(ABC, Generic[R]):
     def set_seat_group(self, **fields: Any) -> R:
         """basicSetting: voiceGroupId, displaySwitch and encryptNumber are required."""
         return self._call("POST", "/v3/cc/seatGroup/basicSetting", fields)
+
+    def add_inbound_number(self, number: str, group_id: int) -> R:
+        """voxcast extension: calls to `number` ring agent group `group_id`."""
+        body = {"number": number, "voiceGroupId": group_id}
+        return self._call("POST", "/v3/cc/number/add", body)
+
+    def delete_inbound_number(self, number: str) -> R:
+        return self._call("GET", f"/v3/cc/number/delete?number={quote(number)}")
+
+    def query_inbound_numbers(self, current: int = 1, size: int = 10) -> R:
+        return self._call("POST", "/v3/cc/number/query", {"current": current, "size": size})
 
     def seat_group_settings(self, group_id: int) -> R:
         return self._call("GET", f"/v3/cc/seatGroup/basicSettingResp?voiceGroupId={group_id}")

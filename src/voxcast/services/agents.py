@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.codes import JOB_NUMBER_DUPLICATED, ApiError, Code
 from voxcast.security import SecretBox
 from voxcast.services.accounts import get_account, require_app
 from voxcast.services.listing import matching
-from voxcast.storage.models import App, Seat, SeatGroup
+from voxcast.storage.models import App, InboundNumber, Seat, SeatGroup
 
 
 class AgentStatus:
@@ -121,6 +121,8 @@ async def delete_group(session: AsyncSession, account_id: int, group_id: int) ->
     count = await session.scalar(select(func.count()).where(Seat.group_id == group.id))
     if count:
         raise ApiError(Code.AGENTS_EXIST, f"voiceGroupId {group_id} still has {count} agents")
+    # its inbound numbers go with it: nothing could answer them any more
+    await session.execute(delete(InboundNumber).where(InboundNumber.group_id == group.id))
     await session.delete(group)
 
 

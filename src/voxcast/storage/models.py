@@ -124,6 +124,20 @@ class Seat(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class InboundNumber(Base):
+    """A number callers dial (a DID) and the agent group its calls go to (issue 11): matched
+    against the user part of an inbound INVITE's Request-URI, else its To URI."""
+
+    __tablename__ = "inbound_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[int] = mapped_column(ForeignKey("seat_groups.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CcRecord(Base):
     """A call-center call record (§4.3): a group call handed (or meant to be handed) to an
     agent. `call_session_id` is the record's id; `voice_id` ties it to the voice record."""

@@ -1,6 +1,7 @@
 """The registrar agents' softphones REGISTER with (`VOXCAST_REGISTRAR=host:port`): one UDP
 SIP socket, digest-checked against each agent's password, and agent status kept in step with
-registration (idle when registered, offline when unregistered or expired)."""
+registration (idle when registered, offline when unregistered or expired). INVITEs to it are
+inbound calls to our numbers (`callin`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import contextlib
 import logging
 import secrets
 
+from voxcast.dialer.desk import DbAgentDesk
 from voxcast.runtime import Runtime
 from voxcast.services import agents
+from voxcast.telephony.callin import InboundCalls
+from voxcast.telephony.directory import prompt_audio
+from voxcast.telephony.rtp.media import MediaEngine
 from voxcast.telephony.sip.message import Request
 from voxcast.telephony.sip.registrar import Registrar
 from voxcast.telephony.sip.transport import Address, SipEndpoint
@@ -36,6 +41,8 @@ class RegistrarService:
         self.endpoint: SipEndpoint | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self.inbound: InboundCalls | None = None
+        self._media: MediaEngine | None = None
 
     @property
     def address(self) -> Address:
@@ -46,10 +53,23 @@ class RegistrarService:
         loop = asyncio.get_running_loop()
         self.endpoint = await SipEndpoint.open(self.host, self.port, loop.time)
         self.endpoint.on_request = self._on_request
+        settings = self.rt.settings
+        # inbound calls' RTP (the caller's and the agent's legs) on the registrar's address
+        self._media = MediaEngine(self.host, settings.rtp_port_range())
+        self.inbound = InboundCalls(
+            self.rt,
+            self.endpoint,
+            self._media,
+            prompt_audio(self.rt),
+            DbAgentDesk(self.rt, virtual=False),
+            local_host=settings.sip_public_host or self.address[0],
+        )
         self._sweeper = asyncio.create_task(self._sweep(), name="registrar-sweep")
         log.info("registrar listening on %s:%s (realm %s)", *self.address, REALM)
 
     def _on_request(self, request: Request, peer: Address) -> bool:
+        if request.method == "INVITE" and self.inbound is not None:
+            return self.inbound.offer(request, peer)
         if request.method != "REGISTER":
             return False
         job = asyncio.create_task(self._register(request, peer))
@@ -99,5 +119,9 @@ class RegistrarService:
                 await self._sweeper
         for job in list(self._jobs):
             job.cancel()
+        if self.inbound is not None:
+            await self.inbound.close()
         if self.endpoint is not None:
             await self.endpoint.close()
+        if self._media is not None:
+            await self._media.close()

@@ -12,7 +12,7 @@ from voxcast.api.base import DisplayNum, Id, PageQuery, VendorModel, page_body, 
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
-from voxcast.services import agents, records
+from voxcast.services import agents, numbers, records
 
 router = APIRouter(route_class=VendorRoute, tags=["call center"])
 
@@ -223,4 +223,48 @@ async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[s
             current=req.current,
             size=req.size,
         )
+    return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))
+
+
+# -- inbound numbers (a voxcast extension, issue 11) -----------------------------------------
+
+
+class AddNumber(VendorModel):
+    number: Text = Field(min_length=2, max_length=32)
+    voiceGroupId: Id
+
+
+class NumberQuery(PageQuery):
+    pass
+
+
+@router.post("/cc/number/add", openapi_extra=envelope(Family.STATUS))
+async def add_number(req: AddNumber, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Calls to `number` (an INVITE reaching the registrar) ring agent group `voiceGroupId`
+    (-24 no such group of yours, -20 the number is taken, -9 not a number)."""
+    async with rt.sessions.begin() as session:
+        await numbers.add_number(
+            session, req.number, req.voiceGroupId, rt.clock.now(), account_id=account.id
+        )
+    return ok(Family.STATUS)
+
+
+@router.get("/cc/number/delete", openapi_extra=envelope(Family.STATUS))
+async def delete_number(
+    account: CurrentAccount, rt: Rt, number: Annotated[str, Query(min_length=1, max_length=32)]
+) -> dict[str, Any]:
+    """Stop taking calls to a number of yours (-24 when it is not one)."""
+    async with rt.sessions.begin() as session:
+        await numbers.remove_number(session, number, account_id=account.id)
+    return ok(Family.STATUS)
+
+
+@router.post("/cc/number/query", openapi_extra=envelope(Family.STATUS))
+async def query_numbers(req: NumberQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    async with rt.sessions() as session:
+        rows, total = await numbers.list_numbers(
+            session, account_id=account.id, current=req.current, size=req.size
+        )
+    for row in rows:
+        del row["accountId"]
     return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))

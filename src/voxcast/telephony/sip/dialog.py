@@ -159,6 +159,32 @@ class Dialog:
             invite_cseq=number,
         )
 
+    @classmethod
+    def from_invite(cls, invite: Request, local_tag: str, local: Local) -> Dialog:
+        """The dialog our 2xx to a received INVITE creates (§12.1.1, the UAS side): local and
+        remote are the INVITE's To and From swapped, the remote target its Contact, the route
+        set its Record-Route in order (not reversed: we are the callee)."""
+        frm = parse_name_addr(invite.headers.get("From") or "")
+        to = parse_name_addr(invite.headers.get("To") or "")
+        contacts = invite.headers.get_all("Contact")
+        target = parse_name_addr(contacts[0]).uri if contacts else frm.uri
+        number, _ = parse_cseq(invite.headers.get("CSeq") or "")
+        return cls(
+            call_id=invite.call_id,
+            local_uri=to.uri,
+            local_tag=local_tag,
+            remote_uri=frm.uri,
+            remote_tag=frm.tag or "",
+            remote_target=target,
+            local=local,
+            route_set=list(invite.headers.get_all("Record-Route")),
+            # our own requests count from 0 (§12.1.1 leaves the start to us); the far end's
+            # next one must be above its INVITE's
+            local_cseq=0,
+            invite_cseq=number,
+            remote_cseq=number,
+        )
+
     def _request(self, method: str, branch: str, cseq: int) -> Request:
         uri = self.remote_target
         routes = list(self.route_set)
