@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -20,16 +21,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 import voxcast
+from tests.helpers import signed_headers
 from tests.integration.dialing import insert_task
-from voxcast.clock import ScaledClock
+from voxcast.api.app import DATABASE_DOWN, create_app
+from voxcast.clock import FixedClock, ScaledClock
 from voxcast.config import Settings
 from voxcast.domain.enums import CalleeState, TaskStatus
-from voxcast.runtime import open_runtime
-from voxcast.security import generate_key
+from voxcast.runtime import Runtime, open_runtime
+from voxcast.security import SecretBox, generate_key, load_or_create_key
 from voxcast.services import accounts, rates
+from voxcast.storage.db import make_engine, make_sessionmaker
 from voxcast.storage.models import Account, Callee, CallRecord, Task
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -263,3 +269,33 @@ async def _campaign_through_outage(cluster: Cluster, tmp_path: Path) -> None:
                 p.kill()
                 p.wait()
         await rt.close()
+
+
+async def test_api_answers_a_system_error_in_one_line_while_the_database_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_free_port()}/voxcast"  # nothing listens there
+    engine = make_engine(url)
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC))
+    box = SecretBox(load_or_create_key(generate_key(), tmp_path))
+    rt = Runtime(Settings(), clock, engine, make_sessionmaker(engine), box, clock)
+    app = create_app(rt)
+    headers = signed_headers("k" * 32, "s" * 32, int(clock.now().timestamp()))
+    caplog.set_level(logging.INFO)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://voxcast.test"
+        ) as http:
+            started = time.monotonic()
+            answers = [(await http.get("/v3/getBalance", headers=headers)) for _ in range(3)]
+            elapsed = time.monotonic() - started
+    finally:
+        await engine.dispose()
+    assert [(a.status_code, a.json()) for a in answers] == [
+        (200, {"status": "-18", "reason": "Port program unusual: " + DATABASE_DOWN})
+    ] * 3
+    assert elapsed < 5
+    ours = [r for r in caplog.records if r.name.startswith("voxcast")]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in ours] == [
+        ("WARNING", "database unavailable (ConnectionRefusedError); request answered -18", None)
+    ] * 3

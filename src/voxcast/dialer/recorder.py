@@ -290,7 +290,8 @@ class Recorder:
             still = still.where(Callee.lease_owner == owner)
         # the same attempt: a result committed before (its acknowledgement lost) left the
         # callee DONE, or PENDING for a redial, or DIALING again on a later attempt
-        leased = dict((await session.execute(still.with_for_update())).tuples().all())
+        rows = (await session.execute(still.with_for_update())).all()
+        leased = {int(cid): int(attempts) for cid, attempts in rows}
         gone = [f for f in batch if leased.get(f.claimed.id) != f.claimed.attempts]
         if gone:
             log.warning("%d call results already written or reaped; not recorded twice", len(gone))
