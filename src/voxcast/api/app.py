@@ -81,7 +81,9 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     # the API's own sessions (same engine and pool) answer a database outage with -18
-    sessions = async_sessionmaker(runtime.engine, class_=ApiSession, expire_on_commit=False)
+    sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+        runtime.engine, class_=ApiSession, expire_on_commit=False
+    )
     app.state.runtime = dataclasses.replace(runtime, sessions=sessions)
     # the path is normalised in front of the router, so it never answers a redirect
     app.router.redirect_slashes = False
