@@ -96,6 +96,15 @@ def region_of(number: str) -> str:
     return country
 
 
+def _decoded(line: str) -> tuple[str, Finished] | None:
+    try:
+        return decode(line)
+    except (ValueError, KeyError, TypeError):
+        # only a disk fault gets here (lines are whole and written by this code)
+        log.error("unreadable line in a spill file, skipped: %.200s", line)
+        return None
+
+
 def spill_dir(data_dir: Path) -> Path:
     return data_dir / "spill"
 
@@ -162,7 +171,7 @@ class Recorder:
             batch.append(self._memory.popleft())
         if not batch:
             self._flush_overflow()
-            batch = [decode(line) for line in self._spill.read(BATCH)]
+            batch = [item for line in self._spill.read(BATCH) if (item := _decoded(line))]
         return batch
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -265,8 +274,8 @@ class Recorder:
             try:
                 lines = SpillFile.lines_in(path)
                 for line in lines:
-                    owner, item = decode(line)
-                    self._add(owner, item)
+                    if decoded := _decoded(line):
+                        self._add(*decoded)
                 self._flush_overflow()  # safe in our own file before the orphan goes
                 path.unlink(missing_ok=True)
                 with contextlib.suppress(FileNotFoundError):
