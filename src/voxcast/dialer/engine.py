@@ -445,13 +445,13 @@ class Dialer:
     async def _renew(self, now: datetime) -> None:
         """Extend the leases of calls whose results wait in the recorder (see the module
         docstring), every quarter margin, and at once after an outage."""
-        pending = dict(self.recorder.pending)
-        if not pending:
+        if not self.recorder.pending:
             return
         margin = self.rt.settings.lease_margin_seconds
         fresh = self._reachable_since is not None and self._reachable_since > self._renewed_at
         if not fresh and time.monotonic() - self._renewed_at < margin / 4:
             return
+        pending = dict(self.recorder.pending)
         until = now + self._stall_margin()
         by_owner: dict[str, list[int]] = {}
         for cid, owner in pending.items():
@@ -477,9 +477,9 @@ class Dialer:
         since = self._reachable_since
         if since is None or time.monotonic() - since < self.rt.settings.lease_margin_seconds:
             return  # a live worker may not have renewed its leases since the outage yet
-        held = self._calling | set(self.recorder.pending)
         async with self.rt.sessions.begin() as session:
-            ids = [i for i in await claims.expired_leases(session, now) if i not in held]
+            ids = await claims.expired_leases(session, now)
+            ids = [i for i in ids if i not in self._calling and i not in self.recorder.pending]
             if not ids:
                 return
             rows = (
