@@ -302,8 +302,9 @@ class Dialer:
         except PromptError as err:
             status, reason = TaskStatus.SUBMIT_FAILED, str(err)
             log.warning("task %s cannot be dialed: %s", task_id, reason)
-        except Exception:
-            log.exception("preparing task %s failed; it will be retried", task_id)
+        except Exception as exc:
+            # retried on a later tick; an outage is logged once, not per task and tick
+            self.outage.failed(exc, f"preparing task {task_id}")
             return
         now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
@@ -438,8 +439,8 @@ class Dialer:
                 await outbox.enqueue_many(
                     session, [item], self.rt.clock.now(), due=self.rt.wall.now()
                 )
-        except Exception:
-            log.exception("queueing the ringing push of %s failed", c.voice_id)
+        except Exception as exc:
+            self.outage.failed(exc, f"queueing the ringing push of {c.voice_id}")
 
     # -- crash recovery ------------------------------------------------------------------------
     async def _renew(self, now: datetime) -> None:
