@@ -6,7 +6,7 @@ outage (and a line when it is back); calls in progress go on and their results w
 recorder. The reaper's rule: a call is recorded as lost only when its lease has run out, this
 process does not hold it (dialing it or holding its unwritten result), and this process has
 reached the database without a failure for at least one lease margin. A live worker renews the
-leases of the results it holds at least every quarter margin once the database answers, so
+leases of the calls it holds at least every quarter margin once the database answers, so
 another worker's reaper, which waits out that margin after any outage it saw (or after its own
 start), finds them renewed: a worker that is alive and reaches the database is never reaped.
 """
@@ -377,9 +377,9 @@ class Dialer:
             facts.reason = f"carrier error: {exc}"[:120]
         finally:
             self._waiting.get(ctx.id, set()).discard(c.id)
-            # handed to the recorder in the same step: the reaper never sees it unheld
-            self.recorder.submit(Finished(ctx, c, limits, facts))
             self._calling.discard(c.id)
+        # no await in between: the reaper never sees the call neither calling nor pending
+        self.recorder.submit(Finished(ctx, c, limits, facts))
 
     # -- transfer to agents -------------------------------------------------------------------
     def _desk(self, carrier: Carrier) -> DbAgentDesk:
@@ -444,15 +444,17 @@ class Dialer:
 
     # -- crash recovery ------------------------------------------------------------------------
     async def _renew(self, now: datetime) -> None:
-        """Extend the leases of calls whose results wait in the recorder (see the module
-        docstring), every quarter margin, and at once after an outage."""
-        if not self.recorder.pending:
+        """Extend the leases of the calls this process holds, running or with their results
+        waiting in the recorder (see the module docstring), every quarter margin, and at once
+        after an outage; only leases that would run out within a margin are touched."""
+        if not self.recorder.pending and not self._calling:
             return
         margin = self.rt.settings.lease_margin_seconds
         fresh = self._reachable_since is not None and self._reachable_since > self._renewed_at
         if not fresh and time.monotonic() - self._renewed_at < margin / 4:
             return
-        pending = dict(self.recorder.pending)
+        pending = dict.fromkeys(self._calling, self.worker_id)
+        pending.update(self.recorder.pending)
         until = now + self._stall_margin()
         by_owner: dict[str, list[int]] = {}
         for cid, owner in pending.items():
