@@ -53,6 +53,8 @@ def test_lines_are_read_in_order_and_a_cut_line_is_not(tmp_path: Path) -> None:
     spill = SpillFile(tmp_path / "results-w.jsonl")
     spill.append(["a", "b", "c"])
     assert spill.read(2) == ["a", "b"]
+    spill.unread()  # not written: handed out again
+    assert spill.read(2) == ["a", "b"]
     spill.append(["d"])
     with spill.path.open("ab") as f:
         f.write(b'{"cut by a cra')

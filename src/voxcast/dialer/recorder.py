@@ -165,14 +165,16 @@ class Recorder:
         the grace period, left in the spill file)."""
         await self._idle.wait()
 
-    def _next_batch(self) -> list[tuple[str, Finished]]:
+    def _next_batch(self) -> tuple[list[tuple[str, Finished]], bool]:
+        """Up to BATCH results, from memory first; and whether they came from the file."""
         batch: list[tuple[str, Finished]] = []
         while self._memory and len(batch) < BATCH:
             batch.append(self._memory.popleft())
-        if not batch:
-            self._flush_overflow()
-            batch = [item for line in self._spill.read(BATCH) if (item := _decoded(line))]
-        return batch
+        if batch:
+            return batch, False
+        self._flush_overflow()
+        lines = self._spill.read(BATCH)
+        return [item for line in lines if (item := _decoded(line))], bool(lines)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._adopt_orphans()
@@ -182,7 +184,9 @@ class Recorder:
             if stop.is_set() and stopped_at is None:
                 stopped_at = time.monotonic()
             self._flush_overflow()
-            batch = self._next_batch()
+            batch, from_file = self._next_batch()
+            if from_file and not batch:
+                continue  # only unreadable lines
             if not batch:
                 self._spill.reset_if_done()
                 self._idle.set()
@@ -196,8 +200,11 @@ class Recorder:
                 for _owner, f in batch:
                     self.pending.pop(f.claimed.id, None)
                 continue
-            # back at the front, in order: memory may briefly exceed its bound by one batch
-            self._memory.extendleft(reversed(batch))
+            # back at the front, in order
+            if from_file:
+                self._spill.unread()
+            else:
+                self._memory.extendleft(reversed(batch))
             if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S:
                 self._spill_all()
                 self._idle.set()
@@ -254,6 +261,8 @@ class Recorder:
 
     def _release_spill_lock(self) -> None:
         if self._lock is not None:
+            if not self._spill.path.exists():
+                self._spill.path.with_suffix(".lock").unlink(missing_ok=True)
             self._lock.close()
             self._lock = None
 

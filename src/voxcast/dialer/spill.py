@@ -86,6 +86,7 @@ class SpillFile:
         self._offset = 0
         #: lines appended and not yet handed out
         self.waiting = 0
+        self._last: tuple[int, int] = (0, 0)
 
     def append(self, lines: list[str]) -> None:
         """Add lines durably: they survive a crash once this returns."""
@@ -115,7 +116,15 @@ class SpillFile:
                 self._offset += len(raw)
                 lines.append(raw.decode().rstrip("\n"))
         self.waiting -= len(lines)
+        self._last = (len(lines), sum(len(line.encode()) + 1 for line in lines))
         return lines
+
+    def unread(self) -> None:
+        """Hand out the lines of the last `read` again (they could not be written)."""
+        count, size = self._last
+        self._offset -= size
+        self.waiting += count
+        self._last = (0, 0)
 
     def reset_if_done(self) -> None:
         """Drop the file once every line in it has been handed out (and written)."""
