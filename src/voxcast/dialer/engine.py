@@ -47,6 +47,8 @@ log = logging.getLogger("voxcast.dialer")
 
 CarrierFor = Callable[[int], Carrier]
 LOST_CALL_CODE = 500
+#: seconds between ticks while the database is unreachable
+OUTAGE_TICK_S = 0.5
 
 
 def new_worker_id() -> str:
@@ -100,8 +102,11 @@ class Dialer:
         try:
             while not stop.is_set():
                 await self._tick_once()
+                pause = self.tick_seconds
+                if self.outage.since is not None:
+                    pause = max(pause, OUTAGE_TICK_S)  # one connection attempt, not a spin
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
             await self.drain(flush=False)
         finally:
             for job in list(self._jobs):
