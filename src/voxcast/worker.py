@@ -12,6 +12,7 @@ from voxcast.dialer.engine import Dialer, new_worker_id
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
 from voxcast.services import sms
+from voxcast.storage.db import Outage
 from voxcast.telephony.directory import CarrierDirectory
 from voxcast.telephony.registrar import RegistrarService, parse_hostport
 from voxcast.telephony.sandbox import SandboxCarrier
@@ -54,12 +55,14 @@ class Background:
         log.info("worker %s started (dialer, push sender, SMS sink)", self.worker_id)
 
     async def _sms_loop(self) -> None:
+        outage = Outage(log, "SMS wait until it is back")
         while not self.stop.is_set():
             try:
                 async with self.rt.sessions.begin() as session:
                     await sms.deliver_due(session, self.rt.clock.now())
-            except Exception:
-                log.exception("SMS sink pass failed")
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc, "SMS sink pass")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=self.dialer.tick_seconds * 5)
 

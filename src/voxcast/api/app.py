@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
@@ -26,6 +30,24 @@ from voxcast.api.routers import (
 from voxcast.api.routing import NormalizePath, validation_reason
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
+from voxcast.storage.db import unavailable
+
+log = logging.getLogger("voxcast.api")
+
+#: the reason of the system error (-18) a request gets while the database is unreachable
+DATABASE_DOWN = "database unavailable, try again later"
+
+
+class ApiSession(AsyncSession):
+    """A session that turns "the database cannot be reached" into the vendor's system error
+    (-18) with one log line, instead of an incident with a traceback per request."""
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        await super().__aexit__(type_, value, traceback)
+        if isinstance(value, Exception) and unavailable(value):
+            log.warning("database unavailable (%s); request answered -18", type(value).__name__)
+            raise ApiError(Code.SYSTEM, DATABASE_DOWN) from value
+
 
 ROUTERS: list[APIRouter] = [
     account.router,
@@ -58,7 +80,11 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
+    # the API's own sessions (same engine and pool) answer a database outage with -18
+    sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+        runtime.engine, class_=ApiSession, expire_on_commit=False
+    )
+    app.state.runtime = dataclasses.replace(runtime, sessions=sessions)
     # the path is normalised in front of the router, so it never answers a redirect
     app.router.redirect_slashes = False
     app.add_middleware(NormalizePath)

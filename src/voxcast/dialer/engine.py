@@ -1,5 +1,15 @@
 """The dialer loop: each tick advances task states, reaps dead workers' calls, claims due
-callees within each account's limits and runs their calls; results go to the recorder."""
+callees within each account's limits and runs their calls; results go to the recorder.
+
+Database outages: a tick that cannot reach the database claims nothing and logs one warning per
+outage (and a line when it is back); calls in progress go on and their results wait in the
+recorder. The reaper's rule: a call is recorded as lost only when its lease has run out, this
+process does not hold it (dialing it or holding its unwritten result), and this process has
+reached the database without a failure for at least one lease margin. A live worker renews the
+leases of the calls it holds at least every quarter margin once the database answers, so
+another worker's reaper, which waits out that margin after any outage it saw (or after its own
+start), finds them renewed: a worker that is alive and reaches the database is never reaped.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +34,12 @@ from voxcast.dialer.desk import DEFAULT_WAIT_S, DbAgentDesk
 from voxcast.dialer.prompts import PromptError, PromptResolver
 from voxcast.dialer.recorder import Finished, Recorder
 from voxcast.domain.callresult import CallFacts, called_info_text
-from voxcast.domain.enums import TaskStatus
+from voxcast.domain.enums import CalleeState, TaskStatus
 from voxcast.domain.ids import voice_id as make_voice_id
 from voxcast.ports import AgentAnswered, AgentRinging, Carrier, DialRequest, HangupBy, Transfer
 from voxcast.runtime import Runtime
 from voxcast.services import ccrecords
+from voxcast.storage.db import Outage
 from voxcast.storage.models import CALLEES, Account, App, Callee, RecallNode, Task
 from voxcast.webhooks import outbox
 
@@ -35,6 +47,8 @@ log = logging.getLogger("voxcast.dialer")
 
 CarrierFor = Callable[[int], Carrier]
 LOST_CALL_CODE = 500
+#: seconds between ticks while the database is unreachable
+OUTAGE_TICK_S = 0.5
 
 
 def new_worker_id() -> str:
@@ -73,6 +87,12 @@ class Dialer:
         #: per task, its calls in progress not yet with an agent (proportional dialing)
         self._waiting: dict[int, set[int]] = {}
         self.recorder = Recorder(rt, self.worker_id)
+        #: callees of the calls this process is running
+        self._calling: set[int] = set()
+        self.outage = Outage(log, "not claiming calls until it is back")
+        #: monotonic time since which every tick reached the database (start counts)
+        self._reachable_since: float | None = time.monotonic()
+        self._renewed_at = 0.0
 
     # -- loop -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -81,35 +101,51 @@ class Dialer:
         writer = asyncio.create_task(self.recorder.run(writer_stop), name="recorder")
         try:
             while not stop.is_set():
-                try:
-                    await self.tick()
-                except Exception:
-                    log.exception("dialer tick failed; retrying")
+                await self._tick_once()
+                pause = self.tick_seconds
+                if self.outage.since is not None:
+                    pause = max(pause, OUTAGE_TICK_S)  # one connection attempt, not a spin
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
-            await self.drain()
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+            await self.drain(flush=False)
         finally:
             for job in list(self._jobs):
                 job.cancel()
             writer_stop.set()
             await writer
 
-    async def drain(self, grace_seconds: float = 10.0) -> None:
+    async def _tick_once(self) -> None:
+        try:
+            await self.tick()
+        except Exception as exc:
+            if self.outage.failed(exc, "dialer tick"):
+                self._reachable_since = None
+            return
+        if self.outage.since is not None or self._reachable_since is None:
+            self.recorder.poke()  # results waiting for the database need not wait out a backoff
+        self.outage.ok()
+        if self._reachable_since is None:
+            self._reachable_since = time.monotonic()
+
+    async def drain(self, grace_seconds: float = 10.0, *, flush: bool = True) -> None:
         """Wait for calls in progress; past the grace period they are cut (their leases run
-        out and a live worker records them as lost)."""
+        out and a live worker records them as lost). With `flush`, also wait until their
+        results are written."""
         if self.stats.in_flight:
             _done, pending = await asyncio.wait(set(self.stats.in_flight), timeout=grace_seconds)
             for task in pending:
                 task.cancel()
             if pending:
                 log.warning("stopped with %d calls in progress", len(pending))
-        await self.recorder.flushed()
+        if flush:
+            await self.recorder.flushed()
 
     async def tick(self) -> int:
         """One pass; returns how many calls it started."""
         now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
             await scheduler.advance(session, now)
+        await self._renew(now)
         await self._reap(now)
         await self._prepare_submitted(now)
         started = 0
@@ -271,8 +307,9 @@ class Dialer:
         except PromptError as err:
             status, reason = TaskStatus.SUBMIT_FAILED, str(err)
             log.warning("task %s cannot be dialed: %s", task_id, reason)
-        except Exception:
-            log.exception("preparing task %s failed; it will be retried", task_id)
+        except Exception as exc:
+            # retried on a later tick; an outage is logged once, not per task and tick
+            self.outage.failed(exc, f"preparing task {task_id}")
             return
         now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
@@ -310,6 +347,7 @@ class Dialer:
         self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
     ) -> None:
         facts = CallFacts(call_time=now)
+        self._calling.add(c.id)
         try:
             if not self.prompts.knows(ctx.id):
                 async with self.rt.sessions() as session:
@@ -344,6 +382,8 @@ class Dialer:
             facts.reason = f"carrier error: {exc}"[:120]
         finally:
             self._waiting.get(ctx.id, set()).discard(c.id)
+            self._calling.discard(c.id)
+        # no await in between: the reaper never sees the call neither calling nor pending
         self.recorder.submit(Finished(ctx, c, limits, facts))
 
     # -- transfer to agents -------------------------------------------------------------------
@@ -404,14 +444,50 @@ class Dialer:
                 await outbox.enqueue_many(
                     session, [item], self.rt.clock.now(), due=self.rt.wall.now()
                 )
-        except Exception:
-            log.exception("queueing the ringing push of %s failed", c.voice_id)
+        except Exception as exc:
+            self.outage.failed(exc, f"queueing the ringing push of {c.voice_id}")
 
     # -- crash recovery ------------------------------------------------------------------------
+    async def _renew(self, now: datetime) -> None:
+        """Extend the leases of the calls this process holds, running or with their results
+        waiting in the recorder (see the module docstring), every quarter margin, and at once
+        after an outage; only leases that would run out within a margin are touched."""
+        if not self.recorder.pending and not self._calling:
+            return
+        margin = self.rt.settings.lease_margin_seconds
+        fresh = self._reachable_since is not None and self._reachable_since > self._renewed_at
+        if not fresh and time.monotonic() - self._renewed_at < margin / 4:
+            return
+        pending = dict.fromkeys(self._calling, self.worker_id)
+        pending.update(self.recorder.pending)
+        until = now + self._stall_margin()
+        by_owner: dict[str, list[int]] = {}
+        for cid, owner in pending.items():
+            by_owner.setdefault(owner, []).append(cid)
+        async with self.rt.sessions.begin() as session:
+            for owner, ids in by_owner.items():
+                for i in range(0, len(ids), 1000):
+                    await session.execute(
+                        update(Callee)
+                        .where(
+                            Callee.id.in_(ids[i : i + 1000]),
+                            Callee.lease_owner == owner,
+                            Callee.state == CalleeState.DIALING,
+                            Callee.lease_until < until,
+                        )
+                        .values(lease_until=until)
+                        .execution_options(synchronize_session=False)
+                    )
+        self._renewed_at = time.monotonic()
+
     async def _reap(self, now: datetime) -> None:
         """Record calls whose worker died as lost; never dial them again (no double calls)."""
+        since = self._reachable_since
+        if since is None or time.monotonic() - since < self.rt.settings.lease_margin_seconds:
+            return  # a live worker may not have renewed its leases since the outage yet
         async with self.rt.sessions.begin() as session:
             ids = await claims.expired_leases(session, now)
+            ids = [i for i in ids if i not in self._calling and i not in self.recorder.pending]
             if not ids:
                 return
             rows = (

@@ -1,20 +1,37 @@
 """Writes finished calls: call record, callee state, balance debit, push and SMS, in batches.
 
 Calls end at a high rate, so results are group-committed: one transaction writes up to a few
-hundred of them. A call's lease outlives the wait in the queue; if the process dies first, the
-lease runs out and a live worker records the call as lost (engine._reap), so nothing is lost
-and nobody is dialed twice.
+hundred of them. A result waits for the database as long as this process lives: a failed batch
+is retried with capped backoff (0.2 s doubling to 5 s) and never dropped. Up to MEMORY_LIMIT
+results wait in memory; beyond that they are appended to a spill file under the data dir
+(JSON lines, fsync'd per batch; see dialer/spill.py) and replayed when the database is back. A
+file left by a process that ended before replaying it is replayed by the next process to start
+on that data dir (it holds the file's lock only while alive).
+
+Writing is idempotent: a result is written only while its callee is still DIALING, leased to
+its owner, on the same attempt; the callee row and the call record commit in one transaction, so
+a batch whose commit succeeded but whose acknowledgement was lost is skipped on the retry.
+
+While results wait, their calls keep their leases: the dialer renews them (engine._renew) and
+never reaps calls this process holds, so nothing is recorded as lost while its true outcome is
+on its way. If the process dies first, the leases run out and a live worker records the calls as
+lost (engine._reap), so nothing is lost and nobody is dialed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
-from collections import defaultdict
+import os
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -23,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.dialer.claims import Claimed
 from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer.spill import SpillFile, decode, encode
 from voxcast.domain.billing import BillPeriod, call_cost
 from voxcast.domain.callresult import CallFacts, called_info_text
 from voxcast.domain.enums import CalleeState
@@ -31,11 +49,19 @@ from voxcast.runtime import Runtime
 from voxcast.services import ccrecords
 from voxcast.services import rates as rate_service
 from voxcast.services.records import record_to_push_json
+from voxcast.storage.db import Outage
 from voxcast.storage.models import Account, App, Callee, CallRecord, CcRecord, SmsMessage
 from voxcast.webhooks import outbox
 
 log = logging.getLogger("voxcast.recorder")
 BATCH = 256
+#: results kept in memory while the database is away; more go to the spill file
+MEMORY_LIMIT = 10_000
+RETRY_FIRST_S = 0.2
+RETRY_CAP_S = 5.0
+#: after a stop, how long results still try to reach the database before being left in the
+#: spill file for the next start
+STOP_GRACE_S = 10.0
 
 
 @dataclass
@@ -70,67 +96,224 @@ def region_of(number: str) -> str:
     return country
 
 
+def _decoded(line: str) -> tuple[str, Finished] | None:
+    try:
+        return decode(line)
+    except (ValueError, KeyError, TypeError):
+        # only a disk fault gets here (lines are whole and written by this code)
+        log.error("unreadable line in a spill file, skipped: %.200s", line)
+        return None
+
+
+def spill_dir(data_dir: Path) -> Path:
+    return data_dir / "spill"
+
+
 class Recorder:
     """Queues finished calls and writes them in batches (see the module docstring)."""
 
     def __init__(self, rt: Runtime, worker_id: str) -> None:
         self.rt = rt
         self.worker_id = worker_id
-        self._queue: asyncio.Queue[Finished] = asyncio.Queue()
         self.written = 0
+        self.memory_limit = MEMORY_LIMIT
+        #: results waiting in memory, with the worker id their lease is held by
+        self._memory: deque[tuple[str, Finished]] = deque()
+        #: results beyond the memory bound, not yet appended to the spill file
+        self._overflow: list[str] = []
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in worker_id)
+        self._spill = SpillFile(spill_dir(rt.settings.data_dir) / f"results-{safe}.jsonl")
+        self._lock: IO[bytes] | None = None
+        #: callee id -> lease owner of every result not written yet (memory, overflow, file)
+        self.pending: dict[int, str] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.outage = Outage(log, "call results wait (in memory, then in the spill file)")
+
+    @property
+    def spilled(self) -> int:
+        """Results waiting in the spill file (or about to be written to it)."""
+        return self._spill.waiting + len(self._overflow)
 
     def submit(self, item: Finished) -> None:
-        self._queue.put_nowait(item)
+        self._add(self.worker_id, item)
+        self._wake.set()
+
+    def _add(self, owner: str, item: Finished) -> None:
+        self.pending[item.claimed.id] = owner
+        self._idle.clear()
+        if len(self._memory) < self.memory_limit and not self.spilled:
+            self._memory.append((owner, item))
+            return
+        self._overflow.append(encode(item, owner))
+        if len(self._overflow) >= BATCH:
+            self._flush_overflow()
+
+    def _flush_overflow(self) -> None:
+        if self._overflow:
+            self._hold_spill_lock()
+            lines, self._overflow = self._overflow, []
+            self._spill.append(lines)
+
+    def poke(self) -> None:
+        """Retry now (the dialer saw the database come back)."""
+        self._wake.set()
 
     async def flushed(self) -> None:
-        """Returns once everything submitted so far is written (or given up on)."""
-        await self._queue.join()
+        """Returns once everything submitted so far is written (or, after a stop that outlasted
+        the grace period, left in the spill file)."""
+        await self._idle.wait()
+
+    def _next_batch(self) -> tuple[list[tuple[str, Finished]], bool]:
+        """Up to BATCH results, from memory first; and whether they came from the file."""
+        batch: list[tuple[str, Finished]] = []
+        while self._memory and len(batch) < BATCH:
+            batch.append(self._memory.popleft())
+        if batch:
+            return batch, False
+        self._flush_overflow()
+        lines = self._spill.read(BATCH)
+        return [item for line in lines if (item := _decoded(line))], bool(lines)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not (stop.is_set() and self._queue.empty()):
-            try:
-                first = await asyncio.wait_for(self._queue.get(), timeout=0.1)
-            except TimeoutError:
+        self._adopt_orphans()
+        delay = RETRY_FIRST_S
+        stopped_at: float | None = None
+        while True:
+            if stop.is_set() and stopped_at is None:
+                stopped_at = time.monotonic()
+            self._flush_overflow()
+            batch, from_file = self._next_batch()
+            if from_file and not batch:
+                continue  # only unreadable lines
+            if not batch:
+                self._spill.reset_if_done()
+                self._idle.set()
+                if stop.is_set():
+                    self._release_spill_lock()
+                    return
+                await self._sleep(0.1)
                 continue
-            batch = [first]
-            while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write_with_retry(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _write_with_retry(self, batch: list[Finished]) -> None:
-        for attempt in range(3):
-            try:
-                async with self.rt.sessions.begin() as session:
-                    await self.write(session, batch, owner=self.worker_id)
+            if await self._write_once(batch):
+                delay = RETRY_FIRST_S
+                for _owner, f in batch:
+                    self.pending.pop(f.claimed.id, None)
+                continue
+            # back at the front, in order
+            if from_file:
+                self._spill.unread()
+            else:
+                self._memory.extendleft(reversed(batch))
+            if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_S:
+                self._spill_all()
+                self._idle.set()
+                self._release_spill_lock()
+                log.warning(
+                    "stopping with %d call results in %s; the next start on this data dir "
+                    "writes them",
+                    self._spill.waiting,
+                    self._spill.path,
+                )
                 return
-            except Exception:
-                log.exception("writing %d call results failed (try %d)", len(batch), attempt + 1)
-                await asyncio.sleep(0.2 * (attempt + 1))
-        log.error(
-            "gave up writing %d call results; their leases will expire and a live worker "
-            "records them as lost",
-            len(batch),
-        )
+            await self._sleep(delay)
+            delay = min(delay * 2, RETRY_CAP_S)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, waking early on new results or a poke; the overflow reaches the file meanwhile."""
+        self._wake.clear()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=min(left, 0.1))
+            self._flush_overflow()
+
+    async def _write_once(self, batch: list[tuple[str, Finished]]) -> bool:
+        owners: dict[str, list[Finished]] = defaultdict(list)
+        for owner, f in batch:
+            owners[owner].append(f)
+        try:
+            async with self.rt.sessions.begin() as session:
+                for owner, items in owners.items():
+                    await self.write(session, items, owner=owner)
+        except Exception as exc:
+            # a failure of a reachable database is retried too: dropping the batch would bill
+            # nothing for calls that happened; the traceback says what to fix
+            self.outage.failed(exc, f"writing {len(batch)} call results")
+            return False
+        self.outage.ok()
+        return True
+
+    def _spill_all(self) -> None:
+        while self._memory:
+            owner, f = self._memory.popleft()
+            self._overflow.append(encode(f, owner))
+        self._flush_overflow()
+
+    # -- the spill file's lock: held while this process lives ---------------------------------
+    def _hold_spill_lock(self) -> None:
+        if self._lock is not None:
+            return
+        self._spill.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self._spill.path.with_suffix(".lock").open("ab")
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        self._lock = lock
+
+    def _release_spill_lock(self) -> None:
+        if self._lock is not None:
+            if not self._spill.path.exists():
+                self._spill.path.with_suffix(".lock").unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
+
+    def _adopt_orphans(self) -> None:
+        """Take over the spill files of processes that ended before replaying them."""
+        folder = spill_dir(self.rt.settings.data_dir)
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("results-*.jsonl")):
+            if path == self._spill.path:
+                continue
+            lock = path.with_suffix(".lock").open("ab")
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.close()  # its process is alive and replays it itself
+                continue
+            try:
+                lines = SpillFile.lines_in(path)
+                for line in lines:
+                    if decoded := _decoded(line):
+                        self._add(*decoded)
+                self._flush_overflow()  # safe in our own file before the orphan goes
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path.with_suffix(".lock"))
+            finally:
+                lock.close()
+            if lines:
+                log.warning("replaying %d call results left in %s", len(lines), path)
+        if self.pending:
+            self._wake.set()
 
     async def write(
         self, session: AsyncSession, batch: list[Finished], *, owner: str | None
     ) -> None:
         """Write results whose callee is still leased to `owner` (None: reaper, any owner)."""
         ids = [f.claimed.id for f in batch]
-        still = select(Callee.id).where(Callee.id.in_(ids), Callee.state == CalleeState.DIALING)
+        still = select(Callee.id, Callee.attempts).where(
+            Callee.id.in_(ids), Callee.state == CalleeState.DIALING
+        )
         if owner is not None:
             still = still.where(Callee.lease_owner == owner)
-        mine = set((await session.scalars(still.with_for_update())).all())
-        lost = [f for f in batch if f.claimed.id not in mine]
-        if lost:
-            log.warning(
-                "%d calls finished after their lease was reaped; not recorded twice", len(lost)
-            )
-        batch = [f for f in batch if f.claimed.id in mine]
+        # the same attempt: a result committed before (its acknowledgement lost) left the
+        # callee DONE, or PENDING for a redial, or DIALING again on a later attempt
+        rows = (await session.execute(still.with_for_update())).all()
+        leased = {int(cid): int(attempts) for cid, attempts in rows}
+        gone = [f for f in batch if leased.get(f.claimed.id) != f.claimed.attempts]
+        if gone:
+            log.warning("%d call results already written or reaped; not recorded twice", len(gone))
+        batch = [f for f in batch if leased.get(f.claimed.id) == f.claimed.attempts]
         if not batch:
             return
         await session.execute(

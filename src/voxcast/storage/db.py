@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +19,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+try:
+    import asyncpg  # type: ignore[import-untyped]
+
+    _DRIVER_UNAVAILABLE: tuple[type[BaseException], ...] = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.InterfaceError,
+    )
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _DRIVER_UNAVAILABLE = ()
+
+#: seconds to wait for a PostgreSQL connection before the request or tick fails
+CONNECT_TIMEOUT_S = 5.0
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: execution option of read-only sessions: on SQLite their transactions begin DEFERRED
 READ_ONLY = "voxcast_read_only"
@@ -83,7 +101,26 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    # a server that does not answer must fail a request in seconds, not asyncpg's 60
+    kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_S})
     return create_async_engine(full, **kwargs)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (down, restarting, connection cut),
+    as opposed to a query that failed on a reachable database."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (OperationalError, InterfaceError, OSError, TimeoutError)):
+            return True
+        if isinstance(seen, _DRIVER_UNAVAILABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def make_sessionmaker(
@@ -120,3 +157,34 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+class Outage:
+    """One loop's view of the database: a warning when it becomes unreachable and a line when
+    it is back, instead of a traceback on every pass while it is down."""
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log = log
+        self.what = what
+        #: monotonic time the current outage was first seen; None while reachable
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException, doing: str) -> bool:
+        """Log a failed pass; True when it was the database being unreachable."""
+        if not unavailable(exc):
+            self.log.exception("%s failed", doing)
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+            self.log.warning(
+                "database unreachable (%s: %s); %s",
+                type(exc).__name__,
+                str(exc).splitlines()[0][:160] if str(exc) else "",
+                self.what,
+            )
+        return True
+
+    def ok(self) -> None:
+        if self.since is not None:
+            self.log.warning("database reachable again after %.1f s", time.monotonic() - self.since)
+            self.since = None

@@ -18,6 +18,7 @@ from sqlalchemy import case, or_, select, update
 from voxcast import __version__
 from voxcast.domain.enums import TerminationStyle, styled_termination_code
 from voxcast.runtime import Runtime
+from voxcast.storage.db import Outage
 from voxcast.storage.models import App, Push
 from voxcast.webhooks import outbox, signing
 
@@ -107,15 +108,17 @@ class PushSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, pausing briefly (wall time) after an empty pass."""
+        outage = Outage(log, "pushes wait until it is back")
         try:
             while not stop.is_set():
                 pause = self.idle_seconds
                 try:
                     sent = await self.deliver_due()
-                except Exception:
+                    outage.ok()
+                except Exception as exc:
                     # e.g. the database is unreachable: claimed rows keep their lease and are
                     # taken again once it runs out; wait a little longer before the next try
-                    log.exception("push pass failed; retrying")
+                    outage.failed(exc, "push pass")
                     sent, pause = 0, max(self.idle_seconds, 1.0)
                 if sent == 0:
                     with contextlib.suppress(TimeoutError):
