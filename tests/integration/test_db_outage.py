@@ -35,7 +35,8 @@ from voxcast.domain.enums import CalleeState, TaskStatus
 from voxcast.runtime import Runtime, open_runtime
 from voxcast.security import SecretBox, generate_key, load_or_create_key
 from voxcast.services import accounts, rates
-from voxcast.storage.db import make_engine, make_sessionmaker
+from voxcast.services.authcache import INFO_KEY, AuthCache
+from voxcast.storage.db import make_engine, make_readonly_sessionmaker, make_sessionmaker
 from voxcast.storage.models import Account, Callee, CallRecord, Task
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -278,7 +279,18 @@ async def test_api_answers_a_system_error_in_one_line_while_the_database_is_down
     engine = make_engine(url)
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC))
     box = SecretBox(load_or_create_key(generate_key(), tmp_path))
-    rt = Runtime(Settings(), clock, engine, make_sessionmaker(engine), box, clock)
+    cache = AuthCache(0)
+    info = {INFO_KEY: cache}
+    rt = Runtime(
+        Settings(),
+        clock,
+        engine,
+        make_sessionmaker(engine, info),
+        box,
+        clock,
+        make_readonly_sessionmaker(engine, info),
+        cache,
+    )
     app = create_app(rt)
     headers = signed_headers("k" * 32, "s" * 32, int(clock.now().timestamp()))
     caplog.set_level(logging.INFO)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
@@ -30,7 +30,8 @@ from voxcast.api.routers import (
 from voxcast.api.routing import NormalizePath, validation_reason
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
-from voxcast.storage.db import unavailable
+from voxcast.services.authcache import INFO_KEY
+from voxcast.storage.db import make_readonly_sessionmaker, make_sessionmaker, unavailable
 
 log = logging.getLogger("voxcast.api")
 
@@ -80,11 +81,14 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    # the API's own sessions (same engine and pool) answer a database outage with -18
-    sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
-        runtime.engine, class_=ApiSession, expire_on_commit=False
+    # the API's own sessions (same engine, pool and auth-cache hooks) answer a database
+    # outage with -18
+    info = {INFO_KEY: runtime.auth_cache}
+    app.state.runtime = dataclasses.replace(
+        runtime,
+        sessions=make_sessionmaker(runtime.engine, info, ApiSession),
+        readonly=make_readonly_sessionmaker(runtime.engine, info, ApiSession),
     )
-    app.state.runtime = dataclasses.replace(runtime, sessions=sessions)
     # the path is normalised in front of the router, so it never answers a redirect
     app.router.redirect_slashes = False
     app.add_middleware(NormalizePath)

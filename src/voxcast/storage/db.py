@@ -124,20 +124,23 @@ def unavailable(exc: BaseException) -> bool:
 
 
 def make_sessionmaker(
-    engine: AsyncEngine, info: dict[str, Any] | None = None
+    engine: AsyncEngine,
+    info: dict[str, Any] | None = None,
+    class_: type[AsyncSession] = AsyncSession,
 ) -> async_sessionmaker[AsyncSession]:
-    """`info` is copied into each session's `Session.info` (the runtime's auth cache)."""
-    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
+    """`info` is copied into each session's `Session.info` (the runtime's auth cache);
+    `class_` is the API's session, which answers a database outage with -18."""
+    return async_sessionmaker(engine, class_=class_, expire_on_commit=False, info=info or {})
 
 
 def make_readonly_sessionmaker(
-    engine: AsyncEngine, info: dict[str, Any] | None = None
+    engine: AsyncEngine,
+    info: dict[str, Any] | None = None,
+    class_: type[AsyncSession] = AsyncSession,
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for requests that only read (the balance, queries, the Sign check): on SQLite
     they do not take the write lock. They share the engine's connection pool."""
-    return async_sessionmaker(
-        engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, info=info or {}
-    )
+    return make_sessionmaker(engine.execution_options(**{READ_ONLY: True}), info, class_)
 
 
 def _alembic_config(connection: Connection) -> Config:
