@@ -116,6 +116,7 @@ async def queue_reports(rt: Runtime, tenant: Tenant) -> None:
                 for vid, code in ((OK_ID, "200"), (BUSY_ID, "486"))
             ),
             rt.clock.now(),
+            due=rt.wall.now(),
         )
 
 
