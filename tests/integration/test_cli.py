@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,18 +107,27 @@ def test_set_ip_whitelist_refuses_a_bad_cidr_and_a_whitelist_outside_loopback_an
     assert no_account.returncode == USAGE_ERROR and "does not exist" in no_account.stderr
     with serving(cli) as base:
         key, secret = str(created["apiKey"]), str(created["apiSecret"])
+
+        def code_once_settled(expected: str) -> str:
+            """The answer after a change made by another process: the server's verified-key
+            cache sees it within its TTL (2 s, docs/security.md), never later."""
+            deadline = time.monotonic() + 2.0 + 1.5
+            with VoxcastClient(base, key, secret) as vc:
+                code = vc.get_balance().code
+                while code != expected and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    code = vc.get_balance().code
+            return code
+
         cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.0/24")
-        with VoxcastClient(base, key, secret) as vc:
-            outside = vc.get_balance()
+        outside = code_once_settled("-2")
         cli.run(
             "admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.7,127.0.0.1"
         )
-        with VoxcastClient(base, key, secret) as vc:
-            listed = vc.get_balance()
+        listed = code_once_settled("0")
         cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "")
-        with VoxcastClient(base, key, secret) as vc:
-            anyone = vc.get_balance()
-    assert (outside.code, listed.code, anyone.code) == ("-2", "0", "0")
+        anyone = code_once_settled("0")
+    assert (outside, listed, anyone) == ("-2", "0", "0")
 
 
 def test_set_balance_sets_then_adjusts_and_a_signed_request_sees_the_result(
