@@ -3,6 +3,8 @@ their codes (-9 not a number, -20 taken, -24 no such group / number of yours) an
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Tenant
 from tests.contract.test_callcenter_agents import assert_code, new_group
 
@@ -59,3 +61,11 @@ async def test_deleting_the_group_removes_its_numbers(tenant: Tenant) -> None:
     assert_code(await tenant.client.add_inbound_number("4001", group_id), "0")
     assert_code(await tenant.client.delete_seat_group(group_id), "0")
     assert (await tenant.client.query_inbound_numbers()).data["total"] == 0
+
+
+@pytest.mark.parametrize("number", ["12\x00", "\u00e434", "123\n", "+", "1" * 20])
+async def test_deleting_a_string_that_is_no_number_is_minus_9_not_a_crash(
+    tenant: Tenant, number: str
+) -> None:
+    # schemathesis found NULs and the like reaching PostgreSQL (an incident, -18)
+    assert_code(await tenant.client.delete_inbound_number(number), "-9", "number")

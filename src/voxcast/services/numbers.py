@@ -16,7 +16,7 @@ from voxcast.domain.codes import ApiError, Code
 from voxcast.storage.models import InboundNumber, SeatGroup
 
 #: what a caller can dial: digits, an optional leading + (a record's `called` holds 20)
-NUMBER = re.compile(r"^\+?[0-9]{2,19}$")
+NUMBER = re.compile(r"\+?[0-9]{2,19}")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Route:
 
 
 def check_number(number: str, field: str = "number") -> str:
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise ApiError(
             Code.PHONE_INVALID,
             f"{field}: {number!r} is not a number (2-19 digits, an optional leading +)",
@@ -74,6 +74,7 @@ async def add_number(
 async def remove_number(
     session: AsyncSession, number: str, *, account_id: int | None = None
 ) -> None:
+    check_number(number)  # before it reaches the database: NULs and the like are no number
     row = await session.scalar(select(InboundNumber).where(InboundNumber.number == number))
     if row is None or (account_id is not None and row.account_id != account_id):
         raise ApiError(Code.NOT_FOUND, f"number: {number} is not an inbound number")
