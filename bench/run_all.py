@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BENCHES = [
     "intake.py",
+    "sheet.py",
     "dialer.py",
     "push.py",
     "tts.py",
@@ -18,6 +19,8 @@ BENCHES = [
     "sip_task.py",
     "bridge.py",
     "api.py",
+    "amd.py",
+    "cluster.py",
 ]
 
 

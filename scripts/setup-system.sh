@@ -7,6 +7,9 @@ PACKAGES=(
   "sqlite3"
   "sip-tester"
   "espeak-ng"
+  # the default English female voice (HMM, CMU ARCTIC slt) and the engine that speaks it
+  "festival"
+  "festvox-us-slt-hts"
   "openssl"
   # third-party SIP peers of tests/interop: the softphone (agent and callee) and the proxy;
   # the kamailio package itself holds every module the test proxy loads (tm, sl, rr, auth...)
@@ -14,10 +17,22 @@ PACKAGES=(
   "kamailio"
   # Kamailio's tls.so: the TLS proxy of tests/interop/test_tls.py (SIP over TLS trunks)
   "kamailio-tls-modules"
+  # the namespace cluster of tests/cluster: `ip netns`, veth pairs and a bridge (iproute2),
+  # and the relay from the bridge to PostgreSQL on 127.0.0.1 (socat)
+  "iproute2"
+  "socat"
   # a real DNS server (NAPTR/SRV/A) for the RFC 3263 tests of tests/integration/test_sip_dns.py
   "dnsmasq-base"
   # the HTTP load generator of bench/api.py
   "wrk"
+  # English voices that bench/tts.py measures beside voxcast's own engines: Festival with the
+  # HTS us-slt voice (text2wave) and flite
+  "festival"
+  "festvox-us-slt-hts"
+  "flite"
+  # the browser the console's Playwright tests drive (tests/console): Debian's build, never
+  # one that `playwright install` would download
+  "chromium"
 )
 
 missing=()

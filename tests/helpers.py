@@ -1,8 +1,12 @@
-"""Small helpers for tests: signed raw headers, a hostile spreadsheet."""
+"""Small helpers for tests: signed raw headers, a hostile spreadsheet, what makes an API
+answer a failure for the fuzz tests."""
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import re
 import zipfile
 
 from voxcast.domain.signing import sign
@@ -74,3 +78,50 @@ def shared_strings_bomb(megabytes: int) -> bytes:
                 part.write(chunk)
             part.write(b"</sst>")
     return out.getvalue()
+
+
+_CODE = re.compile(r"-?[0-9]+")
+
+
+def envelope_problem(status_code: int, content: bytes) -> str | None:
+    """What is wrong with one API answer, or None. The vendor answers HTTP 200 with one of its
+    envelopes, whatever the request: `{"status","reason"[,"data"]}` (the balance adds its
+    fields) or `{"code","msg","data"}`, the code a decimal integer in a string."""
+    if status_code != 200:
+        return f"HTTP {status_code}"
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return "the answer is not JSON"
+    if not isinstance(body, dict):
+        return "the answer is not a JSON object"
+    for code_key, text_key in (("status", "reason"), ("code", "msg")):
+        if code_key in body:
+            code, text = body[code_key], body.get(text_key)
+            if not isinstance(code, str) or not _CODE.fullmatch(code):
+                return f"{code_key} is not a code: {code!r}"
+            if not isinstance(text, str):
+                return f"no {text_key} string beside {code_key}"
+            if code_key == "code" and "data" not in body:
+                return "no data beside code"
+            return None
+    return "the answer is not a vendor envelope"
+
+
+class Tracebacks(logging.Handler):
+    """Collects every log record that carries an exception (a traceback in the server log):
+    attach it to the root logger while requests are served."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None and record.exc_info[0] is not None:
+            self.records.append(record)
+
+    def take(self) -> list[str]:
+        """The tracebacks logged since the last take, formatted."""
+        taken, self.records = self.records, []
+        formatter = logging.Formatter()
+        return [formatter.format(r) for r in taken]

@@ -54,6 +54,15 @@ class Settings:
     auth_cache_seconds: float = field(
         default_factory=lambda: _env_float("VOXCAST_AUTH_CACHE_SECONDS", 2.0)
     )
+    #: failed Sign checks (unknown key or wrong Sign) from one address for one Api-Key within
+    #: the window that lock the pair out (-15) for the lock-out; 0 turns the lock-out off
+    sign_failures: int = field(default_factory=lambda: _env_int("VOXCAST_SIGN_FAILURES", 10))
+    sign_failure_window_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_SIGN_FAILURE_WINDOW_SECONDS", 60.0)
+    )
+    sign_lockout_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_SIGN_LOCKOUT_SECONDS", 300.0)
+    )
     max_upload_bytes: int = field(
         default_factory=lambda: _env_int("VOXCAST_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
     )
@@ -96,6 +105,8 @@ class Settings:
     )
     #: "low-high" UDP ports for RTP (even ports are used); empty: any free port
     rtp_ports: str = field(default_factory=lambda: os.environ.get("VOXCAST_RTP_PORTS", ""))
+    #: trunk calls' RTP in this many worker processes (0: in the SIP process's event loop)
+    rtp_workers: int = field(default_factory=lambda: _env_int("VOXCAST_RTP_WORKERS", 0))
     #: "host:port" where agents' softphones REGISTER (the call center); empty: no registrar
     registrar: str = field(default_factory=lambda: os.environ.get("VOXCAST_REGISTRAR", ""))
     #: "host:port,..." DNS servers for locating trunks (RFC 3263); empty: /etc/resolv.conf's
@@ -103,6 +114,14 @@ class Settings:
     #: how often workers re-read trunks and which account uses which
     trunk_refresh_seconds: float = field(
         default_factory=lambda: _env_float("VOXCAST_TRUNK_REFRESH_SECONDS", 2.0)
+    )
+    #: the AI robot's optional intent LLM: an OpenAI-compatible base URL (".../v1"); empty: off
+    llm_url: str = field(default_factory=lambda: os.environ.get("VOXCAST_LLM_URL", ""))
+    llm_model: str = field(default_factory=lambda: os.environ.get("VOXCAST_LLM_MODEL", ""))
+    llm_api_key: str = field(default_factory=lambda: os.environ.get("VOXCAST_LLM_API_KEY", ""))
+    #: seconds the LLM has for one utterance before the turn goes on as "no match"
+    llm_timeout_seconds: float = field(
+        default_factory=lambda: _env_float("VOXCAST_LLM_TIMEOUT_SECONDS", 1.0)
     )
     #: reverse proxies whose X-Forwarded-For is believed; empty: the header is ignored
     trusted_proxies: tuple[Network, ...] = field(

@@ -1,4 +1,5 @@
-"""Interfaces between layers: Clock, and the Carrier seam between the dialer and the network."""
+"""Interfaces between layers: Clock, the Carrier seam between the dialer and the network, and
+the SmsTransport seam between the SMS sender and an SMSC."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from voxcast.domain.amd import AmdResult, AmdSettings
 
 
 class Clock(Protocol):
@@ -34,7 +37,7 @@ class Prompt:
 
 
 @dataclass(frozen=True)
-class AgentSlot:
+class ReservedAgent:
     """An agent reserved for one transfer (busy until released)."""
 
     key_id: int
@@ -45,14 +48,17 @@ class AgentSlot:
     target: str | None
     ring_timeout_s: float = 20.0
     wrap_up_s: float = 0.0
+    #: the proxies' Path it registered through (RFC 3327): the INVITE's preloaded Route set,
+    #: sent to the first of them; empty for a phone registered with us directly
+    route: tuple[str, ...] = ()
 
 
 class AgentDesk(Protocol):
     """Finds free agents for transfers: reserve one (it becomes busy), release it after."""
 
-    async def reserve(self, group_id: int, exclude: frozenset[int]) -> AgentSlot | None: ...
+    async def reserve(self, group_id: int, exclude: frozenset[int]) -> ReservedAgent | None: ...
 
-    async def release(self, slot: AgentSlot, *, talked: bool) -> None:
+    async def release(self, agent: ReservedAgent, *, talked: bool) -> None:
         """Back to idle, after the group's wrap-up time when the agent talked."""
         ...
 
@@ -74,6 +80,20 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class OptOut:
+    """The callee's key-press opt-out: on `key` the carrier stops whatever plays (the prompt,
+    a transfer's hold), plays `confirmation` once and hangs up (`HungUp(by=US)`, reason
+    `OPTED_OUT`); no transfer follows. The `Dtmf` is reported as it comes, before that."""
+
+    key: str
+    confirmation: Prompt
+
+
+#: the HungUp reason of a call ended by the callee's opt-out key
+OPTED_OUT = "opted out"
+
+
+@dataclass(frozen=True)
 class DialRequest:
     """Everything a carrier needs to place one call, in the task's own terms."""
 
@@ -88,6 +108,17 @@ class DialRequest:
     collect_dtmf: bool = True
     record: bool = False
     transfer: Transfer | None = None
+    #: click-to-call: the caller's phone, rung first and answered (`Carrier.ring_phone`);
+    #: the callee hears no prompt, is bridged to it, and the call lasts until either hangs up
+    bridge: PhoneLeg | None = None
+    #: answering-machine detection from the answer on (None: off); `AmdDecided` reports it
+    amd: AmdSettings | None = None
+    #: with `amd`: a machine gets the prompt once after its greeting's beep (a voicemail drop)
+    #: and the prompt waits for the verdict; without it a machine is hung up on at once
+    voicemail_drop: bool = False
+    #: the callee's key-press opt-out (None: no key does anything of the kind); once an agent
+    #: took the call the key is only reported
+    opt_out: OptOut | None = None
 
 
 class HangupBy(StrEnum):
@@ -124,6 +155,15 @@ class PromptDone:
 
 
 @dataclass(frozen=True)
+class AmdDecided:
+    """Answering-machine detection's verdict (HUMAN, MACHINE or NOTSURE, with app_amd's
+    cause), once per call that asked for it (`DialRequest.amd`), after `Answered`."""
+
+    result: AmdResult
+    at: datetime
+
+
+@dataclass(frozen=True)
 class TransferStarted:
     """The callee is now waiting for an agent."""
 
@@ -132,13 +172,13 @@ class TransferStarted:
 
 @dataclass(frozen=True)
 class AgentRinging:
-    agent: AgentSlot
+    agent: ReservedAgent
     at: datetime
 
 
 @dataclass(frozen=True)
 class AgentNoAnswer:
-    agent: AgentSlot
+    agent: ReservedAgent
     at: datetime
 
 
@@ -146,7 +186,7 @@ class AgentNoAnswer:
 class AgentAnswered:
     """The agent took the call: callee and agent are bridged."""
 
-    agent: AgentSlot
+    agent: ReservedAgent
     at: datetime
 
 
@@ -166,12 +206,31 @@ CallEvent = (
     | Answered
     | Dtmf
     | PromptDone
+    | AmdDecided
     | TransferStarted
     | AgentRinging
     | AgentNoAnswer
     | AgentAnswered
     | HungUp
 )
+
+
+class PhoneLeg(Protocol):
+    """An agent's phone rung by a carrier for a click-to-call (voice/sendSip)."""
+
+    async def answered(self) -> bool:
+        """Wait until the phone answers (True) or will not (False: no answer within the
+        group's ring time, busy, unreachable)."""
+        ...
+
+    @property
+    def sip_code(self) -> int:
+        """The phone's final code when it did not answer (480 no answer, 486 busy...)."""
+        ...
+
+    def close(self) -> None:
+        """Hang the phone up if it is still on the call, and free what it holds."""
+        ...
 
 
 class Call(Protocol):
@@ -189,6 +248,76 @@ class Carrier(Protocol):
 
     async def dial(self, request: DialRequest) -> Call:
         """Start a call and return at once; progress comes through `Call.events()`."""
+        ...
+
+    async def ring_phone(self, phone: ReservedAgent, caller: str) -> PhoneLeg:
+        """Start ringing an agent's phone, showing `caller`; the first leg of a click-to-call."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """One text to send: our message id (the `msgid` callers see), the callee's number in
+    digits, the sender id and the text, of any length (the transport segments it)."""
+
+    message_id: str
+    number: str
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SmsReceipt:
+    """A delivery report matched to our message id: delivered or not, the carrier's final
+    state in SMPP's words (DELIVRD, UNDELIV, EXPIRED, REJECTD, ...) and when it was reached."""
+
+    message_id: str
+    delivered: bool
+    stat: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the carrier took: the segment count and the carrier's id of each segment, in
+    order. The ids are stored with the message, so a later run can still match its receipts
+    (`SmsTransport.expect`)."""
+
+    segments: int
+    carrier_ids: tuple[str, ...] = ()
+
+
+class SmsRejected(Exception):
+    """The carrier refused a message for good (a bad number, a barred sender): not retried."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"SMS {message_id} refused: {reason}")
+        self.message_id = message_id
+        self.reason = reason
+
+
+class SmsTransport(Protocol):
+    """Sends texts. The sandbox sink and the SMPP client implement this; the SMS sender uses it."""
+
+    async def start(self) -> None:
+        """Connect now, in the background (receipts of an earlier run may be waiting); returns
+        at once. `submit` starts it too."""
+        ...
+
+    async def submit(self, message: OutgoingSms) -> Submitted:
+        """Return what the carrier took once it accepted every segment. Waits through
+        reconnects and throttling; raises SmsRejected when the carrier refuses it for good."""
+        ...
+
+    def expect(self, message_id: str, carrier_ids: tuple[str, ...]) -> None:
+        """Report the receipt of a message an earlier run submitted (its `Submitted.carrier_ids`)
+        as for one submitted now: how receipts survive a restart of voxcast."""
+        ...
+
+    def receipts(self) -> AsyncIterator[SmsReceipt]:
+        """Delivery reports as they come, for messages this transport submitted."""
         ...
 
     async def close(self) -> None: ...

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from voxcast import metrics
 from voxcast.config import Settings
 from voxcast.ports import Clock
 from voxcast.security import SecretBox, load_or_create_key
 from voxcast.services.authcache import INFO_KEY, AuthCache
-from voxcast.storage.db import make_engine, make_readonly_sessionmaker, make_sessionmaker, migrate
+from voxcast.storage.db import (
+    make_engine,
+    make_readonly_sessionmaker,
+    make_sessionmaker,
+    migrate,
+    migrate_when_reachable,
+)
+
+log = logging.getLogger("voxcast.runtime")
 
 
 @dataclass
@@ -32,12 +42,22 @@ class Runtime:
 
 
 async def open_runtime(
-    settings: Settings, clock: Clock, *, run_migrations: bool = True, wall: Clock | None = None
+    settings: Settings,
+    clock: Clock,
+    *,
+    run_migrations: bool = True,
+    wall: Clock | None = None,
+    wait_for_database: bool = False,
 ) -> Runtime:
-    """Connect to the database (migrating it first) and load the secret key."""
+    """Connect to the database (migrating it first) and load the secret key. With
+    `wait_for_database` (long-running processes: serve, worker) an unreachable database is
+    waited for with a warning per attempt; otherwise it fails at once (one-shot commands)."""
     settings.check()
     engine = make_engine(settings.resolved_database_url())
-    if run_migrations:
+    metrics.watch_engine(engine)
+    if run_migrations and wait_for_database:
+        await migrate_when_reachable(engine, log)
+    elif run_migrations:
         await migrate(engine)
     box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
     cache = AuthCache(settings.auth_cache_seconds)

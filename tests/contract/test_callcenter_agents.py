@@ -102,6 +102,24 @@ async def test_update_seat_sets_job_number_name_and_password_code_0(tenant: Tena
     assert groups == {"sales-team": 0, "support": 1}
 
 
+async def test_update_seat_sets_the_priority_and_leaves_it_when_not_given(
+    tenant: Tenant, clock: Any
+) -> None:
+    """voxcast extension: updateSeat takes the `priority` seat/query shows (callinStrategy 3
+    offers a call to the lower number first)."""
+    group_id = await new_group(tenant)
+    [seat] = await new_seats(tenant, group_id, size=1)
+    base = {"keyId": seat["keyId"], "voiceGroupId": group_id, "name": seat["name"]}
+    assert_code(await tenant.client.update_seat(**base, empNo="E1", priority=5), "0")
+    assert_code(await tenant.client.update_seat(**base, empNo="E2"), "0")
+    window = {
+        "strTime": clock.now().strftime("%Y-%m-%d 00:00:00"),
+        "endTime": clock.now().strftime("%Y-%m-%d 23:59:59"),
+    }
+    [row] = (await tenant.client.query_seats(**window)).data["records"]
+    assert (row["priority"], row["empNo"]) == (5, "E2")
+
+
 async def test_basic_setting_round_trip_and_empty_clears(tenant: Tenant) -> None:
     group_id = await new_group(tenant)
     env = await tenant.client.set_seat_group(
@@ -143,9 +161,19 @@ async def test_duplicate_group_name_in_the_app_is_minus_20(tenant: Tenant) -> No
     assert_code(await tenant.client.add_seat_group(tenant.app_id, "DUP-NAME"), "-20", "groupName")
 
 
-@pytest.mark.parametrize("name", ["abc", "x" * 33, ""])
-async def test_group_name_outside_4_to_32_is_minus_22(tenant: Tenant, name: str) -> None:
-    assert_code(await tenant.client.add_seat_group(tenant.app_id, name), "-22", "groupName")
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("abc", "at least 4 characters"),
+        ("x" * 33, "at most 32 characters"),
+        ("", "at least 4 characters"),
+    ],
+)
+async def test_group_name_outside_4_to_32_is_minus_22(
+    tenant: Tenant, name: str, words: str
+) -> None:
+    env = await tenant.client.add_seat_group(tenant.app_id, name)
+    assert_code(env, "-22", "groupName", words)
 
 
 async def test_unknown_app_is_minus_32_and_another_accounts_group_is_minus_24(
@@ -218,6 +246,9 @@ async def test_moving_an_agent_to_another_apps_group_is_minus_65(
         ({"password": "short"}, "password"),
         ({"empNo": ""}, "empNo"),
         ({"name": "someone_else"}, "name"),
+        ({"priority": 0}, "priority"),
+        ({"priority": 1000}, "priority"),
+        ({"priority": "first"}, "priority"),
     ],
 )
 async def test_bad_update_seat_fields_are_minus_22(

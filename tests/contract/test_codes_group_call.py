@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Tenant, add_seat_group, make_tenant
+from tests.conftest import Tenant, add_script, add_seat_group, make_tenant
 from tests.contract.group_call_support import ai, raw
 from tests.helpers import signed_headers
 from tests.unit.audio.audiofiles import audio_b64
@@ -406,7 +406,8 @@ async def test_ai_task_with_unknown_script_is_rejected_with_minus_60(tenant: Ten
     assert env.code == "-60"
 
 
-async def test_ai_task_is_accepted_with_6_to_18_digit_numbers(tenant: Tenant) -> None:
+async def test_ai_task_is_accepted_with_6_to_18_digit_numbers(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 7)
     env = await tenant.client.send_group_call_ai(
         appId=tenant.app_id,
         taskName="ai",

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, add_script
 from tests.contract.group_call_support import tts
 from voxcast.domain.enums import CalleeState, TaskStatus
 from voxcast.runtime import Runtime
@@ -99,7 +99,8 @@ async def test_update_of_an_unknown_task_is_rejected_with_minus_24(tenant: Tenan
     assert env.code == "-24"
 
 
-async def test_update_ai_of_a_waiting_ai_task_with_0(tenant: Tenant) -> None:
+async def test_update_ai_of_a_waiting_ai_task_with_0(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 3, 4)
     sent = await tenant.client.send_group_call_ai(
         appId=tenant.app_id,
         taskName="ai",
@@ -156,6 +157,7 @@ async def test_resend_to_an_existing_name_is_rejected_with_minus_41(
 
 
 async def test_resend_ai_page_003_sample_is_accepted_with_0(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 1)
     sent = await tenant.client.send_group_call_ai(
         appId=tenant.app_id,
         taskName="ai",

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, add_script
 from tests.contract.group_call_support import (
     audio,
     callee_rows,
@@ -160,7 +160,10 @@ async def test_update_must_keep_the_variables_of_pending_recall_nodes_minus_22(
     assert env.code == "-22" and "numberList[0].text1" in env.reason
 
 
-async def test_update_to_another_tasks_name_is_rejected_with_minus_41(tenant: Tenant) -> None:
+async def test_update_to_another_tasks_name_is_rejected_with_minus_41(
+    tenant: Tenant, rt: Runtime
+) -> None:
+    await add_script(rt, tenant, 7)
     await new_ai_task(tenant, "robot")
     task_id = await new_task(tenant)
     env = await tenant.client.update_group_call(**update_body(task_id, "robot"))
@@ -170,6 +173,7 @@ async def test_update_to_another_tasks_name_is_rejected_with_minus_41(tenant: Te
 async def test_update_ai_replaces_numbers_and_checks_its_script_minus_60(
     tenant: Tenant, rt: Runtime
 ) -> None:
+    await add_script(rt, tenant, 7, 5)
     task_id = await new_ai_task(tenant)
     env = await tenant.client.update_group_call_ai(
         keyId=task_id, taskName="robot 2", scriptId=5, numberList=["861300"]
@@ -243,6 +247,7 @@ async def test_resend_of_a_task_not_ended_is_rejected_with_minus_42(
 async def test_resend_when_every_number_answered_is_rejected_with_minus_34(
     tenant: Tenant, rt: Runtime
 ) -> None:
+    await add_script(rt, tenant, 7, 1)
     task_id = await new_ai_task(tenant)
     await finish(rt, task_id, answered={"8613000000000"})
     env = await tenant.client.resend_group_call_ai(
@@ -308,6 +313,7 @@ async def test_resend_ai_of_a_normal_task_is_rejected_with_minus_54(
 async def test_resend_ai_with_an_impossible_script_is_rejected_with_minus_60(
     tenant: Tenant, rt: Runtime
 ) -> None:
+    await add_script(rt, tenant, 7)
     task_id = await new_ai_task(tenant)
     await finish(rt, task_id, answered=set())
     env = await tenant.client.resend_group_call_ai(
@@ -348,8 +354,9 @@ async def test_query_record_has_the_vendor_fields(tenant: Tenant) -> None:
 
 
 async def test_query_filters_by_created_time_app_type_and_text(
-    tenant: Tenant, clock: FixedClock
+    tenant: Tenant, clock: FixedClock, rt: Runtime
 ) -> None:
+    await add_script(rt, tenant, 7)
     first = await new_task(tenant, "Spring Sale")
     clock.advance(timedelta(hours=2).total_seconds())
     second = await new_ai_task(tenant, "robot")
@@ -620,7 +627,10 @@ async def test_unknown_id_in_any_status_change_is_rejected_with_minus_24(tenant:
     assert (await tenant.client.group_call_detail(task_id)).data["status"] == 0
 
 
-async def test_ai_tasks_are_paused_resumed_and_cancelled_like_normal_ones(tenant: Tenant) -> None:
+async def test_ai_tasks_are_paused_resumed_and_cancelled_like_normal_ones(
+    tenant: Tenant, rt: Runtime
+) -> None:
+    await add_script(rt, tenant, 7)
     task_id = await new_ai_task(tenant)
     assert (await tenant.client.pause_group_calls([task_id])).code == "0"
     assert (await tenant.client.resume_group_calls([task_id])).code == "0"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Tenant, add_seat_group, make_tenant
+from tests.conftest import Tenant, add_script, add_seat_group, make_tenant
 from tests.contract.group_call_support import (
     NODE,
     ai,
@@ -279,6 +279,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("NUL in taskName", {"taskName": "bad\u0000name"}, "taskName"),
     ("NUL in text", {"text": "hello\u0000"}, "text"),
+    ("optOutText over 1000", {"optOutKey": "9", "optOutText": "x" * 1001}, "optOutText"),
+    ("NUL in optOutText", {"optOutKey": "9", "optOutText": "bye\u0000"}, "optOutText"),
     (
         "window without endTime",
         {"allowSendTime": [{"strTime": "08:00"}]},
@@ -482,6 +484,7 @@ async def test_no_number_is_rejected_with_minus_35(tenant: Tenant, body: dict[st
 async def test_paused_and_ai_tasks_count_towards_the_limit_minus_37_and_ended_ones_do_not(
     tenant: Tenant, rt: Runtime
 ) -> None:
+    await add_script(rt, tenant, 7)
     async with rt.sessions.begin() as session:
         await accounts.update_settings(session, tenant.creds.account_id, max_concurrent_tasks=2)
     paused = await new_task(tenant, "paused")
@@ -516,9 +519,18 @@ async def test_lower_case_language_is_accepted_and_stored_upper_case(
     assert (await task_row(rt, task_id)).lan == "VN"
 
 
-async def test_name_of_an_ai_task_is_taken_minus_41_but_free_for_another_account(
-    tenant: Tenant, other_tenant: Tenant
+async def test_opt_out_key_and_its_confirmation_text_are_stored(
+    tenant: Tenant, rt: Runtime
 ) -> None:
+    task_id = await new_task(tenant, optOutKey="9", optOutText="We will not call again.")
+    params = (await task_row(rt, task_id)).params
+    assert (params["optOutKey"], params["optOutText"]) == ("9", "We will not call again.")
+
+
+async def test_name_of_an_ai_task_is_taken_minus_41_but_free_for_another_account(
+    tenant: Tenant, other_tenant: Tenant, rt: Runtime
+) -> None:
+    await add_script(rt, tenant, 7)
     await new_ai_task(tenant, "shared name")
     assert (await send(tenant, tts(tenant, "shared name")))[0] == "-41"
     assert (await send(other_tenant, tts(other_tenant, "shared name")))[0] == "0"
@@ -537,6 +549,7 @@ async def test_recall_node_sms_without_a_trigger_is_rejected_with_minus_53(
 
 
 async def test_ai_task_is_stored_with_its_script_and_kind(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 7)
     flow = {"recallType": 1, "recallInterval": 5, "recallNum": 2, "nodeList": [{"scriptId": 9}]}
     task_id = await new_ai_task(tenant, enableRecording=1, calloutRate=2, recallFlow=flow)
     task = await task_row(rt, task_id)

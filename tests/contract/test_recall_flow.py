@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, add_script
 from tests.contract.group_call_support import (
     NODE,
     audio,
@@ -228,6 +228,7 @@ async def test_update_node_with_source_2_stores_the_upload(tenant: Tenant, rt: R
 
 
 async def test_update_of_an_ai_flow_takes_script_nodes(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 7)
     flow = {"recallType": 0, "recallInterval": 5, "recallNum": 1}
     task_id = await new_ai_task(tenant, recallFlow=flow)
     flow_id = (await tenant.client.query_recall_flows(taskName=str(task_id))).data["records"][0][

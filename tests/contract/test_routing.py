@@ -48,7 +48,7 @@ async def test_unknown_or_unimplemented_path_answers_http_200_with_minus_24(
 async def test_unknown_path_without_auth_headers_answers_http_200_with_minus_24(
     http: httpx.AsyncClient,
 ) -> None:
-    resp = await http.get("/v3/voice/recordSipQuery")
+    resp = await http.get("/v3/voice/sendIvr")
     assert resp.status_code == 200
     assert resp.json()["status"] == "-24"
 
@@ -61,6 +61,35 @@ async def test_wrong_method_answers_http_200_with_minus_22_naming_the_method(
     assert resp.json() == {
         "status": "-22",
         "reason": "Parameter exception: method DELETE not allowed for this endpoint",
+        "data": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["/v3/aivoice/noSuchOperation", "/AiVoice/taskFrobnicate", "/v3/AIVOICE/x/y"]
+)
+async def test_an_unknown_aivoice_operation_answers_minus_27_from_the_aivoice_table(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock, path: str
+) -> None:
+    # -24 is not in A.5: an AiVoice client must get a code of its own table, and -27 is the
+    # table's word for a request it cannot serve as sent (docs/api-compat.md)
+    resp = await signed(http, tenant, clock, "POST", path, {})
+    assert resp.status_code == 200
+    got = resp.json()
+    assert (got["status"], got["data"]) == ("-27", None)
+    assert got["reason"].startswith("Parameter validation error: no such endpoint ")
+    assert got["reason"].lower().endswith(path.lower().removeprefix("/v3"))
+    unsigned = await http.post(path, json={})
+    assert (unsigned.status_code, unsigned.json()["status"]) == (200, "-27")
+
+
+async def test_a_wrong_method_on_an_aivoice_operation_answers_minus_27_naming_it(
+    http: httpx.AsyncClient, tenant: Tenant, clock: FixedClock
+) -> None:
+    resp = await signed(http, tenant, clock, "DELETE", "/v3/aivoice/dialogFlowList")
+    assert resp.json() == {
+        "status": "-27",
+        "reason": "Parameter validation error: method DELETE not allowed for this endpoint",
         "data": None,
     }
 

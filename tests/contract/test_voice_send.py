@@ -347,8 +347,26 @@ async def test_send_code_in_an_unknown_language_is_rejected_with_minus_39(
 async def test_send_code_accepts_every_vendor_language_with_code_0(
     tenant: Tenant, language: str
 ) -> None:
+    # with the sample's accent 91 too: an accent a language does not have is its default
     env = await tenant.client.send_code(**code_body(tenant, language=language))
     assert env.code == "0", env.reason
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"language": "JP", "accent": None, "speakingRate": 3},
+            "speakingRate: 3 is outside what the kokoro voice speaks (0.50-2.00)",
+        ),
+    ],
+)
+async def test_send_code_no_installed_voice_can_serve_is_refused_with_minus_39_naming_the_field(
+    tenant: Tenant, rt: Runtime, changes: dict[str, Any], reason: str
+) -> None:
+    env = await tenant.client.send_code(**code_body(tenant, **changes))
+    assert (env.code, env.reason) == ("-39", f"Failed to obtain the text language type: {reason}")
+    assert await stored_tasks(rt, tenant.creds.account_id) == []
 
 
 async def test_send_code_to_a_destination_without_a_rate_is_rejected_with_minus_26(

@@ -4,12 +4,12 @@ serving only the records given on its command line."""
 from __future__ import annotations
 
 import contextlib
-import random
 import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 
+from tests import ports
 from tests.sipp.runner import HOST
 
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -29,19 +29,8 @@ def _answers(port: int) -> bool:
 
 
 def _free_port() -> int:
-    """A port free for UDP and TCP below the kernel's ephemeral range (32768 and up), so that
-    no port a test takes with `free_udp_port` (or a SIPp) can be the same."""
-    for _ in range(100):
-        port = random.randrange(20000, 32000)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind((HOST, port))
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                    tcp.bind((HOST, port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port for dnsmasq")
+    """A port free for UDP and TCP (DNS answers on both)."""
+    return ports.free_port(both=True)
 
 
 @contextlib.contextmanager

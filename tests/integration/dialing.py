@@ -4,6 +4,7 @@ and waiting (bounded) for the dialer to reach a state."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from voxcast.clock import ScaledClock
 from voxcast.config import Settings
 from voxcast.dialer.engine import Dialer
 from voxcast.domain.enums import TaskKind, TaskStatus
+from voxcast.ports import Call, Carrier, DialRequest
 from voxcast.runtime import Runtime, open_runtime
 from voxcast.storage.models import Callee, CallRecord, Task
 from voxcast.telephony.sandbox import SandboxCarrier
@@ -34,15 +36,22 @@ class Rig:
 
 @asynccontextmanager
 async def dialer_rig(
-    settings: Settings, speed: float = 100.0, start: datetime | None = None
+    settings: Settings,
+    speed: float = 100.0,
+    start: datetime | None = None,
+    carrier: Callable[[ScaledClock], Carrier] = SandboxCarrier,
+    wrap: Callable[[Carrier], Carrier] | None = None,
 ) -> AsyncIterator[Rig]:
-    """A runtime on a scaled clock with a running dialer over the sandbox carrier."""
+    """A runtime on a scaled clock with a running dialer over the sandbox carrier (or the
+    carrier `carrier` makes on the clock), or over what `wrap` makes of it."""
     settings.sandbox_speed = speed
     clock = ScaledClock(speed, start=start)
     rt = await open_runtime(settings, clock)
-    carrier = SandboxCarrier(clock)
+    the_carrier = carrier(clock)
+    if wrap is not None:
+        the_carrier = wrap(the_carrier)
     pool = RenderPool(PromptCache.under(settings.data_dir), workers=0)
-    dialer = Dialer(rt, lambda _a: carrier, pool=pool, worker_id="test-worker")
+    dialer = Dialer(rt, lambda _a: the_carrier, pool=pool, worker_id="test-worker")
     stop = asyncio.Event()
     runner = asyncio.create_task(dialer.run(stop))
     try:
@@ -51,6 +60,7 @@ async def dialer_rig(
         stop.set()
         await runner
         await pool.aclose()
+        await the_carrier.close()
         await rt.close()
 
 
@@ -135,3 +145,18 @@ async def records_of(rt: Runtime, task_id: int) -> list[CallRecord]:
             select(CallRecord).where(CallRecord.task_id == task_id).order_by(CallRecord.callee)
         )
         return list(rows.all())
+
+
+class LimitlessSandbox:
+    """The sandbox's callees, told of no limits: they ring and talk as long as they would, so
+    only the dialer's own enforcement of maxRingingTime and maxCalls can end such a call."""
+
+    def __init__(self, clock: ScaledClock) -> None:
+        self._sandbox = SandboxCarrier(clock)
+
+    async def dial(self, request: DialRequest) -> Call:
+        unbounded = dataclasses.replace(request, max_ringing_s=86_400.0, max_talk_s=86_400.0)
+        return await self._sandbox.dial(unbounded)
+
+    async def close(self) -> None:
+        await self._sandbox.close()

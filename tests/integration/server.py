@@ -1,5 +1,7 @@
 """Runs the real `voxcast` command for end-to-end tests: admin commands, `serve` on a free
-loopback port until the test ends, and `running_server` (a served account, ready to call)."""
+loopback port until the test ends, and `running_server` (a served account, ready to call).
+`Cli.invoke` runs a command in this process instead, for tests about what a command accepts
+and answers rather than about the process (each process start costs about a second of CPU)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,17 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from typer.testing import CliRunner
 
+from tests import ports
 from voxcast.security import generate_key
 from voxcast.services.accounts import Credentials
 
@@ -64,21 +70,48 @@ class Cli:
             raise AssertionError(f"voxcast {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
         return proc
 
-    def create_account(self, name: str = "acme", balance: str = "100") -> dict[str, object]:
-        out = self.run("admin", "create-account", "--name", name, "--balance", balance, "--json")
+    def invoke(
+        self, *args: str, check: bool = True, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        """The command run in this process (the same entry point as the `voxcast` script) with
+        this CLI's environment, answered as `run` would: exit status, stdout, stderr. It runs
+        in a thread of its own, as the command runs an event loop (an async test that must
+        keep serving meanwhile calls it through `asyncio.to_thread`)."""
+        from voxcast.cli.main import app
+
+        env = {key: value for key, value in self.env().items() if os.environ.get(key) != value}
+        with ThreadPoolExecutor(1) as thread:
+            result = thread.submit(
+                CliRunner().invoke, app, list(args), input=stdin, env=env
+            ).result()
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            # a crash: its traceback, as a process would have printed it
+            stderr += "".join(traceback.format_exception(result.exception))
+        proc = subprocess.CompletedProcess(
+            ["voxcast", *args], result.exit_code, result.stdout, stderr
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"voxcast {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
+        return proc
+
+    def create_account(
+        self, name: str = "acme", balance: str = "100", *, in_process: bool = False
+    ) -> dict[str, object]:
+        """`admin create-account --json`: a process of its own, or `in_process` (`invoke`)."""
+        command = self.invoke if in_process else self.run
+        out = command("admin", "create-account", "--name", name, "--balance", balance, "--json")
         created: dict[str, object] = json.loads(out.stdout)
         return created
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port(socket.SOCK_STREAM)
 
 
 #: how many free ports `serving` tries: another process may take a port between the probe and
 #: the bind, which would otherwise fail a test for no fault of voxcast
-PORT_ATTEMPTS = 3
+PORT_ATTEMPTS = 5
 
 
 @contextmanager
@@ -108,21 +141,26 @@ def serving(cli: Cli, *args: str) -> Iterator[str]:
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, *, last: bool) -> bool:
     """True once /healthz answers; False when the port was taken meanwhile (try another)."""
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            text = log.read_text(errors="replace")
-            if "address already in use" in text.lower() and not last:
-                log.unlink()
-                return False
-            raise AssertionError(f"voxcast serve did not start: {text}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"voxcast serve did not start: {log.read_text(errors='replace')}")
-        time.sleep(0.1)
+    # one client for every poll: a client per poll (httpx.get) loads the CA bundle each time,
+    # about 25 ms of CPU taken from the server starting meanwhile
+    with httpx.Client(timeout=1) as client:
+        while True:
+            try:
+                if client.get(f"{base}/healthz").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                text = log.read_text(errors="replace")
+                if "address already in use" in text.lower() and not last:
+                    log.unlink()
+                    return False
+                held = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+                raise AssertionError(f"voxcast serve did not start: {text}\nlistening:\n{held}")
+            if time.monotonic() > deadline:
+                text = log.read_text(errors="replace")
+                raise AssertionError(f"voxcast serve did not start: {text}")
+            time.sleep(0.1)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -151,7 +189,8 @@ def running_server(
     (e.g. "--sandbox-speed", "40").
     """
     cli = Cli.fresh(db_url, data_dir)
-    created = cli.create_account(balance=balance)
+    # the account and rates are the server's setting, not what is tested: made in process
+    created = cli.create_account(balance=balance, in_process=True)
     creds = Credentials(
         account_id=int(str(created["accountId"])),
         api_key=str(created["apiKey"]),
@@ -162,6 +201,6 @@ def running_server(
         data_dir.mkdir(parents=True, exist_ok=True)
         rates = data_dir / "running-server-rates.csv"
         rates.write_text(f",{rate}\n")
-        cli.run("admin", "rates", "import", str(rates), "--account-id", str(creds.account_id))
+        cli.invoke("admin", "rates", "import", str(rates), "--account-id", str(creds.account_id))
     with serving(cli, *serve_args) as base:
         yield base, creds

@@ -1,8 +1,11 @@
-"""The `voxcast` command-line contract (docs/cli.md), run as real processes: `admin` commands,
-their errors (exit status 2, the reason on stderr), the secret key file, and `serve --demo`."""
+"""The `voxcast` command-line contract (docs/cli.md): `admin` commands, their errors (exit
+status 2, the reason on stderr), the secret key file, and `serve --demo`. What is about the
+process (its output read by another program, the key file two processes share, a server) runs
+real processes; what a command accepts and answers runs it in process (`Cli.invoke`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -12,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 
 from tests.integration.server import VOXCAST, Cli, serving
 from tests.unit.audio.audiofiles import audio_b64
-from voxcast.client import VoxcastClient
+from voxcast.api.app import create_app
+from voxcast.client import AsyncVoxcastClient, VoxcastClient
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import open_runtime
@@ -37,6 +42,37 @@ def balance_seen_by_the_api(base: str, created: dict[str, object]) -> str:
         env = vc.get_balance()
     assert env.ok, env
     return str(env.raw["balance"])
+
+
+def account(cli: Cli, balance: str = "100") -> dict[str, object]:
+    """`admin create-account --json`, in process."""
+    out = cli.invoke("admin", "create-account", "--name", "acme", "--balance", balance, "--json")
+    created: dict[str, object] = json.loads(out.stdout)
+    return created
+
+
+def balance_seen_in_process(cli: Cli, created: dict[str, object]) -> str:
+    """The same, through the app in this process on the command's database and secret key."""
+
+    async def read() -> str:
+        settings = Settings(
+            database_url=cli.database_url, data_dir=cli.data_dir, secret_key=cli.secret_key
+        )
+        rt = await open_runtime(settings, SystemClock())
+        try:
+            async with AsyncVoxcastClient(
+                "http://voxcast.test",
+                str(created["apiKey"]),
+                str(created["apiSecret"]),
+                transport=httpx.ASGITransport(app=create_app(rt)),
+            ) as vc:
+                env = await vc.get_balance()
+        finally:
+            await rt.close()
+        assert env.ok, env
+        return str(env.raw["balance"])
+
+    return asyncio.run(read())
 
 
 def test_create_account_json_prints_one_object_whose_credentials_sign_requests(
@@ -59,9 +95,11 @@ def test_create_account_uses_the_given_key_and_a_duplicate_key_exits_2(
 ) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
     given = ("--api-key", "partnerKey01", "--api-secret", "partner-secret-01")
-    first = cli.run("admin", "create-account", "--name", "partner", *given, "--json")
-    again = cli.run("admin", "create-account", "--name", "copy", *given, "--json", check=False)
-    half = cli.run("admin", "create-account", "--name", "x", "--api-key", "lonelyKey1", check=False)
+    first = cli.invoke("admin", "create-account", "--name", "partner", *given, "--json")
+    again = cli.invoke("admin", "create-account", "--name", "copy", *given, "--json", check=False)
+    half = cli.invoke(
+        "admin", "create-account", "--name", "x", "--api-key", "lonelyKey1", check=False
+    )
     created = json.loads(first.stdout)
     assert (created["apiKey"], created["apiSecret"]) == ("partnerKey01", "partner-secret-01")
     assert again.returncode == USAGE_ERROR
@@ -75,15 +113,12 @@ def test_set_push_url_refuses_a_non_http_url_and_an_unknown_app_with_exit_2(
     db_url: str, tmp_path: Path
 ) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
-    app_id = str(cli.create_account()["appId"])
-    bad_url = cli.run("admin", "set-push-url", "--app-id", app_id, "--url", "ftp://x", check=False)
-    no_app = cli.run(
-        "admin", "set-push-url", "--app-id", "nope", "--url", "http://127.0.0.1:9/p", check=False
-    )
-    good = cli.run(
-        "admin", "set-push-url", "--app-id", app_id, "--url", "https://hooks.example/v", "--batch"
-    )
-    stopped = cli.run("admin", "set-push-url", "--app-id", app_id, "--url", "")
+    app_id = str(account(cli)["appId"])
+    push = ("admin", "set-push-url", "--app-id")
+    bad_url = cli.invoke(*push, app_id, "--url", "ftp://x", check=False)
+    no_app = cli.invoke(*push, "nope", "--url", "http://127.0.0.1:9/p", check=False)
+    good = cli.invoke(*push, app_id, "--url", "https://hooks.example/v", "--batch")
+    stopped = cli.invoke(*push, app_id, "--url", "")
     assert bad_url.returncode == USAGE_ERROR
     assert "url: must start with http:// or https://" in bad_url.stderr
     assert no_app.returncode == USAGE_ERROR and "appId nope does not exist" in no_app.stderr
@@ -95,14 +130,11 @@ def test_set_ip_whitelist_refuses_a_bad_cidr_and_a_whitelist_outside_loopback_an
     db_url: str, tmp_path: Path
 ) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
-    created = cli.create_account()
-    account = str(created["accountId"])
-    bad = cli.run(
-        "admin", "set-ip-whitelist", "--account-id", account, "--ips", "10.0.0.0/33", check=False
-    )
-    no_account = cli.run(
-        "admin", "set-ip-whitelist", "--account-id", "999999", "--ips", "", check=False
-    )
+    created = account(cli)
+    account_id = str(created["accountId"])
+    whitelist = ("admin", "set-ip-whitelist", "--account-id")
+    bad = cli.invoke(*whitelist, account_id, "--ips", "10.0.0.0/33", check=False)
+    no_account = cli.invoke(*whitelist, "999999", "--ips", "", check=False)
     assert bad.returncode == USAGE_ERROR and "'10.0.0.0/33' is not an IP or CIDR" in bad.stderr
     assert no_account.returncode == USAGE_ERROR and "does not exist" in no_account.stderr
     with serving(cli) as base:
@@ -119,13 +151,12 @@ def test_set_ip_whitelist_refuses_a_bad_cidr_and_a_whitelist_outside_loopback_an
                     code = vc.get_balance().code
             return code
 
-        cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.0/24")
+        # changed by another process than the server's: this one
+        cli.invoke(*whitelist, account_id, "--ips", "203.0.113.0/24")
         outside = code_once_settled("-2")
-        cli.run(
-            "admin", "set-ip-whitelist", "--account-id", account, "--ips", "203.0.113.7,127.0.0.1"
-        )
+        cli.invoke(*whitelist, account_id, "--ips", "203.0.113.7,127.0.0.1")
         listed = code_once_settled("0")
-        cli.run("admin", "set-ip-whitelist", "--account-id", account, "--ips", "")
+        cli.invoke(*whitelist, account_id, "--ips", "")
         anyone = code_once_settled("0")
     assert (outside, listed, anyone) == ("-2", "0", "0")
 
@@ -134,19 +165,19 @@ def test_set_balance_sets_then_adjusts_and_a_signed_request_sees_the_result(
     db_url: str, tmp_path: Path
 ) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
-    created = cli.create_account(balance="100")
-    account = str(created["accountId"])
+    created = account(cli, balance="100")
+    account_id = str(created["accountId"])
 
     def set_balance(amount: str) -> subprocess.CompletedProcess[str]:
-        return cli.run(
-            "admin", "set-balance", "--account-id", account, "--amount", amount, check=False
+        return cli.invoke(
+            "admin", "set-balance", "--account-id", account_id, "--amount", amount, check=False
         )
 
     absolute = set_balance("5")
     plus = set_balance("+2.5")
     minus = set_balance("-1")
     not_money = set_balance("lots")
-    no_account = cli.run(
+    no_account = cli.invoke(
         "admin", "set-balance", "--account-id", "999999", "--amount", "1", check=False
     )
     assert "balance 5.000000" in absolute.stdout
@@ -154,8 +185,7 @@ def test_set_balance_sets_then_adjusts_and_a_signed_request_sees_the_result(
     assert "balance 6.500000" in minus.stdout
     assert not_money.returncode == USAGE_ERROR and "'lots' is not an amount" in not_money.stderr
     assert no_account.returncode == USAGE_ERROR and "does not exist" in no_account.stderr
-    with serving(cli) as base:
-        assert balance_seen_by_the_api(base, created) == "6.500000"
+    assert balance_seen_in_process(cli, created) == "6.500000"
 
 
 def test_serve_demo_prints_the_demo_credentials_and_keeps_the_same_account_after_a_restart(
@@ -233,13 +263,9 @@ def test_production_refuses_to_run_without_an_explicit_secret_key(tmp_path: Path
     assert not (tmp_path / "var" / "secret.key").exists()  # nothing generated silently
 
 
-def test_gen_secret_key_prints_a_new_fernet_key_each_time() -> None:
-    keys = [
-        subprocess.run(
-            [VOXCAST, "admin", "gen-secret-key"], capture_output=True, text=True, timeout=60
-        ).stdout
-        for _ in range(2)
-    ]
+def test_gen_secret_key_prints_a_new_fernet_key_each_time(tmp_path: Path) -> None:
+    cli = Cli.fresh(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path / "var")
+    keys = [cli.invoke("admin", "gen-secret-key").stdout for _ in range(2)]
     assert all(k.endswith("\n") and len(k.splitlines()) == 1 for k in keys)
     assert keys[0] != keys[1]
     for k in keys:
@@ -260,7 +286,7 @@ def test_a_server_with_another_secret_key_answers_minus_18_and_logs_why(
     db_url: str, tmp_path: Path
 ) -> None:
     # the documented failure when admin commands and the server do not share the key
-    created = Cli.fresh(db_url, tmp_path / "var").create_account()
+    created = account(Cli.fresh(db_url, tmp_path / "var"))
     other_key = Cli.fresh(db_url, tmp_path / "var")
     with serving(other_key) as base:
         with VoxcastClient(base, str(created["apiKey"]), str(created["apiSecret"])) as vc:
@@ -290,6 +316,13 @@ async def stored_secrets(cli: Cli, trunk_names: list[str], app_id: str) -> dict[
     return out
 
 
+async def invoke(
+    cli: Cli, *args: str, stdin: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`cli.invoke` from an async test: in a thread, as it runs an event loop of its own."""
+    return await asyncio.to_thread(lambda: cli.invoke(*args, stdin=stdin, check=check))
+
+
 @SQLITE_ONLY
 async def test_secrets_can_come_from_standard_input_or_a_file_instead_of_the_arguments(
     db_url: str, tmp_path: Path
@@ -297,38 +330,21 @@ async def test_secrets_can_come_from_standard_input_or_a_file_instead_of_the_arg
     cli = Cli.fresh(db_url, tmp_path / "var")
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("from a file\n")
-    created = json.loads(
-        cli.run(
-            "admin",
-            "create-account",
-            "--name",
-            "acme",
-            "--api-key",
-            "stdinKey01",
-            "--api-secret",
-            "-",
-            "--json",
-            stdin="piped-secret-01\n",
-        ).stdout
+    create = ("admin", "create-account", "--json", "--name")
+    piped = await invoke(
+        cli, *create, "acme", "--api-key", "stdinKey01", "--api-secret", "-",
+        stdin="piped-secret-01\n",
+    )  # fmt: skip
+    filed = await invoke(
+        cli, *create, "beta", "--api-key", "fileKey001", "--api-secret-file", str(secret_file)
     )
-    from_file = json.loads(
-        cli.run(
-            "admin",
-            "create-account",
-            "--name",
-            "beta",
-            "--api-key",
-            "fileKey001",
-            "--api-secret-file",
-            str(secret_file),
-            "--json",
-        ).stdout
-    )
+    created, from_file = json.loads(piped.stdout), json.loads(filed.stdout)
     trunk = ("admin", "trunk", "add", "--host", "127.0.0.1", "--username", "u")
-    cli.run(*trunk, "--name", "piped", "--password", "-", stdin="pa ss\r\n")
-    cli.run(*trunk, "--name", "filed", "--password-file", str(secret_file))
+    await invoke(cli, *trunk, "--name", "piped", "--password", "-", stdin="pa ss\r\n")
+    await invoke(cli, *trunk, "--name", "filed", "--password-file", str(secret_file))
     app_id = str(created["appId"])
-    cli.run(
+    await invoke(
+        cli,
         "admin",
         "set-push-url",
         "--app-id",
@@ -345,8 +361,7 @@ async def test_secrets_can_come_from_standard_input_or_a_file_instead_of_the_arg
         "filed": "from a file",
         "push": "hmac-key",
     }
-    with serving(cli) as base:
-        assert balance_seen_by_the_api(base, created) == "0.000000"
+    assert await asyncio.to_thread(balance_seen_in_process, cli, created) == "0.000000"
 
 
 @SQLITE_ONLY
@@ -356,10 +371,10 @@ def test_a_secret_given_twice_empty_or_unreadable_exits_2(db_url: str, tmp_path:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("x\n")
     trunk = ("admin", "trunk", "add", "--name", "t", "--host", "127.0.0.1", "--username", "u")
-    both = cli.run(*trunk, "--password", "pw", "--password-file", str(secret_file), check=False)
-    empty = cli.run(*trunk, "--password", "-", stdin="\n", check=False)
-    missing = cli.run(*trunk, "--password-file", str(tmp_path / "nope"), check=False)
-    two_lines = cli.run(*trunk, "--password", "-", stdin="a\nb\n", check=False)
+    both = cli.invoke(*trunk, "--password", "pw", "--password-file", str(secret_file), check=False)
+    empty = cli.invoke(*trunk, "--password", "-", stdin="\n", check=False)
+    missing = cli.invoke(*trunk, "--password-file", str(tmp_path / "nope"), check=False)
+    two_lines = cli.invoke(*trunk, "--password", "-", stdin="a\nb\n", check=False)
     assert [p.returncode for p in (both, empty, missing, two_lines)] == [USAGE_ERROR] * 4
     assert "give --password or --password-file, not both" in both.stderr
     assert "--password - (standard input) is empty" in empty.stderr
@@ -367,20 +382,15 @@ def test_a_secret_given_twice_empty_or_unreadable_exits_2(db_url: str, tmp_path:
     assert "holds more than one line" in two_lines.stderr
 
 
-def test_help_of_secret_options_names_standard_input_and_the_file_option() -> None:
+def test_help_of_secret_options_names_standard_input_and_the_file_option(tmp_path: Path) -> None:
+    cli = Cli.fresh(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path / "var")
+    cli.extra_env["COLUMNS"] = "400"  # each option's help on one line
     for command, option in (
         (("admin", "trunk", "add"), "--password"),
         (("admin", "create-account"), "--api-secret"),
         (("admin", "set-push-url"), "--secret"),
     ):
-        out = subprocess.run(
-            [VOXCAST, *command, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-            env={**os.environ, "COLUMNS": "400"},
-        ).stdout
+        out = cli.invoke(*command, "--help").stdout
         assert f"'{option} -' reads it from standard input" in out, out
         assert f"{option}-file" in out, out
 
@@ -401,21 +411,25 @@ async def new_group(cli: Cli, account_id: int, app_id: str) -> int:
 @SQLITE_ONLY
 async def test_number_add_list_remove_and_their_errors(db_url: str, tmp_path: Path) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
-    created = cli.create_account()
+    created = await asyncio.to_thread(account, cli)
     app_id = str(created["appId"])
     group_id = await new_group(cli, int(str(created["accountId"])), app_id)
-    added = cli.run("admin", "number", "add", "--number", "4001", "--group", str(group_id))
+    added = await invoke(
+        cli, "admin", "number", "add", "--number", "4001", "--group", str(group_id)
+    )
     assert added.stdout.strip() == f"number 4001 rings agent group {group_id} (app {app_id})"
-    taken = cli.run(
-        "admin", "number", "add", "--number", "4001", "--group", str(group_id), check=False
+    taken = await invoke(
+        cli, "admin", "number", "add", "--number", "4001", "--group", str(group_id), check=False
     )
-    no_group = cli.run("admin", "number", "add", "--number", "4002", "--group", "999", check=False)
-    not_a_number = cli.run(
-        "admin", "number", "add", "--number", "40x1", "--group", str(group_id), check=False
+    no_group = await invoke(
+        cli, "admin", "number", "add", "--number", "4002", "--group", "999", check=False
     )
-    listed = cli.run("admin", "number", "list")
-    removed = cli.run("admin", "number", "remove", "--number", "4001")
-    gone = cli.run("admin", "number", "remove", "--number", "4001", check=False)
+    not_a_number = await invoke(
+        cli, "admin", "number", "add", "--number", "40x1", "--group", str(group_id), check=False
+    )
+    listed = await invoke(cli, "admin", "number", "list")
+    removed = await invoke(cli, "admin", "number", "remove", "--number", "4001")
+    gone = await invoke(cli, "admin", "number", "remove", "--number", "4001", check=False)
     assert taken.returncode == USAGE_ERROR and "4001 already rings" in taken.stderr
     assert no_group.returncode == USAGE_ERROR and "--group: agent group 999" in no_group.stderr
     assert not_a_number.returncode == USAGE_ERROR and "is not a number" in not_a_number.stderr

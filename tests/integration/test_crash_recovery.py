@@ -5,12 +5,9 @@ with every callee dialed at most once and exactly one call record per callee."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,27 +15,13 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import PostgresFactory
 from tests.integration.dialing import insert_task
-from voxcast.clock import ScaledClock
-from voxcast.config import Settings
+from tests.integration.worker_procs import stop_all, workers_on
 from voxcast.domain.enums import CalleeState, TaskStatus
-from voxcast.runtime import open_runtime
-from voxcast.security import generate_key
 from voxcast.services import accounts, rates
 from voxcast.storage.models import Account, Callee, CallRecord, Task
 
 SPEED = 5.0
 NUMBERS = 200
-VOXCAST = str(Path(sys.executable).parent / "voxcast")
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [VOXCAST, "worker", "--sandbox-speed", str(SPEED), "--log-level", "warning"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
@@ -46,29 +29,12 @@ async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
 ) -> None:
     assert pg_factory is not None  # conftest leaves this file out when PostgreSQL is off
     url = await pg_factory.new_database()
-    epoch = time.time()
-    key = generate_key()
-    env = dict(os.environ)
-    env.update(
-        {
-            "VOXCAST_DATABASE_URL": url,
-            "VOXCAST_DATA_DIR": str(tmp_path / "var"),
-            "VOXCAST_SECRET_KEY": key,
-            "VOXCAST_SANDBOX_EPOCH": str(epoch),
-            "VOXCAST_LEASE_MARGIN_SECONDS": "10",
-        }
-    )
-    settings = Settings()
-    settings.database_url = url
-    settings.secret_key = key
-    settings.data_dir = tmp_path / "var"
-    clock = ScaledClock(SPEED, anchor=datetime.fromtimestamp(epoch, UTC))
-    rt = await open_runtime(settings, clock)
+    workers, rt = await workers_on(url, tmp_path, SPEED, VOXCAST_LEASE_MARGIN_SECONDS="10")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         async with rt.sessions.begin() as session:
             creds = await accounts.create_account(
-                session, rt.secrets, clock.now(), name="crash", balance=Decimal(1000)
+                session, rt.secrets, rt.clock.now(), name="crash", balance=Decimal(1000)
             )
             await rates.set_rate(session, creds.account_id, "", Decimal("0.01"))
             await session.execute(
@@ -81,8 +47,8 @@ async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
             rt, creds.account_id, creds.app_id, numbers, max_ringing_time=20, max_calls=10
         )
         log = tmp_path / "workers.log"
-        victim = start_worker(env, log)
-        procs = [victim, start_worker(env, log)]
+        victim = workers.start(log)
+        procs = [victim, workers.start(log)]
 
         async def records() -> int:
             async with rt.sessions() as session:
@@ -95,13 +61,32 @@ async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
                     or 0
                 )
 
-        deadline = time.monotonic() + 60
-        while await records() < NUMBERS // 4:
+        async def held_by_victim() -> set[str]:
+            # the calls the victim has in progress (worker ids hold the pid)
+            async with rt.sessions() as session:
+                return set(
+                    (
+                        await session.scalars(
+                            select(Callee.callee).where(
+                                Callee.task_id == task_id,
+                                Callee.state == CalleeState.DIALING,
+                                Callee.lease_owner.like(f"%:{victim.pid}:%"),
+                            )
+                        )
+                    ).all()
+                )
+
+        # kill it mid-campaign while it holds calls: on a loaded machine the other worker may
+        # claim everything for a while, so wait for both conditions rather than a fixed count
+        deadline = time.monotonic() + 90
+        while await records() < NUMBERS // 4 or not await held_by_victim():
             assert time.monotonic() < deadline, log.read_text()[-3000:]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        procs.append(start_worker(env, log))
+        cut_off = await held_by_victim()
+        assert cut_off, "the victim held no call when it was killed: the test proves nothing"
+        procs.append(workers.start(log))
 
         deadline = time.monotonic() + 120
         while True:
@@ -122,9 +107,13 @@ async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
             ).all()
             recs = (
                 await session.execute(
-                    select(CallRecord.voice_id, CallRecord.callee, CallRecord.sip_code).where(
-                        CallRecord.task_id == task_id
-                    )
+                    select(
+                        CallRecord.voice_id,
+                        CallRecord.callee,
+                        CallRecord.sip_code,
+                        CallRecord.termination_code,
+                        CallRecord.termination_reason,
+                    ).where(CallRecord.task_id == task_id)
                 )
             ).all()
         assert len(callees) == NUMBERS
@@ -133,14 +122,14 @@ async def test_killed_worker_loses_no_record_and_dials_no_one_twice(
         assert len(recs) == NUMBERS, "a call record was lost"
         assert len({r.callee for r in recs}) == NUMBERS
         assert {r.voice_id for r in recs} == {c.voice_id for c in callees}
+        # exactly the calls cut off by the kill are recorded lost (every other callee answers)
+        lost = {
+            r.callee: (r.sip_code, r.termination_code, r.termination_reason)
+            for r in recs
+            if r.sip_code != "200"
+        }
+        assert lost == {n: ("500", "500", "system error") for n in cut_off}
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         await rt.close()
         await pg_factory.drop(url)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from tests.integration.dialing import (
+    LimitlessSandbox,
     dialer_rig,
     insert_task,
     records_of,
@@ -97,14 +98,38 @@ async def test_billing_rounds_by_bill_period_and_debits_the_balance(settings: Se
 
 
 async def test_max_calls_forces_hang_up_after_answer(settings: Settings) -> None:
-    async with dialer_rig(settings) as rig:
-        creds = await new_account(rig.rt)
+    # the callee is told of no limit: nine loops of the prompt would last over half a minute,
+    # so only the dialer's own maxCalls can end the call after 7 s
+    async with dialer_rig(settings, carrier=LimitlessSandbox) as rig:
+        creds = await new_account(rig.rt, bill_period="1+1")
         task_id = await insert_task(
             rig.rt, creds.account_id, creds.app_id, ["8613000000000"], loop_count=9, max_calls=7
         )
         await wait_status(rig.rt, task_id, TaskStatus.FINISHED)
         (rec,) = await records_of(rig.rt, task_id)
-    assert rec.call_duration == 7
+    assert rec.answer_time is not None and rec.hangup_time is not None
+    assert rec.hangup_time - rec.answer_time == timedelta(seconds=7)  # at the limit exactly
+    assert (rec.call_duration, rec.charged_duration, rec.sip_code) == (7, 7, "200")
+
+
+async def test_max_ringing_time_gives_up_on_a_callee_who_rings_on(settings: Settings) -> None:
+    # the callee is told of no limit and rings all day: only the dialer's own maxRingingTime
+    # can give up on it, 30 s after it started ringing
+    async with dialer_rig(settings, carrier=LimitlessSandbox) as rig:
+        creds = await new_account(rig.rt)
+        task_id = await insert_task(
+            rig.rt, creds.account_id, creds.app_id, ["8613000000004"], max_ringing_time=30
+        )
+        await wait_status(rig.rt, task_id, TaskStatus.FINISHED)
+        (rec,) = await records_of(rig.rt, task_id)
+    assert rec.ringing_time is not None and rec.hangup_time is not None
+    assert rec.hangup_time - rec.ringing_time == timedelta(seconds=30)
+    assert (rec.sip_code, rec.termination_code, rec.termination_reason) == (
+        "480",
+        "480",
+        "no answer",
+    )
+    assert (rec.ring_duration, rec.call_duration, rec.cost) == (30, 0, 0)
 
 
 async def test_pacing_never_exceeds_cps_or_channels(settings: Settings) -> None:
@@ -197,19 +222,26 @@ async def _count_records(rt: Runtime, task_id: int, at_least: int) -> bool:
 
 async def test_task_stops_cleanly_when_the_balance_runs_out(settings: Settings) -> None:
     async with dialer_rig(settings, speed=50) as rig:
-        # each answered call costs 1.00 (60 s at 1.00/min): a 2.50 balance lasts three calls
+        # each answered call costs 1.00 (60+60 billing, 1.00/min). One channel: a call starts
+        # only once the previous one is recorded and charged, so 2.50 lasts exactly three
+        # calls (2.50 -> 1.50 -> 0.50 -> -0.50) and no fourth starts
         creds = await new_account(rig.rt, balance="2.5", rate="1", max_cps=1, max_channels=1)
         numbers = [f"86130000{i:05d}0" for i in range(10)]
         task_id = await insert_task(rig.rt, creds.account_id, creds.app_id, numbers)
         await wait_status(rig.rt, task_id, TaskStatus.SUSPENDED, timeout=60)
-        await rig.clock.sleep(20)
+        await rig.clock.sleep(20)  # room for a call that should not start
         async with rig.rt.sessions() as session:
             task = await session.get(Task, task_id)
             assert task is not None
             reason = task.status_reason
+            balance = await session.scalar(
+                select(Account.balance).where(Account.id == creds.account_id)
+            )
         recs = await records_of(rig.rt, task_id)
-    assert "balance" in reason
-    assert 3 <= len(recs) < 10
+    assert reason == "balance exhausted: top up, then resume the task"
+    assert sorted(r.callee for r in recs) == numbers[:3]
+    assert [(r.charged_duration, r.cost) for r in recs] == [(60, Decimal("1.000000"))] * 3
+    assert balance == Decimal("-0.5")
 
 
 async def test_hang_up_sms_fires_on_the_key_with_variables_filled(settings: Settings) -> None:
@@ -471,9 +503,11 @@ async def test_voice_otp_and_send_group_from_the_api_are_dialed(settings: Settin
 
 async def test_task_starts_at_its_send_time(settings: Settings) -> None:
     start = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
-    async with dialer_rig(settings, speed=200, start=start) as rig:
+    # 20x: the account's set-up under load must not eat the two minutes (at 200x 0.3 s of
+    # wall time did, and the task was due before the test looked)
+    async with dialer_rig(settings, speed=20, start=start) as rig:
         creds = await new_account(rig.rt)
-        send_at = start + timedelta(minutes=2)
+        send_at = rig.clock.now() + timedelta(minutes=2)
         task_id = await insert_task(
             rig.rt, creds.account_id, creds.app_id, ["8613000000000"], send_time=send_at
         )

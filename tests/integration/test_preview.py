@@ -61,18 +61,25 @@ async def test_upload_submit_dial_query_and_resend(settings: Settings) -> None:
             group = await agents.add_group(session, creds.account_id, creds.app_id, "desk", now)
             # a long wait: at 50x, database latency under load counts in sandbox seconds
             await agents.set_basic(session, creds.account_id, group.id, {"timeoutWaitSec": 600})
-            await agents.add_seats(
+            await agents.add_agents(
                 session, rt.secrets, creds.account_id, group.id, 2, None, None, now
             )
         client = AsyncVoxcastClient(
             "http://voxcast.test", creds.api_key, creds.api_secret,
             transport=httpx.ASGITransport(app=create_app(rt)),
+            # signed on the server's 50x clock: on the wall clock's the signature expires
+            # (-16) once the test has run six seconds
+            timestamp=lambda: int(rt.clock.now().timestamp()),
         )  # fmt: skip
         up = await client.upload_callee_list("Template_voice_numFiles_cn.xlsx", workbook(LIST))
         assert up.code == "0", up.reason
         assert up.data["numberTotalCount"] == 2 and up.data["numberSameCount"] == 1
         assert up.data["errors"] == [
-            {"row": 4, "column": "Phone", "reason": up.data["errors"][0]["reason"]}
+            {
+                "row": 4,
+                "column": "Phone",
+                "reason": "not a phone number (7-15 digits expected): '12ab'",
+            }
         ]
         sent = await client.submit_preview_task(
             filePath=up.data["filePath"], fileName="Template_voice_numFiles_cn.xlsx", type=1,
@@ -83,6 +90,7 @@ async def test_upload_submit_dial_query_and_resend(settings: Settings) -> None:
 
         async def finished() -> bool:
             found = await client.query_preview_tasks(taskId=task_id)
+            assert found.code == "0", found.reason
             return bool(found.data["records"]) and found.data["records"][0]["taskStatus"] == 12
 
         await wait_for(finished, timeout=60)

@@ -4,11 +4,18 @@ PostgreSQL: retries, giving up, batch arrays, signatures, and no double delivery
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import START, Tenant
 from tests.integration.receiver import Receiver
@@ -16,8 +23,9 @@ from voxcast import __version__
 from voxcast.clock import FixedClock, ScaledClock, SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import Runtime, open_runtime
+from voxcast.security import SecretBox, generate_key
 from voxcast.services import accounts
-from voxcast.storage.models import Push
+from voxcast.storage.models import App, Push
 from voxcast.webhooks import outbox, signing
 from voxcast.webhooks.sender import DEAD, DELIVERED, PENDING, PushSender
 
@@ -413,3 +421,169 @@ async def test_running_sender_at_10x_spaces_its_retries_by_wall_time(settings: S
             assert min(gaps) >= 0.4  # at 10x sandbox time they were 0.04 s apart
     finally:
         await rt.close()
+
+
+# -- the ringing push, an unreadable secret, a database outage -------------------------------
+
+
+async def queue_ringing(rt: Runtime, tenant: Tenant, voice_id: str) -> None:
+    async with rt.sessions.begin() as session:
+        await outbox.enqueue_many(
+            session,
+            [
+                outbox.PushItem(
+                    tenant.creds.account_id,
+                    tenant.app_id,
+                    outbox.AGENT_RINGING,
+                    f"{voice_id}:0",
+                    [{"voiceId": voice_id, "agentName": "a1"}],
+                )
+            ],
+            rt.clock.now(),
+            due=rt.wall.now(),
+        )
+
+
+async def test_the_agent_ringing_push_is_retried_at_once_and_given_up_after_three(
+    rt: Runtime, tenant: Tenant
+) -> None:
+    """Only useful while the agent rings: its retries do not wait VOXCAST_PUSH_RETRY_SECONDS
+    (the clock never moves here), while a status report's retry does."""
+    async with Receiver(fail_first=2) as rings, Receiver(always_fail=True) as reports:
+        async with rt.sessions.begin() as session:
+            await accounts.set_cc_push(session, tenant.app_id, url=rings.url, ringing=True)
+        await set_url(rt, tenant, reports.url)
+        await queue_ringing(rt, tenant, "v1")
+        await queue(rt, tenant, 1)
+        async with PushSender(rt, worker_id="t") as sender:
+            assert await sender.deliver_due() == 2
+            assert await sender.deliver_due() == 1  # the ringing push again, the report waits
+            assert await sender.deliver_due() == 1
+            assert await sender.deliver_due() == 0
+        assert (rings.attempts, reports.attempts) == (3, 1)
+        assert [r.json() for r in rings.received] == [[{"voiceId": "v1", "agentName": "a1"}]]
+        async with rt.sessions() as session:
+            got = {
+                p.kind: (p.state, p.attempts) for p in (await session.scalars(select(Push))).all()
+            }
+        assert got == {outbox.AGENT_RINGING: (DELIVERED, 3), "voice_report": (PENDING, 1)}
+    async with Receiver(always_fail=True) as rings:
+        async with rt.sessions.begin() as session:
+            await accounts.set_cc_push(session, tenant.app_id, url=rings.url, ringing=True)
+        await queue_ringing(rt, tenant, "v2")
+        async with PushSender(rt, worker_id="t") as sender:
+            for _ in range(5):
+                await sender.deliver_due()
+        assert rings.attempts == 3
+        async with rt.sessions() as session:
+            row = (await session.scalars(select(Push).where(Push.dedupe_key == "v2:0"))).one()
+        assert (row.state, row.attempts, row.last_error) == (DEAD, 3, "HTTP 500")
+
+
+KEY_MISMATCH = (
+    "push secret cannot be decrypted with this server's key (VOXCAST_SECRET_KEY / secret.key "
+    "differ from those it was set with); set it again with `voxcast admin set-push-url "
+    "--secret` or restore the key: the push waits until then"
+)
+
+
+async def test_a_push_secret_sealed_with_another_key_keeps_the_push_waiting_unsent(
+    rt: Runtime, tenant: Tenant, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither posted unsigned nor spent to dead: it waits with a clear error until the secret
+    is set again, then goes out signed."""
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        async with rt.sessions.begin() as session:
+            app = await session.get(App, tenant.app_id)
+            assert app is not None
+            app.push_secret_enc = SecretBox(generate_key()).seal("s3cret")  # another key
+        await queue(rt, tenant, 2)
+        caplog.set_level(logging.INFO, logger="voxcast.push")
+        async with PushSender(rt, worker_id="t") as sender:
+            for _ in range(5):  # five retry periods: the attempts are not spent
+                assert await sender.deliver_due() == 2
+                clock.advance(rt.settings.push_retry_seconds)
+            assert receiver.attempts == 0
+            async with rt.sessions() as session:
+                rows = (await session.scalars(select(Push).order_by(Push.id))).all()
+                assert [(r.state, r.attempts, r.last_error) for r in rows] == [
+                    (PENDING, 0, KEY_MISMATCH)
+                ] * 2
+                # the last pass was one retry period ago, and set the next try for now
+                assert [r.next_attempt_at for r in rows] == [clock.now()] * 2
+            errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+            assert [r.getMessage() for r in errors] == [
+                f"app {tenant.app_id}: 2 push(es) not sent: {KEY_MISMATCH}"
+            ] * 5
+            assert all(r.exc_info is None for r in caplog.records)
+            await set_url(rt, tenant, receiver.url, secret="again")
+            assert await sender.deliver_due() == 2
+        assert await states(rt) == [(DELIVERED, 1)] * 2
+        got = receiver.received[0]
+        assert signing.verify(
+            "again",
+            got.headers["x-voxcast-timestamp"],
+            got.body,
+            got.headers["x-voxcast-signature"],
+            clock.now().timestamp(),
+        )
+
+
+class DownSessions:
+    """A runtime's sessions that refuse to connect while `down`, noting when each try was."""
+
+    def __init__(self, real: async_sessionmaker[AsyncSession]) -> None:
+        self.real = real
+        self.down = True
+        self.tries: list[float] = []
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        if self.down:
+            self.tries.append(asyncio.get_running_loop().time())
+            raise OperationalError("BEGIN", {}, ConnectionRefusedError("connection refused"))
+        async with self.real.begin() as session:
+            yield session
+
+
+@pytest.mark.timeout(30)
+async def test_while_the_database_is_down_the_sender_tries_once_a_second_in_one_line(
+    rt: Runtime, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Receiver() as receiver:
+        await set_url(rt, tenant, receiver.url)
+        await queue(rt, tenant, 1)
+        down = DownSessions(rt.sessions)
+        sender = PushSender(dataclasses.replace(rt, sessions=down), worker_id="t")  # type: ignore[arg-type]
+        assert sender.idle_seconds == 0.2  # the pause after an empty pass, when all is well
+        caplog.set_level(logging.INFO, logger="voxcast.push")
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run(stop))
+        try:
+            for _ in range(300):
+                if len(down.tries) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            down.down = False
+            for _ in range(300):
+                if receiver.attempts:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=5)
+    gaps = [b - a for a, b in itertools.pairwise(down.tries)]
+    assert len(gaps) == 2 and min(gaps) >= 0.99, gaps
+    assert await states(rt) == [(DELIVERED, 1)]
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        (
+            "WARNING",
+            "database unreachable (OperationalError: (builtins.ConnectionRefusedError) "
+            "connection refused); pushes wait until it is back",
+        ),
+        ("WARNING", lines[1][1]),
+    ]
+    assert lines[1][1].startswith("database reachable again after ")
+    assert all(r.exc_info is None for r in caplog.records)

@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.dialing import insert_task, wait_for
-from voxcast.dialer import claims
 from voxcast.dialer import recorder as recorder_module
+from voxcast.dialer import store
 from voxcast.dialer.context import AccountLimits, TaskContext
 from voxcast.dialer.recorder import Finished, Recorder
 from voxcast.domain.callresult import CallFacts
@@ -68,7 +68,7 @@ async def claimed_calls(
         )
     task_id = await insert_task(rt, creds.account_id, creds.app_id, numbers)
     async with rt.sessions.begin() as session:
-        got = await claims.claim(
+        got = await store.claim(
             session, task_id, len(numbers), now, owner, now + timedelta(minutes=5)
         )
         task = await session.get(Task, task_id)

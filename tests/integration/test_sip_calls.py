@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tests.integration.dialing import insert_task, records_of, wait_status
+from tests.integration.dialing import insert_task, records_of, wait_for, wait_status
 from tests.integration.receiver import Receiver
 from tests.sipp.runner import Sipp, SippResult
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
+from voxcast.dialer import store
 from voxcast.dialer.engine import Dialer
 from voxcast.domain.enums import TaskStatus
 from voxcast.runtime import Runtime, open_runtime
@@ -27,7 +28,7 @@ from voxcast.services import accounts, rates, trunks
 from voxcast.storage.models import Account, CallRecord
 from voxcast.telephony.directory import CarrierDirectory
 from voxcast.telephony.sandbox import SandboxCarrier
-from voxcast.telephony.sip.carrier import SipCall, SipCarrier
+from voxcast.telephony.sip.aio.carrier import SipCall, SipCarrier
 from voxcast.webhooks.sender import PushSender
 
 TEXT = "Hello, this is a reminder about your appointment tomorrow."
@@ -111,8 +112,9 @@ async def test_answered_call_plays_the_prompt_and_records_the_key(settings: Sett
     assert record.sip_code == "200" and record.termination_code == "200"
     assert record.feedback_value == "1"
     # the rendered speech was played whole: its length in packets, in talk time and in the
-    # record's duration; and SIPp received (and echoed) those packets
-    prompt_s = call.stats.rtp_sent / PACKETS_PER_SECOND
+    # record's duration; and SIPp received (and echoed) those packets. A frame the pacer
+    # dropped as too late (a stalled machine) still took its time
+    prompt_s = (call.stats.rtp_sent + call.stats.rtp_dropped) / PACKETS_PER_SECOND
     assert prompt_s > 1.5
     assert talk_seconds(record) == pytest.approx(prompt_s, abs=0.3)
     assert record.call_duration == math.ceil(talk_seconds(record))
@@ -215,7 +217,8 @@ async def test_a_task_of_several_numbers_through_sipp_records_bills_and_pushes(
     sent = [calls[n].stats.rtp_sent for n in numbers]
     assert sent[1] > sent[0] + 25 and sent[1] > sent[2] + 25
     for record in records:
-        played = calls[record.callee].stats.rtp_sent / PACKETS_PER_SECOND
+        stats = calls[record.callee].stats
+        played = (stats.rtp_sent + stats.rtp_dropped) / PACKETS_PER_SECOND  # dropped took time
         assert talk_seconds(record) == pytest.approx(played, abs=0.3)
         assert calls[record.callee].stats.rtp_received >= calls[record.callee].stats.rtp_sent - 3
     assert balance == Decimal(100) - Decimal("0.02") * len(numbers)
@@ -254,3 +257,52 @@ async def test_voice_otp_digits_are_spoken_one_by_one_loop_count_times(settings:
     assert single / PACKETS_PER_SECOND > 2.0
     assert [r.called_info for r in once + twice] == ["order 42", "order 42"]
     assert talk_seconds(twice[0]) == pytest.approx(double / PACKETS_PER_SECOND, abs=0.3)
+
+
+async def test_the_opt_out_key_lists_the_callee_plays_the_confirmation_and_hangs_up(
+    settings: Settings,
+) -> None:
+    async with sip_rig(settings) as rig:
+        sipp = await Sipp.start("answer_dtmf.xml")  # presses 1 one second after the answer
+        await rig.route_to(sipp)
+        task_id = await insert_task(
+            rig.rt,
+            rig.creds.account_id,
+            rig.creds.app_id,
+            ["8613000000001"],
+            params={"optOutKey": "1"},
+            loop_count=3,
+        )
+        states: list[tuple[bool, bool]] = []
+
+        async def listed() -> bool:
+            # the number is on the list while the call still runs: not yet recorded
+            async with rig.rt.sessions() as session:
+                found = await store.listed_numbers(
+                    session, rig.creds.account_id, rig.creds.app_id, ["8613000000001"]
+                )
+                recorded = await session.scalar(
+                    select(func.count())
+                    .select_from(CallRecord)
+                    .where(CallRecord.task_id == task_id)
+                )
+            states.append((bool(found), recorded == 0))
+            return bool(found)
+
+        await wait_for(listed, timeout=30, interval=0.02)
+        await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=60)
+        [record] = await records_of(rig.rt, task_id)
+        [call] = rig.calls()
+        far = await finished(sipp)
+    assert far.ok, far  # SIPp got our BYE after the confirmation
+    assert states[-1] == (True, True)
+    assert record.feedback_value == "1" and record.termination_code == "200"
+    opt_out = call.request.opt_out
+    assert opt_out is not None and opt_out.confirmation.ref.startswith("tts:")
+    confirmation = opt_out.confirmation.duration_s
+    # the prompt for a second (and the digit's length), then the confirmation only: not the
+    # rest of three loops of the prompt
+    sent_s = (call.stats.rtp_sent + call.stats.rtp_dropped) / PACKETS_PER_SECOND
+    assert confirmation + 1.0 <= sent_s <= confirmation + 1.0 + 0.6
+    assert talk_seconds(record) == pytest.approx(sent_s, abs=0.3)
+    assert call.stats.rtp_received >= call.stats.rtp_sent - 3

@@ -13,8 +13,8 @@ from tests.integration.test_sip_calls import SipRig, finished, run_task, sip_rig
 from tests.sipp.runner import HOST, Sipp, free_udp_port
 from voxcast.config import Settings
 from voxcast.services import trunks
-from voxcast.telephony.sip.carrier import SipCarrier
-from voxcast.telephony.sip.dns import ResolveError, Resolver, Target
+from voxcast.telephony.sip.aio.carrier import SipCarrier
+from voxcast.telephony.sip.aio.dns import ResolveError, Resolver, Target
 
 
 def srv_pair(first: int, second: int, service: str = "_sip._udp.trunk.test") -> list[str]:

@@ -9,7 +9,7 @@ from tests.sipp.runner import Sipp
 from voxcast.audio.playback import PromptAudio
 from voxcast.clock import SystemClock
 from voxcast.telephony.rtp.media import MediaEngine
-from voxcast.telephony.sip.carrier import SipCarrier, TrunkConfig
+from voxcast.telephony.sip.aio.carrier import SipCarrier, TrunkConfig
 
 
 async def test_register_refresh_and_unregister(tmp_path: object) -> None:

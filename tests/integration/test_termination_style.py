@@ -174,10 +174,12 @@ def test_admin_set_app_sets_the_style_and_refuses_bad_input_with_exit_2(
     db_url: str, tmp_path: Path
 ) -> None:
     cli = Cli.fresh(db_url, tmp_path / "var")
-    app_id = str(cli.create_account()["appId"])
-    good = cli.run("admin", "set-app", "--app-id", app_id, "--termination-code", "zero")
-    bad = cli.run("admin", "set-app", "--app-id", app_id, "--termination-code", "200", check=False)
-    unknown = cli.run(
+    app_id = str(cli.create_account(in_process=True)["appId"])
+    good = cli.invoke("admin", "set-app", "--app-id", app_id, "--termination-code", "zero")
+    bad = cli.invoke(
+        "admin", "set-app", "--app-id", app_id, "--termination-code", "200", check=False
+    )
+    unknown = cli.invoke(
         "admin", "set-app", "--app-id", "nope", "--termination-code", "sip", check=False
     )
     assert good.returncode == 0 and f"app {app_id}: terminationCode style zero" in good.stdout

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tests import ports
+
 HOST = "127.0.0.1"
 KAMAILIO = "/usr/sbin/kamailio"
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
@@ -26,7 +28,8 @@ BARESIP_MODULES = "/usr/lib/baresip/modules"
 #: tries with fresh ports: another process may take a probed port before the peer binds it
 START_ATTEMPTS = 3
 START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 8.0
+#: baresip unloading its modules on a loaded 2-core machine has taken over 8 s
+STOP_TIMEOUT_S = 20.0
 LOG_TAIL = 12000
 
 Transport = Literal["udp", "tcp"]
@@ -44,13 +47,7 @@ def _held(port: int, kind: int) -> bool:
 
 def free_sip_port() -> int:
     """A port of HOST free for both UDP and TCP right now (SIP listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((HOST, 0))
-            port = int(s.getsockname()[1])
-            if not _held(port, socket.SOCK_STREAM):
-                return port
-    raise RuntimeError("no port free for both UDP and TCP")
+    return ports.free_port(both=True)
 
 
 def listening(port: int) -> bool:
@@ -342,6 +339,10 @@ def wav_stats(path: Path) -> WavStats:
     with wave.open(str(path)) as wav:
         assert wav.getsampwidth() == 2 and wav.getnchannels() == 1, path
         rate, data = wav.getframerate(), wav.readframes(wav.getnframes())
+        if not data:
+            # a header its writer never finalized (killed before closing the file) says 0
+            # frames: the samples written are there all the same, after the header
+            data = path.read_bytes()[44:]
     samples = array("h")
     samples.frombytes(data[: len(data) // 2 * 2])
     rms = math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
@@ -358,9 +359,11 @@ class AgentAccount:
     regint: int = 60
 
 
-def baresip_config(port: int, source: Path, recordings: Path) -> str:
+def baresip_config(port: int, source: Path, recordings: Path, srtp: bool = False) -> str:
     """No sound card: the microphone is a WAV file (aufile), the speaker ALSA's null device,
-    and the sndfile filter writes what is sent (-enc.wav) and received (-dec.wav) per call."""
+    and the sndfile filter writes what is sent (-enc.wav) and received (-dec.wav) per call;
+    with `srtp`, the SDES SRTP module is loaded too (accounts choose it by `mediaenc`)."""
+    srtp_module = "module\t\t\tsrtp.so\n" if srtp else ""
     return f"""poll_method		epoll
 sip_listen		{HOST}:{port}
 net_interface		{HOST}
@@ -377,17 +380,19 @@ module			g711.so
 module			aufile.so
 module			sndfile.so
 module			alsa.so
-module_tmp		account.so
+{srtp_module}module_tmp		account.so
 module_app		contact.so
 snd_path		{recordings}
 """
 
 
-def baresip_account(port: int, agent: AgentAccount | None) -> str:
+def baresip_account(port: int, agent: AgentAccount | None, mediaenc: str | None = None) -> str:
     """One account answering calls at once (answermode=auto): an agent registering with
-    digest, or a plain callee that never registers."""
+    digest, or a plain callee that never registers; `mediaenc` (srtp, srtp-mand) makes the
+    callee's media SRTP keyed in SDP."""
     if agent is None:
-        return f"<sip:callee@{HOST}:{port}>;regint=0;answermode=auto\n"
+        enc = f";mediaenc={mediaenc}" if mediaenc else ""
+        return f"<sip:callee@{HOST}:{port}>;regint=0;answermode=auto{enc}\n"
     host, reg_port = agent.registrar
     return (
         f"<sip:{agent.user}@{host}:{reg_port};transport=udp>;auth_user={agent.user};"
@@ -412,15 +417,17 @@ class Baresip(Peer):
         return sorted(self.recordings.glob("dump-*-enc.wav"))
 
     @classmethod
-    async def start(cls, work: Path, agent: AgentAccount | None = None) -> Baresip:
+    async def start(
+        cls, work: Path, agent: AgentAccount | None = None, mediaenc: str | None = None
+    ) -> Baresip:
         conf, source, recordings = _baresip_dirs(work)
         # stdbuf: baresip's messages reach the log as they happen, not when it exits
         stdbuf = shutil.which("stdbuf")
         prefix = [stdbuf, "-oL", "-eL"] if stdbuf else []
         for attempt in range(START_ATTEMPTS):
             port = free_sip_port()
-            _write(conf, "config", baresip_config(port, source, recordings))
-            _write(conf, "accounts", baresip_account(port, agent))
+            _write(conf, "config", baresip_config(port, source, recordings, mediaenc is not None))
+            _write(conf, "accounts", baresip_account(port, agent, mediaenc))
             log_path = work / f"baresip-{attempt}.log"
             # -s: SIP trace, -v: verbose, both for the assertion messages
             args = [*prefix, BARESIP, "-f", str(conf), "-s", "-v"]

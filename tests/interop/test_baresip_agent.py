@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.test_sip_calls import sip_rig
-from tests.integration.test_sip_transfer import agents_for, run_task, the_record
+from tests.integration.test_sip_inbound import agents_for
+from tests.integration.test_sip_transfer import run_task, the_record
 from tests.interop.conftest import StartBaresip
 from tests.interop.peers import AgentAccount, Baresip, wait_for, wav_stats
 from tests.sipp.runner import Sipp, SippResult
 from voxcast.config import Settings
 from voxcast.runtime import Runtime
 from voxcast.services import agents
-from voxcast.storage.models import Seat
-from voxcast.telephony.registrar import RegistrarService
+from voxcast.storage.models import Agent
+from voxcast.telephony.callcenter.agent_registrar import AgentRegistrar
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,9 +31,9 @@ CALLEE_HOLDS_MS = 5000
 TONE_RMS = 2000
 
 
-async def seat_row(rt: Runtime, key_id: int) -> Seat:
+async def seat_row(rt: Runtime, key_id: int) -> Agent:
     async with rt.sessions() as session:
-        return (await session.execute(select(Seat).where(Seat.id == key_id))).scalar_one()
+        return (await session.execute(select(Agent).where(Agent.id == key_id))).scalar_one()
 
 
 async def finished(sipp: Sipp) -> SippResult:
@@ -54,7 +55,7 @@ async def test_baresip_registers_takes_a_transfer_and_unregisters(
 ) -> None:
     phone: Baresip | None = None
     async with sip_rig(settings) as rig:
-        registrar = RegistrarService(rig.rt, "127.0.0.1", 0)
+        registrar = AgentRegistrar(rig.rt, "127.0.0.1", 0)
         await registrar.start()
         rig.directory.agents_endpoint = registrar.endpoint  # as the worker does
         callee = await Sipp.start("answer_then_hangup.xml", duration_ms=CALLEE_HOLDS_MS)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import ports
 from tests.integration.server import Cli
 from tests.interop.certs import Pki, make_pki
 from tests.interop.peers import (
@@ -48,9 +49,7 @@ def _needs_tls_module() -> None:
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    return ports.free_port(socket.SOCK_STREAM)
 
 
 def tls_domains_cfg(pki: Pki) -> str:
@@ -143,12 +142,13 @@ async def _accepts(port: int, timeout: float = 5.0) -> bool:
 
 
 async def run_call(cli: Cli, *args: str) -> tuple[int, str]:
+    # a process of its own: the TLS warnings checked here are what its log prints on stderr
     proc = await asyncio.to_thread(cli.run, "call", *args, check=False, timeout=60)
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def add_tls_trunk(cli: Cli, proxy: TlsKamailio, *options: str) -> str:
-    return cli.run("admin", "trunk", "add", "--name", "tls", "--host", HOST,
+    return cli.invoke("admin", "trunk", "add", "--name", "tls", "--host", HOST,
             "--port", str(proxy.tls_port), "--transport", "tls", "--caller-id", "1000",
             *options).stdout  # fmt: skip
 
@@ -243,7 +243,7 @@ async def test_tls_insecure_accepts_any_certificate_and_says_so(tmp_path: Path) 
     proxy = await TlsKamailio.start_tls(tmp_path / "kamailio", sipp.address, pki)
     try:
         added = await asyncio.to_thread(
-            cli.run, "admin", "trunk", "add", "--name", "tls", "--host", HOST,
+            cli.invoke, "admin", "trunk", "add", "--name", "tls", "--host", HOST,
             "--port", str(proxy.tls_port), "--transport", "tls", "--tls-insecure",
         )  # fmt: skip
         code, out = await run_call(cli, "--trunk", "tls", "--to", CALLEE, "--say", PROMPT)
@@ -275,10 +275,10 @@ def test_tls_options_are_checked_when_the_trunk_is_added(tmp_path: Path) -> None
         (("--transport", "tls", "--tls-cert", str(pki.ca)), "--tls-cert: cannot load"),
     ]  # fmt: skip
     for options, message in cases:
-        proc = cli.run(*base, *options, check=False)
+        proc = cli.invoke(*base, *options, check=False)
         assert proc.returncode == 2, (options, proc.stdout, proc.stderr)
         assert message in " ".join((proc.stdout + proc.stderr).split()), (options, proc.stderr)
     # TLS defaults to port 5061 (RFC 3261 §19.1.2); a certificate with its key is accepted
-    added = cli.run(*base, "--transport", "tls", "--tls-cert", str(pki.cert),
-                    "--tls-key", str(pki.key))  # fmt: skip
+    added = cli.invoke(*base, "--transport", "tls", "--tls-cert", str(pki.cert),
+                       "--tls-key", str(pki.key))  # fmt: skip
     assert added.stdout == f"trunk t: sip:{HOST}:5061 over tls\n"

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from tests import ports
+
 HERE = Path(__file__).parent
 HOST = "127.0.0.1"
 SIPP = "sipp"
@@ -40,34 +42,21 @@ def sipp_available() -> bool:
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """A port of 127.0.0.1 that nobody holds right now (UDP unless `kind` says TCP)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    return ports.free_port(kind)
 
 
 def free_udp_port() -> int:
-    return free_port(socket.SOCK_DGRAM)
+    return ports.free_port(socket.SOCK_DGRAM)
 
 
 def free_udp_ports(count: int = 2) -> list[int]:
-    """`count` distinct free UDP ports (all held while choosing, so they differ)."""
-    with contextlib.ExitStack() as stack:
-        socks = [
-            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            for _ in range(count)
-        ]
-        for s in socks:
-            s.bind((HOST, 0))
-        return [int(s.getsockname()[1]) for s in socks]
+    """`count` distinct free UDP ports."""
+    return ports.free_ports(count, socket.SOCK_DGRAM)
 
 
 def free_media_port() -> int:
     """An even UDP port p with p..p+3 free: SIPp binds p (audio) and p+2 (video) for its echo."""
-    for _ in range(50):
-        base = free_udp_port() & ~1
-        if base >= 1024 and not any(_bound(base + i, socket.SOCK_DGRAM) for i in range(4)):
-            return base
-    raise RuntimeError("no free even UDP port pair")
+    return ports.free_even_run(4)
 
 
 def _bound(port: int, kind: int) -> bool:

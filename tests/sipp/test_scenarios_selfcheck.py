@@ -122,6 +122,27 @@ async def test_answer_dtmf_presses_1_as_rfc4733_events(
     assert events and set(events) == {1}
 
 
+async def test_answer_talk_plays_the_pcap_as_20_ms_rtp(
+    far_end: StartFarEnd, rtp_sink: socket.socket, tmp_path: Path
+) -> None:
+    from tests.sipp.pcap import write_rtp_pcap
+
+    audio = bytes(range(256)) * 5  # 1280 bytes: 8 packets of 160
+    pcap = write_rtp_pcap(tmp_path / "talk.pcap", audio)
+    far = await far_end("answer_talk.xml", keys={"talk_pcap": str(pcap)})
+    await call(far, "call_bye.xml", sdp_port=rtp_sink.getsockname()[1], duration_ms=1000)
+    assert_all_went_as_planned(await far.wait(5))
+    payloads = []
+    while True:
+        try:
+            packet = rtp_sink.recv(2048)
+        except BlockingIOError:
+            break
+        if packet[1] & 0x7F == 0:
+            payloads.append(packet[12:])
+    assert b"".join(payloads) == audio
+
+
 async def test_answer_then_hangup_sends_an_in_dialog_bye_after_the_duration(
     far_end: StartFarEnd,
 ) -> None:

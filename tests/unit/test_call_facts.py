@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from voxcast.domain.callresult import CallFacts
 from voxcast.domain.sms import fill, plan_sms
+from voxcast.domain.task_settings import from_params
 from voxcast.ports import Answered, Dtmf, HangupBy, HungUp, Ringing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,7 +52,7 @@ def test_template_variables_are_filled_and_missing_ones_left_empty() -> None:
 def test_success_sms_waits_success_push_time_after_the_hang_up() -> None:
     params = {"hangUpSms": 1, "smsContent": "thanks", "successPush": 1, "successPushTime": 10}
     f = answered_call()
-    plan = plan_sms(params, f, None)
+    plan = plan_sms(from_params(params).sms, f, None)
     assert plan is not None and plan.trigger == "success"
     assert plan.send_at == f.hangup_time + timedelta(seconds=10)  # type: ignore[operator]
 
@@ -59,9 +60,11 @@ def test_success_sms_waits_success_push_time_after_the_hang_up() -> None:
 def test_no_sms_when_hang_up_sms_is_off_or_no_trigger_matches() -> None:
     assert (
         plan_sms(
-            {"hangUpSms": 0, "smsContent": "x", "failedPush": 1}, CallFacts(call_time=T0), None
+            from_params({"hangUpSms": 0, "smsContent": "x", "failedPush": 1}).sms,
+            CallFacts(call_time=T0),
+            None,
         )
         is None
     )
     params = {"hangUpSms": 1, "smsContent": "x", "feedbackPush": 1, "feedbackValue": "1"}
-    assert plan_sms(params, answered_call("2"), None) is None
+    assert plan_sms(from_params(params).sms, answered_call("2"), None) is None

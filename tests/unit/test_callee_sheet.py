@@ -407,28 +407,27 @@ def test_deflate_bomb_refused() -> None:
     assert _code(out.getvalue(), "bomb.xlsx") == "-39"
 
 
-@pytest.mark.slow
-def test_100k_rows_xlsx_within_20s() -> None:
+def test_a_big_xlsx_keeps_every_row_and_the_row_cap_holds() -> None:
+    # how fast is bench/sheet.py's business (a speed goal is no test); this checks the rows
+    rows = 5_000
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("Callees")
     sheet.append(["phone", "name", "amount"])
-    for i in range(100_000):
+    for i in range(rows):
         sheet.append([8613000000000 + i, f"name {i}", i * 1.5])
     out = io.BytesIO()
     book.save(out)
     data = out.getvalue()
 
-    started = time.perf_counter()
     result = parse_callee_sheet(data, "big.xlsx")
-    elapsed = time.perf_counter() - started
 
-    print(f"100k-row xlsx parsed in {elapsed:.2f} s")
-    assert len(result.numbers) == 100_000
+    assert len(result.numbers) == rows
+    assert result.numbers[0] == CalleeRow(2, "8613000000000", {"name": "name 0", "amount": "0"})
     assert result.numbers[-1] == CalleeRow(
-        100_001, "8613000099999", {"name": "name 99999", "amount": "149998.5"}
+        rows + 1, "8613000004999", {"name": "name 4999", "amount": "7498.5"}
     )
-    assert elapsed < 20
-    assert _code(data, "big.xlsx", max_rows=99_999) == "-40"
+    assert _code(data, "big.xlsx", max_rows=rows - 1) == "-40"
+    assert len(parse_callee_sheet(data, "big.xlsx", max_rows=rows).numbers) == rows
 
 
 def test_far_away_row_is_not_walked_to() -> None:

@@ -70,3 +70,36 @@ def test_no_answer_rings_for_max_ringing_time() -> None:
     events = run("4", max_ringing_s=25)
     ringing = next(e for e in events if isinstance(e, Ringing))
     assert secs(events[-1]) - secs(ringing) == 25.0
+
+
+def amd_run(number: str, **kw: object) -> list[object]:
+    from voxcast.domain.amd import AmdSettings
+
+    req = DialRequest(  # type: ignore[arg-type]
+        callee=number, caller_id=None, prompt=Prompt("p", 6.0), amd=AmdSettings(), **kw
+    )
+    return list(plan(req, T0))
+
+
+@pytest.mark.parametrize("last", ["0", "1", "4", "5", "8"])
+def test_second_to_last_9_is_a_machine_only_with_amd(last: str) -> None:
+    from voxcast.ports import AmdDecided
+
+    number = f"86130000009{last}"
+    without = list(plan(DialRequest(callee=number, caller_id=None, prompt=Prompt("p", 6.0)), T0))
+    assert without == run(last)  # the last digit's table, unchanged
+    events = amd_run(number)
+    [decided] = [e for e in events if isinstance(e, AmdDecided)]
+    assert decided.result.verdict.value == "MACHINE"
+    assert not any(isinstance(e, Dtmf) for e in events)  # a machine presses no key
+    end = events[-1]
+    assert isinstance(end, HungUp) and end.reason == "answering machine"
+    assert end.at == decided.at
+
+
+def test_a_machine_hung_up_on_after_max_talk_ends_at_the_limit() -> None:
+    events = amd_run("8613000000090", max_talk_s=1)
+    answered = next(e for e in events if isinstance(e, Answered))
+    end = events[-1]
+    assert isinstance(end, HungUp) and end.reason == "maximum call duration reached"
+    assert secs(end) - secs(answered) == 1.0

@@ -3,24 +3,32 @@ a line cut by a crash is never read."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from voxcast.dialer.claims import Claimed
-from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
 from voxcast.dialer.recorder import Finished
 from voxcast.dialer.spill import SpillFile, decode, encode
 from voxcast.domain.callresult import CallFacts
-from voxcast.ports import AgentSlot, HangupBy
+from voxcast.domain.task_settings import from_params
+from voxcast.ports import HangupBy, ReservedAgent
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+SETTINGS = {
+    "toSeat": 1, "sipGroupId": 4, "toSeatType": 2, "toSeatKey": "1", "delayTransfer": 3,
+    "outboundControl": 1, "calloutRate": 2, "recallCount": 2, "recallInterval": 7,
+    "allowSendTime": [{"strTime": "09:00", "endTime": "18:30"}], "allowSendTimeZone": "callee",
+    "hangUpSms": 1, "smsContent": "bye ${text1}", "smsAppId": "s1", "senderId": "",
+    "successPush": 1, "successPushTime": 30, "lan": "en", "ssmlGender": 2, "speakingRate": 1.5,
+}  # fmt: skip
 
 
 def finished() -> Finished:
     ctx = TaskContext(
         7, 2, "a" * 32, 1, 2, "123", 3, None, "Hello ü", 1, 60, 30, 0, 0,
-        {"toSeat": 1, "sipGroupId": 4, "recallCount": 0}, T0, None, out_recall_count=1,
+        from_params(SETTINGS), T0, None, out_recall_count=1,
     )  # fmt: skip
     facts = CallFacts(
         T0,
@@ -33,7 +41,7 @@ def finished() -> Finished:
         hangup_by=HangupBy.AGENT,
         reason="normal clearing",
         transfer_time=T0 + timedelta(seconds=5),
-        agent=AgentSlot(3, "alice", "sales", "0042", None, 20.0, 1.5),
+        agent=ReservedAgent(3, "alice", "sales", "0042", None, 20.0, 1.5),
         agent_answer_time=T0 + timedelta(seconds=7),
         no_answer_agents=["bob"],
     )
@@ -47,6 +55,18 @@ def test_a_result_survives_its_line() -> None:
     assert owner == "host:1:abc"
     assert back == item
     assert back.facts.call_duration == 11 and back.claimed.rate == Decimal("0.021")
+
+
+def test_a_line_of_the_older_layout_keeps_its_settings() -> None:
+    # before typed settings, a line held the task's stored params under ctx.params: a spill
+    # file left by that version is replayed by this one
+    line = json.loads(encode(finished(), "w"))
+    assert line["ctx"]["params"]["allowSendTimeZone"] == "callee"
+    line["ctx"]["params"] = {"toSeat": "1", "sipGroupId": "9", "recallCount": 3}
+    _owner, back = decode(json.dumps(line))
+    assert back.ctx.transfer_group == 9
+    assert back.ctx.settings.redial.count == 3
+    assert back.ctx.settings.send_window.per_callee is False
 
 
 def test_lines_are_read_in_order_and_a_cut_line_is_not(tmp_path: Path) -> None:

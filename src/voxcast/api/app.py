@@ -15,22 +15,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
+from voxcast.api import ops
+from voxcast.api.aivoice_routing import AiVoicePaths, is_aivoice_path, unroutable
 from voxcast.api.envelope import Family, body
 from voxcast.api.routers import (
     account,
+    aivoice,
+    aivoice_tasks,
     callcenter,
     cc_preview,
     cc_records,
+    dnc,
     files,
     group_call,
+    phones,
     recall,
     records,
+    sip_calls,
+    sms,
     voice,
 )
 from voxcast.api.routing import NormalizePath, validation_reason
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.services.authcache import INFO_KEY
+from voxcast.services.health import CarrierCheck
+from voxcast.services.signguard import SignGuard
 from voxcast.storage.db import make_readonly_sessionmaker, make_sessionmaker, unavailable
 
 log = logging.getLogger("voxcast.api")
@@ -55,16 +65,25 @@ ROUTERS: list[APIRouter] = [
     callcenter.router,
     cc_preview.router,
     cc_records.router,
+    dnc.router,
     files.router,
     group_call.router,
     recall.router,
     voice.router,
+    phones.router,
     records.router,
+    sip_calls.router,
+    sms.router,
+    aivoice.router,
+    aivoice_tasks.router,
 ]
 
 
-def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
-    """The API bound to one runtime. With `owns_runtime` the app closes it on shutdown."""
+def create_app(
+    runtime: Runtime, *, owns_runtime: bool = False, carriers: CarrierCheck | None = None
+) -> FastAPI:
+    """The API bound to one runtime. With `owns_runtime` the app closes it on shutdown;
+    `carriers` (the process's trunks, when it dials) are part of /readyz."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +99,9 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
             "ONBUKA voice API. Every path is served under /v3/<path> and /<path>."
         ),
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry looks the global providers up on every request
+        # (environment reads included) even when none is configured; voxcast exports none
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # the API's own sessions (same engine, pool and auth-cache hooks) answer a database
     # outage with -18
@@ -89,22 +111,28 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         sessions=make_sessionmaker(runtime.engine, info, ApiSession),
         readonly=make_readonly_sessionmaker(runtime.engine, info, ApiSession),
     )
+    settings = runtime.settings
+    app.state.sign_guard = SignGuard(
+        settings.sign_failures, settings.sign_failure_window_seconds, settings.sign_lockout_seconds
+    )
     # the path is normalised in front of the router, so it never answers a redirect
     app.router.redirect_slashes = False
     app.add_middleware(NormalizePath)
+    app.add_middleware(AiVoicePaths, operations=aivoice.OPERATIONS + aivoice_tasks.OPERATIONS)
     for router in ROUTERS:
         app.include_router(router, prefix="/v3")
         app.include_router(router, include_in_schema=False)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(ops.router(runtime, carriers))
 
     # Requests that never reach a vendor route (unknown path, wrong method) still get an
     # envelope with HTTP 200, as every vendor answer: the vendor's Java SDK and Spring's
     # RestTemplate discard the body of any other status. The catalog shows no HTTP error code.
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405) and is_aivoice_path(request.url.path):
+            # an AiVoice client reads the A.5 table, which has no -24 (docs/api-compat.md)
+            return unroutable(request.url.path, request.method, exc.status_code)
         if exc.status_code == 404:
             err = ApiError(Code.NOT_FOUND, f"no such endpoint {request.url.path[:200]}")
         elif exc.status_code == 405:

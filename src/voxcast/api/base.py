@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -81,14 +89,34 @@ class PageQuery(VendorModel):
     size: int = Field(default=10, ge=1, le=100)
 
 
-def page_body(records: list[object], total: int, current: int, size: int) -> dict[str, object]:
-    """The vendor's paging response body."""
+def page_body(
+    records: list[object], total: int, current: int, size: int, *, search_count: bool = True
+) -> dict[str, object]:
+    """The vendor's paging response body; `searchCount` left out where the vendor's page
+    shows none (sipQuery, fileQuery)."""
     pages = (total + size - 1) // size if size else 0
-    return {
+    out: dict[str, object] = {
         "records": records,
         "total": total,
         "size": size,
         "current": current,
         "pages": pages,
-        "searchCount": True,
     }
+    if search_count:
+        out["searchCount"] = True
+    return out
+
+
+def _default_when_null(default: int) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        return default if value is None else value
+
+    return check
+
+
+#: paging fields of the SIP-phone family: the vendor's Java SDK sends every unset field as
+#: null (`"current":null`), which means the documented default
+Current = Annotated[
+    int, BeforeValidator(_default_when_null(1)), Field(default=1, ge=1, le=10_000_000)
+]
+Size = Annotated[int, BeforeValidator(_default_when_null(25)), Field(default=25, ge=1, le=100)]

@@ -28,6 +28,7 @@ from voxcast.config import Network
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.services import accounts
+from voxcast.services.signguard import SignGuard
 from voxcast.storage.models import Account
 
 log = logging.getLogger("voxcast.api")
@@ -129,6 +130,14 @@ def validation_reason(exc: RequestValidationError) -> tuple[Code, str]:
         msg = "must not contain a NUL character"
     elif kind == "string_unicode":
         msg = "must be valid Unicode text"
+    elif kind in ("too_short", "too_long") and isinstance(first.get("input"), str):
+        # a length bound behind a before-validator is checked generically: pydantic then
+        # counts "items"; a caller sent text, so say characters
+        ctx = first.get("ctx", {})
+        if kind == "too_short":
+            msg = f"should have at least {ctx.get('min_length')} characters"
+        else:
+            msg = f"should have at most {ctx.get('max_length')} characters"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return Code.PARAMETER, f"{field}: {msg}{more}"
 
@@ -175,18 +184,46 @@ class VendorRoute(APIRoute):
         return handler
 
 
+#: answers that come after the Sign matched: the caller holds the secret
+_SIGN_MATCHED = frozenset(
+    {Code.TIMESTAMP, Code.API_KEY_DISABLED, Code.USER_LOCKED, Code.IP_RESTRICTED}
+)
+
+
 async def _authenticate(request: Request, rt: Runtime) -> Account:
-    return await accounts.authenticate_cached(
-        rt.readonly,
-        rt.secrets,
-        rt.auth_cache,
-        api_key=request.headers.get("api-key"),
-        timestamp=request.headers.get("timestamp"),
-        sign=request.headers.get("sign"),
-        client_ip=client_ip(request, rt.settings.trusted_proxies),
-        now=rt.wall.now(),
-        skew_seconds=rt.settings.sign_skew_seconds,
-    )
+    """The Sign check, behind the failed-signature lock-out (docs/security.md): a locked-out
+    (Api-Key, address) pair is answered -15 before its key is looked up or its Sign computed."""
+    guard: SignGuard = request.app.state.sign_guard
+    api_key = request.headers.get("api-key")
+    timestamp = request.headers.get("timestamp")
+    sign = request.headers.get("sign")
+    ip = client_ip(request, rt.settings.trusted_proxies)
+    # a request missing a header never had its Sign checked: it is neither counted nor refused
+    counted = api_key if api_key and timestamp and sign else None
+    now = rt.wall.monotonic()
+    if counted:
+        guard.check(counted, ip, now)
+    try:
+        account = await accounts.authenticate_cached(
+            rt.readonly,
+            rt.secrets,
+            rt.auth_cache,
+            api_key=api_key,
+            timestamp=timestamp,
+            sign=sign,
+            client_ip=ip,
+            now=rt.wall.now(),
+            skew_seconds=rt.settings.sign_skew_seconds,
+        )
+    except ApiError as err:
+        if counted and err.code == Code.AUTH:
+            guard.failed(counted, ip, now)
+        elif counted and err.code in _SIGN_MATCHED:
+            guard.succeeded(counted, ip)
+        raise
+    if counted:
+        guard.succeeded(counted, ip)
+    return account
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:

@@ -21,16 +21,21 @@ Uploads
         WAV path from its header, or any other path by decoding.
 
 Text-to-speech
-    choose_voice(lan, accent=None, ssml_gender=None, speaking_rate=None) -> Voice
-        The vendor fields → a Voice (engine, engine voice id, locale, gender, rate). Missing
-        lan → TtsRequired (-38); unknown lan → TtsLanguage (-39). accent is a country calling
-        code (EN+91 → en-IN) or a BCP-47 tag; unknown accents get the language's default.
-        ssmlGender 1 male / 2 female, default female. speakingRate clamped to 0.25-4.
-        The first installed engine with a voice of that locale and gender wins: piper (if
-        `voxcast[piper]` is installed), else espeak-ng. Table: docs/tts.md, voices.LANGUAGES.
-    TtsEngine (Protocol): name, version(), voice_for(VoiceRequest), synthesize(text, Voice)
-        EspeakEngine (libespeak-ng in-process; the espeak-ng command if the library is
-        missing) and PiperEngine. speak(text, voice) -> 8 kHz PCM bytes, in this process.
+    choose_voice(lan, accent=None, ssml_gender=None, speaking_rate=None, *, rules=()) -> Voice
+        The vendor fields → a Voice (engine, engine voice id, locale, gender, rate; its
+        `.address` is e.g. "piper:en_US-joe-medium"). Tried in order: `rules` (an account's
+        mapping), the operator's VOXCAST_VOICES, installed catalog voices (wheels registered
+        in the `voxcast.voices` entry-point group, then piper joe / festival slt for US
+        English, kokoro for Japanese), espeak-ng. Missing lan → TtsRequired (-38); TtsLanguage
+        (-39, `.field` names lan/accent/speakingRate) for an unknown language or accent, a
+        mapped voice not installed here, Japanese without kokoro, or a rate outside the
+        chosen engine's range. Table: docs/tts.md, voices.LANGUAGES.
+    TtsEngine (Protocol): name, rate_range, version(), check(target), synthesize(text, Voice)
+        -> Speech(pcm, sample_rate). EspeakEngine, PiperEngine (tts.py), FestivalEngine,
+        KokoroEngine, OpenAIEngine (engines.py).
+    speak(text, voice) -> 8 kHz PCM bytes (the one place audio is resampled); speak_with also
+        returns the voice used (a remote voice's local fallback); render(text, lan, accent,
+        gender, rate) -> 8 kHz PCM: choose and speak in one call.
     fill(template, fields) -> str: ${text1}..${text10} from one callee's fields.
 
 Prompt cache and renderer pool
@@ -56,6 +61,7 @@ from __future__ import annotations
 from voxcast.audio import g711
 from voxcast.audio.cache import PromptCache, prompt_key
 from voxcast.audio.decode import EXTENSIONS, MAX_DURATION_S, duration_of, normalize
+from voxcast.audio.engines import FestivalEngine, KokoroEngine, OpenAIEngine
 from voxcast.audio.errors import (
     AudioError,
     CorruptAudio,
@@ -76,7 +82,9 @@ from voxcast.audio.tts import (
     TtsEngine,
     choose_voice,
     installed_engines,
+    render,
     speak,
+    speak_with,
 )
 from voxcast.audio.voices import LANGUAGES, Gender, Voice
 
@@ -91,7 +99,10 @@ __all__ = [
     "DecodedAudio",
     "EmptyAudio",
     "EspeakEngine",
+    "FestivalEngine",
     "Gender",
+    "KokoroEngine",
+    "OpenAIEngine",
     "PiperEngine",
     "PromptCache",
     "RenderError",
@@ -112,6 +123,8 @@ __all__ = [
     "installed_engines",
     "normalize",
     "prompt_key",
+    "render",
     "speak",
+    "speak_with",
     "variables_in",
 ]

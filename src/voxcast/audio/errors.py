@@ -58,9 +58,14 @@ class TtsRequired(AudioError):
 
 
 class TtsLanguage(AudioError):
-    """A language code no installed engine speaks (-39)."""
+    """A language code, accent, gender or rate no installed voice serves (-39); `field` is the
+    vendor field to name (`lan`, `accent`, `ssmlGender`, `speakingRate`)."""
 
     code = Code.TTS_LANGUAGE
+
+    def __init__(self, detail: str, field: str = "lan") -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class RenderError(AudioError):

@@ -16,7 +16,7 @@ from types import TracebackType
 from voxcast.audio.cache import PromptCache, prompt_key
 from voxcast.audio.errors import RenderError
 from voxcast.audio.pcm import BYTES_PER_SECOND
-from voxcast.audio.tts import engine, speak
+from voxcast.audio.tts import engine, speak_with
 from voxcast.audio.voices import Voice
 
 
@@ -38,16 +38,20 @@ class RenderedPrompt:
     cached: bool
 
 
-def render_one(root: str, key: str, text: str, voice: Voice) -> tuple[float, str | None]:
-    """Runs in a worker: speak, store, return (seconds, None) or (0, why it failed)."""
+def render_one(root: str, key: str, text: str, voice: Voice) -> tuple[float, str | None, str]:
+    """Runs in a worker: speak, store, return (seconds, None, key) or (0, why it failed, key).
+    When a remote voice fell back to its local one, the audio is stored under the local
+    voice's key (returned instead), so the remote voice is tried again next time."""
     try:
-        pcm = speak(text, voice)
+        pcm, used = speak_with(text, voice)
+        if used != voice:
+            key = prompt_key(text, used, engine(used.engine).version())
         PromptCache(Path(root)).put(key, pcm)
     except RenderError as err:
-        return 0.0, err.detail
+        return 0.0, err.detail, key
     except Exception as err:  # an engine's own failure must not kill the batch
-        return 0.0, f"{type(err).__name__}: {err}"
-    return len(pcm) / BYTES_PER_SECOND, None
+        return 0.0, f"{type(err).__name__}: {err}", key
+    return len(pcm) / BYTES_PER_SECOND, None, key
 
 
 def _default_workers() -> int:
@@ -122,8 +126,10 @@ class RenderPool:
         missing = [key for key, seconds in known.items() if seconds is None]
         durations: dict[str, float] = {k: s for k, s in known.items() if s is not None}
         failures: dict[str, str] = {}
+        #: requested key → the key the audio was stored under (differs after a fallback)
+        stored: dict[str, str] = {}
         if missing:
-            await self._render_missing(missing, first_of, requests, durations, failures)
+            await self._render_missing(missing, first_of, requests, durations, failures, stored)
         if failures:
             index = min(first_of[key] for key in failures)
             voice = requests[index].voice
@@ -132,10 +138,12 @@ class RenderPool:
                 f"{failures[keys[index]]}",
                 index,
             )
-        return [
-            RenderedPrompt(key, self.cache.path(key), durations[key], key not in missing)
-            for key in keys
-        ]
+        out = []
+        for key in keys:
+            real = stored.get(key, key)
+            cached = key not in missing
+            out.append(RenderedPrompt(real, self.cache.path(real), durations[key], cached))
+        return out
 
     async def _render_missing(
         self,
@@ -144,6 +152,7 @@ class RenderPool:
         requests: list[RenderRequest],
         durations: dict[str, float],
         failures: dict[str, str],
+        stored: dict[str, str],
     ) -> None:
         loop = asyncio.get_running_loop()
         pool = self._pool()
@@ -155,13 +164,14 @@ class RenderPool:
             request = requests[first_of[key]]
             async with gate:
                 try:
-                    seconds, error = await loop.run_in_executor(
+                    seconds, error, real = await loop.run_in_executor(
                         pool, render_one, root, key, request.text, request.voice
                     )
                 except BrokenProcessPool:
-                    seconds, error = 0.0, "a renderer process died"
+                    seconds, error, real = 0.0, "a renderer process died", key
             if error is None:
                 durations[key] = seconds
+                stored[key] = real
             else:
                 failures[key] = error
 

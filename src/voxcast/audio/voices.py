@@ -47,8 +47,15 @@ class Language:
     accents: dict[str, Locale] = field(default_factory=dict)
 
     def locale_for(self, accent: str | int | None) -> Locale:
-        """The accent's locale; an unknown or missing accent gets the language's default."""
-        if accent is None:
+        """The accent's locale; a missing accent, or one this language does not have (the
+        vendor's own sample sends VN with accent 91), gets the language's default: the
+        accent table is the vendor's guess-work (api-catalog §7.2), so it selects a locale
+        when it can and is otherwise no part of the request."""
+        return self.find_locale(accent) or self.default
+
+    def find_locale(self, accent: str | int | None) -> Locale | None:
+        """The accent's locale, the default for a missing one, None for an unknown one."""
+        if accent is None or not str(accent).strip():
             return self.default
         text = str(accent).strip()
         for locale in (self.default, *self.accents.values()):
@@ -57,7 +64,7 @@ class Language:
         digits = text.lstrip("+")
         if digits.startswith("00"):
             digits = digits[2:]
-        return self.accents.get(digits, self.default)
+        return self.accents.get(digits)
 
 
 def _lang(code: str, name: str, default: Locale, **accents: Locale) -> Language:
@@ -162,8 +169,10 @@ LANGUAGES: dict[str, Language] = {
 class Voice:
     """A fully resolved voice: which engine speaks, with which of its voices, how fast.
 
-    `name` is the engine's own voice id: an espeak-ng voice with its variant ("gmw/en+f3"), or
-    a piper model id ("en_US-joe-medium"). Frozen and plain, so it crosses process pools.
+    `name` is the engine's own voice id, the part of the voice address after the scheme: an
+    espeak-ng voice with its variant ("gmw/en+f3"), a piper model id or path, a festival
+    voice, a kokoro voice, a speech server URL. `fallback` is the local voice a remote one
+    falls back to. Frozen and plain, so it crosses process pools.
     """
 
     lan: str
@@ -172,6 +181,21 @@ class Voice:
     rate: float
     engine: str
     name: str
+    fallback: Voice | None = None
+
+    @property
+    def address(self) -> str:
+        """The voice address (`piper:/x.onnx`, `espeak:en-us+f3`, ...; see catalog.py)."""
+        scheme = "espeak" if self.engine == "espeak-ng" else self.engine
+        return f"{scheme}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Speech:
+    """What an engine hands back: 16-bit mono PCM at the engine's own rate."""
+
+    pcm: bytes
+    sample_rate: int
 
 
 @dataclass(frozen=True)
@@ -227,3 +251,17 @@ def espeak_voice_name(locale: Locale, gender: Gender) -> str:
 def espeak_wpm(rate: float) -> int:
     """speakingRate → espeak-ng words per minute, clamped to what espeak-ng speaks well."""
     return max(ESPEAK_MIN_WPM, min(ESPEAK_MAX_WPM, round(ESPEAK_BASE_WPM * rate)))
+
+
+#: what one unit of espeak-ng's word gap adds per word at 80 wpm: nominally 10 ms at its
+#: default speed, stretched with the speed; measured with espeak-ng 1.51 (32-41 ms)
+ESPEAK_GAP_UNIT_S = 0.034
+
+
+def espeak_word_gap(rate: float) -> int:
+    """Pause added between words, in espeak-ng's units, for rates below its 80 wpm floor:
+    each word then takes about as long as it would at 175 x rate words a minute."""
+    wanted = ESPEAK_BASE_WPM * rate
+    if wanted >= ESPEAK_MIN_WPM:
+        return 0
+    return round((60 / wanted - 60 / ESPEAK_MIN_WPM) / ESPEAK_GAP_UNIT_S)

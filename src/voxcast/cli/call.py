@@ -6,23 +6,18 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from voxcast.audio import choose_voice, normalize
-from voxcast.audio.errors import AudioError
-from voxcast.audio.playback import PromptAudio
-from voxcast.audio.tts import speak
 from voxcast.cli.common import DatabaseOpt, open_rt, settings_for
 from voxcast.clock import SystemClock
 from voxcast.ports import Answered, DialRequest, Dtmf, HungUp, Prompt
-from voxcast.services import trunks
-from voxcast.telephony.directory import bind_host_towards, resolver_for
-from voxcast.telephony.rtp.media import MediaEngine
-from voxcast.telephony.sip.carrier import Address, SipCarrier
-from voxcast.telephony.sip.message import Message, Request, Response
+
+if TYPE_CHECKING:
+    from voxcast.telephony.sip.aio.carrier import Address
+    from voxcast.telephony.sip.core.message import Message
 
 console = Console(highlight=False)
 err_console = Console(stderr=True)
@@ -30,6 +25,10 @@ PROMPT_REF = "cli:prompt"
 
 
 def _audio(play: Path | None, say: str | None, lan: str) -> bytes:
+    from voxcast.audio import choose_voice, normalize
+    from voxcast.audio.errors import AudioError
+    from voxcast.audio.tts import speak
+
     if (play is None) == (say is None):
         raise typer.BadParameter("give exactly one of --play FILE or --say TEXT")
     try:
@@ -42,6 +41,8 @@ def _audio(play: Path | None, say: str | None, lan: str) -> bytes:
 
 
 def _first_line(message: Message) -> str:
+    from voxcast.telephony.sip.core.message import Request, Response
+
     if isinstance(message, Request):
         return f"{message.method} {message.uri}"
     assert isinstance(message, Response)
@@ -63,6 +64,13 @@ def call(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Place one call and print each SIP event and the outcome (exit 0 when answered)."""
+    # the SIP stack and the audio engines: loaded by this command alone
+    from voxcast.audio.playback import PromptAudio
+    from voxcast.services import trunks
+    from voxcast.telephony.directory import bind_host_towards, resolver_for
+    from voxcast.telephony.rtp.media import MediaEngine
+    from voxcast.telephony.sip.aio.carrier import SipCarrier
+
     pcm = _audio(play, say, lan)
     settings = settings_for(database_url)
 
@@ -134,6 +142,8 @@ def call(
             f"outcome: sip {end.sip_code} ({end.reason}), hung up by {end.by.value}, "
             f"talk {talk:.1f} s, keys {''.join(keys) or '-'}, "
             f"rtp sent {stats.rtp_sent} received {stats.rtp_received}"
+            + (f", srtp {stats.srtp} dropped {stats.srtp_failed}" if stats.srtp else "")
+            + (f", {stats.rtp_dropped} frames dropped (stalled)" if stats.rtp_dropped else "")
         )
         if record is not None and stats.recording is not None:
             stats.recording.replace(record)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -10,8 +10,9 @@ from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, with_runtime
 from voxcast.domain.codes import ApiError
-from voxcast.runtime import Runtime
-from voxcast.services import numbers
+
+if TYPE_CHECKING:
+    from voxcast.runtime import Runtime
 
 number_app = typer.Typer(
     help="Inbound numbers: which agent group a dialled number rings.", no_args_is_help=True
@@ -35,6 +36,7 @@ def number_add(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Route calls to NUMBER (an INVITE to the registrar's address) to an agent group."""
+    from voxcast.services import numbers
 
     async def go(rt: Runtime) -> str:
         async with rt.sessions.begin() as session:
@@ -50,6 +52,7 @@ def number_list(
     database_url: DatabaseOpt = None,
 ) -> None:
     """List inbound numbers and their groups."""
+    from voxcast.services import numbers
 
     async def go(rt: Runtime) -> list[dict[str, Any]]:
         async with rt.sessions() as session:
@@ -73,6 +76,7 @@ def number_remove(
     number: Annotated[str, typer.Option(help="the number")], database_url: DatabaseOpt = None
 ) -> None:
     """Stop taking calls to a number (they get 404)."""
+    from voxcast.services import numbers
 
     async def go(rt: Runtime) -> None:
         async with rt.sessions.begin() as session:

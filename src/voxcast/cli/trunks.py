@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from voxcast.cli.common import DatabaseOpt, kept_out_of_ps, read_secret, with_runtime
-from voxcast.runtime import Runtime
-from voxcast.services import trunks
-from voxcast.telephony.sip.routing import is_ip
+from voxcast.telephony.sip.core.routing import is_ip
+
+if TYPE_CHECKING:
+    from voxcast.runtime import Runtime
 
 trunk_app = typer.Typer(help="SIP trunks: add, list, remove, and route an account's calls.")
 console = Console()
 err_console = Console(stderr=True)
 
 
-def _run(database_url: str | None, fn: object) -> object:
+def _run(database_url: str | None, fn: object, *, setup: bool = False) -> object:
+    # the trunk service brings the SIP stack with it: loaded only by the trunk commands
+    from voxcast.services import trunks
+
     try:
-        return with_runtime(database_url, fn)  # type: ignore[arg-type]
+        return with_runtime(database_url, fn, setup=setup)  # type: ignore[arg-type]
     except trunks.TrunkError as err:
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2) from err
@@ -73,10 +77,20 @@ def trunk_add(
     tls_key: Annotated[
         str | None, typer.Option(help="TLS: the client certificate's key, if not in its file")
     ] = None,
+    srtp: Annotated[
+        str,
+        typer.Option(
+            help="encrypt media with SRTP, keys in SDP (SDES, RFC 4568): off; optional (RTP/AVP "
+            "with keys, plain RTP if the answer has none); mandatory (RTP/SAVP, else the call "
+            "fails). Use with --transport tls: the keys travel in the SIP messages"
+        ),
+    ] = "off",
     replace: Annotated[bool, typer.Option(help="overwrite a trunk of the same name")] = False,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Add a SIP trunk. Running workers pick it up within seconds."""
+    from voxcast.services import trunks
+
     password = read_secret(password, password_file, "--password")
     spec = trunks.TrunkSpec(
         name=name,
@@ -95,20 +109,29 @@ def trunk_add(
         tls_insecure=tls_insecure,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        srtp=srtp.lower(),
     )
 
     async def go(rt: Runtime) -> None:
         async with rt.sessions.begin() as session:
             await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=replace)
 
-    _run(database_url, go)
+    # a trunk may be the first thing a new data directory gets (before any account)
+    _run(database_url, go, setup=True)
     if spec.port:
         where = f"sip:{host}:{spec.port}"
     elif is_ip(host):  # no DNS for an address: the transport's port
         where = f"sip:{host}:{trunks.DEFAULT_PORTS.get(transport, 5060)}"
     else:
         where = f"sip:{host} (port found by DNS)"
-    console.print(f"trunk {name}: {where} over {spec.transport}")
+    media = "" if spec.srtp == "off" else f", SRTP {spec.srtp}"
+    console.print(f"trunk {name}: {where} over {spec.transport}{media}")
+    if spec.keys_in_clear:
+        err_console.print(
+            f"[yellow]warning[/yellow] --srtp over {spec.transport}: the SRTP keys travel in "
+            "the clear in SIP; anyone who sees the signalling can decrypt the calls (use "
+            "--transport tls)"
+        )
     if tls_insecure:
         err_console.print(
             "[yellow]warning[/yellow] --tls-insecure: the trunk's certificate is NOT checked; "
@@ -126,6 +149,8 @@ def trunk_use(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Send an account's calls through a trunk (or back to the sandbox)."""
+    from voxcast.services import trunks
+
     if (trunk is None) != sandbox:
         err_console.print("[red]error[/red] give --trunk NAME or --sandbox")
         raise typer.Exit(2)
@@ -141,6 +166,7 @@ def trunk_use(
 @trunk_app.command("list")
 def trunk_list(database_url: DatabaseOpt = None) -> None:
     """List trunks (passwords are never shown)."""
+    from voxcast.services import trunks
 
     async def go(rt: Runtime) -> list[list[str]]:
         async with rt.sessions() as session:
@@ -155,13 +181,23 @@ def trunk_list(database_url: DatabaseOpt = None) -> None:
                     str(t.max_channels or "-"),
                     str(t.max_cps or "-"),
                     t.codecs,
+                    t.srtp,
                 ]
                 for t in await trunks.list_trunks(session)
             ]
 
     rows = _run(database_url, go)
     table = Table(
-        "name", "address", "transport", "user", "register", "caller id", "channels", "cps", "codecs"
+        "name",
+        "address",
+        "transport",
+        "user",
+        "register",
+        "caller id",
+        "channels",
+        "cps",
+        "codecs",
+        "srtp",
     )
     for row in rows:  # type: ignore[attr-defined]
         table.add_row(*row)
@@ -173,6 +209,7 @@ def trunk_remove(
     name: Annotated[str, typer.Option(help="the trunk")], database_url: DatabaseOpt = None
 ) -> None:
     """Remove a trunk that no account uses."""
+    from voxcast.services import trunks
 
     async def go(rt: Runtime) -> None:
         async with rt.sessions.begin() as session:

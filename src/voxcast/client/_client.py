@@ -146,6 +146,54 @@ class _Endpoints(ABC, Generic[R]):
             {"current": current, "size": size, "params": _drop_none(params)},
         )
 
+    def query_files(self, current: int = 1, size: int = 25) -> R:
+        """fileQuery: the account's uploaded voice files, {fileId, fileName}, newest first."""
+        return self._call("POST", "/v3/voice/fileQuery", {"current": current, "size": size})
+
+    # -- SIP phones (call-center agents under the voice API's names) ----------------------
+    def sip_add(
+        self,
+        app_id: str,
+        group_name: str,
+        phone_name: str,
+        quantity: int,
+        display_num: str | None = None,
+    ) -> R:
+        """Phones `<phone_name>-1`... in a new phone group; their accounts come from sip_query."""
+        body = {
+            "appId": app_id,
+            "groupName": group_name,
+            "phoneName": phone_name,
+            "quantity": quantity,
+            "displayNum": display_num,
+        }
+        return self._call("POST", "/v3/voice/sipAdd", _drop_none(body))
+
+    def sip_query(self, app_id: str, current: int = 1, size: int = 25) -> R:
+        body = {"current": current, "size": size, "params": {"appId": app_id}}
+        return self._call("POST", "/v3/voice/sipQuery", body)
+
+    def sip_reset(self, app_id: str, account: str) -> R:
+        """A new password for phone `account`; `data` = {account, password}."""
+        return self._call("POST", "/v3/voice/sipReset", {"appId": app_id, "account": account})
+
+    # -- click-to-call and its records ---------------------------------------------------------
+    def send_sip(self, **fields: Unpack[t.SendSip]) -> R:
+        """Ring the phone `account`, then call `callee` from it; `data` is the voiceId."""
+        return self._call("POST", "/v3/voice/sendSip", _drop_none(fields))
+
+    def record_sip(self, voice_id: str) -> R:
+        return self._call("GET", f"/v3/voice/recordSip/{voice_id}")
+
+    def query_sip_records(
+        self, current: int = 1, size: int = 25, **params: Unpack[t.SipRecordQueryParams]
+    ) -> R:
+        return self._call(
+            "POST",
+            "/v3/voice/recordSipQuery",
+            {"current": current, "size": size, "params": _drop_none(params)},
+        )
+
     # -- call center: agent groups and agents (field names as the vendor's) ----------------
     def add_seat_group(self, app_id: str, group_name: str) -> R:
         return self._call(
@@ -180,6 +228,26 @@ class _Endpoints(ABC, Generic[R]):
 
     def query_inbound_numbers(self, current: int = 1, size: int = 10) -> R:
         return self._call("POST", "/v3/cc/number/query", {"current": current, "size": size})
+
+    # -- do-not-call lists (voxcast extension) ------------------------------------------
+    def dnc_add(self, numbers: list[str], app_id: str | None = None, **more: Any) -> R:
+        """Put numbers (any spelling) on the app's list, or the account's without `app_id`."""
+        return self._call(
+            "POST", "/v3/voice/dnc/add", {"numbers": numbers, "appId": app_id, **more}
+        )
+
+    def dnc_remove(self, numbers: list[str], app_id: str | None = None, **more: Any) -> R:
+        body = {"numbers": numbers, "appId": app_id, **more}
+        return self._call("POST", "/v3/voice/dnc/remove", body)
+
+    def dnc_query(self, current: int = 1, size: int = 10, **params: Any) -> R:
+        """params: appId ("" the account's list), numbers, region."""
+        return self._call(
+            "POST", "/v3/voice/dnc/query", {"current": current, "size": size, **params}
+        )
+
+    def dnc_audit(self, number: str | None = None) -> R:
+        return self._call("POST", "/v3/voice/dnc/audit", {"number": number})
 
     def seat_group_settings(self, group_id: int) -> R:
         return self._call("GET", f"/v3/cc/seatGroup/basicSettingResp?voiceGroupId={group_id}")

@@ -191,3 +191,18 @@ class RecordQueryParams(TypedDict, total=False):
     strTime: str
     endTime: str
     taskId: int
+
+
+class SendSip(TypedDict, total=False):
+    callee: str
+    displayNum: str
+    account: str
+    appId: str
+    calledInfo: str
+
+
+class SipRecordQueryParams(TypedDict, total=False):
+    strTime: str
+    endTime: str
+    sipGroupName: str
+    phoneName: str

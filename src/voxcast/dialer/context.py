@@ -1,16 +1,21 @@
-"""What the dialer knows of a task and an account while it dials, loaded once per tick."""
+"""What the dialer knows of a task and an account while it dials, loaded once per tick, and of
+each callee it has claimed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from voxcast.domain.enums import RecordType, TaskKind
+from voxcast.domain.task_settings import TaskSettings, from_params
 from voxcast.storage.models import Account, Task
 
 #: extra lease time of a transfer call: waiting for an agent, then the conversation
 TRANSFER_ALLOWANCE_S = 3600 + 600
+#: extra lease time of a click-to-call: its phone's ring time, at most
+PHONE_RING_ALLOWANCE_S = 300
 
 
 @dataclass
@@ -29,7 +34,7 @@ class TaskContext:
     max_ringing_time: int
     delay_play: int
     delay_hangup: int
-    params: dict[str, Any]
+    settings: TaskSettings
     created_at: datetime
     recall_node_id: int | None
     out_recall_count: int = 0
@@ -51,7 +56,7 @@ class TaskContext:
             task.max_ringing_time,
             task.delay_play,
             task.delay_hangup,
-            dict(task.params or {}),
+            from_params(task.params),
             task.created_at,
             task.recall_node_id,
         )
@@ -59,13 +64,12 @@ class TaskContext:
     @property
     def transfer_group(self) -> int | None:
         """The agent group of a transfer-to-agent task (toSeat=1), else None."""
-        if str(self.params.get("toSeat")) != "1":
-            return None
-        group = self.params.get("sipGroupId") or self.params.get("voiceGroupId")
-        return int(group) if group else None
+        return self.settings.transfer.group
 
     @property
     def record_type(self) -> int:
+        if self.kind == TaskKind.SIP_CALL:
+            return RecordType.SIP_PHONE
         return RecordType.VERIFICATION_CODE if self.kind == TaskKind.CODE else RecordType.GROUP_CALL
 
     @property
@@ -73,16 +77,18 @@ class TaskContext:
         """sendCode's recallCount: extra attempts on failure; only the last one is reported."""
         if self.kind != TaskKind.CODE:
             return 0
-        return int(self.params.get("recallCount") or 0)
+        return self.settings.redial.count
 
     @property
     def redial_interval(self) -> timedelta:
-        return timedelta(minutes=int(self.params.get("recallInterval") or 5))
+        return self.settings.redial.interval
 
     @property
     def longest_call(self) -> timedelta:
         # a call handed to an agent may wait for one and then talk for up to an hour
         transfer = TRANSFER_ALLOWANCE_S if self.transfer_group is not None else 0
+        if self.kind == TaskKind.SIP_CALL:
+            transfer = PHONE_RING_ALLOWANCE_S  # the caller's phone rings before the callee
         return timedelta(
             seconds=self.max_ringing_time
             + self.max_calls
@@ -105,3 +111,18 @@ class AccountLimits:
         return cls(
             account.id, account.max_cps, account.max_channels, account.bill_period, account.timezone
         )
+
+
+@dataclass
+class Claimed:
+    """A callee leased to this worker for one attempt."""
+
+    id: int
+    task_id: int
+    seq: int
+    callee: str
+    info: dict[str, Any] | None
+    voice_id: str | None
+    attempts: int
+    #: USD per minute frozen at submission; None on rows made before rates were frozen
+    rate: Decimal | None = None

@@ -1,6 +1,7 @@
-"""The agent desk: reserves free agents for transfers (atomically, across workers), puts them
-back after the group's wrap-up time, and says how many agents a proportional task may dial
-for. Sandbox desks use virtual agents: every enabled agent not busy, registered or not."""
+"""The agent desk: reserves free agents for transfers and inbound calls (atomically, across
+workers) in the order of the group's callinStrategy, puts them back after the group's wrap-up
+time, and says how many agents a proportional task may dial for. Sandbox desks use virtual
+agents: every enabled agent not busy (nor wrapping up a call), registered or not."""
 
 from __future__ import annotations
 
@@ -9,162 +10,195 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
 
-from sqlalchemy import Integer, cast, func, select, update
-
-from voxcast.ports import AgentSlot
+from voxcast.dialer import store
+from voxcast.domain.callin_strategy import Candidate, calls_on, count_day, offer_order
+from voxcast.domain.task_settings import group_settings
+from voxcast.ports import ReservedAgent
 from voxcast.runtime import Runtime
 from voxcast.services.agents import AgentStatus
-from voxcast.storage.models import CcRecord, Seat, SeatGroup
 
 log = logging.getLogger("voxcast.desk")
 
-DEFAULT_WAIT_S = 30.0
-DEFAULT_RING_S = 20.0
 GROUP_CACHE_S = 5.0
 #: the abandon rate a proportional task is held under (the common regulatory ceiling)
-ABANDON_CAP = 0.03
+ABANDON_CAP = Fraction(3, 100)
 #: abandon rate is judged over this many recent transfers of the task
 ABANDON_WINDOW = 100
 
 
 @dataclass(frozen=True)
-class GroupInfo:
+class AgentGroupRules:
     name: str
     wait_s: float
     ring_s: float
     wrap_up_s: float
+    #: callinStrategy (1 longest idle, 2 fewest calls, 3 priority, 4 round robin)
+    strategy: int = 1
 
 
 class DbAgentDesk:
-    def __init__(self, rt: Runtime, *, virtual: bool) -> None:
+    """`owner`: the worker id its reservations and wrap-ups are held by (the dialer renews
+    those holds; when it dies another worker's reaper frees the seats)."""
+
+    def __init__(self, rt: Runtime, *, virtual: bool, owner: str | None = None) -> None:
         self.rt = rt
         self.virtual = virtual
-        self._groups: dict[int, tuple[float, GroupInfo | None]] = {}
+        self.owner = owner
+        self._groups: dict[int, tuple[float, AgentGroupRules | None]] = {}
         self._wrapping: set[asyncio.Task[None]] = set()
+
+    def holder(self, now: datetime) -> store.SeatHolder | None:
+        """This worker's hold on a seat from `now`: one lease margin (scaled, as calls')."""
+        if self.owner is None:
+            return None
+        speed = max(self.rt.settings.sandbox_speed, 1.0)
+        margin = timedelta(seconds=self.rt.settings.lease_margin_seconds * speed)
+        return store.SeatHolder(self.owner, now + margin)
 
     def _free(self) -> tuple[int, ...]:
         return (AgentStatus.IDLE, AgentStatus.OFFLINE) if self.virtual else (AgentStatus.IDLE,)
 
-    async def group(self, group_id: int) -> GroupInfo | None:
+    async def group(self, group_id: int) -> AgentGroupRules | None:
         cached = self._groups.get(group_id)
         if cached is not None and time.monotonic() - cached[0] < GROUP_CACHE_S:
             return cached[1]
         async with self.rt.sessions() as session:
-            group = await session.get(SeatGroup, group_id)
+            group = await store.agent_group(session, group_id)
         info = None
         if group is not None:
-            settings = group.settings or {}
-            info = GroupInfo(
+            settings = group_settings(group.settings)
+            info = AgentGroupRules(
                 group.group_name,
-                float(settings.get("timeoutWaitSec") or DEFAULT_WAIT_S),
-                float(settings.get("timeoutTransferSec") or DEFAULT_RING_S),
-                float(settings.get("wrapUpTime") or 0),
+                settings.wait_s,
+                settings.ring_s,
+                settings.wrap_up_s,
+                group.callin_strategy,
             )
         self._groups[group_id] = (time.monotonic(), info)
         return info
 
-    async def reserve(self, group_id: int, exclude: frozenset[int]) -> AgentSlot | None:
+    async def reserve(self, group_id: int, exclude: frozenset[int]) -> ReservedAgent | None:
+        """The first free agent in the group's callinStrategy order that can still be taken."""
         info = await self.group(group_id)
         if info is None:
             return None
         free = self._free()
+        now = self.rt.clock.now()
+        today = count_day(now)
         async with self.rt.sessions.begin() as session:
-            query = (
-                select(Seat.id)
-                .where(Seat.group_id == group_id, Seat.enable.is_(True), Seat.status.in_(free))
-                .order_by(Seat.status_changed_at, Seat.id)  # the longest idle first
-                .limit(8)
+            agents = await store.free_agents(
+                session, group_id, free, registered_only=not self.virtual, exclude=exclude
             )
-            if not self.virtual:
-                query = query.where(Seat.contact.is_not(None))
-            if exclude:
-                query = query.where(Seat.id.not_in(list(exclude)))
-            for seat_id in (await session.scalars(query)).all():
+            candidates = [
+                Candidate(s.id, s.since, s.priority, calls_on(today, s.calls_day, s.calls_today))
+                for s in agents
+            ]
+            if not candidates:
+                return None
+            # read fresh, not from the group cache: every worker continues the same circle
+            last_offered = await store.last_offered_agent(session, group_id)
+            for agent_id in offer_order(info.strategy, candidates, last_offered=last_offered):
                 # the status guard makes the reservation atomic between workers
-                took = await session.execute(
-                    update(Seat)
-                    .where(Seat.id == seat_id, Seat.status.in_(free))
-                    .values(status=AgentStatus.BUSY, status_changed_at=self.rt.clock.now())
-                    .execution_options(synchronize_session=False)
-                )
-                if took.rowcount:  # type: ignore[attr-defined]
-                    seat = await session.get(Seat, seat_id)
-                    assert seat is not None
-                    return AgentSlot(
-                        key_id=seat.id,
-                        name=seat.name,
+                if await store.take_agent(session, agent_id, free, now, self.holder(now)):
+                    await store.set_last_offered(session, group_id, agent_id)
+                    agent = await store.agent(session, agent_id)
+                    assert agent is not None
+                    return ReservedAgent(
+                        key_id=agent.id,
+                        name=agent.name,
                         group_name=info.name,
-                        emp_no=seat.emp_no,
-                        target=None if self.virtual else seat.contact,
+                        emp_no=agent.emp_no,
+                        target=None if self.virtual else agent.contact,
+                        route=() if self.virtual else path_of(agent.contact_path),
                         ring_timeout_s=info.ring_s,
-                        wrap_up_s=info.wrap_up_s if not self.virtual else 0.0,
+                        wrap_up_s=info.wrap_up_s,
                     )
         return None
 
-    async def release(self, slot: AgentSlot, *, talked: bool) -> None:
-        if talked and slot.wrap_up_s > 0:
-            await self._set(slot.key_id, wrap_up=True)
-            job = asyncio.create_task(self._after_wrap_up(slot))
+    async def reserved_agent(self, agent_id: int) -> ReservedAgent | None:
+        """An agent reserved elsewhere (sendSip reserves its phone at intake)."""
+        async with self.rt.sessions() as session:
+            agent = await store.agent(session, agent_id)
+        info = None if agent is None else await self.group(agent.group_id)
+        if agent is None or info is None:
+            return None
+        return ReservedAgent(
+            key_id=agent.id,
+            name=agent.name,
+            group_name=info.name,
+            emp_no=agent.emp_no,
+            target=None if self.virtual else agent.contact,
+            route=() if self.virtual else path_of(agent.contact_path),
+            ring_timeout_s=info.ring_s,
+            wrap_up_s=info.wrap_up_s if not self.virtual else 0.0,
+        )
+
+    async def free(self, agent_id: int) -> None:
+        """Back to idle (or offline) at once: a reserved agent whose call was lost."""
+        await self._set(agent_id, wrap_up=False, only_from=AgentStatus.BUSY)
+
+    async def release(self, agent: ReservedAgent, *, talked: bool) -> None:
+        """`talked`: the agent took the call, which counts towards its calls today."""
+        if talked and agent.wrap_up_s > 0:
+            await self._set(agent.key_id, wrap_up=True, counted=True)
+            job = asyncio.create_task(self._after_wrap_up(agent))
             self._wrapping.add(job)
             job.add_done_callback(self._wrapping.discard)
             return
-        await self._set(slot.key_id, wrap_up=False)
+        await self._set(agent.key_id, wrap_up=False, counted=talked)
 
-    async def _after_wrap_up(self, slot: AgentSlot) -> None:
-        await self.rt.clock.sleep(slot.wrap_up_s)
-        await self._set(slot.key_id, wrap_up=False, only_from=AgentStatus.WRAP_UP)
+    async def _after_wrap_up(self, agent: ReservedAgent) -> None:
+        await self.rt.clock.sleep(agent.wrap_up_s)
+        await self._set(agent.key_id, wrap_up=False, only_from=AgentStatus.WRAP_UP)
 
-    async def _set(self, key_id: int, *, wrap_up: bool, only_from: int | None = None) -> None:
-        """Busy (or wrap-up) → wrap-up, idle (registered) or offline (not registered)."""
+    async def _set(
+        self, key_id: int, *, wrap_up: bool, only_from: int | None = None, counted: bool = False
+    ) -> None:
+        """Busy (or wrap-up) → wrap-up, idle (registered) or offline (not registered);
+        `counted`: one more call taken today."""
         now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
-            seat = await session.get(Seat, key_id)
-            if seat is None or (only_from is not None and seat.status != only_from):
-                return
-            if wrap_up:
-                seat.status = AgentStatus.WRAP_UP
-            else:
-                seat.status = AgentStatus.IDLE if seat.contact else AgentStatus.OFFLINE
-            seat.status_changed_at = now
+            await store.set_agent_status(
+                session,
+                key_id,
+                now,
+                wrap_up=wrap_up,
+                only_from=only_from,
+                counted=counted,
+                holder=self.holder(now),
+            )
 
     # -- proportional dialing -----------------------------------------------------------------
     async def available(self, group_id: int) -> int:
         """Agents of the group that could take a call now."""
-        query = select(func.count()).where(
-            Seat.group_id == group_id, Seat.enable.is_(True), Seat.status.in_(self._free())
-        )
-        if not self.virtual:
-            query = query.where(Seat.contact.is_not(None))
         async with self.rt.sessions() as session:
-            return int(await session.scalar(query) or 0)
-
-    async def dial_ratio(self, task_id: int, callout_rate: float) -> float:
-        """The task's calls per free agent: its calloutRate, lowered while its recent abandon
-        rate is over ABANDON_CAP (never below 1)."""
-        async with self.rt.sessions() as session:
-            recent = (
-                select(CcRecord.abandoned)
-                .where(CcRecord.task_id == task_id, CcRecord.transfer_time.is_not(None))
-                .order_by(CcRecord.call_start_time.desc())
-                .limit(ABANDON_WINDOW)
-                .subquery()
+            return await store.count_free_agents(
+                session, group_id, self._free(), registered_only=not self.virtual
             )
-            total, abandoned = (
-                await session.execute(
-                    select(
-                        func.count(), func.coalesce(func.sum(cast(recent.c.abandoned, Integer)), 0)
-                    )
-                )
-            ).one()
+
+    async def dial_ratio(self, task_id: int, callout_rate: float) -> Fraction:
+        """The task's calls per free agent: its calloutRate, lowered while its recent abandon
+        rate is over ABANDON_CAP (never below 1). Exact: a float ratio times the free agents
+        could floor one call short (5 x 3% / 5% x 1 agent is 2.9999999999999996)."""
+        async with self.rt.sessions() as session:
+            total, abandoned = await store.recent_abandons(session, task_id, ABANDON_WINDOW)
+        ratio = Fraction(callout_rate)
         if not total:
-            return callout_rate
-        rate = int(abandoned) / int(total)
+            return ratio
+        rate = Fraction(int(abandoned), int(total))
         if rate <= ABANDON_CAP:
-            return callout_rate
+            return ratio
         # scale the ratio down in proportion to how far over the cap the task is
-        return max(1.0, callout_rate * ABANDON_CAP / rate)
+        return max(Fraction(1), ratio * ABANDON_CAP / rate)
 
     async def room(self, task_id: int, group_id: int, callout_rate: float, in_flight: int) -> int:
         ratio = await self.dial_ratio(task_id, callout_rate)
         return max(0, math.floor(ratio * await self.available(group_id)) - in_flight)
+
+
+def path_of(stored: str | None) -> tuple[str, ...]:
+    """The Route set kept with an agent's registration (one Path value a line)."""
+    return tuple(line for line in (stored or "").splitlines() if line)

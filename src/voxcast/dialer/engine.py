@@ -20,28 +20,39 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from voxcast import logs, metrics
 from voxcast.audio import RenderPool
-from voxcast.dialer import claims, scheduler
-from voxcast.dialer.context import AccountLimits, TaskContext
-from voxcast.dialer.desk import DEFAULT_WAIT_S, DbAgentDesk
+from voxcast.dialer import scheduler, screening, store
+from voxcast.dialer.clicktocall import click_to_call
+from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
+from voxcast.dialer.desk import DbAgentDesk
+from voxcast.dialer.limits import CallLimits
 from voxcast.dialer.prompts import PromptError, PromptResolver
 from voxcast.dialer.recorder import Finished, Recorder
+from voxcast.domain.amd import AmdAction, AmdSettings
 from voxcast.domain.callresult import CallFacts, called_info_text
-from voxcast.domain.enums import CalleeState, TaskStatus
+from voxcast.domain.enums import TaskKind
 from voxcast.domain.ids import voice_id as make_voice_id
-from voxcast.ports import AgentAnswered, AgentRinging, Carrier, DialRequest, HangupBy, Transfer
+from voxcast.domain.task_settings import DEFAULT_WAIT_S
+from voxcast.domain.task_states import TaskEvent
+from voxcast.ports import (
+    AgentAnswered,
+    AgentRinging,
+    CallEvent,
+    Carrier,
+    DialRequest,
+    HangupBy,
+    OptOut,
+    ReservedAgent,
+    Transfer,
+)
 from voxcast.runtime import Runtime
 from voxcast.services import ccrecords
 from voxcast.storage.db import Outage
-from voxcast.storage.models import CALLEES, Account, App, Callee, RecallNode, Task
-from voxcast.webhooks import outbox
 
 log = logging.getLogger("voxcast.dialer")
 
@@ -83,7 +94,10 @@ class Dialer:
         self._preparing: set[int] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self.stats = Stats()
-        self.desks = {virtual: DbAgentDesk(rt, virtual=virtual) for virtual in (True, False)}
+        self.desks = {
+            virtual: DbAgentDesk(rt, virtual=virtual, owner=self.worker_id)
+            for virtual in (True, False)
+        }
         #: per task, its calls in progress not yet with an agent (proportional dialing)
         self._waiting: dict[int, set[int]] = {}
         self.recorder = Recorder(rt, self.worker_id)
@@ -92,7 +106,10 @@ class Dialer:
         self.outage = Outage(log, "not claiming calls until it is back")
         #: monotonic time since which every tick reached the database (start counts)
         self._reachable_since: float | None = time.monotonic()
+        #: False once the node drains: calls in progress go on, no new ones are claimed
+        self.claiming = True
         self._renewed_at = 0.0
+        self._seats_renewed_at = 0.0
 
     # -- loop -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -146,7 +163,10 @@ class Dialer:
         async with self.rt.sessions.begin() as session:
             await scheduler.advance(session, now)
         await self._renew(now)
+        await self._renew_seats(now)
         await self._reap(now)
+        if not self.claiming:
+            return 0
         await self._prepare_submitted(now)
         started = 0
         for limits, contexts in await self._calling_tasks():
@@ -155,42 +175,34 @@ class Dialer:
 
     async def _calling_tasks(self) -> list[tuple[AccountLimits, list[TaskContext]]]:
         async with self.rt.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Task, Account, RecallNode.seq)
-                    .join(Account, Account.id == Task.account_id)
-                    .outerjoin(RecallNode, RecallNode.id == Task.recall_node_id)
-                    .where(Task.status == TaskStatus.CALLING, Account.balance > 0)
-                    .order_by(Task.account_id, Task.id)
-                )
-            ).all()
-        grouped: dict[int, tuple[AccountLimits, list[TaskContext]]] = {}
-        for task, account, recall_seq in rows:
-            if account.id not in grouped:
-                grouped[account.id] = (AccountLimits.of(account), [])
-            ctx = TaskContext.of(task)
-            ctx.out_recall_count = int(recall_seq or 0)
-            grouped[account.id][1].append(ctx)
-        return list(grouped.values())
+            return await store.calling_tasks(session)
 
     async def _dial_account(self, limits: AccountLimits, contexts: list[TaskContext]) -> int:
         now = self.rt.clock.now()
         open_tasks = [
-            c for c in contexts if scheduler.in_send_window(c.params, limits.timezone, now)
+            c
+            for c in contexts
+            if scheduler.in_send_window(c.settings.send_window, limits.timezone, now)
         ]
         if not open_tasks:
             return 0
-        claimed: list[tuple[TaskContext, claims.Claimed]] = []
+        claimed: list[tuple[TaskContext, Claimed]] = []
         # read before the claim transaction (on SQLite a second one would wait on it)
         caps = {ctx.id: await self._proportional_room(ctx) for ctx in open_tasks}
+        claim_started = time.perf_counter()
         async with self.rt.sessions.begin() as session:
-            await claims.lock_account(session, limits.id)
+            await store.lock_account(session, limits.id)
             # read the clock after the lock: calls that ended before this instant are counted
             # out, so record times (call start to hang-up) never overlap past the limits
             now = self.rt.clock.now()
-            room = await claims.capacity(
+            room = await store.capacity(
                 session, [c.id for c in contexts], now, limits.max_cps, limits.max_channels
             )
+            # the balance read before this transaction may predate a call just recorded: read
+            # it again after the channels (a call's record, its channel and its debit commit
+            # together, so a channel seen free is a debit seen), and start nothing at zero
+            if room > 0 and not await store.has_balance(session, limits.id):
+                room = 0
             # fair between the account's tasks: each open task gets an equal share in turn
             pending = [ctx for ctx in open_tasks if caps[ctx.id] != 0]
             while room > 0 and pending:
@@ -204,7 +216,7 @@ class Dialer:
                         if want <= 0:
                             pending.remove(ctx)
                             continue
-                    got = await claims.claim(
+                    got = await store.claim(
                         session, ctx.id, want, now, self.worker_id, now + self._lease_for(ctx)
                     )
                     if len(got) < want:
@@ -214,39 +226,40 @@ class Dialer:
                     if room <= 0:
                         break
             claimed = await self._hold_outside_local_windows(session, claimed, now)
+            claimed, listed = await screening.screen(session, claimed, now)
             fresh = [c for _ctx, c in claimed if c.voice_id is None]
             for c in fresh:
                 c.voice_id = make_voice_id(now, c.id)
-            if fresh:
-                await session.execute(
-                    update(CALLEES)
-                    .where(CALLEES.c.id == bindparam("cid"))
-                    .values(voice_id=bindparam("vid")),
-                    [{"cid": c.id, "vid": c.voice_id} for c in fresh],
-                )
+            await store.set_voice_ids(session, fresh)
+        metrics.claimed(time.perf_counter() - claim_started)
+        for ctx, c in listed:
+            self.recorder.submit(screening.not_dialed(ctx, c, limits, now))
+            if ctx.kind == TaskKind.SIP_CALL:  # its phone, reserved at intake, never rang
+                await self._free_phone(ctx, None, None, talked=False)
         for ctx, c in claimed:
             self._start(ctx, c, limits, now)
         return len(claimed)
 
     async def _hold_outside_local_windows(
         self,
-        session: AsyncSession,
-        claimed: list[tuple[TaskContext, claims.Claimed]],
+        session: store.Session,
+        claimed: list[tuple[TaskContext, Claimed]],
         now: datetime,
-    ) -> list[tuple[TaskContext, claims.Claimed]]:
+    ) -> list[tuple[TaskContext, Claimed]]:
         """With per-callee windows, give back callees whose local window is closed, due again
         when it opens (not counted as an attempt)."""
-        keep: list[tuple[TaskContext, claims.Claimed]] = []
+        keep: list[tuple[TaskContext, Claimed]] = []
         held: list[tuple[int, datetime]] = []
         for ctx, c in claimed:
-            if scheduler.per_callee_windows(ctx.params):
-                opens = scheduler.callee_in_window(ctx.params, c.callee, now)
+            window = ctx.settings.send_window
+            if window.per_callee:
+                opens = scheduler.callee_in_window(window, c.callee, now)
                 if opens is not None:
                     held.append((c.id, opens))
                     continue
             keep.append((ctx, c))
         if held:
-            await claims.release(session, held)
+            await store.release(session, held)
         return keep
 
     async def _prepare_submitted(self, now: datetime) -> None:
@@ -254,34 +267,12 @@ class Dialer:
         the background; a task another worker began long ago and never finished is taken over."""
         stale = now - self._stall_margin()
         async with self.rt.sessions.begin() as session:
-            ids = list(
-                (
-                    await session.scalars(
-                        select(Task.id)
-                        .where(
-                            Task.status == TaskStatus.SUBMITTING,
-                            or_(Task.started_at.is_(None), Task.started_at < stale),
-                        )
-                        .order_by(Task.id)
-                        .limit(20)
-                    )
-                ).all()
-            )
+            ids = await store.submitted_tasks(session, stale)
             mine = []
             for task_id in ids:
                 if task_id in self._preparing:
                     continue
-                took = await session.execute(
-                    update(Task)
-                    .where(
-                        Task.id == task_id,
-                        Task.status == TaskStatus.SUBMITTING,
-                        or_(Task.started_at.is_(None), Task.started_at < stale),
-                    )
-                    .values(started_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if took.rowcount:  # type: ignore[attr-defined]
+                if await store.take_submitted(session, task_id, now, stale):
                     mine.append(task_id)
         for task_id in mine:
             self._preparing.add(task_id)
@@ -299,13 +290,13 @@ class Dialer:
     async def _prepare_one(self, task_id: int) -> None:
         try:
             async with self.rt.sessions() as session:
-                task = await session.get(Task, task_id)
+                task = await store.task(session, task_id)
                 if task is None:
                     return
                 await self.prompts.prepare(session, task)
-            status, reason = TaskStatus.CALLING, ""
+            event, reason = TaskEvent.PREPARED, ""
         except PromptError as err:
-            status, reason = TaskStatus.SUBMIT_FAILED, str(err)
+            event, reason = TaskEvent.PREPARE_FAILED, str(err)
             log.warning("task %s cannot be dialed: %s", task_id, reason)
         except Exception as exc:
             # retried on a later tick; an outage is logged once, not per task and tick
@@ -313,18 +304,8 @@ class Dialer:
             return
         now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
-            await session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.status == TaskStatus.SUBMITTING)
-                .values(
-                    status=status,
-                    status_reason=reason,
-                    updated_at=now,
-                    started_at=now,
-                    finished_at=now if status == TaskStatus.SUBMIT_FAILED else None,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            # a task paused or cancelled meanwhile stays as it is
+            await store.move_task(session, task_id, event, now, reason=reason)
 
     def _stall_margin(self) -> timedelta:
         speed = max(self.rt.settings.sandbox_speed, 1.0)
@@ -334,25 +315,29 @@ class Dialer:
         """Longest possible call plus a margin for stalls (in wall seconds, scaled)."""
         return ctx.longest_call + self._stall_margin()
 
-    def _start(
-        self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
-    ) -> None:
+    def _start(self, ctx: TaskContext, c: Claimed, limits: AccountLimits, now: datetime) -> None:
         task = asyncio.create_task(self._run_call(ctx, c, limits, now))
+        metrics.call_started(task)
         self.stats.started += 1
         self.stats.in_flight.add(task)
         task.add_done_callback(self.stats.in_flight.discard)
 
     # -- one call --------------------------------------------------------------------------
     async def _run_call(
-        self, ctx: TaskContext, c: claims.Claimed, limits: AccountLimits, now: datetime
+        self, ctx: TaskContext, c: Claimed, limits: AccountLimits, now: datetime
     ) -> None:
+        logs.bind_call(c.voice_id)  # this task's log lines (and its children's) name the call
         facts = CallFacts(call_time=now)
         self._calling.add(c.id)
+        phone: ReservedAgent | None = None
+        desk: DbAgentDesk | None = None
         try:
             if not self.prompts.knows(ctx.id):
                 async with self.rt.sessions() as session:
                     await self.prompts.load(session, ctx.id)
             prompt = await self.prompts.for_call(ctx.id, c.info)
+            confirmation = await self.prompts.opt_out_for_call(ctx.id)
+            opt_out_key = ctx.settings.opt_out_key
             carrier = self.carrier_for(ctx.account_id)
             transfer = await self._transfer_for(ctx, carrier)
             request = DialRequest(
@@ -365,15 +350,42 @@ class Dialer:
                 delay_play_s=ctx.delay_play,
                 delay_hangup_s=ctx.delay_hangup,
                 transfer=transfer,
+                amd=AmdSettings() if ctx.settings.amd else None,
+                voicemail_drop=ctx.settings.amd_action is AmdAction.VOICEMAIL_DROP,
+                opt_out=(
+                    OptOut(opt_out_key, confirmation)
+                    if opt_out_key is not None and confirmation is not None
+                    else None
+                ),
             )
-            call = await carrier.dial(request)
+            events: AsyncIterator[CallEvent]
+            limits_of_call: CallLimits | None = None
+            if ctx.kind == TaskKind.SIP_CALL:
+                # click-to-call: the phone reserved at intake rings first, then the callee
+                desk = self._desk(carrier)
+                phone = await desk.reserved_agent(_agent_of(ctx))
+                if phone is None:
+                    raise RuntimeError("the phone's agent no longer exists")
+                events = click_to_call(carrier, phone, request, self.rt.clock)
+            else:
+                call = await carrier.dial(request)
+                limits_of_call = CallLimits(self.rt.clock, call, request, self.rt.clock.now())
+                events = screening.watch_opt_out(self.rt, ctx, c, call, request)
             self._waiting.setdefault(ctx.id, set()).add(c.id)
-            async for event in call.events():
-                facts.apply(event)
-                if isinstance(event, AgentAnswered):
-                    self._waiting[ctx.id].discard(c.id)
-                elif isinstance(event, AgentRinging):
-                    await self._ringing_push(ctx, c, facts, event)
+            try:
+                async for event in events:
+                    if limits_of_call is not None:
+                        limits_of_call.seen(event)
+                    facts.apply(event)
+                    if isinstance(event, AgentAnswered):
+                        self._waiting[ctx.id].discard(c.id)
+                    elif isinstance(event, AgentRinging):
+                        await self._ringing_push(ctx, c, facts, event)
+            finally:
+                if limits_of_call is not None:
+                    await limits_of_call.aclose()
+            if limits_of_call is not None:
+                limits_of_call.settle(facts)
         except Exception as exc:
             log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
             facts.hangup_time = self.rt.clock.now()
@@ -382,9 +394,30 @@ class Dialer:
             facts.reason = f"carrier error: {exc}"[:120]
         finally:
             self._waiting.get(ctx.id, set()).discard(c.id)
+            if ctx.kind == TaskKind.SIP_CALL:
+                await self._free_phone(ctx, desk, phone, talked=facts.answered)
             self._calling.discard(c.id)
+        metrics.call_ended(facts.sip_code, facts.answered)
+        log.debug("call to %s ended: SIP %s, answered %s", c.callee, facts.sip_code, facts.answered)
         # no await in between: the reaper never sees the call neither calling nor pending
         self.recorder.submit(Finished(ctx, c, limits, facts))
+
+    async def _free_phone(
+        self,
+        ctx: TaskContext,
+        desk: DbAgentDesk | None,
+        phone: ReservedAgent | None,
+        *,
+        talked: bool,
+    ) -> None:
+        """A click-to-call's phone is free again (after its group's wrap-up when it talked)."""
+        try:
+            if desk is not None and phone is not None:
+                await desk.release(phone, talked=talked)
+            else:
+                await self.desks[True].free(_agent_of(ctx))
+        except Exception as exc:
+            self.outage.failed(exc, f"freeing the phone {ctx.settings.phone.account}")
 
     # -- transfer to agents -------------------------------------------------------------------
     def _desk(self, carrier: Carrier) -> DbAgentDesk:
@@ -396,13 +429,13 @@ class Dialer:
             return None
         desk = self._desk(carrier)
         info = await desk.group(group_id)
-        key = ctx.params.get("toSeatKey")
+        settings = ctx.settings.transfer
         return Transfer(
             desk=desk,
             group_id=group_id,
-            mode=int(ctx.params.get("toSeatType") or 1),
-            key=None if key in (None, "") else str(key),
-            delay_s=float(ctx.params.get("delayTransfer") or 0),
+            mode=settings.mode,
+            key=settings.key,
+            delay_s=settings.delay_s,
             wait_s=info.wait_s if info else DEFAULT_WAIT_S,
         )
 
@@ -411,38 +444,36 @@ class Dialer:
         calloutRate (lowered while it abandons too many) times the free agents, less its
         calls still waiting for one. None: no such limit."""
         group_id = ctx.transfer_group
-        if group_id is None or str(ctx.params.get("outboundControl")) != "1":
+        if group_id is None or not ctx.settings.transfer.proportional:
             return None
         desk = self._desk(self.carrier_for(ctx.account_id))
-        rate = float(ctx.params.get("calloutRate") or 1)
+        rate = ctx.settings.transfer.ratio
         return await desk.room(ctx.id, group_id, rate, len(self._waiting.get(ctx.id, ())))
 
     async def _ringing_push(
-        self, ctx: TaskContext, c: claims.Claimed, facts: CallFacts, event: AgentRinging
+        self, ctx: TaskContext, c: Claimed, facts: CallFacts, event: AgentRinging
     ) -> None:
         """The agent ringing push (§4.2), queued at once in its own transaction."""
+        if c.voice_id is None:
+            return
         try:
             async with self.rt.sessions.begin() as session:
-                url = await session.scalar(
-                    select(App.ring_push_url).where(App.app_id == ctx.app_id)
-                )
-                if not url or c.voice_id is None:
-                    return
-                payload = ccrecords.ringing_json(
-                    voice_id=c.voice_id,
+                api_call = ctx.kind == TaskKind.SIP_CALL
+                await store.queue_ringing(
+                    session,
+                    account_id=ctx.account_id,
+                    app_id=ctx.app_id,
+                    call_id=c.voice_id,
                     called=c.callee,
                     called_info=called_info_text(c.info),
-                    task_id=ctx.id,
+                    # a click-to-call is no task the caller knows of: its id is the voiceId
+                    task_id=None if api_call else ctx.id,
                     agent=event.agent,
                     no_answer=facts.no_answer_agents,
                     at=event.at,
-                )
-                key = f"{c.voice_id}:{len(facts.no_answer_agents)}"
-                item = outbox.PushItem(
-                    ctx.account_id, ctx.app_id, outbox.AGENT_RINGING, key, payload
-                )
-                await outbox.enqueue_many(
-                    session, [item], self.rt.clock.now(), due=self.rt.wall.now()
+                    ring_type=ccrecords.RING_API_CALL if api_call else ccrecords.RING_GROUP_CALL,
+                    now=self.rt.clock.now(),
+                    due=self.rt.wall.now(),
                 )
         except Exception as exc:
             self.outage.failed(exc, f"queueing the ringing push of {c.voice_id}")
@@ -466,62 +497,63 @@ class Dialer:
             by_owner.setdefault(owner, []).append(cid)
         async with self.rt.sessions.begin() as session:
             for owner, ids in by_owner.items():
-                for i in range(0, len(ids), 1000):
-                    await session.execute(
-                        update(Callee)
-                        .where(
-                            Callee.id.in_(ids[i : i + 1000]),
-                            Callee.lease_owner == owner,
-                            Callee.state == CalleeState.DIALING,
-                            Callee.lease_until < until,
-                        )
-                        .values(lease_until=until)
-                        .execution_options(synchronize_session=False)
-                    )
+                await store.renew_leases(session, owner, ids, until)
         self._renewed_at = time.monotonic()
 
+    async def _renew_seats(self, now: datetime) -> None:
+        """Extend this worker's holds on the seats it has busy or in wrap-up (transfers,
+        inbound calls, click-to-call wrap-ups), as `_renew` does for calls."""
+        margin = self.rt.settings.lease_margin_seconds
+        fresh = self._reachable_since is not None and self._reachable_since > self._seats_renewed_at
+        if not fresh and time.monotonic() - self._seats_renewed_at < margin / 4:
+            return
+        holder = self.desks[True].holder(now)
+        assert holder is not None  # the dialer's desks hold seats in its name
+        async with self.rt.sessions.begin() as session:
+            await store.renew_seats(session, holder)
+        self._seats_renewed_at = time.monotonic()
+
     async def _reap(self, now: datetime) -> None:
-        """Record calls whose worker died as lost; never dial them again (no double calls)."""
+        """Record calls whose worker died as lost; never dial them again (no double calls).
+        Seats such a worker held busy or in wrap-up are given back."""
         since = self._reachable_since
         if since is None or time.monotonic() - since < self.rt.settings.lease_margin_seconds:
             return  # a live worker may not have renewed its leases since the outage yet
         async with self.rt.sessions.begin() as session:
-            ids = await claims.expired_leases(session, now)
+            seats = await store.free_orphaned_seats(session, now, self.worker_id)
+        if seats:
+            log.warning("gave back %d seats held by dead workers: %s", len(seats), seats)
+        async with self.rt.sessions.begin() as session:
+            ids = await store.expired_leases(session, now)
             ids = [i for i in ids if i not in self._calling and i not in self.recorder.pending]
             if not ids:
                 return
-            rows = (
-                await session.execute(
-                    select(Callee, Task, Account, RecallNode.seq)
-                    .join(Task, Task.id == Callee.task_id)
-                    .join(Account, Account.id == Task.account_id)
-                    .outerjoin(RecallNode, RecallNode.id == Task.recall_node_id)
-                    .where(Callee.id.in_(ids))
-                )
-            ).all()
             lost: list[Finished] = []
-            for callee, task, account, recall_seq in rows:
-                ctx = TaskContext.of(task)
-                ctx.out_recall_count = int(recall_seq or 0)
-                ctx.params["recallCount"] = 0  # a lost call is final: never redialed
-                c = claims.Claimed(
-                    callee.id,
-                    callee.task_id,
-                    callee.seq,
-                    callee.callee,
-                    callee.info,
-                    callee.voice_id or make_voice_id(now, callee.id),
-                    callee.attempts,
-                    callee.rate,
-                )
+            for call in await store.leased_calls(session, ids):
+                ctx = call.ctx
+                ctx.settings = ctx.settings.without_redials()  # a lost call is final
+                c = call.claimed
+                c.voice_id = c.voice_id or make_voice_id(now, c.id)
                 facts = CallFacts(
-                    call_time=callee.dialed_at or now,
+                    call_time=call.dialed_at or now,
                     hangup_time=now,
                     sip_code=LOST_CALL_CODE,
                     hangup_by=HangupBy.NETWORK,
                     reason="worker lost during the call",
                 )
-                lost.append(Finished(ctx, c, AccountLimits.of(account), facts))
+                lost.append(Finished(ctx, c, call.limits, facts))
             await self.recorder.write(session, lost, owner=None)
             self.stats.lost += len(lost)
+            metrics.calls_lost(len(lost))
+        for f in lost:
+            if f.ctx.kind == TaskKind.SIP_CALL:  # its phone was busy with the lost call
+                await self.desks[True].free(_agent_of(f.ctx))
             log.warning("recorded %d calls of dead workers as lost", len(lost))
+
+
+def _agent_of(ctx: TaskContext) -> int:
+    """The agent of a click-to-call's phone (stored at intake with the task)."""
+    agent = ctx.settings.phone.seat_id
+    if agent is None:
+        raise RuntimeError(f"task {ctx.id}: a click-to-call without its phone's agent")
+    return agent

@@ -1,5 +1,6 @@
 """What each call plays and for how long: an uploaded file's measured length, or speech
-rendered ahead of dialing (each distinct per-callee text once, in the renderer pool)."""
+rendered ahead of dialing (each distinct per-callee text once, in the renderer pool); and the
+confirmation a callee who opts out by key hears (docs/compliance.md), rendered likewise."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from voxcast.audio import AudioError, RenderPool, RenderRequest, choose_voice, fill
 from voxcast.audio.voices import Voice
-from voxcast.domain.enums import Source, TaskKind
+from voxcast.dialer import store
+from voxcast.domain.enums import AI_KINDS, Source, TaskKind
+from voxcast.domain.optout import confirmation_text
+from voxcast.domain.task_settings import from_params
 from voxcast.ports import Prompt
-from voxcast.storage.models import Callee, Task, VoiceFile
+from voxcast.storage.models import Task
 
 log = logging.getLogger("voxcast.prompts")
 
@@ -24,10 +25,17 @@ SILENCE = "silence:"
 _DIGIT_RUN = re.compile(r"\d{2,}")
 
 
-def speak_digits(text: str) -> str:
+#: the pause written between OTP digits, per language: each front end must read "1、2" as
+#: two digits (Kokoro's Japanese front end reads "12" as "twelve" and wants the ideographic
+#: comma; espeak-ng, piper and festival read ", " as a pause)
+DIGIT_SEPARATOR = {"JP": "、"}
+
+
+def speak_digits(text: str, lan: str = "") -> str:
     """Voice OTP rule: every run of two or more digits is read digit by digit, with a short
-    pause between digits ("code 1264" → "code 1, 2, 6, 4")."""
-    return _DIGIT_RUN.sub(lambda m: ", ".join(m.group(0)), text)
+    pause between digits ("code 1264" → "code 1, 2, 6, 4"; Japanese "1、2、6、4")."""
+    separator = DIGIT_SEPARATOR.get(lan.upper(), ", ")
+    return _DIGIT_RUN.sub(lambda m: separator.join(m.group(0)), text)
 
 
 class PromptError(Exception):
@@ -43,10 +51,15 @@ class TaskPrompt:
     template: str | None = None
     voice: Voice | None = None
     digits: bool = False
+    #: with an optOutKey: the confirmation's text and voice, and once rendered, its prompt
+    opt_out: tuple[str, Voice] | None = None
+    opt_out_prompt: Prompt | None = None
 
     def text_for(self, info: dict[str, Any] | None) -> str:
         text = fill(self.template or "", info or {})
-        return speak_digits(text) if self.digits else text
+        if not self.digits:
+            return text
+        return speak_digits(text, self.voice.lan if self.voice is not None else "")
 
 
 class PromptResolver:
@@ -58,60 +71,100 @@ class PromptResolver:
         # text and voice → prompt, so a call does not touch the disk cache again
         self._rendered: dict[tuple[str, Voice], Prompt] = {}
 
-    async def _describe(self, session: AsyncSession, task: Task) -> TaskPrompt:
-        params = task.params or {}
+    async def _describe(self, session: store.Session, task: Task) -> TaskPrompt:
+        prompt = await self._describe_prompt(session, task)
+        settings = from_params(task.params)
+        if settings.opt_out_key is not None:
+            prompt.opt_out = await self._confirmation(session, task, prompt)
+        return prompt
+
+    async def _confirmation(
+        self, session: store.Session, task: Task, prompt: TaskPrompt
+    ) -> tuple[str, Voice]:
+        """The opt-out confirmation in the prompt's own voice; a task playing a file gets the
+        voice of its `lan` (English without one), as a TTS task would."""
+        given = from_params(task.params)
+        lan = task.lan or given.prompt.voice_language
+        voice = prompt.voice
+        if voice is None:
+            rules = await store.voice_rules(session, task.account_id)
+            try:
+                voice = choose_voice(lan or "EN", given.prompt.accent, rules=rules)
+            except AudioError as err:
+                raise PromptError(f"opt-out confirmation: {err}") from None
+        else:
+            lan = voice.lan
+        return confirmation_text(given.opt_out_text, lan), voice
+
+    async def _describe_prompt(self, session: store.Session, task: Task) -> TaskPrompt:
+        given = from_params(task.params).prompt
         if task.source in (Source.UPLOADED, Source.UPLOAD_NOW) or (task.kind == TaskKind.MESSAGE):
-            row = (
-                await session.execute(
-                    select(VoiceFile.duration_ms).where(VoiceFile.file_id == task.voice_file_id)
-                )
-            ).first()
-            if row is None:
+            found, duration_ms = await store.voice_file_ms(session, task.voice_file_id)
+            if not found:
                 raise PromptError(f"voice file {task.voice_file_id} does not exist")
             return TaskPrompt(
-                file_ref=f"file:{task.voice_file_id}", file_seconds=(row[0] or 0) / 1000
+                file_ref=f"file:{task.voice_file_id}", file_seconds=duration_ms / 1000
             )
-        if task.kind == TaskKind.PREVIEW:
-            # a preview task plays nothing: the answered callee goes straight to an agent
+        if task.kind in (TaskKind.PREVIEW, TaskKind.SIP_CALL):
+            # a preview task plays nothing: the answered callee goes straight to an agent;
+            # a click-to-call's callee is bridged to the phone that placed it
             return TaskPrompt(file_ref=SILENCE, file_seconds=0.0)
-        if task.kind == TaskKind.AI:
+        rules = await store.voice_rules(session, task.account_id)
+        if task.kind in AI_KINDS:
             # no speech template engine yet: an AI task plays a short greeting in English
-            voice = choose_voice("EN")
+            voice = choose_voice("EN", rules=rules)
             return TaskPrompt(template="Hello.", voice=voice)
         try:
-            voice = choose_voice(
-                task.lan or params.get("lan") or params.get("language"),
-                params.get("accent"),
-                params.get("ssmlGender"),
-                params.get("speakingRate"),
+            chosen = choose_voice(
+                task.lan or given.voice_language,
+                given.accent,
+                given.gender,
+                given.speaking_rate,
+                rules=rules,
             )
         except AudioError as err:
             raise PromptError(str(err)) from None
-        return TaskPrompt(template=task.text or "", voice=voice, digits=task.kind == TaskKind.CODE)
+        return TaskPrompt(template=task.text or "", voice=chosen, digits=task.kind == TaskKind.CODE)
 
-    async def prepare(self, session: AsyncSession, task: Task) -> None:
+    async def prepare(self, session: store.Session, task: Task) -> None:
         """Render every distinct text of the task (raises PromptError with the reason)."""
         prompt = await self._describe(session, task)
         if prompt.template is not None and prompt.voice is not None:
-            infos = (
-                await session.scalars(
-                    select(Callee.info).where(Callee.task_id == task.id).order_by(Callee.seq)
-                )
-            ).all()
+            infos = await store.callee_infos(session, task.id)
             texts = dict.fromkeys(prompt.text_for(i) for i in infos) or {prompt.text_for(None)}
             voice = prompt.voice
             try:
                 await self.pool.render_many(RenderRequest(t, voice) for t in texts)
             except AudioError as err:
                 raise PromptError(f"text-to-speech failed: {err}") from None
+        if prompt.opt_out is not None:
+            try:
+                await self._confirmation_prompt(prompt)
+            except AudioError as err:
+                raise PromptError(
+                    f"text-to-speech of the opt-out confirmation failed: {err}"
+                ) from None
         self._tasks[task.id] = prompt
+
+    async def _confirmation_prompt(self, prompt: TaskPrompt) -> Prompt | None:
+        if prompt.opt_out is None:
+            return None
+        if prompt.opt_out_prompt is None:
+            text, voice = prompt.opt_out
+            rendered = await self.pool.render(text, voice)
+            prompt.opt_out_prompt = Prompt(f"tts:{rendered.key}", rendered.duration_s)
+        return prompt.opt_out_prompt
+
+    async def opt_out_for_call(self, task_id: int) -> Prompt | None:
+        """What a callee who presses the task's optOutKey hears (None: the task has none)."""
+        return await self._confirmation_prompt(self._tasks[task_id])
 
     def knows(self, task_id: int) -> bool:
         return task_id in self._tasks
 
-    async def load(self, session: AsyncSession, task_id: int) -> None:
+    async def load(self, session: store.Session, task_id: int) -> None:
         """Learn a task another worker prepared (its texts are in the shared cache)."""
-        task = await session.get(Task, task_id)
+        task = await store.task(session, task_id)
         if task is None:
             raise PromptError(f"task {task_id} does not exist")
         self._tasks[task_id] = await self._describe(session, task)

@@ -28,30 +28,25 @@ import os
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import phonenumbers
 from phonenumbers import geocoder
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxcast.dialer.claims import Claimed
-from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer import store
+from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
 from voxcast.dialer.spill import SpillFile, decode, encode
 from voxcast.domain.billing import BillPeriod, call_cost
 from voxcast.domain.callresult import CallFacts, called_info_text
-from voxcast.domain.enums import CalleeState
+from voxcast.domain.enums import CalleeState, TaskKind
+from voxcast.domain.ids import sms_msg_id
 from voxcast.domain.sms import plan_sms
 from voxcast.runtime import Runtime
-from voxcast.services import ccrecords
+from voxcast.services import ccrecords, sipcalls
 from voxcast.services import rates as rate_service
-from voxcast.services.records import record_to_push_json
 from voxcast.storage.db import Outage
-from voxcast.storage.models import Account, App, Callee, CallRecord, CcRecord, SmsMessage
-from voxcast.webhooks import outbox
 
 log = logging.getLogger("voxcast.recorder")
 BATCH = 256
@@ -297,29 +292,20 @@ class Recorder:
             self._wake.set()
 
     async def write(
-        self, session: AsyncSession, batch: list[Finished], *, owner: str | None
+        self, session: store.Session, batch: list[Finished], *, owner: str | None
     ) -> None:
         """Write results whose callee is still leased to `owner` (None: reaper, any owner)."""
         ids = [f.claimed.id for f in batch]
-        still = select(Callee.id, Callee.attempts).where(
-            Callee.id.in_(ids), Callee.state == CalleeState.DIALING
-        )
-        if owner is not None:
-            still = still.where(Callee.lease_owner == owner)
         # the same attempt: a result committed before (its acknowledgement lost) left the
         # callee DONE, or PENDING for a redial, or DIALING again on a later attempt
-        rows = (await session.execute(still.with_for_update())).all()
-        leased = {int(cid): int(attempts) for cid, attempts in rows}
+        leased = await store.leased_attempts(session, ids, owner)
         gone = [f for f in batch if leased.get(f.claimed.id) != f.claimed.attempts]
         if gone:
             log.warning("%d call results already written or reaped; not recorded twice", len(gone))
         batch = [f for f in batch if leased.get(f.claimed.id) == f.claimed.attempts]
         if not batch:
             return
-        await session.execute(
-            update(Callee),
-            [self._callee_values(f) for f in batch],
-        )
+        await store.update_callees(session, [self._callee_values(f) for f in batch])
         final = [f for f in batch if not f.redial]
         if not final:
             return
@@ -333,24 +319,28 @@ class Recorder:
             rec = await self._record_values(session, f, books)
             records.append(rec)
             debits[f.ctx.account_id] += rec["cost"]
-            sms = plan_sms(f.ctx.params, f.facts, f.claimed.info)
+            sms = plan_sms(f.ctx.settings.sms, f.facts, f.claimed.info)
             if sms is not None:
                 sms_rows.append(
                     {
                         "account_id": f.ctx.account_id,
                         "task_id": f.ctx.id,
                         "voice_id": f.claimed.voice_id,
-                        "sms_app_id": f.ctx.params.get("smsAppId"),
-                        "sender_id": f.ctx.params.get("senderId"),
+                        "sms_app_id": f.ctx.settings.sms.app_id,
+                        "sender_id": f.ctx.settings.sms.sender_id,
                         "number": f.claimed.callee,
                         "content": sms.content,
                         "trigger": sms.trigger,
                         "send_at": sms.send_at,
-                        "state": 0,
+                        "msg_id": sms_msg_id(now),
+                        # the delivery report goes to the task's app (its SMS push URL)
+                        "app_id": f.ctx.app_id,
+                        "origin": "hangup",
+                        "status": "pending",
                         "created_at": now,
                     }
                 )
-        await session.execute(insert(CallRecord), records)
+        await store.add_call_records(session, records)
         cc_rows = [
             ccrecords.record_row(
                 voice_id=rec["voice_id"],
@@ -368,19 +358,29 @@ class Recorder:
             for f, rec in zip(final, records, strict=True)
             if f.ctx.transfer_group is not None
         ]
-        if cc_rows:
-            await session.execute(insert(CcRecord), cc_rows)
-            await self._cc_pushes(session, cc_rows, now)
+        cc_rows += [
+            sipcalls.cc_row(
+                voice_id=rec["voice_id"],
+                account_id=f.ctx.account_id,
+                app_id=f.ctx.app_id,
+                task_id=f.ctx.id,
+                phone=f.ctx.settings.phone,
+                called=f.claimed.callee,
+                called_info=rec["called_info"],
+                caller=f.ctx.display_num,
+                ccode=_calling_code(f.claimed.callee),
+                facts=f.facts,
+                cost=rec["cost"],
+            )
+            for f, rec in zip(final, records, strict=True)
+            if f.ctx.kind == TaskKind.SIP_CALL
+        ]
+        await store.add_cc_records(session, cc_rows, now, due=self.rt.wall.now())
         for account_id, amount in debits.items():
             if amount > 0:
-                await session.execute(
-                    update(Account)
-                    .where(Account.id == account_id)
-                    .values(balance=Account.balance - amount)
-                )
-        await self._pushes(session, records, now)
-        if sms_rows:
-            await session.execute(insert(SmsMessage), sms_rows)
+                await store.debit(session, account_id, amount)
+        await store.queue_voice_reports(session, records, now, due=self.rt.wall.now())
+        await store.add_sms(session, sms_rows)
         self.written += len(records)
 
     def _callee_values(self, f: Finished) -> dict[str, Any]:
@@ -403,7 +403,7 @@ class Recorder:
         return values
 
     async def _rate_of(
-        self, session: AsyncSession, f: Finished, books: dict[int, rate_service.RateBook]
+        self, session: store.Session, f: Finished, books: dict[int, rate_service.RateBook]
     ) -> Decimal:
         """The rate frozen on the callee at submission; for rows made before rates were
         frozen, the account's current rate, read from the database now."""
@@ -411,9 +411,7 @@ class Recorder:
             return f.claimed.rate
         book = books.get(f.ctx.account_id)
         if book is None:
-            book = books[f.ctx.account_id] = await rate_service.load_rate_book(
-                session, f.ctx.account_id
-            )
+            book = books[f.ctx.account_id] = await store.rate_book(session, f.ctx.account_id)
         rate = book.lookup(f.claimed.callee)
         if rate is None:
             # intake refuses unrated numbers, so only a rate deleted since gets here
@@ -426,7 +424,7 @@ class Recorder:
         return rate
 
     async def _record_values(
-        self, session: AsyncSession, f: Finished, books: dict[int, rate_service.RateBook]
+        self, session: store.Session, f: Finished, books: dict[int, rate_service.RateBook]
     ) -> dict[str, Any]:
         rate = await self._rate_of(session, f, books)
         period = BillPeriod.parse(f.limits.bill_period)
@@ -462,60 +460,10 @@ class Recorder:
             "called_info": called_info_text(f.claimed.info),
             "voice_file_id": f.ctx.voice_file_id,
             "out_recall_count": f.ctx.out_recall_count,
+            "amd_result": facts.amd_result,
+            "amd_cause": facts.amd_cause,
+            # every row has every column: one executemany for the batch
+            **sipcalls.record_names(
+                f.ctx.settings.phone if f.ctx.kind == TaskKind.SIP_CALL else None
+            ),
         }
-
-    async def _cc_pushes(
-        self, session: AsyncSession, rows: list[dict[str, Any]], now: datetime
-    ) -> None:
-        app_ids = {r["app_id"] for r in rows}
-        urls = dict(
-            (
-                await session.execute(
-                    select(App.app_id, App.cc_push_url).where(App.app_id.in_(app_ids))
-                )
-            ).all()
-        )
-        await outbox.enqueue_many(
-            session,
-            (
-                outbox.PushItem(
-                    r["account_id"],
-                    r["app_id"],
-                    outbox.CC_RECORD,
-                    r["call_session_id"],
-                    ccrecords.record_json(r),
-                )
-                for r in rows
-                if urls.get(r["app_id"])
-            ),
-            now,
-            due=self.rt.wall.now(),
-        )
-
-    async def _pushes(
-        self, session: AsyncSession, records: list[dict[str, Any]], now: datetime
-    ) -> None:
-        app_ids = {r["app_id"] for r in records}
-        urls = dict(
-            (
-                await session.execute(
-                    select(App.app_id, App.push_url).where(App.app_id.in_(app_ids))
-                )
-            ).all()
-        )
-        await outbox.enqueue_many(
-            session,
-            (
-                outbox.PushItem(
-                    r["account_id"],
-                    r["app_id"],
-                    outbox.VOICE_REPORT,
-                    r["voice_id"],
-                    record_to_push_json(CallRecord(**r)),
-                )
-                for r in records
-                if urls.get(r["app_id"])
-            ),
-            now,
-            due=self.rt.wall.now(),
-        )

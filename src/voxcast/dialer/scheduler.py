@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from voxcast.dialer import store
 from voxcast.domain import schedule
-from voxcast.domain.enums import CalleeState, RecallStatus, RecallType, TaskStatus
-from voxcast.storage.models import Account, Callee, RecallFlow, RecallNode, Task
+from voxcast.domain.enums import RecallStatus, RecallType, TaskStatus
+from voxcast.domain.task_settings import SendWindow, from_params
+from voxcast.domain.task_states import INITIAL_RECALL_ROUND
+from voxcast.storage.models import RecallFlow, RecallNode, Task
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("voxcast.scheduler")
 
@@ -25,28 +27,13 @@ def _zone(name: str) -> ZoneInfo:
     return schedule.zone(name)
 
 
-def per_callee_windows(params: dict[str, Any]) -> bool:
-    """`allowSendTimeZone: "callee"` (a voxcast extension): windows apply in each callee's
-    local time, from the number's country."""
-    return str(params.get("allowSendTimeZone") or "").lower() == "callee"
-
-
-def task_zone(params: dict[str, Any], account_timezone: str) -> str:
-    """The zone a task's windows and sendTime are read in: an IANA name given as
-    `allowSendTimeZone`, else the account's zone."""
-    given = str(params.get("allowSendTimeZone") or "")
-    if given and given.lower() != "callee":
-        return given
-    return account_timezone
-
-
-def in_send_window(params: dict[str, Any], timezone: str, now: datetime) -> bool:
+def in_send_window(window: SendWindow, timezone: str, now: datetime) -> bool:
     """Whether the task's allowSendTime windows are open now (always, for per-callee windows:
     each callee is checked on its own when claimed)."""
-    if per_callee_windows(params):
+    if window.per_callee:
         return True
-    zone = _zone(task_zone(params, timezone))
-    return schedule.in_windows(params.get("allowSendTime"), now.astimezone(zone).time())
+    zone = _zone(window.zone_name(timezone))
+    return schedule.open_at(window.windows, now.astimezone(zone).time())
 
 
 def callee_zone(number: str) -> str:
@@ -62,179 +49,91 @@ def callee_zone(number: str) -> str:
     return usable[0] if usable else "UTC"
 
 
-def callee_in_window(params: dict[str, Any], number: str, now: datetime) -> datetime | None:
+def callee_in_window(window: SendWindow, number: str, now: datetime) -> datetime | None:
     """None when the callee may be dialed now, else when its next window opens."""
-    windows = params.get("allowSendTime")
     zone = callee_zone(number)
-    if schedule.in_windows(windows, now.astimezone(_zone(zone)).time()):
+    if schedule.open_at(window.windows, now.astimezone(_zone(zone)).time()):
         return None
-    return schedule.next_opening(windows, zone, now)
+    return schedule.next_open(window.windows, zone, now)
 
 
-async def advance(session: AsyncSession, now: datetime) -> None:
-    await _start_due_tasks(session, now)
-    await _finish_done_tasks(session, now)
-    await _suspend_broke_accounts(session, now)
+async def advance(session: store.Session, now: datetime) -> None:
+    await store.start_due_tasks(session, now)
+    await store.finish_done_tasks(session, now)
+    await store.suspend_broke_tasks(session, now, BALANCE_REASON)
     await _advance_recalls(session, now)
-
-
-async def _start_due_tasks(session: AsyncSession, now: datetime) -> None:
-    await session.execute(
-        update(Task)
-        .where(
-            Task.status == TaskStatus.WAITING,
-            or_(Task.send_time.is_(None), Task.send_time <= now),
-        )
-        .values(status=TaskStatus.SUBMITTING, started_at=None, updated_at=now, status_reason="")
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _finish_done_tasks(session: AsyncSession, now: datetime) -> None:
-    left = exists().where(
-        Callee.task_id == Task.id,
-        Callee.state.in_([CalleeState.PENDING, CalleeState.DIALING]),
-    )
-    await session.execute(
-        update(Task)
-        .where(Task.status == TaskStatus.CALLING, ~left)
-        .values(status=TaskStatus.FINISHED, finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _suspend_broke_accounts(session: AsyncSession, now: datetime) -> None:
-    broke = select(Account.id).where(Account.balance <= 0)
-    await session.execute(
-        update(Task)
-        .where(Task.status == TaskStatus.CALLING, Task.account_id.in_(broke))
-        .values(status=TaskStatus.SUSPENDED, status_reason=BALANCE_REASON, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
 
 
 # -- recall flows ----------------------------------------------------------------------------
 
 
-async def _advance_recalls(session: AsyncSession, now: datetime) -> None:
+async def _advance_recalls(session: store.Session, now: datetime) -> None:
     # a pending flow starts when its parent task has finished: round 1 is due an interval later
-    starting = (
-        await session.execute(
-            select(RecallFlow, Task)
-            .join(Task, Task.id == RecallFlow.task_id)
-            .where(RecallFlow.status == RecallStatus.PENDING, Task.status == TaskStatus.FINISHED)
-        )
-    ).all()
-    for flow, parent in starting:
-        claimed = await session.execute(
-            update(RecallFlow)
-            .where(RecallFlow.id == flow.id, RecallFlow.status == RecallStatus.PENDING)
-            .values(status=RecallStatus.IN_PROGRESS)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 0:  # type: ignore[attr-defined]
+    for flow, parent in await store.flows_to_start(session):
+        if not await store.start_flow(session, flow.id):
             continue
-        await _schedule_node(
+        await store.schedule_node(
             session,
             flow.id,
             1,
             (parent.finished_at or now) + timedelta(minutes=flow.recall_interval),
         )
 
-    due = (
-        await session.execute(
-            select(RecallNode, RecallFlow)
-            .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
-            .where(
-                RecallFlow.status == RecallStatus.IN_PROGRESS,
-                RecallNode.status == RecallStatus.PENDING,
-                RecallNode.run_at.is_not(None),
-                RecallNode.run_at <= now,
-            )
-        )
-    ).all()
-    for node, flow in due:
+    for node, flow in await store.due_nodes(session, now):
         await _run_node(session, flow, node, now)
 
-    running = (
-        await session.execute(
-            select(RecallNode, RecallFlow, Task)
-            .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
-            .join(Task, Task.id == RecallNode.task_id)
-            .where(
-                RecallNode.status == RecallStatus.IN_PROGRESS,
-                Task.status.in_([TaskStatus.FINISHED, TaskStatus.CANCELED]),
-            )
+    # a round ends with its task: finished or cancelled, or failed before dialing (its speech
+    # could not be made), which is an exception of that round; the next one follows either way
+    for node, flow, child in await store.ended_nodes(session):
+        ended = (
+            RecallStatus.EXCEPTION
+            if child.status == TaskStatus.SUBMIT_FAILED
+            else RecallStatus.COMPLETED
         )
-    ).all()
-    for node, flow, child in running:
-        await _complete_node(session, flow, node, child.finished_at or now, now)
+        await _end_node(session, flow, node, ended, child.finished_at or now)
 
 
-async def _schedule_node(session: AsyncSession, flow_id: int, seq: int, run_at: datetime) -> bool:
-    result = await session.execute(
-        update(RecallNode)
-        .where(
-            RecallNode.flow_id == flow_id,
-            RecallNode.seq == seq,
-            RecallNode.status == RecallStatus.PENDING,
-        )
-        .values(run_at=run_at)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def _previous_round_task(session: AsyncSession, flow: RecallFlow, node: RecallNode) -> int:
+async def _previous_round_task(session: store.Session, flow: RecallFlow, node: RecallNode) -> int:
     if node.seq <= 1:
         return flow.task_id
-    prev = await session.scalar(
-        select(RecallNode.task_id).where(
-            RecallNode.flow_id == flow.id, RecallNode.seq == node.seq - 1
-        )
-    )
+    prev = await store.node_task(session, flow.id, node.seq - 1)
     return int(prev or flow.task_id)
 
 
 async def _run_node(
-    session: AsyncSession, flow: RecallFlow, node: RecallNode, now: datetime
+    session: store.Session, flow: RecallFlow, node: RecallNode, now: datetime
 ) -> None:
-    took = await session.execute(
-        update(RecallNode)
-        .where(RecallNode.id == node.id, RecallNode.status == RecallStatus.PENDING)
-        .values(status=RecallStatus.IN_PROGRESS)
-        .execution_options(synchronize_session=False)
-    )
-    if took.rowcount == 0:  # type: ignore[attr-defined]
+    if not await store.start_node(session, node.id):
         return
+    # the numbers come from the previous round; the settings from the parent task, with this
+    # node's overrides only (a node without overrides repeats the task as it was)
     source_task_id = await _previous_round_task(session, flow, node)
-    source = await session.get(Task, source_task_id)
-    if source is None:
-        node.status = RecallStatus.EXCEPTION
+    source = await store.task(session, flow.task_id)
+    if source is None or await store.task(session, source_task_id) is None:
+        await _end_node(session, flow, node, RecallStatus.EXCEPTION, now)
         return
     # a recall round calls the same callees again at the rate frozen when they were submitted
-    numbers = select(Callee.callee, Callee.info, Callee.rate).where(
-        Callee.task_id == source_task_id
+    rows = await store.recall_numbers(
+        session, source_task_id, failed_only=flow.recall_type == RecallType.FAILED
     )
-    if flow.recall_type == RecallType.FAILED:
-        numbers = numbers.where(or_(Callee.success.is_(None), Callee.success.is_(False)))
-    rows = (await session.execute(numbers.order_by(Callee.seq))).all()
+    rows, dnc_skipped = await store.screen_numbers(session, source.account_id, source.app_id, rows)
     if not rows:
-        node.status = RecallStatus.COMPLETED
-        await _complete_node(session, flow, node, now, now, already=True)
+        await _end_node(session, flow, node, RecallStatus.COMPLETED, now)
         return
+    # the round's overrides on top of the task's settings, stored as given like any task's
     params = dict(source.params or {})
     params.update({k: v for k, v in (node.params or {}).items() if v is not None})
+    prompt = from_params(params).prompt
     child = Task(
         account_id=source.account_id,
         app_id=source.app_id,
         kind=source.kind,
         task_name=f"{_root_name(source)}-recall-{node.seq}"[:64],
-        status=TaskStatus.SUBMITTING,
-        source=params.get("source", source.source),
-        voice_file_id=params.get("voiceFileId", source.voice_file_id),
-        text=params.get("text", source.text),
-        lan=params.get("lan", source.lan),
+        status=INITIAL_RECALL_ROUND,
+        source=_given(prompt.source, source.source),
+        voice_file_id=_given(prompt.voice_file_id, source.voice_file_id),
+        text=_given(prompt.text, source.text),
+        lan=_given(prompt.lan, source.lan),
         display_num=source.display_num,
         send_time=None,
         loop_count=source.loop_count,
@@ -244,33 +143,21 @@ async def _run_node(
         delay_hangup=source.delay_hangup,
         script_id=source.script_id,
         num_cnt=len(rows),
+        dnc_skipped=dnc_skipped,
         params=params,
         parent_task_id=flow.task_id,
         recall_node_id=node.id,
         created_at=now,
         updated_at=now,
     )
-    session.add(child)
-    await session.flush()
-    await session.execute(
-        insert(Callee),
-        [
-            {
-                "task_id": child.id,
-                "seq": i,
-                "callee": callee,
-                "info": info,
-                "state": 0,
-                "attempts": 0,
-                "rate": rate,
-            }
-            for i, (callee, info, rate) in enumerate(rows, start=1)
-        ],
-    )
-    node.task_id = child.id
+    await store.add_round_task(session, child, node, rows)
     log.info(
         "recall flow %s round %s: task %s with %d numbers", flow.id, node.seq, child.id, len(rows)
     )
+
+
+def _given(value: _T | None, fallback: _T | None) -> _T | None:
+    return fallback if value is None else value
 
 
 def _root_name(task: Task) -> str:
@@ -278,45 +165,28 @@ def _root_name(task: Task) -> str:
     return name.split("-recall-")[0]
 
 
-async def _complete_node(
-    session: AsyncSession,
+async def _end_node(
+    session: store.Session,
     flow: RecallFlow,
     node: RecallNode,
-    finished: datetime,
-    now: datetime,
-    *,
-    already: bool = False,
+    status: RecallStatus,
+    ended: datetime,
 ) -> None:
-    if not already:
-        done = await session.execute(
-            update(RecallNode)
-            .where(RecallNode.id == node.id, RecallNode.status == RecallStatus.IN_PROGRESS)
-            .values(status=RecallStatus.COMPLETED)
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            return
-    await session.execute(
-        update(RecallFlow)
-        .where(RecallFlow.id == flow.id)
-        .values(finish_num=RecallFlow.finish_num + 1)
-        .execution_options(synchronize_session=False)
+    """The round is over (COMPLETED, or EXCEPTION); the next one is due an interval after
+    `ended`. The last round ends the flow: COMPLETED, or EXCEPTION if any round was one."""
+    if not await store.end_node(session, node.id, status):
+        return  # another worker ended it
+    if status == RecallStatus.COMPLETED:
+        await store.count_finished_round(session, flow.id)
+    has_next = await store.schedule_node(
+        session, flow.id, node.seq + 1, ended + timedelta(minutes=flow.recall_interval)
     )
-    has_next = await _schedule_node(
-        session, flow.id, node.seq + 1, finished + timedelta(minutes=flow.recall_interval)
+    if has_next:
+        return
+    statuses = await store.other_node_statuses(session, flow.id, node.id)
+    if statuses & {RecallStatus.PENDING, RecallStatus.IN_PROGRESS}:
+        return
+    failed = status == RecallStatus.EXCEPTION or RecallStatus.EXCEPTION in statuses
+    await store.end_flow(
+        session, flow.id, RecallStatus.EXCEPTION if failed else RecallStatus.COMPLETED
     )
-    if not has_next:
-        more = await session.scalar(
-            select(RecallNode.id).where(
-                RecallNode.flow_id == flow.id,
-                RecallNode.status.in_([RecallStatus.PENDING, RecallStatus.IN_PROGRESS]),
-                RecallNode.id != node.id,
-            )
-        )
-        if more is None:
-            await session.execute(
-                update(RecallFlow)
-                .where(RecallFlow.id == flow.id, RecallFlow.status == RecallStatus.IN_PROGRESS)
-                .values(status=RecallStatus.COMPLETED)
-                .execution_options(synchronize_session=False)
-            )

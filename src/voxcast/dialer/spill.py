@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voxcast.dialer.claims import Claimed
-from voxcast.dialer.context import AccountLimits, TaskContext
+from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
 from voxcast.domain.callresult import CallFacts
-from voxcast.ports import AgentSlot, HangupBy
+from voxcast.domain.task_settings import from_params, to_params
+from voxcast.ports import HangupBy, ReservedAgent
 
 if TYPE_CHECKING:
     from voxcast.dialer.recorder import Finished
@@ -36,7 +36,9 @@ def _when(value: str | None) -> datetime | None:
 
 def encode(item: Finished, owner: str) -> str:
     """One line of the file: the call's lease owner and everything `Recorder.write` reads."""
-    ctx = asdict(item.ctx)
+    # the settings travel in their stored form (lines of older versions hold the same)
+    ctx = {f.name: getattr(item.ctx, f.name) for f in fields(item.ctx) if f.name != "settings"}
+    ctx["params"] = to_params(item.ctx.settings)
     ctx["created_at"] = item.ctx.created_at.isoformat()
     claimed = asdict(item.claimed)
     claimed["rate"] = None if item.claimed.rate is None else str(item.claimed.rate)
@@ -61,13 +63,17 @@ def decode(line: str) -> tuple[str, Finished]:
     data = json.loads(line)
     ctx = dict(data["ctx"])
     ctx["created_at"] = datetime.fromisoformat(ctx["created_at"])
+    ctx["settings"] = from_params(ctx.pop("params"))
     claimed = dict(data["claimed"])
     claimed["rate"] = None if claimed["rate"] is None else Decimal(claimed["rate"])
     facts = dict(data["facts"])
     for name in _TIMES_FACTS:
         facts[name] = _when(facts[name])
     facts["hangup_by"] = None if facts["hangup_by"] is None else HangupBy(facts["hangup_by"])
-    facts["agent"] = None if facts["agent"] is None else AgentSlot(**facts["agent"])
+    agent = facts["agent"]
+    if agent is not None:
+        agent["route"] = tuple(agent.get("route", ()))  # a JSON list; absent in older spills
+    facts["agent"] = None if agent is None else ReservedAgent(**agent)
     item = Finished(
         TaskContext(**ctx),
         Claimed(**claimed),

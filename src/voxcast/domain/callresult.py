@@ -10,16 +10,21 @@ from typing import Any
 from voxcast.ports import (
     AgentAnswered,
     AgentNoAnswer,
-    AgentSlot,
+    AmdDecided,
     Answered,
     CallEvent,
     Dtmf,
     EarlyMedia,
     HangupBy,
     HungUp,
+    ReservedAgent,
     Ringing,
     TransferStarted,
 )
+
+#: terminationCode of a callee not dialed because a do-not-call list holds it (SIP 608
+#: Rejected: an intermediary refused the call, RFC 8688)
+DNC_CODE = 608
 
 #: terminationReason words for the codes the platform produces (vendor publishes none)
 REASONS: dict[int, str] = {
@@ -32,6 +37,7 @@ REASONS: dict[int, str] = {
     500: "system error",
     503: "network failure",
     603: "rejected",
+    DNC_CODE: "do not call",
 }
 
 
@@ -50,12 +56,18 @@ class CallFacts:
     reason: str = ""
     #: the call-center part: when the callee started waiting for an agent, who took it
     transfer_time: datetime | None = None
-    agent: AgentSlot | None = None
+    agent: ReservedAgent | None = None
     agent_answer_time: datetime | None = None
     no_answer_agents: list[str] = field(default_factory=list)
+    #: answering-machine detection's verdict (HUMAN, MACHINE, NOTSURE) and app_amd's cause
+    amd_result: str | None = None
+    amd_cause: str | None = None
 
     def apply(self, event: CallEvent) -> None:
-        if isinstance(event, TransferStarted):
+        if isinstance(event, AmdDecided):
+            self.amd_result = event.result.verdict.value
+            self.amd_cause = event.result.cause
+        elif isinstance(event, TransferStarted):
             self.transfer_time = event.at
         elif isinstance(event, AgentNoAnswer):
             self.no_answer_agents.append(event.agent.name)
@@ -102,6 +114,9 @@ class CallFacts:
     def termination_reason(self) -> str:
         if self.answered:
             return "success"
+        if self.hangup_by is HangupBy.AGENT and self.reason:
+            # only a click-to-call's phone ends a call before its callee answered
+            return self.reason
         return REASONS.get(self.sip_code, self.reason or "failed")
 
     @property

@@ -11,6 +11,8 @@ class Code(StrEnum):
     SUCCESS = "0"
     AUTH = "-1"
     IP_RESTRICTED = "-2"
+    SMS_CONTENT_EMPTY = "-4"
+    SMS_TOO_LONG = "-5"
     NUMBERS_OVER_LIMIT = "-7"
     PHONE_EMPTY = "-8"
     PHONE_INVALID = "-9"
@@ -18,6 +20,7 @@ class Code(StrEnum):
     TIME_FORMAT = "-11"
     USER_LOCKED = "-13"
     QUERY_ID = "-14"
+    TOO_FREQUENT = "-15"
     TIMESTAMP = "-16"
     SYSTEM = "-18"
     EXISTS = "-20"
@@ -46,6 +49,7 @@ class Code(StrEnum):
     GROUP_NOT_IN_APP = "-65"
     COUNTRY_CODE = "-66"
     AGENT_ON_CALL = "-67"
+    SIP_NOT_IDLE = "-68"
     GROUP_NOT_IN_APP_74 = "-74"
 
 
@@ -53,6 +57,8 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.SUCCESS: "success",
     Code.AUTH: "Authentication error",
     Code.IP_RESTRICTED: "Restricted IP access",
+    Code.SMS_CONTENT_EMPTY: "SMS content empty",
+    Code.SMS_TOO_LONG: "SMS content too long",
     Code.NUMBERS_OVER_LIMIT: "Phone numbers exceed limit",
     Code.PHONE_EMPTY: "Phone number empty",
     Code.PHONE_INVALID: "Abnormal phone number",
@@ -60,6 +66,7 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.TIME_FORMAT: "Incorrect time format",
     Code.USER_LOCKED: "User locked",
     Code.QUERY_ID: "Field empty or query id abnormal",
+    Code.TOO_FREQUENT: "Query too frequently",
     Code.TIMESTAMP: "Timestamp expires",
     Code.SYSTEM: "Port program unusual",
     Code.EXISTS: "Data existing",
@@ -94,6 +101,7 @@ DEFAULT_REASONS: dict[Code, str] = {
     Code.GROUP_NOT_IN_APP: "Agent group not in current app",
     Code.COUNTRY_CODE: "Country code does not exist",
     Code.AGENT_ON_CALL: "Agent currently on a call",
+    Code.SIP_NOT_IDLE: "The SIP is not in the idle state",
     Code.GROUP_NOT_IN_APP_74: "Agent group does not belong to current application",
 }
 

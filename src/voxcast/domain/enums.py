@@ -15,6 +15,9 @@ class TaskStatus(IntEnum):
     CANCELED = 4
     SUSPENDED = 5
     SUBMITTING = 6
+    #: voxcast's own: an AiVoice task removed by `aivoice/taskDel` (never listed; its call
+    #: records stay)
+    DELETED = 7
 
 
 #: statuses in which a task still counts against the account's concurrent-task limit
@@ -33,7 +36,13 @@ class TaskKind(IntEnum):
     AI = 2  # voice/group/call/send/ai (taskType 2)
     CODE = 10  # voice/sendCode: one callee, TTS
     MESSAGE = 11  # voice/sendGroup: several callees, one uploaded file
+    SIP_CALL = 12  # voice/sendSip: a seat's phone rung first, then bridged to one callee
     PREVIEW = 20  # cc/preview/submitTask: callees handed to agents as they answer, no message
+    AIVOICE = 30  # aivoice/taskAdd: a robot task (jobId) its owner starts and stops
+
+
+#: tasks whose calls the AI robot makes: group calls with a scriptId, and AiVoice tasks
+AI_KINDS = (TaskKind.AI, TaskKind.AIVOICE)
 
 
 class RecordType(IntEnum):

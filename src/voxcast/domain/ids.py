@@ -1,4 +1,4 @@
-"""Identifier formats the vendor uses: voice file ids and voice (call record) ids."""
+"""Identifier formats the vendor uses: voice file ids, voice (call record) ids, SMS msgids."""
 
 from __future__ import annotations
 
@@ -37,3 +37,8 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 def _alnum(n: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def sms_msg_id(now: datetime) -> str:
+    """yyMMddHHmmss + 7 random digits: the 19-digit shape of the vendor's SMS msgid."""
+    return f"{now:%y%m%d%H%M%S}{secrets.randbelow(10_000_000):07d}"

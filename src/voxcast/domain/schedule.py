@@ -104,15 +104,24 @@ def _windows(raw: Sequence[Mapping[str, Any]] | None) -> list[Window]:
 
 def in_windows(windows: Sequence[Mapping[str, Any]] | None, local: time) -> bool:
     """Whether the local time is inside any window; no windows means any time."""
-    parsed = _windows(windows)
-    return not parsed or any(w.contains(local) for w in parsed)
+    return open_at(_windows(windows), local)
+
+
+def open_at(windows: Sequence[Window], local: time) -> bool:
+    """Whether the local time is inside any of the parsed windows; none means any time."""
+    return not windows or any(w.contains(local) for w in windows)
 
 
 def next_opening(
     windows: Sequence[Mapping[str, Any]] | None, zone_name: str, now: datetime
 ) -> datetime:
     """The next instant after `now` at which a window opens in `zone_name` (minute resolution)."""
-    parsed = _windows(windows)
+    return next_open(_windows(windows), zone_name, now)
+
+
+def next_open(windows: Sequence[Window], zone_name: str, now: datetime) -> datetime:
+    """`next_opening` of parsed windows."""
+    parsed = windows
     if not parsed:
         return now
     local = now.astimezone(zone(zone_name))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxcast import compliance
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TerminationStyle
@@ -296,6 +297,17 @@ async def set_cc_push(session: AsyncSession, app_id: str, *, url: str, ringing: 
     return app
 
 
+async def set_sms_push(session: AsyncSession, app_id: str, *, url: str) -> App:
+    """Where the app's SMS delivery reports (§4.6) are pushed."""
+    app = await session.get(App, app_id)
+    if app is None:
+        raise ApiError(Code.NOT_FOUND, f"appId {app_id} does not exist")
+    if url and not url.startswith(("http://", "https://")):
+        raise ApiError(Code.PARAMETER, "url: must start with http:// or https://")
+    app.sms_push_url = url or None
+    return app
+
+
 async def set_termination_style(session: AsyncSession, app_id: str, style: str) -> App:
     """How the app's records and status pushes show terminationCode ("sip" or "zero")."""
     app = await session.get(App, app_id)
@@ -338,8 +350,10 @@ async def update_settings(
     max_channels: int | None = None,
     max_concurrent_tasks: int | None = None,
     timezone: str | None = None,
+    calling_hours: str | None = None,
 ) -> Account:
-    """Change an account's billing and dialing settings; each is checked before any is set."""
+    """Change an account's billing and dialing settings; each is checked before any is set.
+    `calling_hours` "HH:MM-HH:MM" sets the calling-hours guard, "off" removes it."""
     from zoneinfo import ZoneInfo
 
     from voxcast.domain.billing import BillPeriod
@@ -362,6 +376,15 @@ async def update_settings(
             ZoneInfo(timezone)
         except (KeyError, ValueError):
             raise ApiError(Code.PARAMETER, f"timezone: {timezone!r} is not an IANA zone") from None
+    hours: str | None = None
+    if calling_hours is not None and calling_hours != "off":
+        try:
+            window = compliance.parse_hours(calling_hours)
+        except ValueError as exc:
+            raise ApiError(Code.PARAMETER, f"callingHours: {exc}") from None
+        hours = f"{window.start:%H:%M}-{window.end:%H:%M}"
+    if calling_hours is not None:
+        account.calling_hours = hours
     if bill_period is not None:
         account.bill_period = str(BillPeriod.parse(bill_period))
     if max_cps is not None:

@@ -17,7 +17,7 @@ from voxcast.domain.codes import JOB_NUMBER_DUPLICATED, ApiError, Code
 from voxcast.security import SecretBox
 from voxcast.services.accounts import get_account, require_app
 from voxcast.services.listing import matching
-from voxcast.storage.models import App, InboundNumber, Seat, SeatGroup
+from voxcast.storage.models import Agent, AgentGroup, App, InboundNumber
 
 
 class AgentStatus:
@@ -37,12 +37,12 @@ SETTING_FIELDS = (
     "encryptNumber",
     "fsNode",
 )
-MAX_SEATS_PER_REQUEST = 1000
+MAX_AGENTS_PER_REQUEST = 1000
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
-def new_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16))
+def new_password(length: int = 16) -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
 def valid_ccode(ccode: str) -> bool:
@@ -52,8 +52,8 @@ def valid_ccode(ccode: str) -> bool:
 # -- groups -----------------------------------------------------------------------------------
 
 
-async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatGroup:
-    group = await session.get(SeatGroup, group_id)
+async def _group(session: AsyncSession, account_id: int, group_id: int) -> AgentGroup:
+    group = await session.get(AgentGroup, group_id)
     if group is None or group.account_id != account_id:
         raise ApiError(Code.NOT_FOUND, f"voiceGroupId {group_id} does not exist")
     return group
@@ -61,10 +61,10 @@ async def _group(session: AsyncSession, account_id: int, group_id: int) -> SeatG
 
 async def transfer_group(
     session: AsyncSession, account_id: int, group_id: int, field: str, app_id: str | None = None
-) -> SeatGroup:
+) -> AgentGroup:
     """An agent group a task may hand callees to: the account's, and the app's when `app_id`
     is given; else -74 naming `field`."""
-    group = await session.get(SeatGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
+    group = await session.get(AgentGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
     if (
         group is None
         or group.account_id != account_id
@@ -82,7 +82,7 @@ async def _name_taken(
 ) -> bool:
     """Case-insensitively, in Python: SQLite's lower() knows only ASCII, and an app has few
     groups."""
-    query = select(SeatGroup.id, SeatGroup.group_name).where(SeatGroup.app_id == app_id)
+    query = select(AgentGroup.id, AgentGroup.group_name).where(AgentGroup.app_id == app_id)
     wanted = name.casefold()
     return any(
         group_id != but and existing.casefold() == wanted
@@ -92,11 +92,11 @@ async def _name_taken(
 
 async def add_group(
     session: AsyncSession, account_id: int, app_id: str, name: str, now: datetime
-) -> SeatGroup:
+) -> AgentGroup:
     await require_app(session, account_id, app_id)
     if await _name_taken(session, app_id, name):
         raise ApiError(Code.EXISTS, f"groupName {name!r} already exists in app {app_id}")
-    group = SeatGroup(
+    group = AgentGroup(
         account_id=account_id,
         app_id=app_id,
         group_name=name,
@@ -118,7 +118,7 @@ async def rename_group(session: AsyncSession, account_id: int, group_id: int, na
 
 async def delete_group(session: AsyncSession, account_id: int, group_id: int) -> None:
     group = await _group(session, account_id, group_id)
-    count = await session.scalar(select(func.count()).where(Seat.group_id == group.id))
+    count = await session.scalar(select(func.count()).where(Agent.group_id == group.id))
     if count:
         raise ApiError(Code.AGENTS_EXIST, f"voiceGroupId {group_id} still has {count} agents")
     # its inbound numbers go with it: nothing could answer them any more
@@ -129,19 +129,19 @@ async def delete_group(session: AsyncSession, account_id: int, group_id: int) ->
 async def query_groups(
     session: AsyncSession, account_id: int, name: str | None, current: int, size: int
 ) -> tuple[list[dict[str, Any]], int]:
-    where = [SeatGroup.account_id == account_id]
+    where = [AgentGroup.account_id == account_id]
     if name:
-        where.append(matching(SeatGroup.group_name, name))
+        where.append(matching(AgentGroup.group_name, name))
     total = int(
-        await session.scalar(select(func.count()).select_from(SeatGroup).where(*where)) or 0
+        await session.scalar(select(func.count()).select_from(AgentGroup).where(*where)) or 0
     )
-    seats = select(Seat.group_id, func.count().label("n")).group_by(Seat.group_id).subquery()
+    agents = select(Agent.group_id, func.count().label("n")).group_by(Agent.group_id).subquery()
     rows = await session.execute(
-        select(SeatGroup, App.name, seats.c.n)
-        .join(App, App.app_id == SeatGroup.app_id)
-        .outerjoin(seats, seats.c.group_id == SeatGroup.id)
+        select(AgentGroup, App.name, agents.c.n)
+        .join(App, App.app_id == AgentGroup.app_id)
+        .outerjoin(agents, agents.c.group_id == AgentGroup.id)
         .where(*where)
-        .order_by(SeatGroup.id.desc())
+        .order_by(AgentGroup.id.desc())
         .offset((current - 1) * size)
         .limit(size)
     )
@@ -198,13 +198,13 @@ async def basic_of(session: AsyncSession, account_id: int, group_id: int) -> dic
 
 
 @dataclass(frozen=True)
-class NewSeat:
+class NewAgent:
     key_id: int
     name: str
     password: str
 
 
-async def add_seats(
+async def add_agents(
     session: AsyncSession,
     box: SecretBox,
     account_id: int,
@@ -213,31 +213,56 @@ async def add_seats(
     display_num: str | None,
     ccode: str | None,
     now: datetime,
-) -> list[NewSeat]:
+) -> list[NewAgent]:
     group = await _group(session, account_id, group_id)
     if ccode and not valid_ccode(ccode):
         raise ApiError(Code.COUNTRY_CODE, f"ccode {ccode} is not a country calling code")
-    account = await get_account(session, account_id)
-    have = int(await session.scalar(select(func.count()).where(Seat.account_id == account_id)) or 0)
-    if have + size > account.max_seats:
+    have, limit = await agent_quota(session, account_id)
+    if have + size > limit:
         raise ApiError(
             Code.OVER_QUOTA,
-            f"size: {size} more agents would exceed the account's {account.max_seats} "
-            f"({have} exist)",
+            f"size: {size} more agents would exceed the account's {limit} ({have} exist)",
         )
+    return await create_agents(session, box, group, size, display_num, ccode, now)
+
+
+async def agent_quota(session: AsyncSession, account_id: int) -> tuple[int, int]:
+    """How many agents (SIP phones included) the account has, and how many it may have."""
+    account = await get_account(session, account_id)
+    have = int(
+        await session.scalar(select(func.count()).where(Agent.account_id == account_id)) or 0
+    )
+    return have, account.max_seats
+
+
+async def create_agents(
+    session: AsyncSession,
+    box: SecretBox,
+    group: AgentGroup,
+    size: int,
+    display_num: str | None,
+    ccode: str | None,
+    now: datetime,
+    *,
+    pet_names: list[str] | None = None,
+    password_length: int = 16,
+) -> list[NewAgent]:
+    """`size` agents in `group`, named `<appId>_001`... after the app's highest number, each
+    with a random password (kept encrypted); the caller has checked the quota."""
     prefix = f"{group.app_id}_"
-    names = (await session.scalars(select(Seat.name).where(Seat.name.startswith(prefix)))).all()
+    names = (await session.scalars(select(Agent.name).where(Agent.name.startswith(prefix)))).all()
     used = {int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit()}
     number = max(used, default=0)
-    created: list[NewSeat] = []
-    for _ in range(size):
+    created: list[NewAgent] = []
+    for i in range(size):
         number += 1
-        password = new_password()
-        seat = Seat(
-            account_id=account_id,
+        password = new_password(password_length)
+        agent = Agent(
+            account_id=group.account_id,
             app_id=group.app_id,
             group_id=group.id,
             name=f"{prefix}{number:03d}",
+            pet_name=pet_names[i] if pet_names else None,
             display_num=display_num or None,
             ccode=ccode or None,
             password_enc=box.seal(password),
@@ -247,39 +272,39 @@ async def add_seats(
             status_changed_at=now,
             created_at=now,
         )
-        session.add(seat)
+        session.add(agent)
         await session.flush()
-        created.append(NewSeat(seat.id, seat.name, password))
+        created.append(NewAgent(agent.id, agent.name, password))
     return created
 
 
-async def _seat(session: AsyncSession, account_id: int, key_id: int) -> Seat:
-    seat = await session.get(Seat, key_id)
-    if seat is None or seat.account_id != account_id:
+async def _agent(session: AsyncSession, account_id: int, key_id: int) -> Agent:
+    agent = await session.get(Agent, key_id)
+    if agent is None or agent.account_id != account_id:
         raise ApiError(Code.NOT_FOUND, f"keyId {key_id} does not exist")
-    return seat
+    return agent
 
 
-async def update_seat(
+async def update_agent(
     session: AsyncSession, box: SecretBox, account_id: int, key_id: int, fields: dict[str, Any]
 ) -> None:
-    seat = await _seat(session, account_id, key_id)
-    if fields.get("name") not in (None, seat.name):
-        raise ApiError(Code.PARAMETER, f"name: keyId {key_id} is agent {seat.name}")
-    group = await session.get(SeatGroup, int(fields["voiceGroupId"]))
-    if group is None or group.account_id != account_id or group.app_id != seat.app_id:
+    agent = await _agent(session, account_id, key_id)
+    if fields.get("name") not in (None, agent.name):
+        raise ApiError(Code.PARAMETER, f"name: keyId {key_id} is agent {agent.name}")
+    group = await session.get(AgentGroup, int(fields["voiceGroupId"]))
+    if group is None or group.account_id != account_id or group.app_id != agent.app_id:
         raise ApiError(
             Code.GROUP_NOT_IN_APP, f"voiceGroupId {fields['voiceGroupId']} is not in this app"
         )
-    if group.id != seat.group_id and seat.status == AgentStatus.BUSY:
-        raise ApiError(Code.AGENT_ON_CALL, f"agent {seat.name} is on a call")
+    if group.id != agent.group_id and agent.status == AgentStatus.BUSY:
+        raise ApiError(Code.AGENT_ON_CALL, f"agent {agent.name} is on a call")
     ccode = fields.get("ccode")
     if ccode and not valid_ccode(str(ccode)):
         raise ApiError(Code.COUNTRY_CODE, f"ccode {ccode} is not a country calling code")
     emp_no = fields["empNo"]
     clash = await session.scalar(
-        select(Seat.id).where(
-            Seat.account_id == account_id, Seat.emp_no == emp_no, Seat.id != seat.id
+        select(Agent.id).where(
+            Agent.account_id == account_id, Agent.emp_no == emp_no, Agent.id != agent.id
         )
     )
     if clash is not None:
@@ -288,37 +313,39 @@ async def update_seat(
             f"empNo {emp_no} is used by another agent",
             title=JOB_NUMBER_DUPLICATED,
         )
-    seat.group_id = group.id
-    seat.emp_no = emp_no
-    seat.pet_name = fields.get("petName") or seat.pet_name
+    agent.group_id = group.id
+    agent.emp_no = emp_no
+    agent.pet_name = fields.get("petName") or agent.pet_name
     if fields.get("displayNum") is not None:
-        seat.display_num = fields["displayNum"] or None
+        agent.display_num = fields["displayNum"] or None
     if ccode is not None:
-        seat.ccode = str(ccode) or None
+        agent.ccode = str(ccode) or None
     if fields.get("password"):
-        seat.password_enc = box.seal(str(fields["password"]))
+        agent.password_enc = box.seal(str(fields["password"]))
+    if fields.get("priority") is not None:
+        agent.priority = int(fields["priority"])
 
 
-def seat_json(seat: Seat, group_name: str | None) -> dict[str, Any]:
+def agent_json(agent: Agent, group_name: str | None) -> dict[str, Any]:
     return {
-        "keyId": seat.id,
-        "empNo": seat.emp_no,
-        "petName": seat.pet_name,
-        "name": seat.name,
-        "appId": seat.app_id,
+        "keyId": agent.id,
+        "empNo": agent.emp_no,
+        "petName": agent.pet_name,
+        "name": agent.name,
+        "appId": agent.app_id,
         "deleteFlag": 0,
-        "enable": 1 if seat.enable else 0,
-        "priority": seat.priority,
-        "voiceGroupId": seat.group_id,
+        "enable": 1 if agent.enable else 0,
+        "priority": agent.priority,
+        "voiceGroupId": agent.group_id,
         "groupName": group_name,
-        "status": seat.status,
-        "displayNum": seat.display_num,
-        "ccode": seat.ccode,
-        "registered": seat.contact is not None,
+        "status": agent.status,
+        "displayNum": agent.display_num,
+        "ccode": agent.ccode,
+        "registered": agent.contact is not None,
     }
 
 
-async def query_seats(
+async def query_agents(
     session: AsyncSession,
     account_id: int,
     *,
@@ -336,45 +363,49 @@ async def query_seats(
         raise ApiError(Code.PARAMETER, "params.endTime: must not be before params.strTime")
     if end - start > timedelta(days=32):
         raise ApiError(Code.OUT_OF_TIME_RANGE, "params: strTime to endTime spans over 32 days")
-    where = [Seat.account_id == account_id, Seat.created_at >= start, Seat.created_at <= end]
+    where = [Agent.account_id == account_id, Agent.created_at >= start, Agent.created_at <= end]
     if enable is not None:
-        where.append(Seat.enable.is_(bool(enable)))
+        where.append(Agent.enable.is_(bool(enable)))
     if name:
-        where.append(matching(Seat.name, name))
+        where.append(matching(Agent.name, name))
     if group_id is not None:
-        where.append(Seat.group_id == group_id)
+        where.append(Agent.group_id == group_id)
     if status is not None:
-        where.append(Seat.status == status)
-    total = int(await session.scalar(select(func.count()).select_from(Seat).where(*where)) or 0)
+        where.append(Agent.status == status)
+    total = int(await session.scalar(select(func.count()).select_from(Agent).where(*where)) or 0)
     rows = await session.execute(
-        select(Seat, SeatGroup.group_name)
-        .join(SeatGroup, SeatGroup.id == Seat.group_id)
+        select(Agent, AgentGroup.group_name)
+        .join(AgentGroup, AgentGroup.id == Agent.group_id)
         .where(*where)
-        .order_by(Seat.id.desc())
+        .order_by(Agent.id.desc())
         .offset((current - 1) * size)
         .limit(size)
     )
-    return [seat_json(seat, group_name) for seat, group_name in rows], total
+    return [agent_json(agent, group_name) for agent, group_name in rows], total
 
 
 async def expire_registrations(session: AsyncSession, now: datetime) -> int:
     """Agents whose registration ran out are offline again; one on a call (or wrapping it
     up) keeps its status, and goes offline when the call is released unless it registered
     again meanwhile."""
-    expired = (Seat.contact.is_not(None), Seat.contact_expires < now)
-    on_call = Seat.status.in_((AgentStatus.BUSY, AgentStatus.WRAP_UP))
+    expired = (Agent.contact.is_not(None), Agent.contact_expires < now)
+    on_call = Agent.status.in_((AgentStatus.BUSY, AgentStatus.WRAP_UP))
     done = await session.execute(
-        update(Seat)
+        update(Agent)
         .where(*expired, ~on_call)
         .values(
-            contact=None, contact_expires=None, status=AgentStatus.OFFLINE, status_changed_at=now
+            contact=None,
+            contact_expires=None,
+            contact_path=None,
+            status=AgentStatus.OFFLINE,
+            status_changed_at=now,
         )
         .execution_options(synchronize_session=False)
     )
     busy = await session.execute(
-        update(Seat)
+        update(Agent)
         .where(*expired, on_call)
-        .values(contact=None, contact_expires=None)
+        .values(contact=None, contact_expires=None, contact_path=None)
         .execution_options(synchronize_session=False)
     )
     return int(done.rowcount or 0) + int(busy.rowcount or 0)  # type: ignore[attr-defined]
@@ -383,33 +414,41 @@ async def expire_registrations(session: AsyncSession, now: datetime) -> int:
 # -- registration (the registrar's side) -----------------------------------------------------
 
 
-async def seat_password(session: AsyncSession, box: SecretBox, name: str) -> str | None:
+async def agent_password(session: AsyncSession, box: SecretBox, name: str) -> str | None:
     """The SIP password of an enabled agent, or None."""
     row = (
         await session.execute(
-            select(Seat.password_enc).where(Seat.name == name, Seat.enable.is_(True))
+            select(Agent.password_enc).where(Agent.name == name, Agent.enable.is_(True))
         )
     ).first()
     return box.open(row[0]) if row else None
 
 
 async def apply_binding(
-    session: AsyncSession, name: str, target: str | None, expires: int, now: datetime
+    session: AsyncSession,
+    name: str,
+    target: str | None,
+    expires: int,
+    now: datetime,
+    path: tuple[str, ...] = (),
 ) -> None:
-    """A registration (target and seconds) or an unregistration (expires 0): the agent goes
-    idle when it registers from offline and offline when it unregisters (unless on a call)."""
-    seat = (await session.execute(select(Seat).where(Seat.name == name))).scalar_one_or_none()
-    if seat is None:
+    """A registration (target and seconds, and the Path of the proxies it came through) or an
+    unregistration (expires 0): the agent goes idle when it registers from offline and offline
+    when it unregisters (unless on a call)."""
+    agent = (await session.execute(select(Agent).where(Agent.name == name))).scalar_one_or_none()
+    if agent is None:
         return
     if expires <= 0 or target is None:
-        seat.contact = None
-        seat.contact_expires = None
-        if seat.status != AgentStatus.BUSY:
-            seat.status = AgentStatus.OFFLINE
-            seat.status_changed_at = now
+        agent.contact = None
+        agent.contact_expires = None
+        agent.contact_path = None
+        if agent.status != AgentStatus.BUSY:
+            agent.status = AgentStatus.OFFLINE
+            agent.status_changed_at = now
         return
-    seat.contact = target
-    seat.contact_expires = now + timedelta(seconds=expires)
-    if seat.status == AgentStatus.OFFLINE:
-        seat.status = AgentStatus.IDLE
-        seat.status_changed_at = now
+    agent.contact = target
+    agent.contact_path = "\n".join(path) or None
+    agent.contact_expires = now + timedelta(seconds=expires)
+    if agent.status == AgentStatus.OFFLINE:
+        agent.status = AgentStatus.IDLE
+        agent.status_changed_at = now

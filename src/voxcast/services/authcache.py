@@ -23,6 +23,7 @@ INFO_KEY = "voxcast_auth_cache"
 #: a ceiling on entries, so a flood of distinct valid keys cannot grow memory without bound
 MAX_ENTRIES = 10_000
 _ACCOUNT_COLUMNS = tuple(c.key for c in Account.__mapper__.column_attrs)
+_NEW_ACCOUNT = Account.__mapper__.class_manager.new_instance
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,13 @@ class Entry:
     expires: float
 
     def account(self) -> Account:
-        """A detached Account of its own for each request, as a fresh load would give."""
-        row = Account(**self.account_values)
+        """A detached Account of its own for each request, as a fresh load would give.
+
+        Built as the ORM's loader builds rows (values written to the instance's dict, no
+        `__init__` and its per-attribute events): a quarter of a cached request's CPU otherwise.
+        """
+        row: Account = _NEW_ACCOUNT()
+        row.__dict__.update(self.account_values)
         make_transient_to_detached(row)
         return row
 
@@ -50,6 +56,8 @@ class AuthCache:
         self._entries: dict[str, Entry] = {}
         #: bumped on every invalidation: a load that started before it must not be stored
         self.generation = 0
+        #: called on every invalidation; `serve`'s worker process tells the API's cache with it
+        self.on_invalidate: Callable[[], None] | None = None
 
     def get(self, api_key: str) -> Entry | None:
         entry = self._entries.get(api_key)
@@ -74,16 +82,21 @@ class AuthCache:
             expires=self.clock() + self.ttl,
         )
 
-    def clear(self) -> None:
+    def _invalidated(self) -> None:
         self.generation += 1
+        if self.on_invalidate is not None:
+            self.on_invalidate()
+
+    def clear(self) -> None:
+        self._invalidated()
         self._entries.clear()
 
     def forget_key(self, api_key: str) -> None:
-        self.generation += 1
+        self._invalidated()
         self._entries.pop(api_key, None)
 
     def forget_account(self, account_id: int) -> None:
-        self.generation += 1
+        self._invalidated()
         for name in [k for k, e in self._entries.items() if e.account_id == account_id]:
             self._entries.pop(name, None)
 

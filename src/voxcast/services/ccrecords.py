@@ -15,14 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxcast.domain import callresult
 from voxcast.domain.callresult import CallFacts
 from voxcast.domain.codes import ApiError, Code
-from voxcast.ports import AgentSlot
+from voxcast.ports import ReservedAgent
 from voxcast.storage.models import CcRecord
 
 #: the zone of every time shown by these records and of a query window without an offset
 VENDOR_ZONE = timezone(timedelta(hours=8))
 MAX_WINDOW = timedelta(days=31)
-#: callType: a group call handed to an agent
-GROUP_CALL_TO_AGENT = 1
+#: callType: a group call handed to an agent; an outgoing call (a click-to-call)
+GROUP_CALL_TO_AGENT, OUTGOING = 1, 3
+#: the ringing push's `type` (§4.2): an agent rung for a group call's transfer, for a
+#: call-center call (an inbound call to an agent group: the vendor names no other type for
+#: it), and a phone called via the API (click-to-call)
+RING_GROUP_CALL, RING_CALL_CENTER, RING_API_CALL = 1, 2, 3
 
 
 def vendor_time(value: datetime | None) -> str | None:
@@ -79,7 +83,8 @@ def record_json(row: CcRecord | dict[str, Any]) -> dict[str, Any]:
     """The push (§4.3) and query body of one record."""
     r = row if isinstance(row, dict) else {c: getattr(row, c) for c in _COLUMNS}
     return {
-        "callId": None,
+        # set only for calls placed through the call-phone API (sendSip): its voiceId
+        "callId": r["voice_id"] if r["call_type"] == OUTGOING else None,
         "callSessionId": r["call_session_id"],
         "called": r["called"],
         "calledInfo": r["called_info"],
@@ -117,25 +122,29 @@ def ringing_json(
     voice_id: str,
     called: str,
     called_info: str | None,
-    task_id: int,
-    agent: AgentSlot,
+    task_id: int | None,
+    agent: ReservedAgent,
     no_answer: list[str],
     at: datetime,
+    ring_type: int = RING_GROUP_CALL,
+    caller: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The agent ringing push (§4.2): always a JSON array."""
-    return [
-        {
-            "callId": voice_id,
-            "called": called,
-            "noAnswerSipList": list(no_answer),
-            "calledInfo": called_info,
-            "type": 1,
-            "sipAccount": agent.name,
-            "callinEventTime": vendor_time(at),
-            "taskId": task_id,
-            "seatGroupName": agent.group_name,
-        }
-    ]
+    """The agent ringing push (§4.2): always a JSON array. An inbound call (`ring_type` 2)
+    has no task, and carries the voxcast extension `caller`: who is calling."""
+    body: dict[str, Any] = {
+        "callId": voice_id,
+        "called": called,
+        "noAnswerSipList": list(no_answer),
+        "calledInfo": called_info,
+        "type": ring_type,
+        "sipAccount": agent.name,
+        "callinEventTime": vendor_time(at),
+        "taskId": task_id,
+        "seatGroupName": agent.group_name,
+    }
+    if ring_type == RING_CALL_CENTER:
+        body["caller"] = caller
+    return [body]
 
 
 async def query(
@@ -146,8 +155,8 @@ async def query(
     end: datetime,
     group_id: int | None = None,
     group_name: str | None = None,
-    seat_ids: list[int] | None = None,
-    seat_names: list[str] | None = None,
+    agent_ids: list[int] | None = None,
+    agent_names: list[str] | None = None,
     call_types: list[int] | None = None,
     hangup_reasons: list[int] | None = None,
     number: str | None = None,
@@ -170,10 +179,10 @@ async def query(
         where.append(CcRecord.group_id == group_id)
     if group_name:
         where.append(CcRecord.agent_group_name == group_name)
-    if seat_ids:
-        where.append(CcRecord.seat_id.in_(seat_ids))
-    if seat_names:
-        where.append(CcRecord.agent_name.in_(seat_names))
+    if agent_ids:
+        where.append(CcRecord.seat_id.in_(agent_ids))
+    if agent_names:
+        where.append(CcRecord.agent_name.in_(agent_names))
     if call_types:
         where.append(CcRecord.call_type.in_(call_types))
     if hangup_reasons:

@@ -7,8 +7,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from voxcast.runtime import Runtime
-from voxcast.services import accounts, rates
+from voxcast.services import accounts, console_users, rates
 from voxcast.services.accounts import Credentials
+from voxcast.storage.console import ConsoleUser
 from voxcast.storage.models import App
 
 DEMO_API_KEY = "voxdemo1"
@@ -16,6 +17,9 @@ DEMO_API_SECRET = "voxdemo-secret-0000"  # noqa: S105 - a documented demo creden
 DEMO_APP_ID = "demoApp1"
 DEMO_BALANCE = Decimal("100")
 DEMO_RATE = Decimal("0.02")
+#: the web console's demo login (an owner of the demo account)
+DEMO_CONSOLE_USER = "demo"
+DEMO_CONSOLE_PASSWORD = "voxdemo-console"  # noqa: S105 - a documented demo credential
 
 
 async def ensure_demo_account(rt: Runtime) -> Credentials:
@@ -43,3 +47,22 @@ async def ensure_demo_account(rt: Runtime) -> Credentials:
         # every destination priced, so the sandbox numbers of the quick start just work
         await rates.set_rate(session, creds.account_id, "", DEMO_RATE, "demo catch-all")
         return creds
+
+
+async def ensure_demo_console_user(rt: Runtime, account_id: int) -> tuple[str, str]:
+    """The demo account's console owner, created unless a user of that name exists; returns
+    the login printed next to the API credentials."""
+    async with rt.sessions.begin() as session:
+        found = await session.scalar(
+            select(ConsoleUser.id).where(ConsoleUser.username == DEMO_CONSOLE_USER)
+        )
+        if found is None:
+            await console_users.create_user(
+                session,
+                username=DEMO_CONSOLE_USER,
+                password=DEMO_CONSOLE_PASSWORD,
+                role=console_users.Role.OWNER,
+                account_id=account_id,
+                now=rt.wall.now(),
+            )
+    return DEMO_CONSOLE_USER, DEMO_CONSOLE_PASSWORD

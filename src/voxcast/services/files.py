@@ -7,7 +7,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,3 +117,19 @@ async def list_files(
     if account_id is not None:
         query = query.where(VoiceFile.account_id == account_id)
     return list((await session.scalars(query)).all())
+
+
+async def page_files(
+    session: AsyncSession, account_id: int, current: int, size: int
+) -> tuple[list[tuple[str, str]], int]:
+    """One page of the account's files as (fileId, fileName), newest first, and their total."""
+    where = VoiceFile.account_id == account_id
+    total = int(await session.scalar(select(func.count()).select_from(VoiceFile).where(where)) or 0)
+    rows = await session.execute(
+        select(VoiceFile.file_id, VoiceFile.file_name)
+        .where(where)
+        .order_by(VoiceFile.created_at.desc(), VoiceFile.file_id)
+        .offset((current - 1) * size)
+        .limit(size)
+    )
+    return [(file_id, name) for file_id, name in rows], total

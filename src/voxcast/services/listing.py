@@ -1,14 +1,17 @@
-"""Filters shared by the list endpoints: a creation-time window in the account's zone and a
-fuzzy text match."""
+"""Filters shared by the list endpoints: a creation-time window in the account's zone, a
+fuzzy text match, and one page of tasks newest first."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.schedule import parse_send_time
+from voxcast.storage.models import Task
 
 
 def created_between(
@@ -33,3 +36,20 @@ def matching(column: InstrumentedAttribute[Any], text: str) -> Any:
     collation compares), with `%` and `_` in `text` taken literally. Same on both databases."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
+
+
+async def task_page(
+    session: AsyncSession, where: list[Any], current: int, size: int
+) -> tuple[int, list[Task]]:
+    """How many tasks match `where`, and page `current` (1-based) of them, newest first."""
+    total = int(await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
+    tasks = (
+        await session.scalars(
+            select(Task)
+            .where(*where)
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .offset((current - 1) * size)
+            .limit(size)
+        )
+    ).all()
+    return total, list(tasks)

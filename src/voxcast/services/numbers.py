@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.codes import ApiError, Code
-from voxcast.storage.models import InboundNumber, SeatGroup
+from voxcast.storage.models import AgentGroup, InboundNumber
 
 #: what a caller can dial: digits, an optional leading + (a record's `called` holds 20)
 NUMBER = re.compile(r"\+?[0-9]{2,19}")
@@ -53,7 +53,7 @@ async def add_number(
     """Route `number` to agent group `group_id` (of `account_id` when given: the API's
     caller; the admin CLI may name any group)."""
     check_number(number)
-    group = await session.get(SeatGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
+    group = await session.get(AgentGroup, group_id) if 0 < group_id <= 2**31 - 1 else None
     if group is None or (account_id is not None and group.account_id != account_id):
         raise ApiError(Code.NOT_FOUND, f"{field}: agent group {group_id} does not exist")
     taken = await session.scalar(select(InboundNumber.id).where(InboundNumber.number == number))
@@ -93,8 +93,8 @@ async def list_numbers(
         await session.scalar(select(func.count()).select_from(InboundNumber).where(*where)) or 0
     )
     rows = await session.execute(
-        select(InboundNumber, SeatGroup.group_name)
-        .join(SeatGroup, SeatGroup.id == InboundNumber.group_id)
+        select(InboundNumber, AgentGroup.group_name)
+        .join(AgentGroup, AgentGroup.id == InboundNumber.group_id)
         .where(*where)
         .order_by(InboundNumber.number)
         .offset((current - 1) * size)
@@ -118,8 +118,8 @@ async def route_of(session: AsyncSession, number: str) -> Route | None:
     bare = number.lstrip("+")
     found = (
         await session.execute(
-            select(InboundNumber, SeatGroup)
-            .join(SeatGroup, SeatGroup.id == InboundNumber.group_id)
+            select(InboundNumber, AgentGroup)
+            .join(AgentGroup, AgentGroup.id == InboundNumber.group_id)
             .where(InboundNumber.number.in_([bare, f"+{bare}"]))
             .limit(1)
         )

@@ -12,20 +12,23 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast import compliance
 from voxcast.config import Settings
 from voxcast.domain.callee_sheet import SheetError, SheetResult
 from voxcast.domain.codes import (
     FILE_FORMAT,
     FILE_TOO_LARGE,
     NO_NUMBERS,
-    RESEND_STATUS,
     ApiError,
     Code,
 )
 from voxcast.domain.enums import TaskKind, TaskStatus
+from voxcast.domain.task_settings import from_params
+from voxcast.domain.task_states import INITIAL, TaskEvent
 from voxcast.services import accounts, agents, rates, sheet_reader
 from voxcast.services.tasks import insert_numbers
-from voxcast.storage.models import CALLEES, PreviewFile, SeatGroup, Task
+from voxcast.storage import task_status
+from voxcast.storage.models import CALLEES, AgentGroup, PreviewFile, Task
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -163,6 +166,7 @@ async def submit(
         raise ApiError(
             Code.RESEND_STATE, "filePath: the list has no callable number", title=NO_NUMBERS
         )
+    numbers, dnc_skipped = await compliance.screen(session, account_id, app_id, numbers)
     frozen = book.require_all((n for n, _ in numbers), "filePath")
     proportional = fields["type"] == TO_AGENT
     task = Task(
@@ -170,9 +174,10 @@ async def submit(
         app_id=app_id,
         kind=TaskKind.PREVIEW,
         task_name=None,
-        status=TaskStatus.WAITING,
+        status=INITIAL,
         status_reason="",
         num_cnt=len(numbers),
+        dnc_skipped=dnc_skipped,
         display_num=fields.get("displayNum") or None,
         loop_count=1,
         max_calls=60,
@@ -210,45 +215,55 @@ async def resend(
     session: AsyncSession, account_id: int, fields: dict[str, Any], now: datetime
 ) -> None:
     """Call the task's numbers again (1 failed, 2 not called, 3 all): only once it is
-    completed or canceled (-41); none to call is -42."""
+    completed or canceled (-41); none to call is -42. voiceGroupId, type, calloutRate, ccode,
+    remark and displayNum, when given, replace the task's."""
     task = await _task(session, account_id, fields["taskId"])
-    if task.status not in (TaskStatus.FINISHED, TaskStatus.CANCELED):
-        raise ApiError(
-            Code.TASK_NAME_EXISTS,
-            "taskId: only a completed or canceled task is resent",
-            title=RESEND_STATUS,
-        )
+    # IllegalTransition unless completed or canceled; a later error rolls it back
+    task_status.move(task, TaskEvent.REOPEN, now)
+    # the overrides are checked before any number is reset
+    params = dict(task.params or {})
+    groups = list(fields.get("voiceGroupId") or [])
+    stored = from_params(params).preview.kind
+    preview_type = fields.get("type", TO_AGENT if stored is None else stored)
+    if preview_type == TO_AGENT and len(groups) > 1:
+        raise ApiError(Code.PARAMETER, "voiceGroupId: exactly one group when type=1")
+    if groups:
+        group = await agents.transfer_group(session, account_id, groups[0], "voiceGroupId")
+        for other in groups[1:]:
+            await agents.transfer_group(session, account_id, other, "voiceGroupId")
+        params["sipGroupId"] = group.id
+        params["voiceGroupIds"] = groups
+    # type 1 hands answered callees to the group at calloutRate per free agent; type 0 is
+    # paced by the account's limits alone
+    params["previewType"] = preview_type
+    params["outboundControl"] = 1 if preview_type == TO_AGENT else 0
     kind = fields["resendType"]
     which = select(CALLEES.c.id).where(CALLEES.c.task_id == task.id)
     if kind == RESEND_FAILED:
         which = which.where(CALLEES.c.success.is_(False), CALLEES.c.state != 0)
     elif kind == RESEND_NOT_CALLED:
         which = which.where(CALLEES.c.state == 0)
-    ids = list((await session.scalars(which)).all())
-    if not ids:
+    rows = list((await session.execute(which.add_columns(CALLEES.c.callee))).all())
+    if not rows:
         raise ApiError(Code.RESEND_STATE, "resendType: no number to call", title=NO_NUMBERS)
+    # numbers put on a do-not-call list since are left as they were, not called again
+    kept, skipped = await compliance.screen(
+        session, account_id, task.app_id, [(str(n), int(i)) for i, n in rows]
+    )
+    ids = [i for _n, i in kept]
+    task.dnc_skipped += skipped
     await session.execute(
         update(CALLEES)
         .where(CALLEES.c.id.in_(ids))
         .values(state=0, attempts=0, next_attempt_at=None, voice_id=None, success=None)
     )
     # their old records stay; the new calls get new voiceIds
-    params = dict(task.params or {})
-    if fields.get("voiceGroupId"):
-        group = await agents.transfer_group(
-            session, account_id, fields["voiceGroupId"][0], "voiceGroupId"
-        )
-        params["sipGroupId"] = group.id
-        params["voiceGroupIds"] = list(fields["voiceGroupId"])
     for key in ("calloutRate", "ccode", "remark"):
         if fields.get(key) is not None:
             params[key] = fields[key]
     task.params = params
     if fields.get("displayNum"):
         task.display_num = fields["displayNum"]
-    task.status, task.status_reason = TaskStatus.WAITING, ""
-    task.finished_at = None
-    task.updated_at = now
 
 
 async def edit(
@@ -291,32 +306,33 @@ async def query(
         done = Task.status.in_([TaskStatus.FINISHED, TaskStatus.CANCELED])
         where.append(done if finished == 1 else ~done)
     tasks = list((await session.scalars(select(Task).where(*where).order_by(Task.id.desc()))).all())
+    found = [(t, from_params(t.params)) for t in tasks]
     if task_type is not None:
-        tasks = [t for t in tasks if (t.params or {}).get("previewType") == task_type]
+        found = [(t, s) for t, s in found if s.preview.kind == task_type]
     if group_ids:
         wanted = set(group_ids)
-        tasks = [t for t in tasks if wanted & set((t.params or {}).get("voiceGroupIds") or [])]
-    total = len(tasks)
-    page = tasks[(current - 1) * size : current * size]
-    remaining = await _remaining(session, [t.id for t in page])
-    names = await _group_names(session, {g for t in page for g in t.params["voiceGroupIds"]})
+        found = [(t, s) for t, s in found if wanted & set(s.preview.group_ids)]
+    total = len(found)
+    page = found[(current - 1) * size : current * size]
+    remaining = await _remaining(session, [t.id for t, _ in page])
+    names = await _group_names(session, {g for _, s in page for g in s.preview.group_ids})
     return [
         {
             "taskId": t.id,
-            "voiceGroupId": t.params.get("voiceGroupIds"),
-            "seatGroupName": ",".join(names.get(g, "") for g in t.params["voiceGroupIds"]),
+            "voiceGroupId": list(s.preview.group_ids),
+            "seatGroupName": ",".join(names.get(g, "") for g in s.preview.group_ids),
             "remainCount": remaining.get(t.id, 0),
             "totalCount": t.num_cnt,
-            "remark": t.params.get("remark"),
-            "ccode": t.params.get("ccode"),
+            "remark": s.preview.remark,
+            "ccode": s.preview.ccode,
             "codeName": None,
             "taskStatus": PREVIEW_STATUS.get(TaskStatus(t.status), t.status),
-            "taskType": t.params.get("previewType"),
+            "taskType": s.preview.kind,
             "finishFlag": 1 if t.status in (TaskStatus.FINISHED, TaskStatus.CANCELED) else 0,
-            "fileName": t.params.get("fileName"),
-            "calloutRate": t.params.get("calloutRate"),
+            "fileName": s.preview.file_name,
+            "calloutRate": s.transfer.callout_rate,
         }
-        for t in page
+        for t, s in page
     ], total
 
 
@@ -335,6 +351,6 @@ async def _group_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await session.execute(
-        select(SeatGroup.id, SeatGroup.group_name).where(SeatGroup.id.in_(ids))
+        select(AgentGroup.id, AgentGroup.group_name).where(AgentGroup.id.in_(ids))
     )
     return {int(i): str(n) for i, n in rows}

@@ -48,10 +48,18 @@ class RateBook:
         """The rate of each number, to freeze on its callee row; -26 naming the first number
         no rate covers (checked at submission)."""
         found: list[Decimal] = []
+        # a number's rate depends on its first `longest` digits only, which a task's numbers
+        # mostly share: each such head is looked up once
+        longest = max((len(p) for p in (*self.account, *self.platform)), default=0)
+        seen: dict[str, Decimal] = {}
         for i, number in enumerate(numbers):
-            rate = self.lookup(number)
+            head = number[:longest]
+            rate = seen.get(head)
             if rate is None:
-                raise ApiError(Code.FEE, f"{field}[{i}]: no rate for destination {number}")
+                rate = self.lookup(number)
+                if rate is None:
+                    raise ApiError(Code.FEE, f"{field}[{i}]: no rate for destination {number}")
+                seen[head] = rate
             found.append(rate)
         return found
 

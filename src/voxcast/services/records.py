@@ -4,12 +4,13 @@ and the two record queries."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Subquery, exists, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxcast.domain.callresult import called_info_text
 from voxcast.domain.codes import ApiError, Code
@@ -20,7 +21,8 @@ from voxcast.domain.enums import (
     TerminationStyle,
     styled_termination_code,
 )
-from voxcast.storage.models import App, Callee, CallRecord, Task
+from voxcast.services import overview
+from voxcast.storage.models import Account, App, Callee, CallRecord, Task
 
 
 def _money(value: Decimal | None) -> str:
@@ -36,7 +38,7 @@ def _ms(value: datetime | None) -> int | None:
 
 
 def _common(rec: CallRecord) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "voiceId": rec.voice_id,
         "type": rec.type,
         "callee": rec.callee,
@@ -58,6 +60,13 @@ def _common(rec: CallRecord) -> dict[str, Any]:
         "voiceFileId": rec.voice_file_id,
         "outRecallCount": rec.out_recall_count,
     }
+    if rec.type == RecordType.SIP_PHONE:  # a click-to-call's phone (recordSip, C.5)
+        out["sipGroupName"] = rec.sip_group_name
+        out["phoneName"] = rec.phone_name
+    if rec.amd_result is not None:  # extensions, only on calls that asked for detection
+        out["amdResult"] = rec.amd_result
+        out["amdCause"] = rec.amd_cause
+    return out
 
 
 _TIMES = ("submitTime", "callTime", "ringingTime", "answerTime", "hangupTime")
@@ -76,7 +85,7 @@ def record_to_query_json(rec: CallRecord, style: str = TerminationStyle.SIP) -> 
     return out
 
 
-async def _styles(session: AsyncSession, app_ids: set[str]) -> dict[str, str]:
+async def termination_styles(session: AsyncSession, app_ids: set[str]) -> dict[str, str]:
     if not app_ids:
         return {}
     rows = await session.execute(
@@ -95,12 +104,17 @@ def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
 MAX_WINDOW = timedelta(days=31)
 
 
-def parse_time(value: str, field: str, zone: tzinfo = UTC) -> datetime:
+def parse_time(
+    value: str, field: str, zone: tzinfo = UTC, *, require_offset: bool = False
+) -> datetime:
     """ISO-8601 with an offset ("2022-01-01T00:00:00+08:00"), or "yyyy-MM-dd HH:mm:ss" read in
-    `zone`: the zone the endpoint shows its times in (UTC for voice records). Returns UTC."""
+    `zone`: the zone the endpoint shows its times in (UTC for voice records). Returns UTC.
+    With `require_offset`, a time without one is a format error (-11)."""
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if require_offset and parsed.tzinfo is None:
+            raise ValueError("no offset")
         # normalised here: an offset that pushes year 1 or 9999 out of range fails now, as a
         # format error, not later in the database driver
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
@@ -119,7 +133,16 @@ def looks_like_voice_id(value: str) -> bool:
     return bool(_VOICE_ID.match(value))
 
 
-def _pending_record(callee: Callee, task: Task) -> CallRecord:
+def voice_id_of_path(raw: str) -> str:
+    """A voiceId from a request path: anything but the shape of an issued one is -24 at once,
+    before it reaches the database (where a NUL byte would be an error on PostgreSQL)."""
+    voice_id = raw.strip()
+    if not looks_like_voice_id(voice_id):
+        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id[:40]!r} does not exist")
+    return voice_id
+
+
+def pending_record(callee: Callee, task: Task) -> CallRecord:
     """What a voiceId that has no record yet is answered with: submitTime set, the call times
     null, terminationCode "" and terminationReason "queued" ("calling" while dialed)."""
     return CallRecord(
@@ -154,24 +177,46 @@ async def get_record(session: AsyncSession, account_id: int, voice_id: str) -> d
 
     A voiceId is issued at intake, and callers poll it right after sendCode, so a number that
     is accepted but not yet called (no CallRecord) is answered with success and the empty
-    fields of `_pending_record`; recordGroupQuery lists the same. Another account's voiceId is
-    -24, as if it did not exist.
+    fields of `pending_record`; recordGroupQuery lists the same. Another account's voiceId is
+    -24, as if it did not exist; so is a click-to-call's (sendSip), which recordSip answers.
     """
     rec = await session.get(CallRecord, voice_id)
-    if rec is not None and rec.account_id == account_id:
-        styles = await _styles(session, {rec.app_id})
+    if rec is not None and rec.account_id == account_id and rec.type != RecordType.SIP_PHONE:
+        styles = await termination_styles(session, {rec.app_id})
         return record_to_query_json(rec, styles.get(rec.app_id, TerminationStyle.SIP))
     queued = (
         await session.execute(
             select(Callee, Task)
             .join(Task, Task.id == Callee.task_id)
-            .where(Callee.voice_id == voice_id, Task.account_id == account_id)
+            .where(
+                Callee.voice_id == voice_id,
+                Task.account_id == account_id,
+                Task.kind != TaskKind.SIP_CALL,
+            )
         )
     ).first()
     if queued is None:
         raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id} does not exist")
     callee, task = queued
-    return record_to_query_json(_pending_record(callee, task))
+    return record_to_query_json(pending_record(callee, task))
+
+
+async def voice_id_page(
+    session: AsyncSession, listed: Subquery, current: int, size: int
+) -> tuple[list[str], int]:
+    """One page of `listed` (columns `vid`, `at`), oldest first, and how many it holds."""
+    total = int(await session.scalar(select(func.count()).select_from(listed)) or 0)
+    page = list(
+        (
+            await session.scalars(
+                select(listed.c.vid)
+                .order_by(listed.c.at, listed.c.vid)
+                .offset((current - 1) * size)
+                .limit(size)
+            )
+        ).all()
+    )
+    return page, total
 
 
 async def query_records(
@@ -196,11 +241,13 @@ async def query_records(
         raise ApiError(Code.OUT_OF_TIME_RANGE, "params: the window is over 31 days")
     made = [
         CallRecord.account_id == account_id,
+        CallRecord.type != RecordType.SIP_PHONE,  # recordSipQuery lists click-to-calls
         CallRecord.submit_time >= start,
         CallRecord.submit_time <= end,
     ]
     waiting = [
         Task.account_id == account_id,
+        Task.kind != TaskKind.SIP_CALL,
         Task.created_at >= start,
         Task.created_at <= end,
         Callee.voice_id.is_not(None),
@@ -215,17 +262,7 @@ async def query_records(
         .join(Task, Task.id == Callee.task_id)
         .where(*waiting),
     ).subquery()
-    total = int(await session.scalar(select(func.count()).select_from(listed)) or 0)
-    page = list(
-        (
-            await session.scalars(
-                select(listed.c.vid)
-                .order_by(listed.c.at, listed.c.vid)
-                .offset((current - 1) * size)
-                .limit(size)
-            )
-        ).all()
-    )
+    page, total = await voice_id_page(session, listed, current, size)
     if not page:
         return [], total
     found: dict[str, CallRecord] = {
@@ -244,10 +281,56 @@ async def query_records(
             )
         ).all():
             if callee.voice_id is not None:
-                found[callee.voice_id] = _pending_record(callee, task)
-    styles = await _styles(session, {r.app_id for r in found.values()})
+                found[callee.voice_id] = pending_record(callee, task)
+    styles = await termination_styles(session, {r.app_id for r in found.values()})
     return [
         record_to_query_json(found[vid], styles.get(found[vid].app_id, TerminationStyle.SIP))
         for vid in page
         if vid in found
     ], total
+
+
+#: the fields of a recordGroupQuery record, in its order: the columns of `voxcast records --csv`
+QUERY_COLUMNS = (
+    "voiceId",
+    "type",
+    "callee",
+    "displayNum",
+    "code",
+    "callDuration",
+    "chargedDuration",
+    "ringDuration",
+    "billPeriod",
+    "rate",
+    "baseCost",
+    "cost",
+    "currency",
+    "terminationCode",
+    "terminationReason",
+    "sipCode",
+    "feedbackValue",
+    "calledInfo",
+    "voiceFileId",
+    "outRecallCount",
+    *_TIMES,
+)
+
+
+async def stream_task_records(
+    sessions: async_sessionmaker[AsyncSession], task_id: int, *, page_size: int = 1000
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The call records of one task (any owner), newest first, as recordGroupQuery shows them,
+    a page at a time (overview.stream_records: memory stays one page). -24 when there is no
+    such task."""
+    async with sessions() as session:
+        task = await session.get(Task, task_id)
+        if task is None:
+            raise ApiError(Code.NOT_FOUND, f"task {task_id} does not exist")
+        account = await session.get(Account, task.account_id)
+        zone_name = account.timezone if account is not None else "UTC"
+        styles = await termination_styles(session, {task.app_id})
+    flt = overview.RecordFilter(task_id=task_id)
+    async for page in overview.stream_records(
+        sessions, task.account_id, zone_name, flt, page_size=page_size
+    ):
+        yield [record_to_query_json(r, styles.get(r.app_id, TerminationStyle.SIP)) for r in page]

@@ -122,8 +122,9 @@ def check_variables(
     """Every callee must give each variable a template uses (-22 naming the callee)."""
     if not needed:
         return
+    names = sorted(needed)
     for i, info in enumerate(infos):
-        for name in sorted(needed):
+        for name in names:
             if not info or not info.get(name):
                 raise ApiError(
                     Code.PARAMETER,

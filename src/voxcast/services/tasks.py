@@ -4,8 +4,9 @@ cancel, list and detail. Callers hand in validated fields (camelCase, as the API
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +16,9 @@ import phonenumbers
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast import compliance
 from voxcast.config import Settings
+from voxcast.domain import task_states
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import (
     ACTIVE_TASK_STATUSES,
@@ -24,8 +27,21 @@ from voxcast.domain.enums import (
     TaskStatus,
 )
 from voxcast.domain.schedule import SEND_TIME_FORMAT, zone
-from voxcast.services import accounts, agents, files, rates, recall, task_rules
+from voxcast.domain.task_settings import from_params
+from voxcast.domain.task_states import TaskEvent
+from voxcast.services import (
+    accounts,
+    agents,
+    files,
+    listing,
+    rates,
+    recall,
+    scripts,
+    speech,
+    task_rules,
+)
 from voxcast.services.listing import created_between, matching
+from voxcast.storage import task_status
 from voxcast.storage.models import (
     CALLEES,
     Account,
@@ -63,6 +79,8 @@ class Spec:
     parent_task_id: int | None = None
     #: update only: False keeps the task's numbers (the request gave no number list)
     replace_numbers: bool = True
+    #: numbers a do-not-call list holds, left out of `numbers` at submission
+    dnc_skipped: int = 0
 
 
 def collect_numbers(
@@ -114,8 +132,12 @@ async def _check_submission(
     session: AsyncSession, account: Account, spec: Spec, *, exclude_task: int | None = None
 ) -> list[Decimal]:
     """The account-level checks every new or changed task passes, in the vendor's order;
-    returns the rate of each number, frozen on its callee row."""
+    returns the rate of each number, frozen on its callee row. Numbers a do-not-call list
+    holds are taken out of `spec.numbers` first and counted in `spec.dnc_skipped`."""
     await accounts.require_app(session, account.id, spec.app_id)
+    spec.numbers, spec.dnc_skipped = await compliance.screen(
+        session, account.id, spec.app_id, spec.numbers
+    )
     same_name = select(Task.id).where(
         Task.account_id == account.id, Task.task_name == spec.task_name
     )
@@ -143,6 +165,8 @@ async def _check_submission(
     frozen = book.require_all((n for n, _ in spec.numbers), spec.number_field)
     if str(spec.fields.get("toSeat")) == "1" and spec.fields.get("sipGroupId") is not None:
         await _require_group(session, account.id, spec.app_id, spec.fields["sipGroupId"])
+    if spec.kind == TaskKind.AI and spec.fields.get("scriptId") is not None:
+        await scripts.require_script(session, account.id, int(spec.fields["scriptId"]))
     return frozen
 
 
@@ -177,6 +201,17 @@ def check_fields(spec: Spec, extra_templates: Sequence[str | None] = ()) -> None
             *extra_templates,
         )
         task_rules.check_variables(needed, (i for _, i in spec.numbers), spec.number_field)
+
+
+async def check_voices(session: AsyncSession, account_id: int, spec: Spec) -> None:
+    """Every TTS prompt of the task (its own, its recall nodes') must have an installed voice
+    for its lan, accent, ssmlGender and speakingRate (-39 naming the field)."""
+    rules = await speech.rules_of(session, account_id)
+    if spec.kind == TaskKind.GROUP and spec.fields.get("source") == 3:
+        speech.voice_for(spec.fields, rules)
+    for i, node in enumerate((spec.recall_flow or {}).get("nodeList") or []):
+        if node.get("source") == 3:
+            speech.voice_for(node, rules, prefix=f"recallFlow.nodeList[{i}].")
 
 
 async def _prompt_file(
@@ -219,12 +254,49 @@ def _columns(fields: dict[str, Any], send_time: datetime | None) -> dict[str, An
     }
 
 
-# one encoder for every row: json.dumps with options would build a new one per call
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _json_encoder() -> Callable[[dict[str, str]], str]:
+    """The encoder of callee infos: JSONEncoder(ensure_ascii=False, compact).encode's output.
+    Its encode builds a new C encoder on every call (2.7x the cost of the encoding itself for
+    these small dicts); this one is built once."""
+    base = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return base.encode
+    # the arguments JSONEncoder.iterencode passes, but no markers: an info is a flat dict of
+    # strings, it cannot hold itself
+    chunks = make(
+        None,
+        base.default,
+        json.encoder.encode_basestring,
+        base.indent,
+        base.key_separator,
+        base.item_separator,
+        base.sort_keys,
+        base.skipkeys,
+        base.allow_nan,
+    )
+    return lambda info: "".join(chunks(info, 0))
+
+
+_to_json = _json_encoder()
 _SQLITE_INSERT = (
     "INSERT INTO callees (task_id, seq, callee, info, state, attempts, rate)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_COLUMNS = ["task_id", "seq", "callee", "info", "state", "attempts", "rate"]
+
+
+def _rows(
+    task_id: int, numbers: list[Number], frozen: Sequence[Decimal], postgres: bool
+) -> Iterator[tuple[int, int, str, str | None, int, int, Decimal | float]]:
+    """The callee rows in the driver's own types: Decimal for asyncpg, float for SQLite (a
+    NUMERIC column there; read back at six decimals), as SQLAlchemy would bind them."""
+    if postgres:
+        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
+            yield task_id, i, n, _to_json(info) if info else None, 0, 0, rate
+    else:
+        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
+            yield task_id, i, n, _to_json(info) if info else None, 0, 0, float(rate)
 
 
 async def insert_numbers(
@@ -235,30 +307,18 @@ async def insert_numbers(
     (100,000 numbers arrive in one request)."""
     if len(frozen) != len(numbers):
         raise ValueError("one frozen rate per number")
+    if not numbers:
+        return  # every number was on a do-not-call list
     conn = await session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    rows = [
-        (
-            task_id,
-            i,
-            n,
-            _to_json(info) if info else None,
-            0,
-            0,
-            # the driver takes what SQLAlchemy would bind: Decimal for asyncpg, float for
-            # SQLite (a NUMERIC column there; read back at six decimals)
-            rate if postgres else float(rate),
-        )
-        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1)
-    ]
-    columns = ["task_id", "seq", "callee", "info", "state", "attempts", "rate"]
-    if postgres:
+    if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
+        # the rows are made as the driver sends them: the server stores one batch while the
+        # next is encoded, instead of waiting for all 100,000 to be built first
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            CALLEES.name, records=rows, columns=columns
+            CALLEES.name, records=_rows(task_id, numbers, frozen, True), columns=_COLUMNS
         )
         return
-    await conn.exec_driver_sql(_SQLITE_INSERT, rows)
+    await conn.exec_driver_sql(_SQLITE_INSERT, list(_rows(task_id, numbers, frozen, False)))
 
 
 async def create(
@@ -266,6 +326,7 @@ async def create(
 ) -> int:
     """Store a new task (status 0, waiting) with its numbers and recall flow; its id."""
     check_fields(spec)
+    await check_voices(session, account.id, spec)
     send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
     frozen = await _check_submission(session, account, spec)
     fields = dict(spec.fields)
@@ -276,9 +337,10 @@ async def create(
         app_id=spec.app_id,
         kind=spec.kind,
         task_name=spec.task_name,
-        status=TaskStatus.WAITING,
+        status=task_states.INITIAL,
         status_reason="",
         num_cnt=len(spec.numbers),
+        dnc_skipped=spec.dnc_skipped,
         params=params,
         parent_task_id=spec.parent_task_id,
         created_at=now,
@@ -299,8 +361,7 @@ async def create(
 
 
 def _zone_of(fields: dict[str, Any], account: Account) -> str:
-    given = str(fields.get("allowSendTimeZone") or "")
-    return given if given and given.lower() != "callee" else account.timezone
+    return from_params(settings_of(fields)).send_window.zone_name(account.timezone)
 
 
 async def owned_task(
@@ -328,17 +389,13 @@ async def update_task(
 ) -> None:
     """Change a task that has not started (status 0); numbers are replaced when given."""
     task = await owned_task(session, account.id, task_id, for_update=True)
-    if task.status != TaskStatus.WAITING:
-        raise ApiError(
-            Code.TASK_STATE,
-            f"keyId: task {task_id} is {TaskStatus(task.status).name.lower()}; "
-            "only a waiting task can be updated",
-        )
+    task_status.move(task, TaskEvent.EDIT, now)  # IllegalTransition unless still waiting
     if (spec.kind == TaskKind.AI) != (task.kind == TaskKind.AI):
         raise ApiError(Code.TASK_STATE, f"keyId: task {task_id} is not of this kind")
     if not spec.replace_numbers:
         spec.numbers = await _numbers_of(session, task.id, failed_only=False)
     check_fields(spec, await recall.pending_node_templates(session, task.id))
+    await check_voices(session, account.id, spec)
     send_time = task_rules.check_times(spec.fields, _zone_of(spec.fields, account))
     frozen = await _check_submission(session, account, spec, exclude_task=task.id)
     fields = dict(spec.fields)
@@ -354,6 +411,7 @@ async def update_task(
         await session.execute(delete(Callee).where(Callee.task_id == task.id))
         await insert_numbers(session, task.id, spec.numbers, frozen)
         task.num_cnt = len(spec.numbers)
+        task.dnc_skipped = spec.dnc_skipped
 
 
 async def _numbers_of(session: AsyncSession, task_id: int, *, failed_only: bool) -> list[Number]:
@@ -420,12 +478,12 @@ async def change_status(
     account_id: int,
     ids: list[int],
     *,
-    allowed: Sequence[int],
-    to: TaskStatus,
+    event: TaskEvent,
     now: datetime,
 ) -> None:
-    """Move every listed task to `to`, or none: an unknown (or another account's) id is -24,
-    checked for every id before any state (-54). Cancelling also cancels a pending recall flow."""
+    """Apply `event` to every listed task, or to none: an unknown (or another account's) id is
+    -24, checked for every id before any state (IllegalTransition, naming the first task whose
+    status does not allow it). Cancelling also cancels a pending recall flow."""
     if not ids:
         raise ApiError(Code.PARAMETER, "jobIdList/taskIdList: at least one task id is required")
     tasks = [
@@ -433,16 +491,10 @@ async def change_status(
         for task_id in dict.fromkeys(ids)
     ]
     for task in tasks:
-        if task.status not in allowed:
-            raise ApiError(
-                Code.TASK_STATE, f"task {task.id} is {TaskStatus(task.status).name.lower()}"
-            )
+        task_states.next_status(task.status, event, task.id)
     for task in tasks:
-        task.status = to
-        task.updated_at = now
-        task.status_reason = ""
-        if to == TaskStatus.CANCELED:
-            task.finished_at = now
+        task_status.move(task, event, now)
+        if event == TaskEvent.CANCEL:
             await recall.cancel_pending_flows(session, task.id)
 
 
@@ -512,18 +564,7 @@ async def query(
                 matching(Task.text, text),
             )
         )
-    total = int(await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
-    tasks = list(
-        (
-            await session.scalars(
-                select(Task)
-                .where(*where)
-                .order_by(Task.created_at.desc(), Task.id.desc())
-                .offset((current - 1) * size)
-                .limit(size)
-            )
-        ).all()
-    )
+    total, tasks = await listing.task_page(session, where, current, size)
     counts = await _counters(session, [t.id for t in tasks])
     records = []
     for t in tasks:
@@ -591,7 +632,7 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
     first = await session.scalar(
         select(Callee.callee).where(Callee.task_id == task.id).order_by(Callee.seq).limit(1)
     )
-    p = task.params or {}
+    settings = from_params(task.params)
     zone_name = account.timezone
     answered = c["answered"]
     queued, transferred, lost = await _transfer_counts(session, task.id)
@@ -617,10 +658,10 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         "appId": task.app_id,
         "source": task.source,
         "voiceFileId": task.voice_file_id,
-        "calloutRate": p.get("calloutRate"),
+        "calloutRate": settings.transfer.callout_rate,
         "finishTime": _fmt(task.finished_at, zone_name),
         "keyFeedbackNum": keyed,
-        "uploadName": p.get("uploadName"),
+        "uploadName": settings.prompt.upload_name,
         "baseFile": None,  # the upload is stored as voiceFileId, never echoed back
         "callLossNum": lost,
         "callDuration": talk,
@@ -642,4 +683,53 @@ async def detail(session: AsyncSession, account: Account, task_id: int) -> dict[
         "failed": c["called"] - answered,
         "dialing": c["dialing"],
         "pending": c["pending"],
+        # voxcast extension: numbers left out at submission because a do-not-call list
+        # holds them (numbers added to a list later show in their records, code 608)
+        "dncCount": task.dnc_skipped,
     }
+
+
+# -- the operator's view (`voxcast tasks list / show`) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """A task's callees by state: how far it has got."""
+
+    total: int = 0
+    called: int = 0
+    answered: int = 0
+    dialing: int = 0
+    pending: int = 0
+
+    @property
+    def failed(self) -> int:
+        return self.called - self.answered
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One task of any kind as an operator sees it: the row and its progress."""
+
+    task: Task
+    counts: TaskCounts
+
+
+async def account_tasks(
+    session: AsyncSession, account_id: int, *, size: int, page: int = 1
+) -> tuple[list[TaskSummary], int]:
+    """The account's tasks of every kind, newest first, with their counts; and how many it
+    has. An unknown account is answered -24."""
+    await accounts.get_account(session, account_id)
+    total, rows = await listing.task_page(session, [Task.account_id == account_id], page, size)
+    counts = await _counters(session, [t.id for t in rows])
+    return [TaskSummary(t, TaskCounts(**counts.get(t.id, {}))) for t in rows], total
+
+
+async def task_summary(session: AsyncSession, task_id: int) -> TaskSummary:
+    """Any task by id, whoever owns it, with its counts; -24 when there is none."""
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise ApiError(Code.NOT_FOUND, f"task {task_id} does not exist")
+    counts = (await _counters(session, [task.id])).get(task.id, {})
+    return TaskSummary(task, TaskCounts(**counts))

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.security import SecretBox
 from voxcast.storage.models import Account, Trunk
-from voxcast.telephony.sip.carrier import TrunkConfig
-from voxcast.telephony.sip.sdp import CODECS_BY_NAME
+from voxcast.telephony.sip.aio.carrier import TrunkConfig
+from voxcast.telephony.sip.core.sdes import SRTP_MODES
+from voxcast.telephony.sip.core.sdp import CODECS_BY_NAME
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?$")
@@ -50,6 +51,12 @@ class TrunkSpec:
     tls_insecure: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    srtp: str = "off"
+
+    @property
+    def keys_in_clear(self) -> bool:
+        """SRTP keys would travel in SDP over a signalling path that is not encrypted."""
+        return self.srtp != "off" and self.transport != "tls"
 
 
 def parse_codecs(text: str) -> tuple[int, ...]:
@@ -77,6 +84,8 @@ def validate(spec: TrunkSpec) -> None:
     if spec.transport not in TRANSPORTS:
         raise TrunkError("--transport must be udp, tcp or tls")
     _validate_tls(spec)
+    if spec.srtp not in SRTP_MODES:
+        raise TrunkError("--srtp must be off, optional or mandatory")
     if spec.password and not spec.username:
         raise TrunkError("--password needs --username")
     if spec.register and not spec.username:
@@ -152,6 +161,7 @@ async def add_trunk(
     trunk.tls_insecure = spec.tls_insecure
     trunk.tls_cert = _absolute(spec.tls_cert)
     trunk.tls_key = _absolute(spec.tls_key)
+    trunk.srtp = spec.srtp
     await session.flush()
     return trunk
 
@@ -198,6 +208,7 @@ def config_of(trunk: Trunk, box: SecretBox) -> TrunkConfig:
         tls_insecure=bool(trunk.tls_insecure),
         tls_cert=trunk.tls_cert,
         tls_key=trunk.tls_key,
+        srtp=trunk.srtp or "off",
     )
 
 

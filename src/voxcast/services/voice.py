@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast import compliance
 from voxcast.audio.voices import LANGUAGES
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
-from voxcast.domain.enums import Source, TaskKind, TaskStatus
+from voxcast.domain.enums import Source, TaskKind
+from voxcast.domain.task_states import INITIAL
 from voxcast.services import accounts, files, rates
 from voxcast.storage.models import Account, Callee, Task
 
@@ -76,12 +78,15 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
         frozen.append(rate)
     fresh = await session.scalar(select(Account.balance).where(Account.id == account.id))
     rates.require_balance(fresh if fresh is not None else account.balance)
+    # a listed number still gets its voiceId: the dialer records it as not dialed (608)
+    # instead of calling it, so the caller polling the record learns why
+    listed = await compliance.listed(session, account.id, send.app_id, send.numbers)
     task = Task(
         account_id=account.id,
         app_id=send.app_id,
         kind=send.kind,
         task_name=None,
-        status=TaskStatus.WAITING,
+        status=INITIAL,
         source=Source.TTS if send.kind == TaskKind.CODE else Source.UPLOADED,
         voice_file_id=send.voice_file_id,
         text=send.text,
@@ -94,6 +99,7 @@ async def submit(session: AsyncSession, account: Account, send: Send, now: datet
         delay_play=send.delay_play,
         delay_hangup=send.delay_hangup,
         num_cnt=len(send.numbers),
+        dnc_skipped=sum(1 for n in send.numbers if n in listed),
         params=send.params,
         created_at=now,
         updated_at=now,

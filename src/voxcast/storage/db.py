@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,11 @@ except ImportError:  # pragma: no cover - SQLite-only installs
 
 #: seconds to wait for a PostgreSQL connection before the request or tick fails
 CONNECT_TIMEOUT_S = 5.0
+#: milliseconds a statement sent to PostgreSQL may stay unacknowledged by the server's host
+#: before the connection is given up (TCP_USER_TIMEOUT): a link that drops packets would
+#: otherwise hold a session for TCP's ~15 minutes of retransmissions, since no statement
+#: timeout covers the network. A slow statement is not affected (its bytes are acknowledged).
+LINK_TIMEOUT_MS = 10_000
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: execution option of read-only sessions: on SQLite their transactions begin DEFERRED
 READ_ONLY = "voxcast_read_only"
@@ -103,7 +110,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     # a server that does not answer must fail a request in seconds, not asyncpg's 60
     kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_S})
-    return create_async_engine(full, **kwargs)
+    engine = create_async_engine(full, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _give_up_on_a_dead_link(dbapi_conn: Any, _record: Any) -> None:
+        transport = getattr(dbapi_conn.driver_connection, "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        option = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux only
+        if sock is not None and option is not None and sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, option, LINK_TIMEOUT_MS)
+
+    return engine
 
 
 def unavailable(exc: BaseException) -> bool:
@@ -162,6 +179,49 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
+#: seconds between start-up attempts to reach the database: doubling from the first, capped
+START_RETRY_FIRST_S = 1.0
+START_RETRY_MAX_S = 30.0
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc) else ""
+
+
+async def migrate_when_reachable(
+    engine: AsyncEngine,
+    log: logging.Logger,
+    *,
+    first_s: float = START_RETRY_FIRST_S,
+    max_s: float = START_RETRY_MAX_S,
+) -> None:
+    """`migrate`, waiting for the database while it cannot be reached (down, restarting,
+    refusing connections): one warning per attempt, with the pause before the next, and no
+    traceback. A long-running process started before its database (a reboot, a fail-over)
+    then starts when it is back instead of dying. Any other failure is raised."""
+    pause = first_s
+    since: float | None = None
+    while True:
+        try:
+            await migrate(engine)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            since = since if since is not None else time.monotonic()
+            log.warning(
+                "database unavailable (%s: %s), retrying in %g s",
+                type(exc).__name__,
+                _first_line(exc),
+                pause,
+            )
+            await asyncio.sleep(pause)  # a pause between connection attempts, not a wait
+            pause = min(pause * 2, max_s)
+            continue
+        if since is not None:
+            log.warning("database reachable again after %.1f s", time.monotonic() - since)
+        return
+
+
 class Outage:
     """One loop's view of the database: a warning when it becomes unreachable and a line when
     it is back, instead of a traceback on every pass while it is down."""
@@ -182,7 +242,7 @@ class Outage:
             self.log.warning(
                 "database unreachable (%s: %s); %s",
                 type(exc).__name__,
-                str(exc).splitlines()[0][:160] if str(exc) else "",
+                _first_line(exc),
                 self.what,
             )
         return True

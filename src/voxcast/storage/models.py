@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -52,6 +53,12 @@ class Account(Base):
     max_seats: Mapped[int] = mapped_column(Integer, default=200)
     #: the SIP trunk (by name) the account's calls go through; None: the sandbox carrier
     trunk: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    #: the account's own voices, "LAN[:ACCENT[:GENDER]]" → voice address (docs/tts.md);
+    #: None or {}: the operator's mapping and the installed defaults
+    voices: Mapped[dict[str, str] | None] = mapped_column(JSONText, nullable=True, default=None)
+    #: the calling-hours guard, "HH:MM-HH:MM" in each callee's local time (docs/compliance.md);
+    #: None: no guard beyond the tasks' own windows
+    calling_hours: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
 
 class Trunk(Base):
@@ -77,10 +84,12 @@ class Trunk(Base):
     tls_insecure: Mapped[bool] = mapped_column(Boolean, default=False)
     tls_cert: Mapped[str | None] = mapped_column(Text, nullable=True)
     tls_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: SRTP with SDES keys: off, optional or mandatory
+    srtp: Mapped[str] = mapped_column(String(16), default="off")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class SeatGroup(Base):
+class AgentGroup(Base):
     """A call-center agent group of one app (the vendor's voiceGroupId / seatGroupId)."""
 
     __tablename__ = "seat_groups"
@@ -92,12 +101,14 @@ class SeatGroup(Base):
     group_name: Mapped[str] = mapped_column(String(32))
     #: 1 longest idle, 2 fewest calls, 3 agent priority, 4 round robin
     callin_strategy: Mapped[int] = mapped_column(SmallInteger, default=4)
+    #: the agent round robin (4) last offered a call to; the next call starts after it
+    last_offered_seat_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: the rest of basicSetting, as given (an empty value clears a setting)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Seat(Base):
+class Agent(Base):
     """An agent: a SIP account agents' softphones register with, and its status."""
 
     __tablename__ = "seats"
@@ -115,12 +126,23 @@ class Seat(Base):
     #: the SIP digest password, encrypted with the server key
     password_enc: Mapped[str] = mapped_column(Text)
     enable: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: callinStrategy 3 offers the lower number first
     priority: Mapped[int] = mapped_column(Integer, default=1)
+    #: calls the agent took on `calls_day` (a day in UTC+8), for callinStrategy 2
+    calls_today: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calls_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     #: 1 offline, 2 idle, 3 busy, 4 wrap-up, 5 break
     status: Mapped[int] = mapped_column(SmallInteger, default=1)
     contact: Mapped[str | None] = mapped_column(Text, nullable=True)
     contact_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the Path (RFC 3327) of a registration through a proxy, one header value a line: the
+    #: Route set of INVITEs to the agent; None for an agent registered directly
+    contact_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the worker holding the seat busy or in wrap-up (None: free, or reserved by sendSip's
+    #: intake, whose call's lease covers it), and until when unless it renews the lease
+    held_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -215,6 +237,8 @@ class App(Base):
     #: the call center's pushes: call records (§4.3) and agent ringing events (§4.2)
     cc_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     ring_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: SMS delivery reports (§4.6) of the app's texts, sendSms and hangUpSms alike
+    sms_push_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: how records and pushes show terminationCode: "sip" ("200" answered) or "zero" ("0")
     termination_style: Mapped[str] = mapped_column(String(8), default="sip", server_default="sip")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -287,6 +311,8 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: numbers left out at submission because a do-not-call list holds them
+    dnc_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Callee(Base):
@@ -300,6 +326,8 @@ class Callee(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: on PostgreSQL this key is enforced by triggers instead (migration 0015): its foreign key
+    #: checked each inserted row by itself, half the time of a 100,000-number COPY
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
     seq: Mapped[int] = mapped_column(Integer)
     callee: Mapped[str] = mapped_column(String(20))
@@ -387,6 +415,12 @@ class CallRecord(Base):
     called_info: Mapped[str | None] = mapped_column(Text, nullable=True)
     voice_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     out_recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: a click-to-call's (voice/sendSip) phone: its group and name when the call was made
+    sip_group_name: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    phone_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: answering-machine detection (a task's amd=1): HUMAN, MACHINE or NOTSURE, and its cause
+    amd_result: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    amd_cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Push(Base):
@@ -412,13 +446,25 @@ class Push(Base):
 
 
 class SmsMessage(Base):
-    """A post-call SMS handed to the SMS port; the sandbox sink keeps them here to list."""
+    """A text to a callee: sent through the API (sendSms) or after a call (hangUpSms), then
+    claimed by an SMS sender, submitted through the SMS transport and settled by its receipt."""
 
     __tablename__ = "sms_messages"
-    __table_args__ = (Index("ix_sms_account_created", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_sms_account_created", "account_id", "created_at"),
+        Index("ix_sms_status_send_at", "status", "send_at"),
+        UniqueConstraint("msg_id", name="uq_sms_messages_msg_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: the msgId callers see (19 digits, the vendor's shape)
+    msg_id: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[int] = mapped_column(Integer)
+    #: the app whose SMS push URL gets the delivery report
+    app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: api (sendSms) or hangup (a task's hangUpSms)
+    origin: Mapped[str] = mapped_column(String(8), default="hangup", server_default="hangup")
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     voice_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sms_app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -427,5 +473,71 @@ class SmsMessage(Base):
     content: Mapped[str] = mapped_column(Text)
     trigger: Mapped[str] = mapped_column(String(16))
     send_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[int] = mapped_column(SmallInteger, default=0)
+    #: pending, submitted, delivered, failed (the receipt said so), rejected (refused at submit)
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
+    segments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the carrier's id of each segment (the SMSC's message_id), as its receipts name them:
+    #: how a sender started after a restart matches receipts of texts submitted before
+    carrier_ids: Mapped[list[str] | None] = mapped_column(JSONText, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: when the receipt's final state was reached (the carrier's time)
+    receive_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the final state in SMPP's words (DELIVRD, UNDELIV, ...) or why it was refused
+    stat: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: wall time until which one sender holds the message (claim/lease, like the push outbox)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmscConnection(Base):
+    """An SMSC the SMPP transport binds to (`voxcast admin smsc add`); none: the sandbox."""
+
+    __tablename__ = "smsc_connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    system_id: Mapped[str] = mapped_column(String(16))
+    #: encrypted with the server key, like trunk passwords
+    password_enc: Mapped[str] = mapped_column(Text)
+    system_type: Mapped[str] = mapped_column(String(13), default="", server_default="")
+    #: submit_sm PDUs in flight at once
+    window: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    #: submit_sm per second at most
+    rate: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DncNumber(Base):
+    """A number on a do-not-call list: an app's (app_id) or the whole account's (app_id "")."""
+
+    __tablename__ = "dnc_numbers"
+    __table_args__ = (UniqueConstraint("account_id", "app_id", "number", name="uq_dnc_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    app_id: Mapped[str] = mapped_column(String(32), default="")
+    #: E.164, with its plus sign
+    number: Mapped[str] = mapped_column(String(20))
+    #: how it got there: api, import, key
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DncAudit(Base):
+    """Every change of a do-not-call list: who, when, from where."""
+
+    __tablename__ = "dnc_audit"
+    __table_args__ = (Index("ix_dnc_audit_account_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    app_id: Mapped[str] = mapped_column(String(32), default="")
+    number: Mapped[str] = mapped_column(String(20))
+    #: add or remove
+    action: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(16))
+    #: the API key, the operator's CLI user, or the task and call of a key press
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,11 +17,14 @@ from voxcast.config import Settings
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
 from voxcast.services import trunks
+from voxcast.storage.db import Outage
 from voxcast.storage.models import VoiceFile
 from voxcast.telephony.rtp.media import MediaEngine
-from voxcast.telephony.sip.carrier import SipCarrier, TrunkConfig, local_address_towards
-from voxcast.telephony.sip.dns import ResolveError, Resolver, parse_servers
-from voxcast.telephony.sip.transport import SipEndpoint
+from voxcast.telephony.rtp.workers import MediaWorkers
+from voxcast.telephony.sip.aio.carrier import SipCarrier, TrunkConfig, local_address_towards
+from voxcast.telephony.sip.aio.dns import ResolveError, Resolver
+from voxcast.telephony.sip.aio.transport import SipEndpoint
+from voxcast.telephony.sip.core.locate import parse_servers
 
 log = logging.getLogger("voxcast.carriers")
 
@@ -77,6 +80,17 @@ class CarrierDirectory:
             return self.sandbox
         return self._carriers.get(name) or self.sandbox
 
+    def down(self) -> dict[str, str]:
+        """Trunks that keep a registration and lost it (/readyz): the last REGISTER failed
+        and none succeeded since. Trunks without one, or not yet in use, and the sandbox are up."""
+        out: dict[str, str] = {}
+        for name, carrier in self._carriers.items():
+            reg = carrier.registration
+            if reg is not None and reg.last_failure is not None and not carrier.registered:
+                code, reason = reg.last_failure
+                out[name] = f"not registered ({code} {reason})"
+        return out
+
     async def refresh(self) -> None:
         async with self.rt.sessions() as session:
             routes, configs = await trunks.routing(session, self.rt.secrets)
@@ -113,7 +127,11 @@ class CarrierDirectory:
         host = settings.sip_bind_host or await bind_host_towards(self.resolver, config)
         media = self._media.get(host)
         if media is None:
-            media = self._media[host] = MediaEngine(host, settings.rtp_port_range())
+            media = self._media[host] = (
+                MediaWorkers(host, settings.rtp_port_range(), settings.rtp_workers)
+                if settings.rtp_workers > 0
+                else MediaEngine(host, settings.rtp_port_range())
+            )
         return SipCarrier(
             config,
             self.rt.clock,
@@ -127,11 +145,15 @@ class CarrierDirectory:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        # a database outage is one warning and one line when it is back, not a traceback per
+        # refresh; any other failure keeps its traceback
+        outage = Outage(log, "trunks and routes stay as last read until it is back")
         while not stop.is_set():
             try:
                 await self.refresh()
-            except Exception:
-                log.exception("reading trunks failed; keeping the routing we have")
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc, "reading trunks (keeping the routing we have)")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.trunk_refresh_seconds)
 

@@ -2,18 +2,29 @@
 
 The table is a public contract (docs/sandbox.md); changing it is a breaking change. All times
 come from the injected clock and are planned from the dial instant, so a call's record is the
-same at any `--sandbox-speed`.
+same at any `--sandbox-speed`. With answering-machine detection on, a second-to-last digit 9
+means a machine answers (a greeting, then a beep); the callee's voice, a person's "Hello?" or
+the machine's greeting, goes through the real detector, which decides verdict and timing.
+A callee pressing the request's opt-out key hears its confirmation, then is hung up on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+import math
+import struct
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from voxcast.audio import g711
+from voxcast.audio.pcm import resample_pcm
+from voxcast.audio.tts import espeak_command
+from voxcast.domain.amd import AmdResult, AmdSettings, GreetingOver, Verdict
 from voxcast.ports import (
-    AgentSlot,
+    OPTED_OUT,
+    AmdDecided,
     Answered,
     CallEvent,
     Clock,
@@ -22,10 +33,11 @@ from voxcast.ports import (
     HangupBy,
     HungUp,
     PromptDone,
+    ReservedAgent,
     Ringing,
     TransferStarted,
 )
-from voxcast.telephony.transfer import Ring, Search
+from voxcast.telephony.callcenter.transfer import Ring, Search
 
 RING_AFTER_S = 1.0  # the far end's 180 Ringing arrives this long after the INVITE
 ANSWER_AFTER_RING_S = 2.0  # digits 0-3: answered after two seconds of ringing
@@ -35,6 +47,17 @@ CALLEE_HANGS_UP_AFTER_S = 3.0  # digit 3
 REJECT_AFTER_RING_S = 2.0  # digit 6
 VIRTUAL_AGENT_ANSWER_S = 2.0  # a sandbox agent's phone rings this long before it answers
 VIRTUAL_AGENT_TALK_S = 10.0  # ...and the agent talks this long, then hangs up
+#: with AMD on, a second-to-last digit 9: an answering machine answers (after digit 0's ring)
+MACHINE_DIGIT = "9"
+#: what the simulated callee says when it answers (espeak-ng, through G.711)
+PERSON_SAYS = "Hello?"
+MACHINE_SAYS = (
+    "Hi, you've reached Anna. I can't take your call right now, "
+    "please leave a message after the tone."
+)
+BEEP_HZ, BEEP_S = 1000.0, 0.4
+#: a voicemail drop's message waits at most this long after a MACHINE verdict (as SIP's)
+GREETING_WAIT_S = 21.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +93,60 @@ def outcome_for(number: str) -> Outcome:
     return OUTCOMES.get(number[-1:], OUTCOMES["0"])
 
 
+def machine_answers(request: DialRequest) -> bool:
+    """Digit rule for AMD: with detection on, a second-to-last digit 9 is a machine."""
+    return request.amd is not None and request.callee[-2:-1] == MACHINE_DIGIT
+
+
+def _silence(seconds: float) -> bytes:
+    return b"\x00\x00" * int(8000 * seconds)
+
+
+@functools.lru_cache(maxsize=2)
+def callee_voice(machine: bool) -> bytes:
+    """The simulated callee's side from the answer on, as µ-law: a person's "Hello?" and then
+    waiting, or a machine's greeting, its beep and the quiet while it records."""
+    speech = espeak_command(MACHINE_SAYS if machine else PERSON_SAYS, "en-us", 170)
+    said = resample_pcm(speech.pcm, speech.sample_rate)
+    if machine:
+        beep = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * BEEP_HZ * i / 8000)))
+            for i in range(int(8000 * BEEP_S))
+        )
+        pcm = _silence(0.3) + said + _silence(0.5) + beep + _silence(GREETING_WAIT_S)
+    else:
+        pcm = _silence(0.4) + said + _silence(10.0)
+    return g711.ulaw_encode(pcm)
+
+
+@functools.lru_cache(maxsize=32)
+def heard(
+    settings: AmdSettings, machine: bool, greeting_end: bool
+) -> tuple[AmdResult, GreetingOver | None]:
+    """What the detector concludes of the simulated callee, fed 20 ms packets as a call's
+    RTP would feed it: the verdict (with its time from the answer), and the greeting's end."""
+    from voxcast.audio.hearing.machine import listener  # the VAD: only when AMD is asked for
+
+    ear = listener(settings, 0, greeting_end=greeting_end)
+    audio = callee_voice(machine)
+    try:
+        for start in range(0, len(audio), 160):
+            ear.feed(audio[start : start + 160])
+            if ear.done:
+                break
+    finally:
+        ear.close()
+    result = ear.result
+    if result is None:  # the audio ran out first: as the SIP carrier's clock would say
+        ms = settings.total_analysis_time
+        result = AmdResult(Verdict.NOTSURE, f"TOOLONG-{ms}", ms)
+    return result, ear.greeting_over
+
+
 def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
     """The whole life of a sandbox call as timed events, ending with exactly one HungUp."""
-    o = outcome_for(request.callee)
+    machine = machine_answers(request)
+    o = OUTCOMES["0"] if machine else outcome_for(request.callee)
 
     def at(seconds: float) -> datetime:
         return start + timedelta(seconds=seconds)
@@ -96,16 +170,54 @@ def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
         return events
     answer = RING_AFTER_S + o.answer_after_ring_s
     events.append(Answered(at(answer)))
+    if request.bridge is not None:
+        events.append(_bridged_end(request, o, answer, at))
+        return events
     play_start = answer + request.delay_play_s
-    play_end = play_start + request.loop_count * request.prompt.duration_s
+    loops = request.loop_count
     limit = answer + request.max_talk_s
     timed: list[tuple[float, CallEvent]] = []
+    hung_up_on_machine: float | None = None
+    voicemail = False
+    if request.amd is not None:
+        result, over = heard(request.amd, machine, request.voicemail_drop)
+        decided = answer + result.at_ms / 1000
+        timed.append((decided, AmdDecided(result, at(decided))))
+        if not request.voicemail_drop:
+            if result.verdict is Verdict.MACHINE:
+                hung_up_on_machine = decided
+        elif result.verdict is Verdict.MACHINE:
+            # the message once, from the beep (or the longest wait), then the end
+            voicemail, loops = True, 1
+            play_start = answer + over.at_ms / 1000 if over else decided + GREETING_WAIT_S
+        else:
+            play_start = decided + request.delay_play_s
+    play_end = play_start + loops * request.prompt.duration_s
     key_at: float | None = None
     if o.key is not None and request.collect_dtmf:
         key_at = play_start + min(KEY_AFTER_PROMPT_START_S, max(play_end - play_start, 0.0))
         timed.append((key_at, Dtmf(o.key, at(key_at))))
-    handover = _transfer_at(request, o, answer, play_end, key_at)
+    opt_out = request.opt_out
+    if opt_out is not None and key_at is not None and key_at <= limit and o.key == opt_out.key:
+        # the prompt stops at the key, the confirmation plays once, then we hang up: no
+        # transfer, whatever its key
+        end, why = key_at + opt_out.confirmation.duration_s, OPTED_OUT
+        if end > limit:
+            end, why = limit, "maximum call duration reached"
+        events.extend(e for t, e in sorted(timed, key=lambda p: p[0]) if t <= end)
+        events.append(HungUp(at(end), HangupBy.US, 200, why))
+        return events
+    handover = None if voicemail else _transfer_at(request, o, answer, play_end, key_at)
     gone = None if o.hangs_up_after_s is None else answer + o.hangs_up_after_s
+    if hung_up_on_machine is not None and (handover is None or hung_up_on_machine <= handover):
+        handover = None
+        timed.append((play_end, PromptDone(at(play_end))))
+        end, by, why = hung_up_on_machine, HangupBy.US, "answering machine"
+        if end > limit:
+            end, why = limit, "maximum call duration reached"
+        events.extend(e for t, e in sorted(timed, key=lambda p: p[0]) if t <= end)
+        events.append(HungUp(at(end), by, 200, why))
+        return events
     if handover is not None and handover <= limit and (gone is None or handover < gone):
         if request.transfer is not None and request.transfer.mode == 1:
             timed.append((play_end, PromptDone(at(play_end))))
@@ -114,6 +226,9 @@ def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
         return events
     if o.hangs_up_after_s is not None:
         end, by, why = answer + o.hangs_up_after_s, HangupBy.CALLEE, "callee hung up"
+    elif voicemail:
+        timed.append((play_end, PromptDone(at(play_end))))
+        end, by, why = play_end, HangupBy.US, "voicemail left"
     else:
         timed.append((play_end, PromptDone(at(play_end))))
         end, by, why = play_end + request.delay_hangup_s, HangupBy.US, "normal clearing"
@@ -122,6 +237,19 @@ def plan(request: DialRequest, start: datetime) -> list[CallEvent]:
     events.extend(e for t, e in sorted(timed, key=lambda p: p[0]) if t <= end)
     events.append(HungUp(at(end), by, 200, why))
     return events
+
+
+def _bridged_end(
+    request: DialRequest, o: Outcome, answer: float, at: Callable[[float], datetime]
+) -> HungUp:
+    """A click-to-call's callee talks with the caller's virtual phone, which hangs up after
+    VIRTUAL_AGENT_TALK_S, unless the callee hangs up first (digit 3) or the talk cap ends it."""
+    ends = [(answer + VIRTUAL_AGENT_TALK_S, HangupBy.AGENT, "phone hung up")]
+    if o.hangs_up_after_s is not None:
+        ends.append((answer + o.hangs_up_after_s, HangupBy.CALLEE, "callee hung up"))
+    ends.append((answer + request.max_talk_s, HangupBy.US, "maximum call duration reached"))
+    end, by, why = min(ends, key=lambda e: e[0])
+    return HungUp(at(end), by, 200, why)
 
 
 def _transfer_at(
@@ -140,15 +268,17 @@ def _transfer_at(
 
 def callee_gone_at(request: DialRequest, start: datetime) -> datetime | None:
     """When the simulated callee hangs up by itself (digit 3), if it does."""
+    if machine_answers(request):
+        return None
     o = outcome_for(request.callee)
     if o.hangs_up_after_s is None or o.answer_after_ring_s is None:
         return None
     return start + timedelta(seconds=RING_AFTER_S + o.answer_after_ring_s + o.hangs_up_after_s)
 
 
-def virtual_agent_answers(slot: AgentSlot) -> bool:
+def virtual_agent_answers(agent: ReservedAgent) -> bool:
     """Sandbox agents answer, except those whose job number (empNo) ends in 4."""
-    return not (slot.emp_no or "").endswith("4")
+    return not (agent.emp_no or "").endswith("4")
 
 
 class SandboxCall:
@@ -194,8 +324,8 @@ class SandboxCall:
         try:
             async for event in search.run():
                 yield event
-            slot = search.answered
-            if slot is None:
+            agent = search.answered
+            if agent is None:
                 self._done = True
                 if self._hangup.is_set():
                     yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
@@ -213,7 +343,7 @@ class SandboxCall:
             stop.clear()
             watchers.append(asyncio.ensure_future(self._stop_when(stop, talk_end)))
             await stop.wait()
-            await transfer.desk.release(slot, talked=True)
+            await transfer.desk.release(agent, talked=True)
             self._done = True
             if self._hangup.is_set() and self._clock.now() < talk_end:
                 yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
@@ -241,9 +371,9 @@ class SandboxCall:
         stop.set()
 
     def _ring_virtual(self, stop: asyncio.Event) -> Ring:
-        async def ring(slot: AgentSlot) -> bool:
-            answers = virtual_agent_answers(slot)
-            seconds = VIRTUAL_AGENT_ANSWER_S if answers else slot.ring_timeout_s
+        async def ring(agent: ReservedAgent) -> bool:
+            answers = virtual_agent_answers(agent)
+            seconds = VIRTUAL_AGENT_ANSWER_S if answers else agent.ring_timeout_s
             sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
             stopper = asyncio.ensure_future(stop.wait())
             done, pending = await asyncio.wait(
@@ -268,6 +398,30 @@ class SandboxCall:
         self._hangup.set()
 
 
+class VirtualPhone:
+    """A sandbox agent's phone rung for a click-to-call: it answers after
+    VIRTUAL_AGENT_ANSWER_S, except an agent whose job number ends in 4, which rings out."""
+
+    def __init__(self, phone: ReservedAgent, clock: Clock) -> None:
+        self._phone = phone
+        self._clock = clock
+        self._closed = asyncio.Event()
+        self.sip_code = 200 if virtual_agent_answers(phone) else 480
+
+    async def answered(self) -> bool:
+        answers = self.sip_code == 200
+        seconds = VIRTUAL_AGENT_ANSWER_S if answers else self._phone.ring_timeout_s
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        closer = asyncio.ensure_future(self._closed.wait())
+        done, pending = await asyncio.wait({sleeper, closer}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return answers and sleeper in done
+
+    def close(self) -> None:
+        self._closed.set()
+
+
 class SandboxCarrier:
     """Dials simulated callees; see OUTCOMES and docs/sandbox.md."""
 
@@ -278,7 +432,16 @@ class SandboxCarrier:
         self._clock = clock
 
     async def dial(self, request: DialRequest) -> SandboxCall:
+        if request.amd is not None:
+            # the callee's voice is synthesised and judged once per process (cached): off the
+            # event loop, so a first AMD call does not stall every other call meanwhile
+            await asyncio.to_thread(
+                heard, request.amd, machine_answers(request), request.voicemail_drop
+            )
         return SandboxCall(request, self._clock)
+
+    async def ring_phone(self, phone: ReservedAgent, caller: str) -> VirtualPhone:
+        return VirtualPhone(phone, self._clock)
 
     async def close(self) -> None:
         return None

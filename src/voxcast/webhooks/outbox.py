@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.storage.models import Push
 
-#: push kinds: where each goes (App.push_url, cc_push_url, ring_push_url) and how it retries
+#: push kinds: where each goes (App.push_url, cc_push_url, ring_push_url, sms_push_url) and
+#: how it retries
 VOICE_REPORT = "voice_report"
+SMS_REPORT = "sms_report"
 CC_RECORD = "cc_record"
 AGENT_RINGING = "agent_ringing"
 

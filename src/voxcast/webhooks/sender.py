@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 from sqlalchemy import case, or_, select, update
 
-from voxcast import __version__
+from voxcast import __version__, metrics
 from voxcast.domain.enums import TerminationStyle, styled_termination_code
 from voxcast.runtime import Runtime
+from voxcast.storage import leases
 from voxcast.storage.db import Outage
 from voxcast.storage.models import App, Push
 from voxcast.webhooks import outbox, signing
@@ -28,6 +29,14 @@ PENDING, DELIVERED, DEAD = 0, 1, 2
 #: rows claimed per pass (at least one full batch)
 CLAIM_LIMIT = 500
 NO_URL = "no push URL"
+#: the app's push secret was sealed with another server key: the push waits (attempts are not
+#: spent) until the secret is set again or the key restored, since signing it is impossible and
+#: sending it unsigned would pass it off as unsigned to a receiver that expects a signature
+KEY_MISMATCH = (
+    "push secret cannot be decrypted with this server's key (VOXCAST_SECRET_KEY / secret.key "
+    "differ from those it was set with); set it again with `voxcast admin set-push-url "
+    "--secret` or restore the key: the push waits until then"
+)
 #: rows per recording UPDATE (well under the bound-parameter limit of SQLite)
 RECORD_CHUNK = 500
 USER_AGENT = f"voxcast/{__version__}"
@@ -71,6 +80,8 @@ def _url_for(app: App | None, kind: str) -> str | None:
         return app.cc_push_url
     if kind == outbox.AGENT_RINGING:
         return app.ring_push_url
+    if kind == outbox.SMS_REPORT:
+        return app.sms_push_url
     return app.push_url
 
 
@@ -180,22 +191,8 @@ class PushSender:
             if not rows:
                 return None
             lease = now + self._lease_for(len(rows))
-            # guarded, so a row another sender leased meanwhile is not taken twice (SQLite has
-            # no SKIP LOCKED; there BEGIN IMMEDIATE serializes claims and this guard suffices)
-            taken = set(
-                (
-                    await session.scalars(
-                        update(Push)
-                        .where(
-                            Push.id.in_([r.id for r in rows]),
-                            Push.state == PENDING,
-                            or_(Push.lease_until.is_(None), Push.lease_until < now),
-                        )
-                        .values(lease_until=lease)
-                        .returning(Push.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
+            taken = await leases.take(
+                session, Push, [r.id for r in rows], Push.state, PENDING, now, lease
             )
             rows = [r for r in rows if r.id in taken]
             if not rows:
@@ -226,8 +223,7 @@ class PushSender:
                 try:
                     secret = self.rt.secrets.open(app.push_secret_enc)
                 except RuntimeError:
-                    # counts as a failed attempt, so the row ends dead instead of looping
-                    error = "push secret cannot be decrypted (server key changed)"
+                    error = KEY_MISMATCH
             style = app.termination_style if app is not None else TerminationStyle.SIP
             if app is not None and app.push_batch and kind == outbox.VOICE_REPORT:
                 for i in range(0, len(app_rows), size):
@@ -283,6 +279,12 @@ class PushSender:
                 values: dict[str, Any] = {"attempts": Push.attempts + 1, "lease_until": None}
                 if error is None:
                     values.update(state=DELIVERED, delivered_at=now, last_error="")
+                elif error == KEY_MISMATCH:
+                    # not the receiver's failure: no attempt spent, and not at once even when
+                    # urgent (nothing changes until the operator acts)
+                    values.update(
+                        attempts=Push.attempts, next_attempt_at=wall + retry, last_error=error
+                    )
                 else:
                     # the agent ringing push is retried at once: it is only useful now
                     again = wall if urgent else wall + retry
@@ -308,12 +310,24 @@ class PushSender:
                             .execution_options(synchronize_session=False)
                         )
                     ).all()
+                    if error == KEY_MISMATCH and written:
+                        apps = sorted({chunk[push_id][1].app_id for push_id, _, _ in written})
+                        log.error(
+                            "app %s: %d push(es) not sent: %s",
+                            ", ".join(apps),
+                            len(written),
+                            error,
+                        )
                     for push_id, state, tried in written:
                         row, d = chunk.pop(push_id)
                         if error is None:
                             self.delivered += 1
+                            metrics.push_delivered()
+                            continue
+                        if error == KEY_MISMATCH:
                             continue
                         self.failed += 1
+                        metrics.push_failed()
                         dead = state == DEAD
                         log.log(
                             logging.WARNING if dead else logging.INFO,

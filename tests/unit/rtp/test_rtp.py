@@ -76,6 +76,25 @@ def test_each_key_is_reported_once_despite_redundant_end_packets() -> None:
     assert rx.feed(RtpPacket(0, 1, 1, 5, b"\xff" * 160)) is None  # audio is not DTMF
 
 
+def test_the_last_1024_events_stay_known_as_duplicates_on_a_long_call() -> None:
+    """Past 1,024 events the oldest is forgotten, never a recent one: a late retransmitted end
+    packet of any of the last 1,024 events is not a new key press."""
+    rx = DtmfReceiver(payload_type=101)
+    keys = "0123456789*#ABCD"
+
+    def end(n: int) -> str | None:
+        key = keys[n % 16]
+        return rx.feed(RtpPacket(101, n & 0xFFFF, 1600 * n, 7, encode(key, end=True, duration=640)))
+
+    assert [end(n) for n in range(1100)] == [keys[n % 16] for n in range(1100)]
+    assert [end(n) for n in range(1099, 75, -1)] == [None] * 1024  # the newest first
+    assert [end(n) for n in range(76, 1100)] == [None] * 1024
+    assert end(75) == "#"  # the newest forgotten one: reported again, and now remembered
+    assert end(75) is None
+    assert end(76) == "A"  # which pushed out the oldest remembered one
+    assert end(1099) is None
+
+
 def test_event_decode_rejects_non_keys() -> None:
     assert decode(encode("*", end=True, duration=800)).key == "*"
     with pytest.raises(RtpError):

@@ -25,7 +25,7 @@ def test_audio_is_cut_into_20ms_frames_with_consecutive_numbers() -> None:
     assert [p.sequence for p in packets] == [65534, 65535, 0, 1, 2, 3, 4, 5]
     assert [p.timestamp for p in packets[:3]] == [2**32 - 160, 0, 160]
     assert {p.ssrc for p in packets} == {0x1234}
-    assert all(len(p.payload) == FRAME_SAMPLES for p in packets)
+    assert all(len(p.payload) == 160 for p in packets)  # 20 ms at 8 kHz, one byte a sample
     assert packets[3].payload == b"\x01" * 10 + b"\xff" * 150  # µ-law silence pads
     assert [p.marker for p in packets] == [True] + [False] * 7
     assert playout.frames_sent == 8 and not playout.playing
@@ -146,3 +146,15 @@ def test_after_a_hold_the_audio_goes_on_as_a_new_talkspurt_later_in_time() -> No
     assert [p.timestamp for p in rest] == [320 + 8000, 480 + 8000]  # time moved on
     assert [p.marker for p in first + rest] == [True, False, True, False]
     assert len(rest) == 2  # the audio resumed where it stopped, none of it lost
+
+
+def test_the_listener_gets_the_audio_of_the_accepted_source_and_nothing_else() -> None:
+    heard: list[bytes] = []
+    rx = Reception(FAR, PCMU, 101, on_audio=heard.append)
+    rx.feed(RtpPacket(PCMU, 1, 160, 5, b"\x01" * FRAME_SAMPLES).pack(), FAR)
+    rx.feed(dtmf("1", 1000, end=True, seq=2), FAR)  # a key is no audio
+    rx.feed(RtpPacket(PCMA, 3, 480, 5, b"\x02" * FRAME_SAMPLES).pack(), FAR)  # nor another codec
+    rx.feed(RtpPacket(PCMU, 4, 640, 9, b"\x03" * FRAME_SAMPLES).pack(), ("127.0.0.1", 7000))
+    rx.feed(RtpPacket(PCMU, 5, 800, 5, b"\x04" * 80).pack(), FAR)  # a 10 ms packet as it is
+    assert heard == [b"\x01" * FRAME_SAMPLES, b"\x04" * 80]
+    assert rx.audio == b""  # hearing is not recording

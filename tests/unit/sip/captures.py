@@ -4,7 +4,7 @@ stock UAS, a Kamailio proxy in front), reconstructed from traces with addresses 
 
 from __future__ import annotations
 
-from voxcast.telephony.sip.message import Request, Response, parse, parse_name_addr, serialize
+from voxcast.telephony.sip.core.message import Request, Response, parse, parse_name_addr, serialize
 
 
 def crlf(text: str) -> bytes:

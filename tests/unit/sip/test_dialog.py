@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.sip import captures
-from voxcast.telephony.sip.dialog import Dialog, Local, cancel_for, new_invite
-from voxcast.telephony.sip.message import (
+from voxcast.telephony.sip.core.dialog import Dialog, Local, cancel_for, new_invite
+from voxcast.telephony.sip.core.message import (
     Headers,
     Request,
     Response,
@@ -14,8 +14,8 @@ from voxcast.telephony.sip.message import (
     parse_name_addr,
     serialize,
 )
-from voxcast.telephony.sip.sdp import offer
-from voxcast.telephony.sip.transaction import client_key
+from voxcast.telephony.sip.core.sdp import offer
+from voxcast.telephony.sip.core.transaction import client_key
 
 LOCAL = Local("127.0.0.1", 5070)
 

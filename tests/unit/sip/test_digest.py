@@ -8,13 +8,13 @@ import itertools
 import pytest
 
 from tests.unit.sip import captures
-from voxcast.telephony.sip.digest import (
+from voxcast.telephony.sip.core.digest import (
     Authenticator,
     Credentials,
     authorization,
     parse_challenge,
 )
-from voxcast.telephony.sip.message import (
+from voxcast.telephony.sip.core.message import (
     Headers,
     Request,
     Response,

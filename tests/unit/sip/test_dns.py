@@ -10,11 +10,9 @@ from collections import Counter
 import dns.rrset
 import pytest
 
-from voxcast.telephony.sip import dns as sipdns
-from voxcast.telephony.sip.dns import (
+from voxcast.telephony.sip.aio.dns import ResolveError, Resolver
+from voxcast.telephony.sip.core.locate import (
     Naptr,
-    ResolveError,
-    Resolver,
     Srv,
     Target,
     naptr_choices,
@@ -219,4 +217,4 @@ async def test_a_silent_server_is_a_bounded_error() -> None:
     resolver.timeout = 0.2
     with pytest.raises(ResolveError, match="timed out"):
         await resolver.resolve("slow.test", None, ("udp",))
-    assert sipdns.TIMEOUT_S == 3.0
+    assert Resolver().timeout == 3.0

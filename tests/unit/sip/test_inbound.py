@@ -7,20 +7,20 @@ from __future__ import annotations
 import itertools
 
 from voxcast.ports import HangupBy
-from voxcast.telephony.sip.dialog import Dialog, Local
-from voxcast.telephony.sip.inbound import (
+from voxcast.telephony.sip.core.dialog import Dialog, Local
+from voxcast.telephony.sip.core.inbound import (
     Answered,
     DtmfInfo,
     Ended,
     InboundCall,
     MediaChanged,
     Output,
-    Phase,
     dialed_number,
 )
-from voxcast.telephony.sip.message import Request, Response, parse, parse_name_addr, serialize
-from voxcast.telephony.sip.sdp import PCMA, parse_answer
-from voxcast.telephony.sip.transaction import T1, T4, TIMEOUT, Send
+from voxcast.telephony.sip.core.message import Request, Response, parse, parse_name_addr, serialize
+from voxcast.telephony.sip.core.sdp import PCMA, parse_answer
+from voxcast.telephony.sip.core.session import State
+from voxcast.telephony.sip.core.transaction import Send
 
 OFFER = (
     b"v=0\r\no=caller 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -152,15 +152,15 @@ def test_100_at_once_then_180_then_200_with_an_sdp_answer() -> None:
     (event,) = events(out)
     assert isinstance(event, Answered)
     assert (event.media.address, event.media.port, event.media.codec) == ("127.0.0.1", 6000, 8)
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 def test_the_200_is_resent_until_the_ack_and_absorbs_a_retransmitted_invite() -> None:
     call = new_call()
     call.start(0.0)
     call.answer(0.1, "127.0.0.1", 40000, 77)
-    assert call.deadline == 0.1 + T1
-    assert statuses(call.tick(0.1 + T1)) == [200]
+    assert call.deadline == 0.6  # T1 = 0.5 s (RFC 3261 §17.2.1)
+    assert statuses(call.tick(0.6)) == [200]
     assert statuses(call.receive(invite(), 0.7)) == [200]  # the INVITE again: the 200 again
     assert call.receive(ack(), 0.8) == []
     assert call.deadline is None
@@ -171,7 +171,7 @@ def test_an_unacked_200_ends_the_call_with_a_bye() -> None:
     call = new_call()
     call.start(0.0)
     call.answer(0.0, "127.0.0.1", 40000, 77)
-    out = call.tick(TIMEOUT)
+    out = call.tick(32.0)  # Timer H = 64 x T1 (RFC 3261 §17.2.1)
     (bye,) = sent(out)
     assert isinstance(bye, Request) and bye.method == "BYE"
     assert events(out) == [Ended(408, HangupBy.NETWORK, "no ACK for our 200")]
@@ -226,7 +226,7 @@ def test_a_cancel_after_the_answer_changes_nothing() -> None:
     out = call.receive(cancel(), 1.0)
     assert statuses(out) == [200]
     assert events(out) == []
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 def test_bye_from_the_caller() -> None:
@@ -248,12 +248,12 @@ def test_our_bye_goes_to_the_callers_contact_with_the_tags_swapped() -> None:
     assert parse_name_addr(bye.headers.get("To") or "").tag == "caller-tag"
     assert bye.headers.get("CSeq") == "1 BYE"
     assert events(out) == [Ended(200, HangupBy.US, "agent hung up")]
-    assert call.phase is Phase.HANGING_UP
+    assert call.state is State.ENDING
     ok = Response(200, "OK", bye.headers, b"")
     assert call.receive(ok, 5.1) == []  # the call already reported its end
-    assert call.phase is Phase.ENDED
+    assert call.state is State.ENDED
     assert not call.finished  # Timer K absorbs copies of the 200
-    call.tick(5.1 + T4)
+    call.tick(10.1)  # Timer K = T4 = 5 s (RFC 3261 §17.1.2.2)
     assert call.finished
 
 
@@ -283,6 +283,24 @@ def test_reinvite_hold_and_info_dtmf() -> None:
     out = call.receive(info, 3.0)
     assert statuses(out) == [200]
     assert events(out) == [DtmfInfo("5")]
+
+
+def test_a_caller_holding_then_resuming_moves_the_session_and_keeps_the_call() -> None:
+    call = answered_call()
+    out = call.receive(in_dialog("INVITE", 2, branch="z9hG4bK-hold", body=HOLD), 2.0)
+    assert statuses(out) == [200] and call.state is State.HELD
+    ours = parse_answer(sent(out)[0].body)
+    assert ours.direction == "recvonly"
+    out = call.receive(in_dialog("INVITE", 3, branch="z9hG4bK-resume", body=OFFER), 3.0)
+    assert statuses(out) == [200] and call.state is State.ANSWERED
+    (changed,) = events(out)
+    assert isinstance(changed, MediaChanged) and not changed.media.on_hold
+    # a hang-up while held is a BYE, and the call is over as it goes out
+    call.receive(in_dialog("INVITE", 4, branch="z9hG4bK-hold-2", body=HOLD), 4.0)
+    out = call.hangup(5.0)
+    assert [m.method for m in sent(out) if isinstance(m, Request)] == ["BYE"]
+    assert events(out) == [Ended(200, HangupBy.US, "hung up by us")]
+    assert call.state is State.ENDING
 
 
 def test_the_uas_dialog_swaps_local_and_remote() -> None:

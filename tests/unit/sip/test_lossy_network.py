@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voxcast.ports import HangupBy
-from voxcast.telephony.sip.dialog import Local
-from voxcast.telephony.sip.message import (
+from voxcast.telephony.sip.core.dialog import Local
+from voxcast.telephony.sip.core.message import (
     Message,
     Request,
     Response,
@@ -23,9 +23,9 @@ from voxcast.telephony.sip.message import (
     response_to,
     serialize,
 )
-from voxcast.telephony.sip.sdp import offer
-from voxcast.telephony.sip.transaction import T1, T2, Send
-from voxcast.telephony.sip.useragent import Answered, Ended, OutboundCall, Output
+from voxcast.telephony.sip.core.sdp import offer
+from voxcast.telephony.sip.core.transaction import T1, T2, Send
+from voxcast.telephony.sip.core.useragent import Answered, Ended, OutboundCall, Output
 
 SDP = (
     b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

@@ -3,9 +3,9 @@ forged nonces, expiry limits, unregistering, unknown agents."""
 
 from __future__ import annotations
 
-from voxcast.telephony.sip.digest import authorization, parse_challenge
-from voxcast.telephony.sip.message import Headers, Request, Response
-from voxcast.telephony.sip.registrar import MIN_EXPIRES, NONCE_LIFETIME_S, Registrar
+from voxcast.telephony.sip.core.digest import authorization, parse_challenge
+from voxcast.telephony.sip.core.message import Headers, Request, Response
+from voxcast.telephony.sip.core.registrar import Registrar
 
 REGISTRAR = Registrar("voxcast", b"k" * 32)
 SOURCE = ("198.51.100.7", 40123)
@@ -57,7 +57,10 @@ def test_wrong_password_is_403_and_unknown_agent_404() -> None:
 
 def test_old_nonces_are_stale_and_forged_ones_rechallenged() -> None:
     challenge, _ = REGISTRAR.handle(register(), SOURCE, "pw", 1000.0)
-    late = 1000.0 + NONCE_LIFETIME_S + 1
+    # a nonce lives 300 s: still good at 300 s, stale one second later
+    on_time, binding = REGISTRAR.handle(answer(challenge, "pw"), SOURCE, "pw", 1300.0)
+    assert on_time.status == 200 and binding is not None
+    late = 1301.0
     again, binding = REGISTRAR.handle(answer(challenge, "pw"), SOURCE, "pw", late)
     assert again.status == 401 and binding is None
     assert "stale=true" in (again.headers.get("WWW-Authenticate") or "")
@@ -70,7 +73,7 @@ def test_old_nonces_are_stale_and_forged_ones_rechallenged() -> None:
 def test_expiry_limits_and_unregistering() -> None:
     challenge, _ = REGISTRAR.handle(register(), SOURCE, "pw", 1000.0)
     brief, _ = REGISTRAR.handle(answer(challenge, "pw", expires="10"), SOURCE, "pw", 1000.0)
-    assert brief.status == 423 and brief.headers.get("Min-Expires") == str(MIN_EXPIRES)
+    assert brief.status == 423 and brief.headers.get("Min-Expires") == "60"
     long, binding = REGISTRAR.handle(answer(challenge, "pw", expires="999999"), SOURCE, "pw", 1e3)
     assert long.status == 200 and binding is not None and binding.expires == 3600
     gone, binding = REGISTRAR.handle(
@@ -81,3 +84,24 @@ def test_expiry_limits_and_unregistering() -> None:
         answer(challenge, "pw", contact="*", expires="60"), SOURCE, "pw", 1000.0
     )
     assert bad.status == 400
+
+
+def test_a_register_through_a_proxy_keeps_its_path() -> None:
+    """RFC 3327: the Path is kept with the binding (the route to the agent), the request URI
+    is the agent's Contact, and the Path is echoed, with `Supported: path`, to a UA that
+    supports it; one that does not gets neither, but is still bound along the Path."""
+    path = "<sip:203.0.113.1;lr;received=sip:198.51.100.7:40123>"
+    challenge, _ = REGISTRAR.handle(register(), SOURCE, "pw", 1000.0)
+    request = answer(challenge, "pw")
+    request.headers.add("Path", path)
+    request.headers.add("Supported", "path, outbound")
+    ok, binding = REGISTRAR.handle(request, ("203.0.113.1", 5060), "pw", 1000.0)
+    assert ok.status == 200 and binding is not None
+    assert binding.path == (path,)
+    assert binding.target == "sip:app_001@10.0.0.5:5060"  # the Contact, reached via the Path
+    assert ok.headers.get_all("Path") == [path] and ok.headers.get_all("Supported") == ["path"]
+    plain = answer(challenge, "pw")
+    plain.headers.add("Path", f"{path}, <sip:192.0.2.9;lr>")
+    ok, binding = REGISTRAR.handle(plain, ("203.0.113.1", 5060), "pw", 1000.0)
+    assert binding is not None and binding.path == (path, "<sip:192.0.2.9;lr>")
+    assert ok.headers.get("Path") is None and ok.headers.get("Supported") is None

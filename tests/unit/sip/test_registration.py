@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import itertools
 
-from voxcast.telephony.sip.dialog import Local
-from voxcast.telephony.sip.digest import Credentials
-from voxcast.telephony.sip.message import Request, response_to
-from voxcast.telephony.sip.registration import (
-    RETRY_SECONDS,
+from voxcast.telephony.sip.core.dialog import Local
+from voxcast.telephony.sip.core.digest import Credentials
+from voxcast.telephony.sip.core.message import Request, response_to
+from voxcast.telephony.sip.core.registration import (
     Registered,
     Registration,
     RegistrationFailed,
 )
-from voxcast.telephony.sip.transaction import Send
+from voxcast.telephony.sip.core.transaction import Send
 
 CHALLENGE = 'Digest realm="r", nonce="n1", qop="auth", algorithm=MD5'
 
@@ -66,8 +65,9 @@ def test_wrong_credentials_fail_and_are_retried_later() -> None:
     again.headers.add("WWW-Authenticate", CHALLENGE)
     out = reg.receive(again, 0.2)
     assert out == [RegistrationFailed(401, "registrar refused our credentials")]
-    assert reg.deadline == 0.2 + RETRY_SECONDS
-    assert sent(reg.tick(0.2 + RETRY_SECONDS)).method == "REGISTER"
+    assert reg.deadline == 30.2  # retried 30 s later (docs/telephony.md)
+    assert reg.tick(30.1) == []
+    assert sent(reg.tick(30.2)).method == "REGISTER"
 
 
 def test_a_silent_registrar_times_out_as_408() -> None:
@@ -92,3 +92,16 @@ def test_hangup_removes_the_binding() -> None:
     assert not reg.finished
     reg.receive(response_to(bye, 200), 1.1)
     assert reg.finished
+
+
+def test_last_failure_names_the_failed_attempt_until_one_succeeds() -> None:
+    reg = new_registration()
+    first = sent(reg.start(0.0))
+    assert reg.last_failure is None  # in flight is not a failure (/readyz stays ready)
+    reg.receive(response_to(first, 403), 0.1)
+    assert reg.last_failure == (403, "Forbidden")
+    retry = sent(reg.tick(30.1))
+    assert reg.last_failure == (403, "Forbidden")  # still not registered while it retries
+    ok = response_to(retry, 200)
+    assert reg.receive(ok, 30.2) == [Registered(600)]
+    assert reg.last_failure is None

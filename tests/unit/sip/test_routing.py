@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from voxcast.telephony.sip.message import Headers, Request, SipParseError, response_to
-from voxcast.telephony.sip.routing import (
+from voxcast.telephony.sip.core.message import Headers, Request, SipParseError, response_to
+from voxcast.telephony.sip.core.routing import (
     Hop,
     hop_of_uri,
     next_hop,

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.sip import captures
-from voxcast.telephony.sip.message import SipParseError, parse
-from voxcast.telephony.sip.sdp import (
+from voxcast.telephony.sip.core.message import SipParseError, parse
+from voxcast.telephony.sip.core.sdp import (
     PCMA,
     PCMU,
     TELEPHONE_EVENT,

@@ -7,8 +7,8 @@ import ssl
 from pathlib import Path
 
 from tests.interop.certs import make_pki
-from voxcast.telephony.sip.dialog import Local
-from voxcast.telephony.sip.transport import describe_tls_error, tls_context
+from voxcast.telephony.sip.aio.transport import describe_tls_error, tls_context
+from voxcast.telephony.sip.core.dialog import Local
 
 
 def test_the_default_context_checks_the_certificate_and_its_name() -> None:

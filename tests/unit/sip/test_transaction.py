@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voxcast.telephony.sip.message import Headers, Request, Response, parse, serialize
-from voxcast.telephony.sip.transaction import (
+from voxcast.telephony.sip.core.message import Headers, Request, Response, parse, serialize
+from voxcast.telephony.sip.core.transaction import (
     T2,
     Acked,
     Action,

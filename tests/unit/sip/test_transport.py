@@ -7,11 +7,11 @@ import asyncio
 import itertools
 import time
 
-from voxcast.telephony.sip.dialog import Local
-from voxcast.telephony.sip.message import Headers, Request, Response, parse, serialize
-from voxcast.telephony.sip.sdp import offer
-from voxcast.telephony.sip.transport import SipEndpoint
-from voxcast.telephony.sip.useragent import Answered, Ended, OutboundCall, Output, Ringing
+from voxcast.telephony.sip.aio.transport import SipEndpoint
+from voxcast.telephony.sip.core.dialog import Local
+from voxcast.telephony.sip.core.message import Headers, Request, Response, parse, serialize
+from voxcast.telephony.sip.core.sdp import offer
+from voxcast.telephony.sip.core.useragent import Answered, Ended, OutboundCall, Output, Ringing
 
 SDP = (
     b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -111,7 +111,7 @@ def _stray_headers() -> Headers:
 
 
 def test_the_call_of_a_bounced_datagram_is_read_even_from_its_first_bytes() -> None:
-    from voxcast.telephony.sip.transport import _call_id_of
+    from voxcast.telephony.sip.aio.transport import _call_id_of
 
     whole = serialize(Request("INVITE", "sip:x@127.0.0.1", _stray_headers()))
     assert _call_id_of(whole) == "nobody-knows-this-call"

@@ -12,8 +12,8 @@ import pytest
 
 from tests.unit.sip import captures
 from voxcast.ports import HangupBy
-from voxcast.telephony.sip.dialog import Local
-from voxcast.telephony.sip.message import (
+from voxcast.telephony.sip.core.dialog import Local
+from voxcast.telephony.sip.core.message import (
     Headers,
     Request,
     Response,
@@ -21,9 +21,11 @@ from voxcast.telephony.sip.message import (
     parse_name_addr,
     serialize,
 )
-from voxcast.telephony.sip.sdp import PCMA, PCMU, offer, parse_answer
-from voxcast.telephony.sip.transaction import Send
-from voxcast.telephony.sip.useragent import (
+from voxcast.telephony.sip.core.sdes import SrtpKeys, SrtpOffer, offer_cryptos
+from voxcast.telephony.sip.core.sdp import PCMA, PCMU, offer, parse_answer
+from voxcast.telephony.sip.core.session import State
+from voxcast.telephony.sip.core.transaction import Send
+from voxcast.telephony.sip.core.useragent import (
     Answered,
     Credentials,
     DtmfInfo,
@@ -32,7 +34,6 @@ from voxcast.telephony.sip.useragent import (
     MediaChanged,
     OutboundCall,
     Output,
-    Phase,
     Ringing,
 )
 
@@ -171,7 +172,7 @@ def test_answered_call_rings_is_acked_and_ends_when_the_callee_hangs_up() -> Non
     ack = sent(out)[1]
     assert isinstance(ack, Request) and ack.uri == "sip:far@127.0.0.1:5060"
     assert ack.headers.get("CSeq") == "1 ACK"
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
     bye = far_request(call, "BYE", "z9hG4bK-far-bye", 2)
     end = call.receive(bye, 10.0)
     assert methods(end) == ["200"]
@@ -227,7 +228,7 @@ def test_a_second_2xx_from_another_fork_is_acked_and_byed_without_a_second_answe
     bye = sent(out)[1]
     assert isinstance(bye, Request) and "tag=fork2" in (bye.headers.get("To") or "")
     assert events(call.receive(reply(bye, 200), 3.3)) == []
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 def test_hangup_of_an_answered_call_ends_it_as_the_bye_is_sent() -> None:
@@ -241,7 +242,7 @@ def test_hangup_of_an_answered_call_ends_it_as_the_bye_is_sent() -> None:
     assert call.hangup(30.1) == []  # idempotent
     assert not call.finished  # the BYE transaction still waits for its answer
     assert call.receive(reply(bye, 200), 30.2) == []  # no second Ended
-    assert call.phase is Phase.ENDED
+    assert call.state is State.ENDED
 
 
 def test_an_unanswered_bye_is_retransmitted_but_the_call_ended_when_it_was_sent() -> None:
@@ -312,7 +313,7 @@ def test_an_unusable_sdp_answer_is_acked_then_byed() -> None:
     bad = ANSWER_SDP.replace(b"RTP/AVP 0 101", b"RTP/AVP 18")
     out = call.receive(reply(call.invite, 200, bad), 1.0)
     assert methods(out) == ["ACK", "BYE"]
-    assert ended(out) == [Ended(488, HangupBy.NETWORK, "unusable SDP answer")]
+    assert ended(out) == [Ended(488, HangupBy.NETWORK, "unusable SDP answer: no codec in common")]
     bye = sent(out)[1]
     assert isinstance(bye, Request)
     assert ended(call.receive(reply(bye, 200), 1.1)) == []
@@ -498,7 +499,7 @@ def test_ring_timeout_cancels_and_reports_no_answer() -> None:
 def test_an_answer_disarms_the_ring_timeout() -> None:
     call, _ = answered_call(ring_timeout=5.0)
     assert methods(run(call, 3.0, 10.0)) == []
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 # -- requests from the far end --------------------------------------------------------------------
@@ -553,7 +554,7 @@ def test_a_freeswitch_hold_re_invite_is_answered_and_the_call_goes_on() -> None:
     assert b"o=voxcast 1 2 IN IP4" in ok.body  # the version moved on
     changed = [o for o in out if isinstance(o, MediaChanged)]
     assert len(changed) == 1 and changed[0].media.on_hold
-    assert ended(out) == [] and call.phase is Phase.ANSWERED
+    assert ended(out) == [] and call.state is State.HELD  # held, not ended
     # the 200 is re-sent until the ACK; the INVITE again gets the same 200
     assert methods(run(call, 6.0, 6.6)) == ["200"]
     assert methods(call.receive(reinvite, 6.7)) == ["200"]
@@ -563,6 +564,30 @@ def test_a_freeswitch_hold_re_invite_is_answered_and_the_call_goes_on() -> None:
     # the far end's Contact is the new target
     bye = sent(call.hangup(30.0))[0]
     assert isinstance(bye, Request) and bye.uri == "sip:8613000000001@127.0.0.4:5080;transport=udp"
+
+
+def test_hold_then_resume_from_the_callee_goes_back_to_answered() -> None:
+    call, _ = answered_call()
+    out = call.receive(far_request(call, "INVITE", "z9hG4bK-hold", 2, HOLD_SDP), 5.0)
+    assert methods(out) == ["200"] and call.state is State.HELD
+    out = call.receive(far_request(call, "INVITE", "z9hG4bK-resume", 3, ANSWER_SDP), 6.0)
+    assert methods(out) == ["200"] and call.state is State.ANSWERED
+    (changed,) = events(out)
+    assert isinstance(changed, MediaChanged) and not changed.media.on_hold
+
+
+def test_a_200_crossing_our_cancel_leaves_the_session_ending_then_ended() -> None:
+    call = new_call()
+    call.start(0.0)
+    call.receive(reply(call.invite, 180), 0.5)
+    assert methods(call.hangup(1.0)) == ["CANCEL"] and call.state is State.CANCELLING
+    out = call.receive(reply(call.invite, 200, ANSWER_SDP), 1.1)
+    assert methods(out) == ["ACK", "BYE"]
+    assert events(out) == [Ended(487, HangupBy.US, "hung up by us")]
+    assert call.state is State.ENDING
+    bye = sent(out)[1]
+    assert isinstance(bye, Request)
+    assert events(call.receive(reply(bye, 200), 1.2)) == [] and call.state is State.ENDED
 
 
 def test_an_unacked_200_to_a_re_invite_ends_the_call() -> None:
@@ -592,7 +617,7 @@ def test_a_re_invite_with_no_common_codec_gets_488_and_the_call_goes_on() -> Non
     ack = far_request(call, "ACK", "z9hG4bK-re", 2)  # the ACK of a non-2xx: same branch
     assert call.receive(ack, 5.1) == []
     assert methods(run(call, 5.1, 8.0)) == []  # acked: no 488 retransmission
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 def test_update_with_sdp_is_answered() -> None:
@@ -631,7 +656,7 @@ def test_requests_for_another_dialog_get_481() -> None:
     stranger = far_request(call, "BYE", "z9hG4bK-x", 9, tag="not-the-far-end")
     out = call.receive(stranger, 8.0)
     assert methods(out) == ["481"] and events(out) == []
-    assert call.phase is Phase.ANSWERED
+    assert call.state is State.ANSWERED
 
 
 def test_requests_before_the_answer_get_481_and_cancel_of_nothing_too() -> None:
@@ -639,7 +664,7 @@ def test_requests_before_the_answer_get_481_and_cancel_of_nothing_too() -> None:
     call.start(0.0)
     assert methods(call.receive(far_request(call, "BYE", "z9hG4bK-x", 9), 1.0)) == ["481"]
     assert methods(call.receive(far_request(call, "CANCEL", "z9hG4bK-y", 9), 1.0)) == ["481"]
-    assert call.phase is Phase.INVITING
+    assert call.state is State.CALLING
 
 
 def test_a_malformed_message_inside_the_call_is_dropped() -> None:
@@ -663,7 +688,7 @@ def test_our_hold_re_invite_refused_with_488_does_not_end_the_call() -> None:
     assert call.reinvite(5.1, b"v=0\r\n") == []  # one at a time
     out = call.receive(reply(reinvite, 488), 5.2)
     assert methods(out) == ["ACK"] and events(out) == []
-    assert call.phase is Phase.ANSWERED and call.last_reinvite_status == 488
+    assert call.state is State.ANSWERED and call.last_reinvite_status == 488
 
 
 def test_our_re_invite_answered_changes_the_media_and_glare_gets_491() -> None:
@@ -671,9 +696,11 @@ def test_our_re_invite_answered_changes_the_media_and_glare_gets_491() -> None:
     reinvite = sent(call.reinvite(5.0, offer("127.0.0.1", 40000, 1, version=2)))[0]
     assert isinstance(reinvite, Request)
     theirs = call.receive(far_request(call, "INVITE", "z9hG4bK-glare", 2, HOLD_SDP), 5.05)
-    assert methods(theirs) == ["491"]
+    assert methods(theirs) == ["491"] and events(theirs) == []
+    assert call.state is State.ANSWERED  # the glared offer changed nothing
     out = call.receive(reply(reinvite, 200, HOLD_SDP), 5.1)
     assert methods(out) == ["ACK"] and [type(o) for o in events(out)] == [MediaChanged]
+    assert call.state is State.HELD  # the answer's sendonly: no RTP from us
     ack = sent(out)[0]
     assert ack.headers.get("CSeq") == "2 ACK"
     assert methods(call.receive(reply(reinvite, 200, HOLD_SDP), 5.6)) == ["ACK"]
@@ -698,3 +725,80 @@ def test_over_tcp_nothing_is_retransmitted() -> None:
     assert "transport=tcp" in (invite.headers.get("Contact") or "")
     assert methods(run(call, 0.0, 31.9)) == []
     assert [e.code for e in ended(call.tick(32.0))] == [408]
+
+
+# -- SRTP (SDES keys in the offer and the answer) -------------------------------------------------
+
+OUR_SRTP_KEY = bytes(range(30))
+FAR_SRTP_KEY_B64 = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CB"  # bytes 100..129
+SAVP_ANSWER = ANSWER_SDP.replace(b"RTP/AVP 0 101", b"RTP/SAVP 0 101")
+
+
+def srtp_call() -> OutboundCall:
+    counter = itertools.count(1)
+    srtp = SrtpOffer(offer_cryptos(OUR_SRTP_KEY), mandatory=True)
+    return OutboundCall(
+        local=Local("127.0.0.1", 5070),
+        target_uri="sip:8613000000001@127.0.0.1:5060",
+        from_uri="sip:voxcast@127.0.0.1",
+        call_id="call-srtp",
+        from_tag="ours",
+        sdp_offer=offer("127.0.0.1", 40000, 1, srtp=srtp),
+        new_branch=lambda: f"z9hG4bK-{next(counter)}",
+    )
+
+
+def test_an_srtp_answer_gives_the_call_both_keys() -> None:
+    call = srtp_call()
+    call.start(0.0)
+    crypto = f"a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{FAR_SRTP_KEY_B64}\r\n"
+    body = SAVP_ANSWER + crypto.encode()
+    out = call.receive(reply(call.invite, 200, body), 1.0)
+    [answered] = [o for o in out if isinstance(o, Answered)]
+    assert answered.media.srtp == SrtpKeys(
+        2, "AES_CM_128_HMAC_SHA1_32", OUR_SRTP_KEY, bytes(range(100, 130))
+    )
+
+
+def test_an_srtp_answer_with_an_mki_fails_the_call_with_488_and_the_reason() -> None:
+    call = srtp_call()
+    call.start(0.0)
+    crypto = f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{FAR_SRTP_KEY_B64}|2^20|1:4\r\n"
+    out = call.receive(reply(call.invite, 200, SAVP_ANSWER + crypto.encode()), 1.0)
+    assert methods(out) == ["ACK", "BYE"]
+    assert ended(out) == [
+        Ended(488, HangupBy.NETWORK, "unusable SDP answer: a=crypto with an MKI is not supported")
+    ]
+
+
+def test_a_plain_answer_to_a_mandatory_srtp_offer_fails_the_call() -> None:
+    call = srtp_call()
+    call.start(0.0)
+    out = call.receive(reply(call.invite, 200, ANSWER_SDP), 1.0)
+    assert methods(out) == ["ACK", "BYE"]
+    assert ended(out) == [
+        Ended(
+            488,
+            HangupBy.NETWORK,
+            "unusable SDP answer: the answer has no a=crypto for our RTP/SAVP offer",
+        )
+    ]
+
+
+def test_a_mandatory_srtp_call_refuses_a_plain_re_offer_and_answers_a_keyed_one() -> None:
+    call = srtp_call()
+    call.start(0.0)
+    crypto = f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{FAR_SRTP_KEY_B64}\r\n".encode()
+    call.receive(reply(call.invite, 200, SAVP_ANSWER + crypto), 1.0)
+    out = call.receive(far_request(call, "INVITE", "z9hG4bK-re", 2, HOLD_SDP), 5.0)
+    assert methods(out) == ["488"] and events(out) == []
+    keyed = SAVP_ANSWER + crypto + b"a=sendonly\r\n"
+    out = call.receive(far_request(call, "INVITE", "z9hG4bK-re2", 3, keyed), 6.0)
+    [ok] = sent(out)
+    assert isinstance(ok, Response) and ok.status == 200
+    assert b"m=audio 40000 RTP/SAVP 0 101\r\n" in ok.body
+    our_line = b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+    assert our_line + b"\r\n" in ok.body
+    [changed] = events(out)
+    assert isinstance(changed, MediaChanged) and changed.media.on_hold
+    assert changed.media.srtp is not None and changed.media.srtp.receive == bytes(range(100, 130))

@@ -67,7 +67,7 @@ class BasicSetting(VendorModel):
 
 class AddSeats(VendorModel):
     voiceGroupId: Id
-    size: int = Field(ge=1, le=agents.MAX_SEATS_PER_REQUEST)
+    size: int = Field(ge=1, le=agents.MAX_AGENTS_PER_REQUEST)
     displayNum: DisplayNum
     ccode: Text | None = None
 
@@ -88,6 +88,8 @@ class UpdateSeat(VendorModel):
     petName: Text | None = Field(default=None, max_length=64)
     empNo: Text = Field(min_length=1, max_length=32)
     password: Text | None = Field(default=None, min_length=6, max_length=32)
+    #: voxcast extension (seat/query shows it): callinStrategy 3 offers the lower number first
+    priority: int | None = Field(default=None, ge=1, le=999)
 
     @field_validator("password")
     @classmethod
@@ -179,7 +181,7 @@ async def add_seats(req: AddSeats, account: CurrentAccount, rt: Rt) -> dict[str,
     """`size` agents in the group, named `<appId>_001`...; each gets a SIP password
     (`sipPassword`, a voxcast extension: shown only here) for its softphone."""
     async with rt.sessions.begin() as session:
-        created = await agents.add_seats(
+        created = await agents.add_agents(
             session,
             rt.secrets,
             account.id,
@@ -198,7 +200,7 @@ async def add_seats(req: AddSeats, account: CurrentAccount, rt: Rt) -> dict[str,
 @router.post("/cc/seat/updateSeat", openapi_extra=envelope(Family.STATUS))
 async def update_seat(req: UpdateSeat, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     async with rt.sessions.begin() as session:
-        await agents.update_seat(
+        await agents.update_agent(
             session, rt.secrets, account.id, req.keyId, req.model_dump(exclude_unset=True)
         )
     return ok(Family.STATUS)
@@ -211,7 +213,7 @@ async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[s
     start = records.parse_time(p.strTime, "params.strTime")
     end = records.parse_time(p.endTime, "params.endTime")
     async with rt.readonly() as session:
-        rows, total = await agents.query_seats(
+        rows, total = await agents.query_agents(
             session,
             account.id,
             start=start,

@@ -13,7 +13,8 @@ from voxcast.api.base import Id, PageQuery, VendorModel, page_body, storable_tex
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
-from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.codes import RESEND_STATUS, ApiError, Code
+from voxcast.domain.task_states import IllegalTransition
 from voxcast.services import preview
 
 router = APIRouter(route_class=VendorRoute, tags=["call center"])
@@ -115,10 +116,17 @@ async def preview_submit(req: PreviewSubmit, account: CurrentAccount, rt: Rt) ->
 
 @router.post("/cc/preview/resendTask", openapi_extra=envelope(Family.STATUS))
 async def preview_resend(req: PreviewResend, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
-    async with rt.sessions.begin() as session:
-        await preview.resend(
-            session, account.id, req.model_dump(exclude_unset=True), rt.clock.now()
-        )
+    try:
+        async with rt.sessions.begin() as session:
+            await preview.resend(
+                session, account.id, req.model_dump(exclude_unset=True), rt.clock.now()
+            )
+    except IllegalTransition:
+        raise ApiError(
+            Code.TASK_NAME_EXISTS,
+            "taskId: only a completed or canceled task is resent",
+            title=RESEND_STATUS,
+        ) from None
     return ok(Family.STATUS)
 
 

@@ -1,4 +1,4 @@
-"""Voice file upload."""
+"""Voice file upload and the list of uploaded files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 
-from voxcast.api.base import VendorModel, storable_text
+from voxcast.api.base import Current, Size, VendorModel, page_body, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -42,3 +42,20 @@ async def file_upload(
             max_bytes=rt.settings.max_upload_bytes,
         )
     return ok(Family.STATUS, file_id)
+
+
+class FileQuery(VendorModel):
+    current: Current = 1
+    size: Size = 25
+    # the file list is account-wide: the vendor's page has no params, its Java SDK sends
+    # `"params":null`, and anything sent there is ignored
+    params: dict[str, Any] | None = None
+
+
+@router.post("/voice/fileQuery", openapi_extra=envelope(Family.STATUS))
+async def file_query(req: FileQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """The account's uploaded voice files, newest first: {fileId, fileName}."""
+    async with rt.readonly() as session:
+        rows, total = await files.page_files(session, account.id, req.current, req.size)
+    records: list[object] = [{"fileId": fid, "fileName": name} for fid, name in rows]
+    return ok(Family.STATUS, page_body(records, total, req.current, req.size, search_count=False))

@@ -3,6 +3,8 @@ cancel. Routes are thin: parse, call voxcast.services.tasks, wrap in the envelop
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,7 +24,8 @@ from voxcast.api.schemas.tasks import (
     TaskQuery,
 )
 from voxcast.domain.codes import ApiError, Code
-from voxcast.domain.enums import TaskKind, TaskStatus
+from voxcast.domain.enums import TaskKind
+from voxcast.domain.task_states import IllegalTransition, TaskEvent
 from voxcast.services import tasks
 
 router = APIRouter(route_class=VendorRoute, tags=["group-call tasks"])
@@ -33,6 +36,26 @@ def _fields(req: Any, *exclude: str) -> dict[str, Any]:
     """The task's settings; the numbers are taken apart separately (never dumped again)."""
     skip = {"numberInfoList", "numberList", "recallFlow", *exclude}
     return dict(req.model_dump(exclude_none=True, exclude=skip))
+
+
+@contextmanager
+def _state_error(reason: Callable[[IllegalTransition], str]) -> Iterator[None]:
+    """A task whose status does not allow the request is -54 (the code these endpoints list)."""
+    try:
+        yield
+    except IllegalTransition as err:
+        raise ApiError(Code.TASK_STATE, reason(err)) from None
+
+
+def _status_reason(err: IllegalTransition) -> str:
+    return f"task {err.task_id} is {err.status.name.lower()}"
+
+
+def _update_reason(err: IllegalTransition) -> str:
+    return (
+        f"keyId: task {err.task_id} is {err.status.name.lower()}; "
+        "only a waiting task can be updated"
+    )
 
 
 def _recall(req: GroupCallSend | GroupCallSendAI) -> dict[str, Any] | None:
@@ -79,13 +102,14 @@ async def _update(
         numbers, field = tasks.collect_numbers(infos, plain, ai=kind == TaskKind.AI)
     else:
         numbers, field = [], "numberInfoList"
-    async with rt.sessions.begin() as session:
-        current = await tasks.owned_task(session, account.id, req.keyId)
-        app_id = getattr(req, "appId", None) or current.app_id
-        spec = tasks.Spec(
-            kind, app_id, req.taskName, _fields(req), numbers, field, replace_numbers=replace
-        )
-        await tasks.update_task(session, account, req.keyId, spec, rt.clock.now(), rt.settings)
+    with _state_error(_update_reason):
+        async with rt.sessions.begin() as session:
+            current = await tasks.owned_task(session, account.id, req.keyId)
+            app_id = getattr(req, "appId", None) or current.app_id
+            spec = tasks.Spec(
+                kind, app_id, req.taskName, _fields(req), numbers, field, replace_numbers=replace
+            )
+            await tasks.update_task(session, account, req.keyId, spec, rt.clock.now(), rt.settings)
     return ok(Family.STATUS)
 
 
@@ -160,48 +184,31 @@ def _ids(req: TaskIds) -> list[int]:
 @router.post(f"{P}/provisional", openapi_extra=envelope(Family.CODE))
 async def pause(req: TaskIds, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Pause tasks (status 5): no new call starts; calls in progress finish."""
-    async with rt.sessions.begin() as session:
-        await tasks.change_status(
-            session,
-            account.id,
-            _ids(req),
-            to=TaskStatus.SUSPENDED,
-            now=rt.clock.now(),
-            allowed=(TaskStatus.WAITING, TaskStatus.CALLING, TaskStatus.SUBMITTING),
-        )
+    with _state_error(_status_reason):
+        async with rt.sessions.begin() as session:
+            await tasks.change_status(
+                session, account.id, _ids(req), event=TaskEvent.PAUSE, now=rt.clock.now()
+            )
     return ok(Family.CODE)
 
 
 @router.post(f"{P}/resume", openapi_extra=envelope(Family.CODE))
 async def resume(req: TaskIds, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """voxcast extension: resume paused tasks (back to waiting; they start at once if due)."""
-    async with rt.sessions.begin() as session:
-        await tasks.change_status(
-            session,
-            account.id,
-            _ids(req),
-            to=TaskStatus.WAITING,
-            now=rt.clock.now(),
-            allowed=(TaskStatus.SUSPENDED,),
-        )
+    with _state_error(_status_reason):
+        async with rt.sessions.begin() as session:
+            await tasks.change_status(
+                session, account.id, _ids(req), event=TaskEvent.RESUME, now=rt.clock.now()
+            )
     return ok(Family.CODE)
 
 
 @router.post(f"{P}/cancel", openapi_extra=envelope(Family.CODE))
 async def cancel(req: TaskIds, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Cancel tasks (status 4) and their pending recall flows."""
-    async with rt.sessions.begin() as session:
-        await tasks.change_status(
-            session,
-            account.id,
-            _ids(req),
-            to=TaskStatus.CANCELED,
-            now=rt.clock.now(),
-            allowed=(
-                TaskStatus.WAITING,
-                TaskStatus.CALLING,
-                TaskStatus.SUSPENDED,
-                TaskStatus.SUBMITTING,
-            ),
-        )
+    with _state_error(_status_reason):
+        async with rt.sessions.begin() as session:
+            await tasks.change_status(
+                session, account.id, _ids(req), event=TaskEvent.CANCEL, now=rt.clock.now()
+            )
     return ok(Family.CODE)

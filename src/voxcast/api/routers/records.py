@@ -34,11 +34,7 @@ class RecordQuery(VendorModel):
 @router.get("/voice/recordGroup/{voiceId}", openapi_extra=envelope(Family.STATUS))
 async def record_group(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """One call record (group call or verification code) by its voiceId."""
-    voice_id = voiceId.strip()
-    if not records.looks_like_voice_id(voice_id):
-        # nothing but digits is ever issued; anything else cannot name a call (and never
-        # reaches the database, where a NUL byte would be an error on PostgreSQL)
-        raise ApiError(Code.NOT_FOUND, f"voiceId {voice_id[:40]!r} does not exist")
+    voice_id = records.voice_id_of_path(voiceId)
     async with rt.readonly() as session:
         data = await records.get_record(session, account.id, voice_id)
     return ok(Family.STATUS, data)

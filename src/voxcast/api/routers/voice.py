@@ -8,13 +8,14 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 
-from voxcast.api.base import Phone, VendorModel, storable_text
+from voxcast.api.base import Phone, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
+from voxcast.api.schemas.common import AmdFields
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
-from voxcast.services import voice
+from voxcast.services import speech, voice
 
 router = APIRouter(route_class=VendorRoute, tags=["voice messages"])
 
@@ -31,7 +32,7 @@ def _optional_display(value: str | None) -> str | None:
     return value
 
 
-class SendCode(VendorModel):
+class SendCode(AmdFields):
     callee: Phone
     displayNum: str | None = None
     language: str | None = None
@@ -53,7 +54,7 @@ class SendCode(VendorModel):
     _display = field_validator("displayNum")(_optional_display)
 
 
-class SendGroup(VendorModel):
+class SendGroup(AmdFields):
     callee: str = Field(description="comma-separated numbers, at most 1000")
     displayNum: str | None = None
     fileId: str = Field(min_length=1, max_length=64)
@@ -89,6 +90,8 @@ async def send_code(req: SendCode, account: CurrentAccount, rt: Rt) -> dict[str,
     lan = voice.check_language(req.text, req.language)
     params = req.model_dump(exclude_none=True)
     params["language"] = lan
+    async with rt.sessions.begin() as session:
+        await speech.check_prompt_voice(session, account.id, params, lan_field="language")
     params["recallInterval"] = req.recallInterval or 5
     send = voice.Send(
         kind=TaskKind.CODE,

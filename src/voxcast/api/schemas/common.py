@@ -84,6 +84,17 @@ class ScheduleFields(Fields):
     )
     maxRingingTime: int | None = Field(default=None, ge=20, le=120)
     maxCalls: int | None = Field(default=None, ge=1, le=999)
+    optOutKey: str | None = Field(
+        default=None,
+        pattern=r"^[0-9*#]$",
+        description="voxcast extension: the key that puts the callee on the do-not-call list",
+    )
+    optOutText: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="voxcast extension: what the callee hears after the optOutKey, spoken in "
+        "the task's language (default: a short sentence in it)",
+    )
 
     @field_validator("allowSendTimeZone")
     @classmethod
@@ -94,13 +105,31 @@ class ScheduleFields(Fields):
         raise ValueError(f'{value!r} is not "callee" or an IANA time zone such as "Asia/Kolkata"')
 
 
+class AmdFields(Fields):
+    """Answering-machine detection, a voxcast extension every dialing task type accepts."""
+
+    amd: int | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="voxcast extension: 1 = answering-machine detection on each answered call",
+    )
+    amdAction: int | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="voxcast extension, with amd=1: what a machine gets: 0 = hung up on at "
+        "once, 1 = voicemail drop (the message once, after the greeting's beep)",
+    )
+
+
 class NodeFields(PromptFields, SmsFields, SeatFields):
     """One recall round's overrides of the parent task's settings (scriptId for AI tasks)."""
 
     scriptId: Int32 | None = None
 
 
-class TaskFields(PromptFields, SmsFields, SeatFields, ScheduleFields):
+class TaskFields(PromptFields, SmsFields, SeatFields, ScheduleFields, AmdFields):
     """Everything of a group-call task but its identity and its numbers."""
 
     loopCount: int | None = Field(default=None, ge=1, le=9)
@@ -108,7 +137,7 @@ class TaskFields(PromptFields, SmsFields, SeatFields, ScheduleFields):
     delayHangup: int | None = Field(default=None, ge=0, le=999)
 
 
-class AiFields(ScheduleFields):
+class AiFields(ScheduleFields, AmdFields):
     """Everything of an AI (speech template) task but its identity, script and numbers."""
 
     enableRecording: Flag

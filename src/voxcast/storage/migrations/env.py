@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from voxcast.storage import console, scripts  # noqa: F401  (their tables join Base.metadata)
 from voxcast.storage.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -4,12 +4,16 @@ end packet is sent three times) and encode our own."""
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from voxcast.telephony.rtp.packet import RtpError, RtpPacket
 
 EVENTS = "0123456789*#ABCD"
 _EVENT = struct.Struct("!BBH")
+#: events remembered per receiver; a retransmitted end packet arrives within milliseconds, so
+#: the most recent ones are what matter
+REMEMBERED_EVENTS = 1024
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class DtmfReceiver:
 
     def __init__(self, payload_type: int) -> None:
         self.payload_type = payload_type
-        self._reported: set[tuple[int, int]] = set()
+        # oldest first: a long call forgets its oldest events, never a recent one
+        self._reported: OrderedDict[tuple[int, int], None] = OrderedDict()
 
     def feed(self, packet: RtpPacket) -> str | None:
         if packet.payload_type != self.payload_type:
@@ -50,7 +55,7 @@ class DtmfReceiver:
         key = (packet.ssrc, packet.timestamp)
         if key in self._reported:
             return None
-        self._reported.add(key)
-        if len(self._reported) > 1024:  # a long call: forget the oldest events
-            self._reported = set(list(self._reported)[-512:])
+        self._reported[key] = None
+        if len(self._reported) > REMEMBERED_EVENTS:
+            self._reported.popitem(last=False)
         return event.key

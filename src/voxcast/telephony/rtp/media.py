@@ -1,6 +1,7 @@
 """RTP over asyncio: one UDP socket per call (symmetric: we send from the port we receive on)
 and one shared 20 ms pacer for every call's packets, not a timer per call, so a thousand calls
-cost one wake-up each 20 ms. The pacer measures its own lateness (pacing jitter)."""
+cost one wake-up each 20 ms. The pacer measures its own lateness (pacing jitter). A stream
+keyed for SRTP protects and checks every packet here, in `_send` and `datagram_received`."""
 
 from __future__ import annotations
 
@@ -8,16 +9,28 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from voxcast import metrics
+from voxcast.telephony.rtp.srtp import SrtpContext
 from voxcast.telephony.rtp.stream import FRAME_SECONDS, Playout, Reception
+from voxcast.telephony.sip.core.sdes import SrtpKeys
+
+if TYPE_CHECKING:
+    from voxcast.audio.hearing.machine import Heard, MachineListener
+    from voxcast.domain.amd import AmdSettings
 
 log = logging.getLogger("voxcast.rtp")
 
 Address = tuple[str, int]
-#: beyond this much lateness the pacer gives up catching up (frames are skipped, not burst)
-MAX_CATCH_UP_S = 0.1
+#: a late pacer sends every frame that is due, up to this far back: a stalled event loop (a
+#: busy machine, a long callback) must not cut holes into what the caller hears. Frames older
+#: than this are dropped: by then the far end's jitter buffer has played out their slot.
+MAX_CATCH_UP_S = 0.5
+#: frames sent to each stream per pass while catching up; between passes the loop runs (SIP)
+BURST_FRAMES = 5
 JITTER_SAMPLES = 100_000
 
 
@@ -26,12 +39,13 @@ class JitterStats:
 
     def __init__(self) -> None:
         self.samples: list[float] = []
-        self.skipped = 0
+        self.skipped = 0  # ticks whose frames were dropped, not sent (see MAX_CATCH_UP_S)
 
     def add(self, late: float) -> None:
         if len(self.samples) >= JITTER_SAMPLES:
             del self.samples[: JITTER_SAMPLES // 2]
         self.samples.append(late)
+        metrics.pacer_late(late)
 
     def percentile(self, q: float) -> float:
         if not self.samples:
@@ -56,12 +70,25 @@ class MediaStream(asyncio.DatagramProtocol):
         self.playout: Playout | None = None
         self.reception: Reception | None = None
         self.on_dtmf: Callable[[str], None] | None = None
+        self._on_audio: Callable[[bytes], None] | None = None
         self._done: asyncio.Future[None] | None = None
         self._held_at: float | None = None  # loop time the far end put us on hold
         self.sent = 0
+        #: frames of audio never sent: their time had passed when the pacer could send them
+        self.dropped = 0
+        self._sock: socket.socket | None = None
+        self._backlog = False  # the transport holds packets the socket did not take
         #: a bridged stream: packets accepted here are relayed to it (callee ↔ agent)
         self.relay_to: MediaStream | None = None
         self.relayed = 0
+        #: SRTP (RFC 3711) when the call's SDP gave keys, else plain RTP
+        self.srtp: SrtpContext | None = None
+        self.srtp_failed = 0  # packets dropped: not authentic under the far end's key
+        #: why the stream's media is gone (its worker process died, `RemoteStream`); a stream
+        #: in this process never fails so
+        self.failure: str | None = None
+        self.on_lost: Callable[[str], None] | None = None
+        self._machine: MachineListener | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -75,10 +102,18 @@ class MediaStream(asyncio.DatagramProtocol):
         *,
         record: bool = False,
         max_record_s: float = 3600,
+        srtp: SrtpKeys | None = None,
     ) -> None:
         """Send to `remote` (the SDP's address) in `codec`, until the far end's own packets
-        show where it really is (see `Reception`: symmetric RTP behind NAT)."""
+        show where it really is (see `Reception`: symmetric RTP behind NAT); with `srtp`,
+        every packet both ways is SRTP under those keys."""
         self.remote = remote
+        if srtp is None:
+            self.srtp = None
+        elif self.srtp is None:
+            self.srtp = SrtpContext(srtp)
+        else:
+            self.srtp.rekey(srtp)
         if self.playout is None or self.playout.payload_type != codec:
             self.playout = Playout(
                 codec, secrets.randbits(32), secrets.randbits(16), secrets.randbits(32)
@@ -87,8 +122,72 @@ class MediaStream(asyncio.DatagramProtocol):
             self.reception = Reception(
                 remote, codec, dtmf_payload, record, int(8000 * max_record_s)
             )
+            self.reception.on_audio = self._on_audio
         else:  # a re-INVITE moved the far end: latch anew
             self.reception.expect(remote)
+
+    @property
+    def on_audio(self) -> Callable[[bytes], None] | None:
+        """Called with the G.711 payload of each audio packet the far end sends, as it arrives
+        (in this process, with no delay: barge-in stops the prompt from inside this call)."""
+        return self._on_audio
+
+    @on_audio.setter
+    def on_audio(self, listener: Callable[[bytes], None] | None) -> None:
+        self._on_audio = listener
+        if self.reception is not None:
+            self.reception.on_audio = listener
+
+    def listen_for_machine(
+        self, settings: AmdSettings, *, greeting_end: bool, on_heard: Callable[[Heard], None]
+    ) -> None:
+        """Answering-machine detection on the far end's audio from now on (call it at the
+        answer, after `start`): `on_heard` gets the `AmdResult` once and, with
+        `greeting_end`, after a MACHINE verdict the `GreetingOver` (the beep). Runs where the
+        socket is: in this process here, in the worker for a `RemoteStream`."""
+        reception = self.reception
+        if reception is None or reception.on_machine is not None or self._machine is not None:
+            return
+        from voxcast.audio.hearing import machine  # numpy and the VAD: only calls that ask
+
+        early: list[bytes] = []
+        reception.on_machine = early.append  # audio that comes while the listener is made
+
+        def hear(payload: bytes) -> None:
+            listener = self._machine
+            if listener is None:
+                return
+            for event in listener.feed(payload):
+                on_heard(event)
+            if listener.done:
+                self._stop_listening()
+
+        def ready(made: asyncio.Future[MachineListener]) -> None:
+            if made.cancelled() or made.exception() is not None:
+                log.warning("no answering-machine detection: %s", made.exception())
+                reception.on_machine = None
+                return
+            self._machine = made.result()
+            if self.reception is not reception or self._transport is None:
+                self._stop_listening()  # closed meanwhile
+                return
+            reception.on_machine = hear
+            for payload in early:
+                hear(payload)
+
+        # a new voice detector loads a model (150 ms): not on the loop that paces the calls
+        made = asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: machine.listener(settings, reception.codec, greeting_end=greeting_end),
+        )
+        made.add_done_callback(ready)
+
+    def _stop_listening(self) -> None:
+        listener, self._machine = self._machine, None
+        if self.reception is not None:
+            self.reception.on_machine = None
+        if listener is not None:
+            listener.close()
 
     def hold(self) -> None:
         """The far end put us on hold: send nothing, keep our place in the audio."""
@@ -123,6 +222,9 @@ class MediaStream(asyncio.DatagramProtocol):
         return self._done
 
     def stop_playing(self) -> None:
+        """Stop the audio now: the pacer sends none of it from here on (nothing is queued
+        ahead of the 20 ms tick, so no buffered audio keeps playing), and `play()`'s future
+        is done."""
         if self.playout is not None:
             self.playout.stop()
         self._engine.deactivate(self)
@@ -136,14 +238,14 @@ class MediaStream(asyncio.DatagramProtocol):
     def send_frame(self) -> bool:
         """Called by the pacer each tick; False once the audio is over."""
         playout = self.playout
-        if playout is None or self._transport is None or self.remote is None:
+        if playout is None or self._sock is None or self.remote is None:
             self._finish_playing()
             return False
         packet = playout.next_frame()
         if packet is None:
             self._finish_playing()
             return False
-        self._transport.sendto(packet, self.destination)
+        self._send(packet)
         self.sent += 1
         if not playout.playing:
             # the last packet carries the final 20 ms: the audio is over one frame later
@@ -153,10 +255,56 @@ class MediaStream(asyncio.DatagramProtocol):
             return False
         return True
 
+    def drop_frames(self, frames: int) -> bool:
+        """The pacer fell more than `MAX_CATCH_UP_S` behind: these frames' time is gone
+        unsent (see `Playout.drop`). False once that was the rest of the audio."""
+        playout = self.playout
+        if playout is None:
+            return False
+        self.dropped += playout.drop(frames)
+        if not playout.playing:
+            self._finish_playing()
+            return False
+        return True
+
+    def _send(self, packet: bytes) -> None:
+        """To the far end, straight through the socket: asyncio's transport costs as much
+        again per packet, so it only takes over what the kernel would not take at once."""
+        if self.srtp is not None:
+            protected = self.srtp.protect(packet)
+            if protected is None:
+                return
+            packet = protected
+        reception = self.reception
+        destination = (reception.latched if reception is not None else None) or self.remote
+        transport = self._transport
+        assert transport is not None and self._sock is not None and destination is not None
+        if self._backlog:
+            # every asyncio datagram transport has it; typeshed lists it on write transports
+            if cast(asyncio.WriteTransport, transport).get_write_buffer_size():
+                transport.sendto(packet, destination)  # behind the queued packets, in order
+                return
+            self._backlog = False
+        try:
+            self._sock.sendto(packet, destination)
+        except (BlockingIOError, InterruptedError):
+            self._backlog = True
+            transport.sendto(packet, destination)  # queued until the socket is writable
+        except OSError as err:
+            self.error_received(err)
+
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         reception = self.reception
         if reception is None:
             return  # media before the answer's SDP: nothing to check it against
+        if self.srtp is not None:
+            # a packet that is not authentic goes no further: not latched onto, not decoded,
+            # not relayed
+            plain = self.srtp.unprotect(data)
+            if plain is None:
+                self.srtp_failed += 1
+                return
+            data = plain
         before = reception.received
         key = reception.feed(data, (str(addr[0]), int(addr[1])))
         if key is not None and self.on_dtmf is not None:
@@ -167,18 +315,14 @@ class MediaStream(asyncio.DatagramProtocol):
 
     def forward(self, data: bytes) -> None:
         """Send a packet relayed from the bridged stream as it came (same codec both ways:
-        the agent leg is offered only the callee's codec)."""
-        if self._transport is not None and self.remote is not None:
-            self._transport.sendto(data, self.destination)
+        the agent leg is offered only the callee's codec), decrypted by the leg it came in
+        on, renumbered as this stream's own (`Playout.relay`) and protected here under this
+        leg's keys if it has any."""
+        if self._transport is not None and self._sock is not None and self.remote is not None:
+            if self.playout is not None and len(data) >= 12:
+                data = self.playout.relay(data)
+            self._send(data)
             self.relayed += 1
-
-    @property
-    def destination(self) -> Address:
-        """Where our packets go: the address the far end's packets come from once it has
-        sent some (symmetric RTP, RFC 4961), else the one its SDP gave."""
-        latched = self.reception.latched if self.reception is not None else None
-        assert self.remote is not None
-        return latched or self.remote
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # ICMP unreachable from a far end gone away
@@ -187,12 +331,33 @@ class MediaStream(asyncio.DatagramProtocol):
     def received(self) -> int:
         return self.reception.received if self.reception is not None else 0
 
+    async def sync(self) -> None:
+        """Bring the counters and recorded audio up to date (they are, in this process)."""
+
     def close(self) -> None:
         self.relay_to = None
         self.stop_playing()
+        self._stop_listening()
         if self._transport is not None:
-            self._transport.close()
+            self._transport.close()  # closes the socket too
             self._transport = None
+            self._sock = None
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket bound to (host, port), as `create_datagram_endpoint` would
+    make it, but ours to send through."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -208,6 +373,7 @@ class MediaEngine:
         self.port_range = port_range
         self._next_port = port_range[0] if port_range else 0
         self._active: set[MediaStream] = set()
+        self._joining: set[MediaStream] = set()
         self._pacer: asyncio.Task[None] | None = None
         self.jitter = JitterStats()
         self.open_streams = 0
@@ -221,16 +387,17 @@ class MediaEngine:
         for _ in range(max(1, attempts // 2)):
             port = self._take_port()
             try:
-                transport, stream = await loop.create_datagram_endpoint(
-                    lambda: MediaStream(self), local_addr=(self.host, port)
-                )
+                sock = _bound_socket(self.host, port)
             except OSError as err:
                 last = err
                 continue
-            if stream.port % 2:  # the kernel's pick (no range configured) was odd: again
-                transport.close()
-                last = OSError(f"port {stream.port} is odd")
+            bound = int(sock.getsockname()[1])
+            if bound % 2:  # the kernel's pick (no range configured) was odd: again
+                sock.close()
+                last = OSError(f"port {bound} is odd")
                 continue
+            _, stream = await loop.create_datagram_endpoint(lambda: MediaStream(self), sock=sock)
+            stream._sock = sock  # the pacer sends through it directly
             self.open_streams += 1
             return stream
         raise OSError(f"no free RTP port on {self.host}: {last}")
@@ -245,31 +412,57 @@ class MediaEngine:
 
     def activate(self, stream: MediaStream) -> None:
         self._active.add(stream)
+        # a stream that starts while the pacer is behind owes nothing for the ticks before it
+        self._joining.add(stream)
         if self._pacer is None or self._pacer.done():
             self._pacer = asyncio.get_running_loop().create_task(self._pace(), name="rtp-pacer")
 
     def deactivate(self, stream: MediaStream) -> None:
         self._active.discard(stream)
+        self._joining.discard(stream)
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
-        while self._active:
-            now = loop.time()
-            if now < next_tick:
-                await asyncio.sleep(next_tick - now)
-                now = loop.time()
-            late = now - next_tick
-            if late > MAX_CATCH_UP_S:
-                # far behind (a stalled loop): skip the lost frames rather than burst them
-                self.jitter.skipped += int(late / FRAME_SECONDS)
-                next_tick = now
-                late = 0.0
-            self.jitter.add(late)
-            for stream in list(self._active):
-                if not stream.send_frame():
-                    self._active.discard(stream)
-            next_tick += FRAME_SECONDS
+        active, joining = self._active, self._joining
+        while active:
+            # once a tick at least, even when behind: a pacer that cannot keep up must still
+            # let SIP and everything else on the loop run
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            late = loop.time() - next_tick
+            due = int(late / FRAME_SECONDS) + 1  # this tick's frame and any missed since
+            limit = int(MAX_CATCH_UP_S / FRAME_SECONDS)
+            if due > limit:
+                self._drop(due - limit, late)
+                next_tick += (due - limit) * FRAME_SECONDS
+                late -= (due - limit) * FRAME_SECONDS
+                due = limit
+            burst = min(due, BURST_FRAMES)
+            for k in range(burst):
+                self.jitter.add(late - k * FRAME_SECONDS)
+            new = joining.copy() if joining else ()
+            joining.clear()
+            for stream in list(active):
+                frames = 1 if stream in new else burst
+                for _ in range(frames):
+                    if not stream.send_frame():
+                        active.discard(stream)
+                        break
+            next_tick += burst * FRAME_SECONDS
+
+    def _drop(self, frames: int, late: float) -> None:
+        self.jitter.skipped += frames
+        metrics.pacer_skipped(frames)
+        streams = [s for s in self._active if s not in self._joining]
+        for stream in streams:
+            if not stream.drop_frames(frames):
+                self._active.discard(stream)
+        log.warning(
+            "RTP pacer %.0f ms late: %d frames of each of %d calls dropped",
+            late * 1000,
+            frames,
+            len(streams),
+        )
 
     async def close(self) -> None:
         self._active.clear()

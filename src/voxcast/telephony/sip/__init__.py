@@ -1,2 +1,5 @@
-"""Our SIP stack, sans-IO at its core: messages are parsed from and serialized to bytes here;
-transactions, dialogs and the user agent (next) consume them without touching sockets."""
+"""Our SIP stack in two layers. `core/` is sans-IO (h11-style): messages parsed from and
+serialized to bytes, transactions, dialogs, digest, SDP/SDES, the user agents and the call
+session machine, all fed messages and times and returning what to send; it imports no
+asyncio, socket or ssl (an import-linter contract holds it to that). `aio/` runs the core on
+asyncio: sockets (UDP, TCP, TLS), DNS, and the `Carrier` port."""

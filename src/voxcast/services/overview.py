@@ -1,0 +1,155 @@
+"""What the console shows of an account at a glance: today's call figures, and its call records
+filtered, paged or streamed (the CSV export reads them in keyset pages, never all at once)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voxcast.domain.codes import ApiError, Code
+from voxcast.domain.schedule import zone
+from voxcast.services.listing import matching
+from voxcast.storage.models import CallRecord
+
+#: rows the CSV export reads per query; each page is a short transaction of its own
+EXPORT_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    calls: int
+    answered: int
+    talk_seconds: int
+    cost: Decimal
+
+    @property
+    def answer_rate(self) -> float:
+        return 100.0 * self.answered / self.calls if self.calls else 0.0
+
+    @property
+    def average_talk(self) -> float:
+        return self.talk_seconds / self.answered if self.answered else 0.0
+
+
+def day_start(now: datetime, zone_name: str) -> datetime:
+    """Midnight of `now`'s day in the account's zone."""
+    tz = zone(zone_name)
+    local = now.astimezone(tz)
+    return datetime.combine(local.date(), time(0), tz)
+
+
+async def figures_since(session: AsyncSession, account_id: int, start: datetime) -> DayFigures:
+    """Calls placed since `start`: how many, answered, talk time and cost."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(CallRecord.answer_time),
+                func.coalesce(func.sum(CallRecord.call_duration), 0),
+                func.coalesce(func.sum(CallRecord.cost), 0),
+            ).where(CallRecord.account_id == account_id, CallRecord.submit_time >= start)
+        )
+    ).one()
+    calls, answered, talk, cost = row
+    return DayFigures(int(calls or 0), int(answered or 0), int(talk or 0), Decimal(cost or 0))
+
+
+OUTCOMES = ("answered", "unanswered")
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """The records page's filters; dates are days in the account's zone, both included."""
+
+    task_id: int | None = None
+    number: str = ""
+    outcome: str = ""
+    day_from: date | None = None
+    day_to: date | None = None
+
+    def conditions(self, account_id: int, zone_name: str) -> list[Any]:
+        where: list[Any] = [CallRecord.account_id == account_id]
+        if self.task_id is not None:
+            where.append(CallRecord.task_id == self.task_id)
+        if self.number:
+            where.append(matching(CallRecord.callee, self.number))
+        if self.outcome == "answered":
+            where.append(CallRecord.answer_time.is_not(None))
+        elif self.outcome == "unanswered":
+            where.append(CallRecord.answer_time.is_(None))
+        elif self.outcome:
+            raise ApiError(
+                Code.PARAMETER, f"outcome: {self.outcome[:20]!r} is not answered or unanswered"
+            )
+        tz = zone(zone_name)
+        if self.day_from is not None:
+            where.append(CallRecord.submit_time >= datetime.combine(self.day_from, time(0), tz))
+        if self.day_to is not None:
+            end = datetime.combine(self.day_to + timedelta(days=1), time(0), tz)
+            where.append(CallRecord.submit_time < end)
+        return where
+
+
+def _newest_first(where: list[Any]) -> Any:
+    return (
+        select(CallRecord)
+        .where(*where)
+        .order_by(CallRecord.submit_time.desc(), CallRecord.voice_id.desc())
+    )
+
+
+async def record_page(
+    session: AsyncSession,
+    account_id: int,
+    zone_name: str,
+    flt: RecordFilter,
+    *,
+    page: int,
+    size: int,
+) -> tuple[list[CallRecord], int]:
+    """One page of the account's call records, newest first, and how many match."""
+    where = flt.conditions(account_id, zone_name)
+    total = int(
+        await session.scalar(select(func.count()).select_from(CallRecord).where(*where)) or 0
+    )
+    rows = (await session.scalars(_newest_first(where).offset((page - 1) * size).limit(size))).all()
+    return list(rows), total
+
+
+async def stream_records(
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+    zone_name: str,
+    flt: RecordFilter,
+    *,
+    page_size: int = EXPORT_PAGE,
+) -> AsyncIterator[list[CallRecord]]:
+    """Every matching record, newest first, in pages: each page is read in a transaction of its
+    own after the last row of the one before (keyset), so memory stays one page and a long
+    export never holds a database snapshot or lock."""
+    where = flt.conditions(account_id, zone_name)
+    after: tuple[datetime, str] | None = None
+    while True:
+        query = list(where)
+        if after is not None:
+            at, vid = after
+            query.append(
+                or_(
+                    CallRecord.submit_time < at,
+                    and_(CallRecord.submit_time == at, CallRecord.voice_id < vid),
+                )
+            )
+        async with sessions() as session:
+            rows = list((await session.scalars(_newest_first(query).limit(page_size))).all())
+        if not rows:
+            return
+        yield rows
+        if len(rows) < page_size:
+            return
+        after = (rows[-1].submit_time, rows[-1].voice_id)

@@ -1,0 +1,138 @@
+"""The console's browser tests: `voxcast serve` on a fresh database with two accounts and their
+console users, and Debian's chromium driven by
+Playwright through `executable_path` (never a browser `playwright install` downloads)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.integration.server import Cli, serving
+from voxcast.client import AsyncVoxcastClient
+from voxcast.clock import SystemClock
+from voxcast.config import Settings
+from voxcast.runtime import Runtime, open_runtime
+from voxcast.services import accounts, console_users, rates
+from voxcast.services.accounts import Credentials
+from voxcast.services.console_users import Role
+
+#: Debian's chromium (scripts/setup-system.sh installs it)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+#: failed sign-ins (one name, one address) before the throttle refuses; low, so a test
+#: reaches it quickly
+LOGIN_FAILURES = 3
+#: how long a Playwright step may wait for the page (ms): generous on a loaded machine
+STEP_MS = 20_000
+
+
+@dataclass
+class Tenant:
+    account_id: int
+    app_id: str
+    username: str
+    api: AsyncVoxcastClient
+
+
+@dataclass
+class Console:
+    base: str
+    cli: Cli
+    a: Tenant
+    b: Tenant
+    readonly_user: str
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/console{path}"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        await chromium.close()
+
+
+async def _tenant(rt: Runtime, name: str) -> tuple[Credentials, str]:
+    """An account priced for every number, and its console owner (made in-process: a
+    `voxcast admin` command per step costs seconds of start-up on a loaded machine; the
+    command itself is tested in test_users_cli.py)."""
+    async with rt.sessions.begin() as session:
+        creds = await accounts.create_account(
+            session, rt.secrets, rt.clock.now(), name=name, balance=Decimal(100)
+        )
+        await rates.set_rate(session, creds.account_id, "", Decimal("0.02"))
+        username = f"{name}-owner"
+        await console_users.create_user(
+            session,
+            username=username,
+            password=PASSWORD,
+            role=Role.OWNER,
+            account_id=creds.account_id,
+            now=rt.clock.now(),
+        )
+    return creds, username
+
+
+@pytest.fixture
+async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
+    cli = Cli.fresh(db_url, tmp_path / "var")
+    cli.data_dir.mkdir(parents=True)
+    cli.extra_env["VOXCAST_CONSOLE_LOGIN_FAILURES"] = str(LOGIN_FAILURES)
+    settings = Settings()
+    settings.database_url, settings.data_dir, settings.secret_key = (
+        db_url,
+        cli.data_dir,
+        cli.secret_key,
+    )
+    rt = await open_runtime(settings, SystemClock())
+    try:
+        made = [await _tenant(rt, name) for name in ("alice", "bob")]
+        async with rt.sessions.begin() as session:
+            await console_users.create_user(
+                session,
+                username="alice-viewer",
+                password=PASSWORD,
+                role=Role.READONLY,
+                account_id=made[0][0].account_id,
+                now=rt.clock.now(),
+            )
+    finally:
+        await rt.close()
+    with serving(cli, "--sandbox-speed", "50") as base:
+        tenants = [
+            Tenant(
+                c.account_id,
+                c.app_id,
+                user,
+                AsyncVoxcastClient(base, c.api_key, c.api_secret, timeout=30),
+            )
+            for c, user in made
+        ]
+        try:
+            yield Console(base, cli, tenants[0], tenants[1], "alice-viewer")
+        finally:
+            for t in tenants:
+                await t.api.aclose()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(accept_downloads=True)
+    ctx.set_default_timeout(STEP_MS)
+    yield ctx
+    await ctx.close()
+
+
+async def sign_in(page: Page, console: Console, username: str, password: str = PASSWORD) -> None:
+    await page.goto(console.url("/login"))
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
