@@ -51,7 +51,7 @@ collect_ignore = (
         "cluster",
     ]
 )
-pytest_plugins = ["tests.cpu_report", "tests.route_cache"]
+pytest_plugins = ["tests.cpu_report", "tests.route_cache", "tests.stall_report"]
 
 
 def _pg_admin_url() -> str:

@@ -89,6 +89,19 @@ class OptOut:
     confirmation: Prompt
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """A robot's call (`DialRequest.conversation`): after the answer nothing plays by itself;
+    the dialer says each prompt (`Call.say`) and hears the callee in whole turns
+    (`CalleeSpeaking`, `CalleeSaid`). A prompt said interruptible stops within one frame once
+    the callee has talked over it for `barge_in_ms` (`BargedIn`); shorter speech, a backchannel,
+    does not stop it."""
+
+    #: the callee's turn ends after this much silence
+    end_of_turn_ms: int = 700
+    barge_in_ms: int = 250
+
+
 #: the HungUp reason of a call ended by the callee's opt-out key
 OPTED_OUT = "opted out"
 
@@ -119,6 +132,8 @@ class DialRequest:
     #: the callee's key-press opt-out (None: no key does anything of the kind); once an agent
     #: took the call the key is only reported
     opt_out: OptOut | None = None
+    #: a robot's call: `prompt` is not played, the dialer says what the script says
+    conversation: Conversation | None = None
 
 
 class HangupBy(StrEnum):
@@ -151,6 +166,31 @@ class Dtmf:
 
 @dataclass(frozen=True)
 class PromptDone:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CalleeSpeaking:
+    """Conversation calls: the callee's voice began (perhaps only a backchannel)."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CalleeSaid:
+    """Conversation calls: the callee's turn ended; `audio` is what they said, 8 kHz 16-bit
+    mono PCM from the start of their speech, for the recognizer."""
+
+    audio: bytes
+    started: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BargedIn:
+    """Conversation calls: the callee talked over an interruptible prompt, which the carrier
+    has stopped already (its `PromptDone` follows)."""
+
     at: datetime
 
 
@@ -206,6 +246,9 @@ CallEvent = (
     | Answered
     | Dtmf
     | PromptDone
+    | CalleeSpeaking
+    | CalleeSaid
+    | BargedIn
     | AmdDecided
     | TransferStarted
     | AgentRinging
@@ -240,6 +283,16 @@ class Call(Protocol):
 
     async def hangup(self) -> None:
         """End the call now (cancel if it is still ringing); `HungUp(by=US)` follows."""
+        ...
+
+    def say(self, prompt: Prompt, *, interruptible: bool) -> None:
+        """Conversation calls, once answered: play `prompt` from now, in place of any prompt
+        playing. Every prompt said ends in one `PromptDone`: played out, replaced, stopped by
+        `hush` or barged in on."""
+        ...
+
+    def hush(self) -> None:
+        """Conversation calls: stop what plays within one frame, buffered audio included."""
         ...
 
 

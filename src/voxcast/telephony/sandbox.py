@@ -32,6 +32,7 @@ from voxcast.ports import (
     Dtmf,
     HangupBy,
     HungUp,
+    Prompt,
     PromptDone,
     ReservedAgent,
     Ringing,
@@ -396,6 +397,12 @@ class SandboxCall:
 
     async def hangup(self) -> None:
         self._hangup.set()
+
+    def say(self, prompt: Prompt, *, interruptible: bool) -> None:
+        raise NotImplementedError("conversation calls in the sandbox")
+
+    def hush(self) -> None:
+        raise NotImplementedError("conversation calls in the sandbox")
 
 
 class VirtualPhone:

@@ -29,6 +29,7 @@ from voxcast.ports import (
     EarlyMedia,
     HangupBy,
     HungUp,
+    Prompt,
     PromptDone,
     ReservedAgent,
     Ringing,
@@ -240,6 +241,12 @@ class SipCall:
         self._hangup_requested.set()
         self._callee_gone.set()
         self._hang_up("hung up by us")
+
+    def say(self, prompt: Prompt, *, interruptible: bool) -> None:
+        raise NotImplementedError("conversation calls over SIP")
+
+    def hush(self) -> None:
+        raise NotImplementedError("conversation calls over SIP")
 
     # -- placing the call -----------------------------------------------------------------
     async def _place(self) -> None:
