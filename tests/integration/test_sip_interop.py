@@ -258,3 +258,31 @@ async def test_media_from_behind_nat_is_latched_and_answered_where_it_comes_from
     # reached SIPp, which echoed it back to us
     assert call.stats.rtp_strangers == 2
     assert call.stats.rtp_received > call.stats.rtp_sent // 2, call.stats
+
+
+async def test_calls_over_a_lossy_network_survive_our_process_stalling(settings: Settings) -> None:
+    """Our event loop blocked three times for 0.8 s while 150 INVITEs are in flight (what a
+    loaded machine did to CI): INVITEs are retransmitted while their 200s wait unread, and
+    ACKs follow right behind them; the far end (SIPp) must see every call complete."""
+    calls = 150
+    async with sip_rig(settings) as rig:
+        sipp = await Sipp.start(
+            "answer_lossy.xml", calls=calls, extra_args=("-lost", "5"), timeout_s=90
+        )
+        await rig.route_to(sipp)
+
+        async def stall() -> None:
+            await asyncio.sleep(0.15)
+            for _ in range(3):
+                time.sleep(0.8)  # noqa: ASYNC251 - the stall is the point
+                await asyncio.sleep(0.05)
+
+        staller = asyncio.create_task(stall())
+        records = await run_task(rig, [f"86130000{i:05d}" for i in range(calls)])
+        await staller
+        far = await sipp.wait(30)
+        log = (sipp.work / "errors.log").read_text() if far.failed_calls else ""
+        sipp.cleanup()
+    assert far.failed_calls == 0, log[:6000]
+    assert len(records) == calls
+    assert {r.sip_code for r in records} == {"200"}

@@ -38,6 +38,8 @@ class TaskContext:
     created_at: datetime
     recall_node_id: int | None
     out_recall_count: int = 0
+    #: the robot's script (AI group calls' scriptId, AiVoice tasks' dialogFlowId)
+    script_id: int | None = None
 
     @classmethod
     def of(cls, task: Task) -> TaskContext:
@@ -59,6 +61,7 @@ class TaskContext:
             from_params(task.params),
             task.created_at,
             task.recall_node_id,
+            script_id=task.script_id,
         )
 
     @property

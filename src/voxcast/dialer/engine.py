@@ -28,6 +28,7 @@ from voxcast import logs, metrics
 from voxcast.audio import RenderPool
 from voxcast.dialer import scheduler, screening, store
 from voxcast.dialer.clicktocall import click_to_call
+from voxcast.dialer.conversation import RobotCall, Robots, summary
 from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
 from voxcast.dialer.desk import DbAgentDesk
 from voxcast.dialer.limits import CallLimits
@@ -44,6 +45,7 @@ from voxcast.ports import (
     AgentRinging,
     CallEvent,
     Carrier,
+    Conversation,
     DialRequest,
     HangupBy,
     OptOut,
@@ -91,6 +93,7 @@ class Dialer:
         speed = max(rt.settings.sandbox_speed, 1.0)
         self.tick_seconds = tick_seconds or max(0.01, min(0.2, 0.25 / speed))
         self.prompts = PromptResolver(pool)
+        self.robots = Robots(rt, self.prompts)
         self._preparing: set[int] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self.stats = Stats()
@@ -331,12 +334,15 @@ class Dialer:
         self._calling.add(c.id)
         phone: ReservedAgent | None = None
         desk: DbAgentDesk | None = None
+        robot: RobotCall | None = None
         try:
             if not self.prompts.knows(ctx.id):
                 async with self.rt.sessions() as session:
                     await self.prompts.load(session, ctx.id)
             prompt = await self.prompts.for_call(ctx.id, c.info)
-            confirmation = await self.prompts.opt_out_for_call(ctx.id)
+            robot = await self.robots.for_call(ctx, c)
+            # a robot's call: the script decides what is said (and its opt-out is spoken)
+            confirmation = None if robot else await self.prompts.opt_out_for_call(ctx.id)
             opt_out_key = ctx.settings.opt_out_key
             carrier = self.carrier_for(ctx.account_id)
             transfer = await self._transfer_for(ctx, carrier)
@@ -357,6 +363,7 @@ class Dialer:
                     if opt_out_key is not None and confirmation is not None
                     else None
                 ),
+                conversation=Conversation() if robot else None,
             )
             events: AsyncIterator[CallEvent]
             limits_of_call: CallLimits | None = None
@@ -370,7 +377,10 @@ class Dialer:
             else:
                 call = await carrier.dial(request)
                 limits_of_call = CallLimits(self.rt.clock, call, request, self.rt.clock.now())
-                events = screening.watch_opt_out(self.rt, ctx, c, call, request)
+                if robot is not None:
+                    events = robot.run(call)
+                else:
+                    events = screening.watch_opt_out(self.rt, ctx, c, call, request)
             self._waiting.setdefault(ctx.id, set()).add(c.id)
             try:
                 async for event in events:
@@ -386,6 +396,8 @@ class Dialer:
                     await limits_of_call.aclose()
             if limits_of_call is not None:
                 limits_of_call.settle(facts)
+            if robot is not None:
+                facts.conversation = summary(robot.dialogue.record)
         except Exception as exc:
             log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
             facts.hangup_time = self.rt.clock.now()

@@ -169,19 +169,27 @@ class PromptResolver:
             raise PromptError(f"task {task_id} does not exist")
         self._tasks[task_id] = await self._describe(session, task)
 
+    async def speech(self, task_id: int, text: str) -> Prompt:
+        """`text` in the task's voice (the robot's lines), rendered now unless cached."""
+        voice = self._tasks[task_id].voice
+        assert voice is not None, "a task that speaks has a voice"
+        return await self._render(text, voice)
+
+    async def _render(self, text: str, voice: Voice) -> Prompt:
+        memo_key = (text, voice)
+        hit = self._rendered.get(memo_key)
+        if hit is None:
+            rendered = await self.pool.render(text, voice)
+            hit = Prompt(f"tts:{rendered.key}", rendered.duration_s)
+            if len(self._rendered) >= MEMO_LIMIT:
+                self._rendered.pop(next(iter(self._rendered)))
+            self._rendered[memo_key] = hit
+        return hit
+
     async def for_call(self, task_id: int, info: dict[str, Any] | None) -> Prompt:
         """The prompt of one call; speech missing from the cache is rendered now."""
         prompt = self._tasks[task_id]
         if prompt.file_ref is not None:
             return Prompt(prompt.file_ref, prompt.file_seconds)
         assert prompt.voice is not None
-        text = prompt.text_for(info)
-        memo_key = (text, prompt.voice)
-        hit = self._rendered.get(memo_key)
-        if hit is None:
-            rendered = await self.pool.render(text, prompt.voice)
-            hit = Prompt(f"tts:{rendered.key}", rendered.duration_s)
-            if len(self._rendered) >= MEMO_LIMIT:
-                self._rendered.pop(next(iter(self._rendered)))
-            self._rendered[memo_key] = hit
-        return hit
+        return await self._render(prompt.text_for(info), prompt.voice)

@@ -462,6 +462,7 @@ class Recorder:
             "out_recall_count": f.ctx.out_recall_count,
             "amd_result": facts.amd_result,
             "amd_cause": facts.amd_cause,
+            "conversation": facts.conversation,
             # every row has every column: one executemany for the batch
             **sipcalls.record_names(
                 f.ctx.settings.phone if f.ctx.kind == TaskKind.SIP_CALL else None

@@ -101,11 +101,14 @@ async def watch_opt_out(
             pressed = True
             if request.opt_out is None:
                 await call.hangup()
-            await _opt_out(rt, ctx, c)
+            await opt_out(rt, ctx, c)
         yield event
 
 
-async def _opt_out(rt: Runtime, ctx: TaskContext, c: Claimed) -> None:
+async def opt_out(
+    rt: Runtime, ctx: TaskContext, c: Claimed, *, source: str = compliance.KEY_PRESS
+) -> None:
+    """Put the callee on the app's do-not-call list now (audited as this task's call)."""
     try:
         async with rt.sessions.begin() as session:
             await store.add_to_dnc(
@@ -113,7 +116,7 @@ async def _opt_out(rt: Runtime, ctx: TaskContext, c: Claimed) -> None:
                 ctx.account_id,
                 ctx.app_id,
                 [compliance.callee_key(c.callee)],
-                source=compliance.KEY_PRESS,
+                source=source,
                 actor=f"task {ctx.id} call {c.voice_id}",
                 now=rt.clock.now(),
             )

@@ -42,6 +42,7 @@ from voxcast.storage.models import (
     Task,
     VoiceFile,
 )
+from voxcast.storage.scripts import ScriptRow
 from voxcast.webhooks import pushes
 
 #: the transaction handle the other dialer modules pass around (they import no SQLAlchemy)
@@ -80,6 +81,14 @@ async def calling_tasks(session: Session) -> list[tuple[AccountLimits, list[Task
 
 async def task(session: Session, task_id: int) -> Task | None:
     return await session.get(Task, task_id)
+
+
+async def script_document(
+    session: Session, account_id: int, script_id: int
+) -> dict[str, Any] | None:
+    """The script an AI task follows, as last saved (None: deleted, or not the account's)."""
+    row = await session.get(ScriptRow, script_id)
+    return None if row is None or row.account_id != account_id else row.document
 
 
 async def submitted_tasks(session: Session, stale: datetime, limit: int = 20) -> list[int]:

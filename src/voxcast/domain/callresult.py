@@ -62,6 +62,8 @@ class CallFacts:
     #: answering-machine detection's verdict (HUMAN, MACHINE, NOTSURE) and app_amd's cause
     amd_result: str | None = None
     amd_cause: str | None = None
+    #: a robot's call: the conversation (transcript, rounds, intent level, tags), as JSON
+    conversation: dict[str, Any] | None = None
 
     def apply(self, event: CallEvent) -> None:
         if isinstance(event, AmdDecided):

@@ -421,6 +421,8 @@ class CallRecord(Base):
     #: answering-machine detection (a task's amd=1): HUMAN, MACHINE or NOTSURE, and its cause
     amd_result: Mapped[str | None] = mapped_column(String(8), nullable=True)
     amd_cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: a robot's call: its conversation (docs/ai.md), what the AI call-record push reports
+    conversation: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
 
 
 class Push(Base):

@@ -38,7 +38,9 @@ from voxcast.ports import (
     Ringing,
     TransferStarted,
 )
+from voxcast.telephony import sandbox_talk
 from voxcast.telephony.callcenter.transfer import Ring, Search
+from voxcast.telephony.sandbox_talk import TalkingCall
 
 RING_AFTER_S = 1.0  # the far end's 180 Ringing arrives this long after the INVITE
 ANSWER_AFTER_RING_S = 2.0  # digits 0-3: answered after two seconds of ringing
@@ -438,7 +440,20 @@ class SandboxCarrier:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def dial(self, request: DialRequest) -> SandboxCall:
+    async def dial(self, request: DialRequest) -> SandboxCall | TalkingCall:
+        if request.conversation is not None:
+            planned = plan(request, self._clock.now())
+            answer = next((e for e in planned if isinstance(e, Answered)), None)
+            if answer is not None:
+                if request.amd is not None:
+                    await asyncio.to_thread(heard, request.amd, machine_answers(request), False)
+                await sandbox_talk.prepare(request)
+                # planned again: the preparation took time on the call's clock
+                planned = plan(request, self._clock.now())
+                answer = next(e for e in planned if isinstance(e, Answered))
+                return TalkingCall(
+                    request, self._clock, sandbox_talk.amd_events(planned), answer.at
+                )
         if request.amd is not None:
             # the callee's voice is synthesised and judged once per process (cached): off the
             # event loop, so a first AMD call does not stall every other call meanwhile

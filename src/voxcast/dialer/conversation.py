@@ -1,0 +1,302 @@
+"""The robot on a call: the call's events go into the script's `Dialogue`, its commands come
+back out onto the call (say, hush, hang up), with the callee's turns through the recognizer
+and the intent rules (and the LLM, when one is configured). Any carrier, the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from voxcast import compliance
+from voxcast.audio.hearing.amd import Verdict
+from voxcast.audio.hearing.asr import RecognizerPool, recognizer_from_env
+from voxcast.dialer import screening, store
+from voxcast.dialer.context import Claimed, TaskContext
+from voxcast.dialer.prompts import PromptResolver
+from voxcast.domain import aivoice_tasks as ai
+from voxcast.domain import scripts as sc
+from voxcast.domain.enums import AI_KINDS
+from voxcast.ports import (
+    AmdDecided,
+    Answered,
+    BargedIn,
+    Call,
+    CalleeSaid,
+    CalleeSpeaking,
+    CallEvent,
+    Clock,
+    Dtmf,
+    HungUp,
+    Prompt,
+    PromptDone,
+)
+from voxcast.robot import dialogue as dl
+from voxcast.robot.llm import LlmIntentClassifier, classifier_from_settings
+from voxcast.runtime import Runtime
+
+log = logging.getLogger("voxcast.robot")
+
+#: what the callee's words are heard as when the recognizer is busy, timed out or failed: no
+#: match (the node's retry or noMatch branch; keys still work)
+NOT_HEARD = ""
+
+
+@dataclass
+class Hearing:
+    """What a conversation needs besides the call: the recognizer's bounded pool and, when
+    configured, the LLM step of intent recognition."""
+
+    pool: RecognizerPool
+    llm: LlmIntentClassifier | None = None
+
+
+Render = Callable[[str], Awaitable[Prompt]]
+
+
+@dataclass
+class _Said:
+    """Prompts said and their ends seen: `PromptDone` reaches the dialogue only for the prompt
+    said last (a stopped or replaced one ends too, later than the dialogue moved on)."""
+
+    said: int = 0
+    done: int = 0
+
+
+class RobotCall:
+    """One robot call. `run(call)` yields the call's own events, unchanged, for the dialer's
+    record, while it carries the script out; `dialogue.record` is the conversation's."""
+
+    def __init__(
+        self,
+        dialogue: dl.Dialogue,
+        hearing: Hearing,
+        render: Render,
+        clock: Clock,
+        *,
+        language: str | None = None,
+        opt_out: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.dialogue = dialogue
+        self.hearing = hearing
+        self.render = render
+        self.clock = clock
+        self.language = language
+        #: the spoken opt-out: puts the number on the do-not-call list
+        self.opt_out = opt_out
+        self._call: Call | None = None
+        self._inbox: asyncio.Queue[CallEvent | dl.Event | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._said = _Said()
+        self._listen_gen = 0
+        self._start = 0.0
+        self._ended = False
+
+    def _ms(self) -> int:
+        return int((self.clock.monotonic() - self._start) * 1000)
+
+    async def run(self, call: Call) -> AsyncIterator[CallEvent]:
+        self._call = call
+        self._start = self.clock.monotonic()
+        self._spawn(self._pump(call))
+        try:
+            while True:
+                item = await self._inbox.get()
+                if item is None:
+                    return
+                if isinstance(item, dl.EVENTS):
+                    await self._feed(item)
+                    continue
+                event: CallEvent = item  # type: ignore[assignment]
+                await self._on_call_event(event)
+                yield event
+        finally:
+            self._ended = True
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _pump(self, call: Call) -> None:
+        try:
+            async for event in call.events():
+                self._inbox.put_nowait(event)
+        finally:
+            self._inbox.put_nowait(None)
+
+    # -- the call's events into the dialogue ------------------------------------------------
+    async def _on_call_event(self, event: CallEvent) -> None:
+        now = self._ms()
+        if isinstance(event, Answered):
+            await self._feed(dl.CallAnswered(now))
+        elif isinstance(event, PromptDone):
+            self._said.done += 1
+            if self._said.done == self._said.said:
+                await self._feed(dl.PromptFinished(now))
+        elif isinstance(event, CalleeSpeaking):
+            self._listen_gen += 1  # the silence timer no longer counts
+            await self._feed(dl.SpeechStarted(now))
+        elif isinstance(event, BargedIn):
+            await self._feed(dl.BargeIn(now))
+        elif isinstance(event, CalleeSaid):
+            self._spawn(self._recognize(event.audio, now))
+        elif isinstance(event, Dtmf):
+            self._listen_gen += 1
+            await self._feed(dl.DtmfPressed(now, event.digit))
+        elif isinstance(event, AmdDecided) and event.result.verdict is Verdict.MACHINE:
+            await self._feed(dl.MachineDetected(now))
+        elif isinstance(event, HungUp):
+            await self._feed(dl.CallEnded(now, event.by))
+            self._ended = True
+
+    async def _recognize(self, audio: bytes, ended_ms: int) -> None:
+        heard = await self.hearing.pool.recognize(audio, language=self.language)
+        if not heard.ok:
+            log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
+        self._inbox.put_nowait(dl.SpeechEnded(ended_ms, heard.text if heard.ok else NOT_HEARD))
+
+    async def _classify(self, command: dl.Classify) -> None:
+        intent: str | None = None
+        if self.hearing.llm is not None:
+            match = await self.hearing.llm.classify(command.transcript, command.candidates)
+            intent = match.intent if match is not None else None
+        self._inbox.put_nowait(dl.Classified(self._ms(), intent))
+
+    async def _silence_after(self, gen: int, timeout_ms: int) -> None:
+        await self.clock.sleep(timeout_ms / 1000)
+        if gen == self._listen_gen:
+            self._inbox.put_nowait(dl.SilenceTimeout(self._ms()))
+
+    # -- the dialogue's commands onto the call ----------------------------------------------
+    async def _feed(self, event: dl.Event) -> None:
+        try:
+            commands = self.dialogue.handle(event)
+        except dl.DialogueError:
+            log.exception("the robot's dialogue refused %s; hanging up", event)
+            commands = [dl.HangUp()]
+        for command in commands:
+            await self._do(command)
+
+    async def _do(self, command: dl.Command) -> None:
+        call = self._call
+        assert call is not None
+        if isinstance(command, dl.PlayPrompt):
+            self._listen_gen += 1
+            prompt = await self.render(command.text or "")
+            if not self._ended:
+                self._said.said += 1
+                call.say(prompt, interruptible=command.interruptible)
+        elif isinstance(command, dl.StopPlayback):
+            call.hush()
+        elif isinstance(command, dl.Listen):
+            self._listen_gen += 1
+            self._spawn(self._silence_after(self._listen_gen, command.timeout_ms))
+        elif isinstance(command, dl.Classify):
+            self._spawn(self._classify(command))
+        elif isinstance(command, dl.TransferToAgents):
+            # not yet: a robot's call is not handed to agents; the script's transfer fails
+            # as when nobody takes it (resultStatus TRANSFER_ARTIFICIAL)
+            self._inbox.put_nowait(dl.TransferEnded(self._ms(), taken=False))
+        elif isinstance(command, dl.OptOut):
+            if self.opt_out is not None:
+                await self.opt_out()
+        elif isinstance(command, dl.HangUp) and not self._ended:
+            await call.hangup()
+        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def summary(record: dl.DialogueRecord) -> dict[str, Any]:
+    """The conversation as the call record keeps it (JSON; the push and the record queries
+    give it the vendor's names)."""
+    return {
+        "turns": [
+            {
+                "speaker": t.speaker.value,
+                "text": t.text,
+                "start_ms": t.start_ms,
+                "end_ms": t.end_ms,
+                "node": t.node,
+                "intent": t.intent,
+            }
+            for t in record.turns
+        ],
+        "chat_rounds": record.chat_rounds,
+        "intent_level": record.intent_level,
+        "tags": list(record.tags),
+        "sms": list(record.sms),
+        "result_status": record.result_status.value if record.result_status else None,
+        "hangup_by": record.hangup_by.value if record.hangup_by else None,
+        "voicemail": record.voicemail,
+        "opted_out": record.opted_out,
+        "chat_duration_ms": record.chat_duration_ms,
+    }
+
+
+#: turns that may wait for the recognizer beyond those it is working on (more: "busy")
+ASR_QUEUE = 8
+
+
+class Robots:
+    """The dialer's robots: each AI task's script (read once), and the hearing every
+    conversation of the process shares (its model loaded at the first one, off the loop)."""
+
+    def __init__(self, rt: Runtime, prompts: PromptResolver) -> None:
+        self.rt = rt
+        self.prompts = prompts
+        self._scripts: dict[int, sc.Script] = {}
+        self._hearing: Hearing | None = None
+        self._loading: asyncio.Lock = asyncio.Lock()
+
+    async def for_call(self, ctx: TaskContext, c: Claimed) -> RobotCall | None:
+        """The robot of one call, or None when the task has no script to follow."""
+        if ctx.kind not in AI_KINDS or ctx.script_id is None:
+            return None
+        script = await self._script(ctx)
+        hearing = await self.hearing()
+        info = c.info or {}
+        variables = {k: str(v) for k, v in info.items() if isinstance(v, (str, int, float))}
+        variables.update(ai.properties_of(info))
+        dialogue = dl.Dialogue(script, variables, llm=hearing.llm is not None)
+
+        async def render(text: str) -> Prompt:
+            return await self.prompts.speech(ctx.id, text)
+
+        async def opt_out() -> None:
+            await screening.opt_out(self.rt, ctx, c, source=compliance.VOICE)
+
+        return RobotCall(
+            dialogue, hearing, render, self.rt.clock, language=script.language, opt_out=opt_out
+        )
+
+    async def _script(self, ctx: TaskContext) -> sc.Script:
+        found = self._scripts.get(ctx.id)
+        if found is None:
+            assert ctx.script_id is not None
+            async with self.rt.sessions() as session:
+                document = await store.script_document(session, ctx.account_id, ctx.script_id)
+            if document is None:
+                raise LookupError(f"script {ctx.script_id} of task {ctx.id} does not exist")
+            found = self._scripts[ctx.id] = sc.parse(document)
+        return found
+
+    async def hearing(self) -> Hearing:
+        async with self._loading:
+            if self._hearing is None:
+                recognizer = await asyncio.to_thread(recognizer_from_env)
+                self._hearing = Hearing(
+                    RecognizerPool(recognizer, queue=ASR_QUEUE),
+                    classifier_from_settings(self.rt.settings),
+                )
+            return self._hearing
+
+    async def close(self) -> None:
+        if self._hearing is not None:
+            self._hearing.pool.close()
+            if self._hearing.llm is not None:
+                await self._hearing.llm.aclose()
+            self._hearing = None
