@@ -28,8 +28,8 @@ from voxcast import logs, metrics
 from voxcast.audio import RenderPool
 from voxcast.dialer import scheduler, screening, store
 from voxcast.dialer.clicktocall import click_to_call
-from voxcast.dialer.conversation import RobotCall, Robots, summary
 from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
+from voxcast.dialer.conversation import RobotCall, Robots, summary
 from voxcast.dialer.desk import DbAgentDesk
 from voxcast.dialer.limits import CallLimits
 from voxcast.dialer.prompts import PromptError, PromptResolver
