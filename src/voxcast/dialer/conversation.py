@@ -210,10 +210,11 @@ class RobotCall:
         task.add_done_callback(self._tasks.discard)
 
 
-def summary(record: dl.DialogueRecord) -> dict[str, Any]:
+def summary(record: dl.DialogueRecord, script_id: int | None = None) -> dict[str, Any]:
     """The conversation as the call record keeps it (JSON; the push and the record queries
     give it the vendor's names)."""
     return {
+        "script_id": script_id,
         "turns": [
             {
                 "speaker": t.speaker.value,

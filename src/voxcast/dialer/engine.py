@@ -133,6 +133,7 @@ class Dialer:
                 job.cancel()
             writer_stop.set()
             await writer
+            await self.robots.close()
 
     async def _tick_once(self) -> None:
         try:
@@ -397,7 +398,7 @@ class Dialer:
             if limits_of_call is not None:
                 limits_of_call.settle(facts)
             if robot is not None:
-                facts.conversation = summary(robot.dialogue.record)
+                facts.conversation = summary(robot.dialogue.record, ctx.script_id)
         except Exception as exc:
             log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
             facts.hangup_time = self.rt.clock.now()

@@ -34,11 +34,90 @@ def _fmt(value: datetime | None, zone_name: str) -> str | None:
     return value.astimezone(zone(zone_name)).strftime(SEND_TIME_FORMAT) if value else None
 
 
+#: `hangupBy` of the AI call record: who ended the call (the vendor names no values)
+HANGUP_BY = {"callee": "CUSTOMER", "us": "ROBOT", "agent": "AGENT", "network": "SYSTEM"}
+
+
+def _conversation(rec: CallRecord) -> dict[str, Any]:
+    return rec.conversation or {}
+
+
+def _result_status(rec: CallRecord) -> str:
+    sip = int(rec.sip_code) if rec.sip_code.isdigit() else 0
+    found = _conversation(rec).get("result_status")
+    return str(found) if found else ai.result_status(rec.answer_time is not None, sip)
+
+
+def _hangup_by(rec: CallRecord) -> str | None:
+    by = _conversation(rec).get("hangup_by")
+    return HANGUP_BY.get(str(by)) if by and rec.answer_time is not None else None
+
+
+def call_details(rec: CallRecord) -> list[dict[str, Any]]:
+    """`callDetailList`: the transcript, each line with its ms offsets from the answer (the
+    recording's start)."""
+    return [
+        {
+            "callDetailId": i,
+            "text": turn.get("text", ""),
+            "type": turn.get("speaker"),
+            "startOffset": turn.get("start_ms"),
+            "endOffset": turn.get("end_ms"),
+        }
+        for i, turn in enumerate(_conversation(rec).get("turns", []), start=1)
+    ]
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def call_record_push(rec: CallRecord, task: Task, callee: Callee | None) -> dict[str, Any]:
+    """The AI call-record push (`pushCallRecord`, supplement B.12) of one AiVoice call: every
+    field voxcast can fill, the others null; times in epoch seconds."""
+    params = task.params or {}
+    info = callee.info if callee is not None else None
+    conversation = _conversation(rec)
+    line = params.get("jobPhoneNumberId")
+    tags = list(conversation.get("tags", []))
+    return {
+        "callId": rec.voice_id,
+        "appId": rec.app_id,
+        "robotCallJobId": task.id,
+        "dialogFlowId": task.script_id,
+        "tenantPhoneNumberId": None if line is None else int(line),
+        "calledPhoneNumber": rec.callee,
+        "startTime": _epoch(rec.call_time),
+        "endTime": _epoch(rec.hangup_time),
+        "resultStatus": _result_status(rec),
+        "hangupBy": _hangup_by(rec),
+        "customerConcern": [],
+        "analysisBasis": None,
+        "chatDuration": rec.call_duration,
+        "billingTime": rec.charged_duration,
+        "pay": None if rec.cost is None else f"{rec.cost:f}",
+        "chatRound": conversation.get("chat_rounds", 0),
+        "attributes": [],
+        "properties": ai.properties_of(info),
+        "intentLevelDetailName": conversation.get("intent_level"),
+        "callRecordTagIds": [],
+        "callRecordTagNames": tags,
+        "customerTagIds": [],
+        "customerTagNames": tags,
+        "fullAudioUrl": None,
+        "customerAudioUrl": None,
+        "dynamicProperties": {},
+        "callDetailList": call_details(rec),
+        "callCount": callee.attempts if callee is not None else 1,
+        "redialTimes": max(0, (callee.attempts if callee is not None else 1) - 1),
+    }
+
+
 def _record(rec: CallRecord, task: Task, callee: Callee | None, zone_name: str) -> dict[str, Any]:
     params = task.params or {}
     info = callee.info if callee is not None else None
     props = ai.properties_of(info)
-    sip = int(rec.sip_code) if rec.sip_code.isdigit() else 0
+    conversation = _conversation(rec)
     line = params.get("jobPhoneNumberId")
     return {
         "keyId": rec.voice_id,
@@ -50,19 +129,19 @@ def _record(rec: CallRecord, task: Task, callee: Callee | None, zone_name: str) 
         "dialogFlowId": None if task.script_id is None else str(task.script_id),
         "tenantPhoneNumberId": None if line is None else str(line),
         "calledPhoneNumber": rec.callee,
-        "hangupBy": None,
+        "hangupBy": _hangup_by(rec),
         "customerPersonName": ai.name_of(info),
         "analysisBasis": None,
-        "resultStatus": ai.result_status(rec.answer_time is not None, sip),
+        "resultStatus": _result_status(rec),
         "startTime": _fmt(rec.call_time, zone_name),
         "endTime": _fmt(rec.hangup_time, zone_name),
         "chatDuration": str(rec.call_duration),
         "chargedDuration": str(rec.charged_duration),
-        "chatRound": None,
+        "chatRound": str(conversation["chat_rounds"]) if rec.answer_time and conversation else None,
         "attributes": None,
         "customerConcern": None,
         "properties": json.dumps(props, ensure_ascii=False, separators=(",", ":")),
-        "intentLevelDetailName": None,
+        "intentLevelDetailName": conversation.get("intent_level"),
         "fullAudioUrl": None,
         "customerAudioUrl": None,
         "dynamicProperties": None,

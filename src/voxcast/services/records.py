@@ -63,6 +63,9 @@ def _common(rec: CallRecord) -> dict[str, Any]:
     if rec.type == RecordType.SIP_PHONE:  # a click-to-call's phone (recordSip, C.5)
         out["sipGroupName"] = rec.sip_group_name
         out["phoneName"] = rec.phone_name
+    if rec.conversation is not None:  # a robot's call (batch push: scriptId, intent)
+        out["scriptId"] = rec.conversation.get("script_id")
+        out["intent"] = rec.conversation.get("intent_level")
     if rec.amd_result is not None:  # extensions, only on calls that asked for detection
         out["amdResult"] = rec.amd_result
         out["amdCause"] = rec.amd_cause

@@ -17,6 +17,8 @@ from voxcast.storage.models import Push
 VOICE_REPORT = "voice_report"
 SMS_REPORT = "sms_report"
 CC_RECORD = "cc_record"
+#: an AiVoice task's call (pushCallRecord), to the app's status-report URL like VOICE_REPORT
+AI_CALL_RECORD = "ai_call_record"
 AGENT_RINGING = "agent_ringing"
 
 

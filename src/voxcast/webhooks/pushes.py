@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxcast.domain.enums import TaskKind
 from voxcast.ports import ReservedAgent
-from voxcast.services import ccrecords, sms
+from voxcast.services import aivoice_records, ccrecords, sms
 from voxcast.services.records import record_to_push_json
-from voxcast.storage.models import App, CallRecord
+from voxcast.storage.models import App, Callee, CallRecord, Task
 from voxcast.webhooks import outbox
 
 
@@ -28,24 +29,50 @@ async def _urls(session: AsyncSession, column: Any, app_ids: set[str]) -> dict[s
 async def queue_voice_reports(
     session: AsyncSession, records: Sequence[dict[str, Any]], now: datetime, *, due: datetime
 ) -> None:
-    """The call record push (§ voice report) of each new `call_records` row (as inserted)."""
+    """The call record push (§ voice report) of each new `call_records` row (as inserted); an
+    AiVoice task's call gets the AI call-record push (`pushCallRecord`) instead."""
     urls = await _urls(session, App.push_url, {r["app_id"] for r in records})
-    await outbox.enqueue_many(
-        session,
-        (
-            outbox.PushItem(
-                r["account_id"],
-                r["app_id"],
-                outbox.VOICE_REPORT,
-                r["voice_id"],
-                record_to_push_json(CallRecord(**r)),
+    wanted = [r for r in records if urls.get(r["app_id"])]
+    robots = await _aivoice_tasks(session, {r["task_id"] for r in wanted if r.get("conversation")})
+    callees = await _callees(session, [r["callee_id"] for r in wanted if r["task_id"] in robots])
+    items = []
+    for r in wanted:
+        rec = CallRecord(**r)
+        task = robots.get(r["task_id"])
+        if task is None:
+            items.append(
+                outbox.PushItem(
+                    r["account_id"],
+                    r["app_id"],
+                    outbox.VOICE_REPORT,
+                    r["voice_id"],
+                    record_to_push_json(rec),
+                )
             )
-            for r in records
-            if urls.get(r["app_id"])
-        ),
-        now,
-        due=due,
+        else:
+            payload = aivoice_records.call_record_push(rec, task, callees.get(r["callee_id"]))
+            items.append(
+                outbox.PushItem(
+                    r["account_id"], r["app_id"], outbox.AI_CALL_RECORD, r["voice_id"], payload
+                )
+            )
+    await outbox.enqueue_many(session, items, now, due=due)
+
+
+async def _aivoice_tasks(session: AsyncSession, task_ids: set[int]) -> dict[int, Task]:
+    if not task_ids:
+        return {}
+    rows = await session.scalars(
+        select(Task).where(Task.id.in_(task_ids), Task.kind == TaskKind.AIVOICE)
     )
+    return {t.id: t for t in rows}
+
+
+async def _callees(session: AsyncSession, ids: list[int | None]) -> dict[int, Callee]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {c.id: c for c in await session.scalars(select(Callee).where(Callee.id.in_(wanted)))}
 
 
 async def queue_sms_reports(
