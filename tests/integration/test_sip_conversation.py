@@ -20,7 +20,10 @@ from tests.unit.hearing.speech import said, silence, ulaw
 from voxcast.audio import g711
 from voxcast.audio.pcm import read_wav
 from voxcast.config import Settings
+from voxcast.domain.amd import AmdSettings, Verdict
 from voxcast.ports import (
+    OPTED_OUT,
+    AmdDecided,
     Answered,
     BargedIn,
     CalleeSaid,
@@ -28,8 +31,10 @@ from voxcast.ports import (
     CallEvent,
     Conversation,
     DialRequest,
+    Dtmf,
     HangupBy,
     HungUp,
+    OptOut,
     Prompt,
     PromptDone,
 )
@@ -64,6 +69,7 @@ async def converse(
     *,
     pcap: Path | None = None,
     prompts: dict[str, bytes],
+    amd: AmdSettings | None = None,
 ) -> tuple[Script, SipCall]:
     keys = {"talk_pcap": str(pcap)} if pcap is not None else None
     async with sip_rig(settings) as rig:
@@ -80,6 +86,7 @@ async def converse(
                 max_talk_s=40,
                 record=True,
                 conversation=Conversation(end_of_turn_ms=700, barge_in_ms=250),
+                amd=amd,
             )
             call = await carrier.dial(request)
             script = Script(react)
@@ -104,11 +111,11 @@ def speech_pcap(tmp_path: Path, lead_s: float = SPEECH_AT_S, tail_s: float = 2.0
     return write_rtp_pcap(tmp_path / "talk.pcap", ulaw(pcm))
 
 
-def echoed_prompt_frames(call: SipCall) -> int:
+def echoed_prompt_frames(call: SipCall, sample: bytes = PROMPT_LEVEL) -> int:
     """Frames of our prompt that SIPp received (and echoed back into the recording)."""
     assert call.stats.recording is not None
     pcm = read_wav(call.stats.recording).pcm
-    whole = PROMPT_LEVEL * FRAME
+    whole = g711.ulaw_decode(g711.ulaw_encode(sample)) * FRAME
     return sum(pcm[i : i + 2 * FRAME] == whole for i in range(0, len(pcm), 2 * FRAME))
 
 
@@ -189,10 +196,12 @@ async def test_talking_over_an_interruptible_prompt_stops_it_at_once(
     [speaking], [barged] = of(CalleeSpeaking, events), of(BargedIn, events)
     # barge_in_ms of speech (250 ms), counted across the short pauses between words
     assert 0.2 <= seconds(barged, speaking) <= 2.0, seconds(barged, speaking)
+    [answered] = of(Answered, events)
+    assert seconds(speaking, answered) >= SPEECH_AT_S - 0.3  # the callee, not our echo
     sent = script.marks["sent"]
     assert call.stats.rtp_sent == sent  # not one packet of the prompt after the stop
     # cut short, well before its end (the speech started 1 s into a 6 s prompt)
-    assert SPEECH_AT_S / 0.02 <= sent <= 0.75 * prompt_s / 0.02, sent
+    assert 0 < sent <= 0.75 * prompt_s / 0.02, sent
     # and SIPp received just what was sent before the stop
     assert sent - 3 <= echoed_prompt_frames(call) <= sent
 
@@ -282,3 +291,118 @@ async def test_a_conversation_lasts_until_we_hang_up(settings: Settings) -> None
     [done] = of(PromptDone, events)
     assert seconds(end, done) >= 2.4  # nothing ended it after the prompt: our hang-up did
     assert call.stats.rtp_sent == 25 and echoed_prompt_frames(call) >= 22
+
+
+#: a second prompt's sample, another constant (what SIPp got of each is told apart)
+OTHER = b"\x00\xe0"
+
+
+@pytest.mark.timeout(90)
+async def test_a_prompt_said_over_another_replaces_it(settings: Settings) -> None:
+    def react(call: SipCall, event: CallEvent, script: Script) -> None:
+        if isinstance(event, Answered):
+            call.say(Prompt("first", 4.0), interruptible=False)
+            asyncio.get_running_loop().call_later(1.0, say_again, call, script)
+        elif isinstance(event, PromptDone) and "again" in script.marks:
+            script.marks["done"] = script.marks.get("done", 0) + 1
+            if script.marks["done"] == 2:
+                script.tasks.append(asyncio.create_task(hang_up_soon(call, 0.5)))
+
+    def say_again(call: SipCall, script: Script) -> None:
+        script.marks["sent"] = call.rtp_sent
+        script.marks["again"] = time.monotonic()
+        call.say(Prompt("second", 0.6), interruptible=True)
+
+    script, call = await converse(
+        settings,
+        "answer_hold.xml",
+        react,
+        prompts={"first": constant(4.0), "second": constant(0.6, OTHER)},
+    )
+    events = script.events
+    kinds = [type(e) for e in events]
+    # one PromptDone each: the first's at once (replaced), the second's when it played out
+    assert kinds.count(PromptDone) == 2
+    first, second = of(PromptDone, events)
+    assert 0.5 <= seconds(second, first) <= 0.6 + 1.0
+    sent = script.marks["sent"]
+    assert 25 <= sent < 150  # the first was cut short, a non-interruptible prompt included
+    assert call.stats.rtp_sent == sent + 30
+    assert sent - 3 <= echoed_prompt_frames(call) <= sent
+    assert echoed_prompt_frames(call, OTHER) >= 27
+
+
+@pytest.mark.timeout(90)
+async def test_keys_and_the_opt_out_key_work_in_a_conversation(settings: Settings) -> None:
+    def react(call: SipCall, event: CallEvent, script: Script) -> None:
+        if isinstance(event, Answered):
+            call.say(Prompt("long", 6.0), interruptible=False)
+
+    async with sip_rig(settings) as rig:
+        sipp = await Sipp.start("answer_dtmf.xml", timeout_s=40)
+        try:
+            await rig.route_to(sipp)
+            carrier = rig.directory.carrier_for(rig.creds.account_id)
+            assert isinstance(carrier, SipCarrier)
+            carrier.prompts.extra.update(
+                {"long": constant(6.0), "confirmation": constant(0.6, OTHER)}
+            )
+            request = DialRequest(
+                callee="8613000000000",
+                caller_id=None,
+                prompt=Prompt("never-played", 1.0),
+                max_talk_s=40,
+                record=True,
+                conversation=Conversation(),
+                opt_out=OptOut("1", Prompt("confirmation", 0.6)),
+            )
+            call = await carrier.dial(request)
+            events: list[CallEvent] = []
+
+            async def run() -> None:
+                async for event in call.events():
+                    events.append(event)
+                    react(call, event, Script(react))
+
+            await asyncio.wait_for(run(), 40)
+            far = await sipp.wait(10)
+            assert far.ok, far
+        finally:
+            sipp.cleanup()
+    kinds = [type(e) for e in events]
+    # the key (SIPp presses 1 a second after the answer) cuts the prompt short: its
+    # PromptDone, then the confirmation once, then our hang-up
+    assert kinds[-3:] == [Dtmf, PromptDone, HungUp]
+    key, end = of(Dtmf, events)[0], events[-1]
+    assert isinstance(key, Dtmf) and key.digit == "1"
+    assert isinstance(end, HungUp) and (end.by, end.reason) == (HangupBy.US, OPTED_OUT)
+    assert echoed_prompt_frames(call) < 6.0 / 0.02 * 0.6
+    assert 27 <= echoed_prompt_frames(call, OTHER) <= 30
+
+
+@pytest.mark.timeout(90)
+async def test_amd_reports_its_verdict_and_leaves_the_conversation_to_the_robot(
+    settings: Settings, tmp_path: Path
+) -> None:
+    def react(call: SipCall, event: CallEvent, script: Script) -> None:
+        if isinstance(event, CalleeSaid):
+            script.tasks.append(asyncio.create_task(hang_up_soon(call, 1.0)))
+
+    script, call = await converse(
+        settings,
+        "answer_talk.xml",
+        react,
+        pcap=speech_pcap(tmp_path, tail_s=6.0),
+        prompts={"never-played": constant(1.0)},
+        amd=AmdSettings(),
+    )
+    events = script.events
+    kinds = [type(e) for e in events]
+    # a 2.6 s phrase after "hello" time is a long greeting: MACHINE, reported once, and
+    # nothing acts on it (no hang-up, no message left); the call lasts until we hang up
+    [decided] = of(AmdDecided, events)
+    assert isinstance(decided, AmdDecided) and decided.result.verdict is Verdict.MACHINE
+    assert CalleeSaid in kinds
+    end = events[-1]
+    assert isinstance(end, HungUp) and end.reason == "hung up by us"
+    assert PromptDone not in kinds and call.stats.rtp_sent == 0
