@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -194,8 +195,9 @@ async def test_talking_over_an_interruptible_prompt_stops_it_at_once(
     assert kinds.index(CalleeSpeaking) < kinds.index(BargedIn) < kinds.index(PromptDone)
     assert CalleeSaid in kinds  # the callee's words are still heard out as a turn
     [speaking], [barged] = of(CalleeSpeaking, events), of(BargedIn, events)
-    # barge_in_ms of speech (250 ms), counted across the short pauses between words
-    assert 0.2 <= seconds(barged, speaking) <= 2.0, seconds(barged, speaking)
+    # barge_in_ms of speech (250 ms) after its start, counted across the short pauses between
+    # words (a stall that queues the packets brings both events closer: no lower bound but 0)
+    assert 0 < seconds(barged, speaking) <= 2.0, seconds(barged, speaking)
     [answered] = of(Answered, events)
     assert seconds(speaking, answered) >= SPEECH_AT_S - 0.3  # the callee, not our echo
     sent = script.marks["sent"]
@@ -249,12 +251,11 @@ async def test_hush_stops_the_prompt_within_a_frame(settings: Settings) -> None:
             call.say(Prompt("long", 4.0), interruptible=True)
             asyncio.get_running_loop().call_later(1.0, hush, call, script)
         elif isinstance(event, PromptDone):
-            script.marks["done"] = time.monotonic()
             script.tasks.append(asyncio.create_task(hang_up_soon(call, 0.5)))
 
     def hush(call: SipCall, script: Script) -> None:
         call.hush()
-        script.marks["hushed"] = time.monotonic()
+        script.marks["hushed"] = datetime.now(UTC).timestamp()
         script.marks["sent"] = call.rtp_sent
 
     script, call = await converse(
@@ -262,7 +263,10 @@ async def test_hush_stops_the_prompt_within_a_frame(settings: Settings) -> None:
     )
     kinds = [type(e) for e in script.events]
     assert kinds.count(PromptDone) == 1
-    assert script.marks["done"] - script.marks["hushed"] < 0.5  # at once, not at its end
+    [done] = of(PromptDone, script.events)
+    assert isinstance(done, PromptDone)
+    # at once, from inside hush() (the carrier's clock is the system's), not at its end
+    assert 0 <= script.marks["hushed"] - done.at.timestamp() < 0.2
     sent = script.marks["sent"]
     assert call.stats.rtp_sent == sent and 25 <= sent < 4.0 / 0.02 * 0.8
     assert sent - 3 <= echoed_prompt_frames(call) <= sent
@@ -274,7 +278,6 @@ async def test_a_conversation_lasts_until_we_hang_up(settings: Settings) -> None
         if isinstance(event, Answered):
             call.say(Prompt("hello", 0.5), interruptible=True)
         elif isinstance(event, PromptDone):
-            script.marks["done"] = time.monotonic()
             script.tasks.append(asyncio.create_task(hang_up_soon(call, 2.5)))
 
     script, call = await converse(
@@ -324,7 +327,7 @@ async def test_a_prompt_said_over_another_replaces_it(settings: Settings) -> Non
     # one PromptDone each: the first's at once (replaced), the second's when it played out
     assert kinds.count(PromptDone) == 2
     first, second = of(PromptDone, events)
-    assert 0.5 <= seconds(second, first) <= 0.6 + 1.0
+    assert 0.5 <= seconds(second, first) <= 0.6 + 2.0
     sent = script.marks["sent"]
     assert 25 <= sent < 150  # the first was cut short, a non-interruptible prompt included
     assert call.stats.rtp_sent == sent + 30
