@@ -158,3 +158,15 @@ def test_the_listener_gets_the_audio_of_the_accepted_source_and_nothing_else() -
     rx.feed(RtpPacket(PCMU, 5, 800, 5, b"\x04" * 80).pack(), FAR)  # a 10 ms packet as it is
     assert heard == [b"\x01" * FRAME_SAMPLES, b"\x04" * 80]
     assert rx.audio == b""  # hearing is not recording
+
+
+def test_our_own_packets_echoed_back_are_recorded_but_not_heard() -> None:
+    heard: list[bytes] = []
+    rx = Reception(FAR, PCMU, 101, record=True, on_audio=heard.append, own_ssrc=77)
+    rx.feed(RtpPacket(PCMU, 1, 160, 5, b"\x01" * FRAME_SAMPLES).pack(), FAR)
+    rx.feed(RtpPacket(PCMU, 900, 9000, 77, b"\x2a" * FRAME_SAMPLES).pack(), FAR)  # our echo
+    rx.feed(RtpPacket(PCMU, 2, 320, 5, b"\x02" * FRAME_SAMPLES).pack(), FAR)
+    # the callee's voice is heard in order, as if our echo were not there (an RFC 3550 §8.2
+    # loop); the recording keeps what came, the echo included
+    assert heard == [b"\x01" * FRAME_SAMPLES, b"\x02" * FRAME_SAMPLES]
+    assert rx.audio == b"".join(bytes([b]) * FRAME_SAMPLES for b in (1, 0x2A, 2))

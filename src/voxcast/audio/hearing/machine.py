@@ -44,12 +44,24 @@ _spare: list[VoiceDetector] = []
 def listener(settings: AmdSettings, codec: int, *, greeting_end: bool) -> MachineListener:
     """A listener on a spare voice detector (reset) if one is free, else a new one: slow the
     first times, so a call on an event loop makes it in a thread (`MediaStream`)."""
+    return MachineListener(settings, codec, greeting_end=greeting_end, vad=spare_detector())
+
+
+def spare_detector() -> VoiceDetector:
+    """A spare voice detector (reset) if one is free, else a new one (slow: make it in a
+    thread); give it back with `give_back` when its call is over."""
     try:
         vad = _spare.pop()  # atomic: calls in threads may take them at once
         vad.reset()
     except IndexError:
         vad = detector()
-    return MachineListener(settings, codec, greeting_end=greeting_end, vad=vad)
+    return vad
+
+
+def give_back(vad: VoiceDetector) -> None:
+    """A call's voice detector, for the next call."""
+    if len(_spare) < SPARE_DETECTORS:
+        _spare.append(vad)
 
 
 class BeepDetector:
@@ -136,8 +148,8 @@ class MachineListener:
     def close(self) -> None:
         """Done with it: its voice detector goes back to the spares."""
         vad, self.ear.vad = self.ear.vad, _Closed()
-        if not isinstance(vad, _Closed) and len(_spare) < SPARE_DETECTORS:
-            _spare.append(vad)
+        if not isinstance(vad, _Closed):
+            give_back(vad)
 
     def feed_pcm(self, pcm: bytes) -> list[Heard]:
         data = self._pending + pcm if self._pending else pcm

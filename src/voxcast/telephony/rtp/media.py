@@ -19,6 +19,7 @@ from voxcast.telephony.rtp.stream import FRAME_SECONDS, Playout, Reception
 from voxcast.telephony.sip.core.sdes import SrtpKeys
 
 if TYPE_CHECKING:
+    from voxcast.audio.hearing.ear import Ear, HearingEvent
     from voxcast.audio.hearing.machine import Heard, MachineListener
     from voxcast.domain.amd import AmdSettings
 
@@ -89,6 +90,9 @@ class MediaStream(asyncio.DatagramProtocol):
         self.failure: str | None = None
         self.on_lost: Callable[[str], None] | None = None
         self._machine: MachineListener | None = None
+        #: a conversation's hearing of the callee (`hear`), once its voice detector is made
+        self.ear: Ear | None = None
+        self._hearing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -125,6 +129,7 @@ class MediaStream(asyncio.DatagramProtocol):
             self.reception.on_audio = self._on_audio
         else:  # a re-INVITE moved the far end: latch anew
             self.reception.expect(remote)
+        self.reception.own_ssrc = self.playout.ssrc
 
     @property
     def on_audio(self) -> Callable[[bytes], None] | None:
@@ -181,6 +186,58 @@ class MediaStream(asyncio.DatagramProtocol):
             lambda: machine.listener(settings, reception.codec, greeting_end=greeting_end),
         )
         made.add_done_callback(ready)
+
+    def hear(
+        self,
+        make_ear: Callable[[], Ear],
+        on_heard: Callable[[list[HearingEvent], int], None],
+        on_ready: Callable[[Ear], None],
+    ) -> None:
+        """A conversation's hearing of the far end from now on (call it at the answer, after
+        `start`): each audio payload goes through the `Ear` that `make_ear` makes (in a
+        thread: a new voice detector loads a model), whose events and audio clock (ms heard)
+        go to `on_heard` as the packet arrives. The Ear's own `on_barge_in` thus runs inside
+        the arrival of the packet that decides it. `on_ready` gets the Ear once it hears (the
+        audio that came meanwhile is fed to it then). In this process only: not for a
+        worker's stream (`RemoteStream.on_audio`)."""
+        if self.reception is None or self._hearing:
+            return
+        self._hearing = True
+        early: list[bytes] = []
+        self.on_audio = early.append  # audio that comes while the Ear is made
+
+        def feed(payload: bytes) -> None:
+            ear = self.ear
+            if ear is None:
+                return
+            events = ear.feed(payload)
+            if events:
+                on_heard(events, ear.now_ms)
+
+        def ready(made: asyncio.Future[Ear]) -> None:
+            if made.cancelled() or made.exception() is not None:
+                log.warning("the callee cannot be heard: %s", made.exception())
+                self.on_audio = None
+                return
+            ear = made.result()
+            if self._transport is None:  # closed meanwhile
+                _give_back(ear)
+                return
+            self.ear = ear
+            on_ready(ear)
+            self.on_audio = feed
+            for payload in early:
+                feed(payload)
+
+        made = asyncio.get_running_loop().run_in_executor(None, make_ear)
+        made.add_done_callback(ready)
+
+    def _stop_hearing(self) -> None:
+        ear, self.ear = self.ear, None
+        if self._hearing:
+            self.on_audio = None
+        if ear is not None:
+            _give_back(ear)
 
     def _stop_listening(self) -> None:
         listener, self._machine = self._machine, None
@@ -338,6 +395,7 @@ class MediaStream(asyncio.DatagramProtocol):
         self.relay_to = None
         self.stop_playing()
         self._stop_listening()
+        self._stop_hearing()
         if self._transport is not None:
             self._transport.close()  # closes the socket too
             self._transport = None
@@ -358,6 +416,13 @@ def _bound_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _give_back(ear: Ear) -> None:
+    """An Ear done with: its voice detector goes to the next call's."""
+    from voxcast.audio.hearing.machine import give_back
+
+    give_back(ear.vad)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -401,6 +466,11 @@ class MediaEngine:
             self.open_streams += 1
             return stream
         raise OSError(f"no free RTP port on {self.host}: {last}")
+
+    async def open_local_stream(self) -> MediaStream:
+        """A stream in this process, whatever `open_stream` does: a conversation's, whose
+        hearing must stop the prompt within a frame (`MediaStream.hear`)."""
+        return await MediaEngine.open_stream(self)
 
     def _take_port(self) -> int:
         if self.port_range is None:

@@ -46,6 +46,10 @@ class Playout:
         return self._loops_left > 0
 
     @property
+    def ssrc(self) -> int:
+        return self._ssrc
+
+    @property
     def sequence(self) -> int:
         """The sequence number of the next packet."""
         return self._sequence
@@ -175,6 +179,9 @@ class Reception:
     on_audio: Callable[[bytes], None] | None = None
     #: answering-machine detection's ear, given each audio payload too (`MediaStream`)
     on_machine: Callable[[bytes], None] | None = None
+    #: the SSRC we send with: a packet of ours coming back (a far end that echoes, a media
+    #: loop; RFC 3550 §8.2) is not the callee speaking, and `on_audio` is not given it
+    own_ssrc: int | None = None
 
     def __post_init__(self) -> None:
         if self.dtmf_payload is not None:
@@ -208,7 +215,7 @@ class Reception:
         if packet.payload_type == self.codec:
             if self.record and len(self._audio) < self.max_bytes:
                 self._audio += packet.payload
-            if self.on_audio is not None:
+            if self.on_audio is not None and packet.ssrc != self.own_ssrc:
                 self.on_audio(packet.payload)
             if self.on_machine is not None:
                 self.on_machine(packet.payload)

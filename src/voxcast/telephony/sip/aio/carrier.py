@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxcast.audio import g711
 from voxcast.audio.pcm import wav_bytes
@@ -22,8 +23,12 @@ from voxcast.ports import (
     AgentAnswered,
     AmdDecided,
     Answered,
+    BargedIn,
+    CalleeSaid,
+    CalleeSpeaking,
     CallEvent,
     Clock,
+    Conversation,
     DialRequest,
     Dtmf,
     EarlyMedia,
@@ -59,6 +64,9 @@ from voxcast.telephony.sip.core.registration import (
 )
 from voxcast.telephony.sip.core.session import Action, Ended, Event, Role, Session
 from voxcast.telephony.sip.core.useragent import OutboundCall, Output
+
+if TYPE_CHECKING:
+    from voxcast.audio.hearing.ear import Ear, HearingEvent
 
 log = logging.getLogger("voxcast.sip.carrier")
 
@@ -179,8 +187,20 @@ class CallStats:
     srtp_failed: int = 0  # packets dropped because they were not authentic
 
 
+@dataclass(eq=False)
+class _Saying:
+    """A prompt a conversation call was told to say; `over` once its PromptDone is out."""
+
+    prompt: Prompt
+    interruptible: bool
+    playing: bool = False
+    over: bool = False
+
+
 class SipCall:
-    """One call through the trunk; see `ports.Call`."""
+    """One call through the trunk; see `ports.Call`. A conversation call's media stays in
+    this process even with media workers: its hearing stops a barged-in prompt inline, on the
+    packet that decides it, which a worker's stream could only do a round trip later."""
 
     def __init__(self, carrier: SipCarrier, request: DialRequest) -> None:
         self._carrier = carrier
@@ -214,6 +234,9 @@ class SipCall:
         self.opted_out = False
         self._confirmation: asyncio.Future[bytes] | None = None
         self._bridged = False  # an agent took the call: the opt-out key is only reported
+        #: conversation calls: the prompt said last, until its PromptDone
+        self._saying: _Saying | None = None
+        self._ear: Ear | None = None
         self.stats = CallStats()
         self.call_id = secrets.token_hex(12)
 
@@ -243,10 +266,30 @@ class SipCall:
         self._hang_up("hung up by us")
 
     def say(self, prompt: Prompt, *, interruptible: bool) -> None:
-        raise NotImplementedError("conversation calls over SIP")
+        if self.request.conversation is None:
+            raise RuntimeError("say() is for conversation calls")
+        if self._answered_at is None:
+            raise RuntimeError("say() before the callee answered")
+        self.hush()  # the prompt playing, if any, is replaced: its PromptDone first
+        saying = _Saying(prompt, interruptible)
+        self._saying = saying
+        if self._session.over or self.opted_out or self._media is None:
+            self._end_prompt(saying)  # nothing plays any more; still its one PromptDone
+            return
+        self._timers = [timer for timer in self._timers if not timer.done()]
+        self._timers.append(asyncio.ensure_future(self._say(saying)))
 
     def hush(self) -> None:
-        raise NotImplementedError("conversation calls over SIP")
+        if self.request.conversation is None:
+            raise RuntimeError("hush() is for conversation calls")
+        if self._media is not None:
+            self._media.stop_playing()  # the pacer sends nothing more of it from this tick
+        self._end_prompt()
+
+    @property
+    def rtp_sent(self) -> int:
+        """Packets of our audio sent so far (the stats have them once the call is over)."""
+        return self._media.sent if self._media is not None else self.stats.rtp_sent
 
     # -- placing the call -----------------------------------------------------------------
     async def _place(self) -> None:
@@ -258,7 +301,10 @@ class SipCall:
             return
         try:
             endpoint = await carrier.endpoint()
-            self._media = await carrier.media.open_stream()
+            if self.request.conversation is not None:
+                self._media = await carrier.media.open_local_stream()
+            else:
+                self._media = await carrier.media.open_stream()
         except TlsFailed as err:
             self._end_unplaced(503, HangupBy.NETWORK, str(err))
             return
@@ -354,7 +400,10 @@ class SipCall:
                 amd = self.request.amd
                 if amd is not None:
                     self._listen(amd)
-                if amd is None or not self.request.voicemail_drop:
+                conversation = self.request.conversation
+                if conversation is not None:
+                    self._hear(conversation)  # and nothing plays until the dialer says so
+                elif amd is None or not self.request.voicemail_drop:
                     self._timers.append(asyncio.ensure_future(self._play()))
         elif isinstance(out, useragent.MediaChanged):
             self._connect_media(out.media)
@@ -412,9 +461,8 @@ class SipCall:
         """Detection on the callee's audio from the answer (in the media's process)."""
         if self._media is None:
             return
-        self._media.listen_for_machine(
-            settings, greeting_end=self.request.voicemail_drop, on_heard=self._heard
-        )
+        greeting_end = self.request.voicemail_drop and self.request.conversation is None
+        self._media.listen_for_machine(settings, greeting_end=greeting_end, on_heard=self._heard)
         wait = settings.total_analysis_time / 1000 + AMD_GRACE_S
         self._amd_timer = self._after(wait, lambda: self._no_verdict(settings))
 
@@ -437,7 +485,9 @@ class SipCall:
         if self._amd_timer is not None:
             self._amd_timer.cancel()
         self._put(AmdDecided(result, self._carrier.clock.now()))
-        if self.opted_out:  # the confirmation plays, then the call ends: nothing else
+        if self.opted_out or self.request.conversation is not None:
+            # opted out: the confirmation plays, then the call ends, nothing else; a
+            # conversation's robot decides itself what a machine gets
             return
         if not self.request.voicemail_drop:
             if result.verdict is Verdict.MACHINE:
@@ -488,6 +538,93 @@ class SipCall:
         if request.delay_hangup_s > 0:
             await self._carrier.clock.sleep(request.delay_hangup_s)
         self._hang_up("normal clearing")
+
+    # -- conversation calls: saying and hearing -----------------------------------------------
+    async def _say(self, saying: _Saying) -> None:
+        media, codec = self._media, self.stats.codec
+        if media is None or codec is None:
+            self._end_prompt(saying)
+            return
+        try:
+            audio = await self._carrier.prompts.g711(saying.prompt.ref, codec)
+        except Exception as err:  # the robot hears of it as a prompt over (and goes on)
+            log.warning("call %s: cannot say %s: %s", self.call_id, saying.prompt.ref, err)
+            self._end_prompt(saying)
+            return
+        if saying.over or self._session.over:  # replaced or hushed while its audio came
+            return
+        played = media.play(audio, 1)
+        saying.playing = True
+        if self._ear is not None:
+            self._ear.prompt(saying.interruptible)
+        await played
+        self._end_prompt(saying)  # played out (or already ended: stopped, replaced)
+
+    def _end_prompt(self, saying: _Saying | None = None) -> None:
+        """The one PromptDone of `saying` (the prompt said last by default), if not out yet."""
+        saying = saying or self._saying
+        if saying is None or saying.over:
+            return
+        saying.over = True
+        if saying is self._saying:
+            self._saying = None
+            if self._ear is not None:
+                self._ear.prompt_over()
+        self._put(PromptDone(self._carrier.clock.now()))
+
+    def _hear(self, conversation: Conversation) -> None:
+        """The callee's audio from the answer on, through an Ear (turns and barge-in)."""
+        media, codec = self._media, self.stats.codec
+        if media is None or codec is None:
+            return
+        barge_in = self._barge_in
+
+        def make_ear() -> Ear:
+            from voxcast.audio.hearing.ear import Ear  # numpy and the VAD: robots' calls only
+            from voxcast.audio.hearing.machine import spare_detector
+
+            return Ear(
+                codec,
+                vad=spare_detector(),
+                end_silence_ms=conversation.end_of_turn_ms,
+                barge_in_ms=conversation.barge_in_ms,
+                on_barge_in=barge_in,
+            )
+
+        media.hear(make_ear, self._heard_callee, self._ear_ready)
+
+    def _ear_ready(self, ear: Ear) -> None:
+        self._ear = ear
+        saying = self._saying
+        if saying is not None and saying.playing:
+            ear.prompt(saying.interruptible)
+
+    def _barge_in(self) -> None:
+        """Inside the arrival of the packet whose speech decided it: the prompt stops now."""
+        saying = self._saying
+        if self._media is not None:
+            self._media.stop_playing()
+        if saying is None or self._session.over:
+            return
+        self._put(BargedIn(self._carrier.clock.now()))
+        self._end_prompt(saying)
+
+    def _heard_callee(self, events: list[HearingEvent], heard_ms: int) -> None:
+        """The Ear's events of one packet, timed by the audio clock: `heard_ms` of audio
+        heard is now, so an event `x` ms earlier in the audio happened `x` ms ago."""
+        from voxcast.audio.hearing.turns import SpeechStarted, TurnEnded
+
+        now = self._carrier.clock.now()
+
+        def at(ms: int) -> datetime:
+            return now - timedelta(milliseconds=max(0, heard_ms - ms))
+
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._put(CalleeSpeaking(at(event.at_ms)))
+            elif isinstance(event, TurnEnded):
+                self._put(CalleeSaid(event.pcm, at(event.started_ms), now))
+            # BargedIn went out from `_barge_in` already; the Ear has no AMD here
 
     def _after(self, seconds: float, action: Callable[[], None]) -> asyncio.Future[None]:
         async def later() -> None:
@@ -550,6 +687,7 @@ class SipCall:
         self.opted_out = True
         if self._media is not None:
             self._media.stop_playing()
+        self._end_prompt()  # a conversation's prompt, cut short by the key
         if self._transfer_task is not None:
             self._callee_gone.set()  # the search stops: the callee no longer waits
         self._timers.append(asyncio.ensure_future(self._confirm()))
@@ -682,6 +820,10 @@ class SipCall:
         """The port's HungUp: once, as the session reports its end."""
         if self._media is not None:
             self._media.stop_playing()
+        saying, self._saying = self._saying, None
+        if saying is not None and not saying.over:  # a prompt said gets its PromptDone
+            saying.over = True
+            self._queue.put_nowait(PromptDone(at or self._carrier.clock.now()))
         self._queue.put_nowait(HungUp(at or self._carrier.clock.now(), by, code, reason))
 
     async def _cleanup(self) -> None:
