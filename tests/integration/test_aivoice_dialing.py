@@ -140,7 +140,9 @@ async def test_a_started_task_calls_every_customer_and_records_each_call(
                 # the robot talked with the one who answered (at this speed its recognizer's
                 # real time is long on the call's clock: what it made of it, test_robot_calls)
                 talked = ("hangupBy", "chatRound")
-                assert all(rec[f] is not None for f in talked) is answered, {f: rec[f] for f in talked}
+                assert all(rec[f] is not None for f in talked) is answered, {
+                    f: rec[f] for f in talked
+                }
                 assert all(rec[f] is None for f in talked) is not answered, rec
             # a window that ends before the calls holds none of them
             query["params"]["endTime"] = "2026-03-02 09:59:59"
