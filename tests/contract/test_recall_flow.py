@@ -241,6 +241,18 @@ async def test_update_of_an_ai_flow_takes_script_nodes(tenant: Tenant, rt: Runti
     assert bad.code == "-60" and "nodeList[0].scriptId" in bad.reason
 
 
+async def test_an_ai_flows_recall_intent_is_kept_and_shown(tenant: Tenant, rt: Runtime) -> None:
+    await add_script(rt, tenant, 7)
+    flow = {"recallType": 0, "recallInterval": 5, "recallNum": 1, "recallIntent": ["D", "E"]}
+    task_id = await new_ai_task(tenant, recallFlow=flow)
+    [listed] = (await tenant.client.query_recall_flows(taskName=str(task_id))).data["records"]
+    detail = (await tenant.client.recall_flow_detail(listed["keyId"])).data
+    assert detail["recallIntent"] == ["D", "E"]
+    changed = {**flow_update(listed["keyId"], {"scriptId": 7}), "recallIntent": ["A"]}
+    assert (await tenant.client.update_recall_flow(**changed)).code == "0"
+    assert (await tenant.client.recall_flow_detail(listed["keyId"])).data["recallIntent"] == ["A"]
+
+
 @pytest.mark.parametrize(
     ("status", "name"),
     [

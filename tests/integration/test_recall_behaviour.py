@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from tests.integration.dialing import insert_task
 from voxcast.clock import FixedClock
@@ -18,7 +18,7 @@ from voxcast.dialer import scheduler
 from voxcast.domain.enums import CalleeState, RecallStatus, RecallType, TaskStatus
 from voxcast.runtime import Runtime
 from voxcast.services import accounts, rates, recall
-from voxcast.storage.models import Callee, RecallFlow, RecallNode, Task
+from voxcast.storage.models import Callee, CallRecord, RecallFlow, RecallNode, Task
 
 ANSWERS = "8613000000000"
 BUSY = "8613000000005"
@@ -40,6 +40,7 @@ async def flow_after(
     recall_num: int,
     outcomes: dict[str, bool],
     nodes: list[dict[str, Any]] | None = None,
+    intents: list[str] | None = None,
 ) -> Flow:
     """A calling task whose callees were called with `outcomes` (number: answered) and its
     pending recall flow; rates 0.02 for 86 (frozen on the callees, as intake does)."""
@@ -65,6 +66,7 @@ async def flow_after(
                 "recallInterval": INTERVAL,
                 "recallNum": recall_num,
                 "nodeList": nodes or [],
+                "recallIntent": intents,
             },
             now,
         )
@@ -288,3 +290,55 @@ async def test_a_nodes_overrides_apply_to_its_own_round_only(
     assert child2.text == PARENT_TEXT
     assert "smsContent" not in child2.params and "hangUpSms" not in child2.params
     assert await callees_of(rt, child2.id) == [(BUSY, Decimal("0.02"))]
+
+
+async def ended_on(rt: Runtime, task_id: int, levels: dict[str, str | None]) -> None:
+    """Each number's call was a robot's conversation that ended on this intent level."""
+    async with rt.sessions.begin() as session:
+        callees = dict(
+            (
+                await session.execute(
+                    select(Callee.callee, Callee.id).where(Callee.task_id == task_id)
+                )
+            )
+            .tuples()
+            .all()
+        )
+        task = await session.get(Task, task_id)
+        assert task is not None
+        for i, (number, level) in enumerate(levels.items()):
+            await session.execute(
+                insert(CallRecord).values(
+                    voice_id=f"26030209000000{task_id:03d}{i}",
+                    account_id=task.account_id,
+                    app_id=task.app_id,
+                    task_id=task_id,
+                    callee_id=callees[number],
+                    callee=number,
+                    type=1,
+                    submit_time=rt.clock.now(),
+                    call_time=rt.clock.now(),
+                    conversation={"intent_level": level, "turns": []},
+                )
+            )
+
+
+async def test_an_ai_flows_recall_intent_calls_back_only_those_ending_on_it(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    t0 = clock.now()
+    later, busy, wrong = "8613000000010", "8613000000020", "8613000000030"
+    flow = await flow_after(
+        rt,
+        RecallType.FAILED,  # recallIntent decides, answered or not
+        1,
+        {later: True, busy: True, wrong: True},
+        intents=["D", "E"],
+    )
+    await ended_on(rt, flow.parent_id, {later: "D", busy: "A", wrong: "F"})
+    await advance(rt)
+    clock.set(at(t0, INTERVAL))
+    await advance(rt)
+    (node,) = await nodes_of(rt, flow.flow_id)
+    assert [n for n, _r in await callees_of(rt, node.task_id)] == [later]
+    assert (await flow_row(rt, flow.flow_id)).recall_intents == ["D", "E"]

@@ -114,7 +114,10 @@ async def _run_node(
         return
     # a recall round calls the same callees again at the rate frozen when they were submitted
     rows = await store.recall_numbers(
-        session, source_task_id, failed_only=flow.recall_type == RecallType.FAILED
+        session,
+        source_task_id,
+        failed_only=flow.recall_type == RecallType.FAILED,
+        intents=flow.recall_intents,
     )
     rows, dnc_skipped = await store.screen_numbers(session, source.account_id, source.app_id, rows)
     if not rows:

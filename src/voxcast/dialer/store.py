@@ -731,14 +731,35 @@ async def node_task(session: Session, flow_id: int, seq: int) -> int | None:
 
 
 async def recall_numbers(
-    session: Session, task_id: int, *, failed_only: bool
+    session: Session, task_id: int, *, failed_only: bool, intents: list[str] | None = None
 ) -> list[tuple[str, dict[str, Any] | None, Decimal | None]]:
-    """A task's callees to call again (number, variables, frozen rate), in list order."""
-    numbers = select(Callee.callee, Callee.info, Callee.rate).where(Callee.task_id == task_id)
-    if failed_only:
+    """A task's callees to call again (number, variables, frozen rate), in list order. With
+    `intents` (an AI flow's recallIntent): those whose last call's conversation ended on one of
+    these intent levels, answered or not by recallType."""
+    numbers = select(Callee.id, Callee.callee, Callee.info, Callee.rate).where(
+        Callee.task_id == task_id
+    )
+    if failed_only and not intents:
         numbers = numbers.where(or_(Callee.success.is_(None), Callee.success.is_(False)))
     rows = (await session.execute(numbers.order_by(Callee.seq))).all()
-    return [(callee, info, rate) for callee, info, rate in rows]
+    if intents:
+        ended_on = await _final_intents(session, task_id)
+        rows = [r for r in rows if ended_on.get(r.id) in intents]
+    return [(callee, info, rate) for _id, callee, info, rate in rows]
+
+
+async def _final_intents(session: Session, task_id: int) -> dict[int, str | None]:
+    """Each callee's intent level at the end of its last call (robot calls only)."""
+    found: dict[int, str | None] = {}
+    records = await session.execute(
+        select(CallRecord.callee_id, CallRecord.conversation)
+        .where(CallRecord.task_id == task_id, CallRecord.conversation.is_not(None))
+        .order_by(CallRecord.call_time)
+    )
+    for callee_id, conversation in records.all():
+        if callee_id is not None:
+            found[callee_id] = (conversation or {}).get("intent_level")
+    return found
 
 
 async def add_round_task(

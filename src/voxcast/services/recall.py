@@ -122,6 +122,11 @@ def _nodes(flow_id: int, spec: Mapping[str, Any]) -> list[RecallNode]:
     ]
 
 
+def _intents(spec: Mapping[str, Any]) -> list[str] | None:
+    given = spec.get("recallIntent")
+    return [str(i) for i in given] if given else None
+
+
 async def create_flow(
     session: AsyncSession, account_id: int, task_id: int, spec: Mapping[str, Any], now: datetime
 ) -> int:
@@ -136,6 +141,7 @@ async def create_flow(
         finish_num=0,
         status=RecallStatus.PENDING,
         created_at=now,
+        recall_intents=_intents(spec),
     )
     session.add(flow)
     await session.flush()
@@ -262,6 +268,7 @@ async def detail(session: AsyncSession, account: Account, flow_id: int) -> dict[
         "recallInterval": flow.recall_interval,
         "recallNum": flow.recall_num,
         "recallType": flow.recall_type,
+        "recallIntent": flow.recall_intents,
         "status": flow.status,
         "finishNum": flow.finish_num,
         "nodeList": node_list,
@@ -304,6 +311,7 @@ async def update_flow(
     flow.recall_type = int(spec["recallType"])
     flow.recall_interval = int(spec["recallInterval"])
     flow.recall_num = int(spec["recallNum"])
+    flow.recall_intents = _intents(spec)
     await session.execute(delete(RecallNode).where(RecallNode.flow_id == flow.id))
     session.add_all(_nodes(flow.id, {**spec, "nodeList": prepared}))
     await session.flush()

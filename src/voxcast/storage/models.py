@@ -365,6 +365,9 @@ class RecallFlow(Base):
     finish_num: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[int] = mapped_column(SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: AI recall flows' recallIntent: a round calls again only the callees whose last call
+    #: ended on one of these intent levels (None: by recallType alone)
+    recall_intents: Mapped[list[str] | None] = mapped_column(JSONText, nullable=True)
 
 
 class RecallNode(Base):
