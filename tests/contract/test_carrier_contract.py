@@ -11,6 +11,7 @@ sandbox's are planned ahead, so this is what shows it really waits for them).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import struct
@@ -36,6 +37,7 @@ from voxcast.ports import (
     Answered,
     Call,
     CallEvent,
+    Conversation,
     DialRequest,
     Dtmf,
     HangupBy,
@@ -470,3 +472,70 @@ def _goertzel(frame: tuple[int, ...], hz: float) -> float:
 @pytest.fixture
 def h(harness: Harness) -> Harness:
     return harness
+
+
+# -- conversation calls (the robot's): nothing plays unless said ------------------------------
+
+
+async def converse(
+    h: Harness, plan: Callable[[Call, Prompt], Awaitable[None]]
+) -> list[tuple[CallEvent, datetime]]:
+    """A conversation call to the answering far end: `plan(call, prompt)` runs once it
+    answered (the prompt: the request's, 4 test seconds), while the events are collected."""
+    req = request_for(h, conversation=Conversation())
+    call = await h.dial("answers", req)
+    seen: list[tuple[CallEvent, datetime]] = []
+    acting: list[asyncio.Task[None]] = []
+    async for event in call.events():
+        seen.append((event, h.now()))
+        if isinstance(event, Answered):
+            acting.append(asyncio.create_task(plan(call, req.prompt)))
+    for task in acting:
+        await task
+    return seen
+
+
+async def pause(h: Harness, seconds: float) -> None:
+    """Test seconds, in real time (the sandbox runs on a faster clock)."""
+    await asyncio.sleep(seconds * h.scale / (SPEED if h.name == "sandbox" else 1.0))
+
+
+async def test_a_conversation_call_plays_only_what_it_is_told_then_stays(h: Harness) -> None:
+    async def plan(call: Call, prompt: Prompt) -> None:
+        call.say(prompt, interruptible=False)
+        await pause(h, 7.0)
+        await call.hangup()
+
+    seen = await converse(h, plan)
+    events = [e for e, _ in seen]
+    end = assert_well_formed(events)
+    assert (end.by, end.sip_code) == (HangupBy.US, 200)
+    answered = next(e for e in events if isinstance(e, Answered))
+    [done] = [e for e in events if isinstance(e, PromptDone)]
+    assert 4.0 * h.scale <= seconds_between(answered, done) <= 4.0 * h.scale + h.slack + h.lag
+    # it did not hang up after its prompt: we did, three seconds later
+    assert seconds_between(done, end) >= 2.5 * h.scale
+
+
+async def test_hush_stops_a_prompt_and_a_new_one_replaces_it(h: Harness) -> None:
+    async def plan(call: Call, prompt: Prompt) -> None:
+        call.say(prompt, interruptible=False)
+        await pause(h, 1.0)
+        call.hush()
+        await pause(h, 0.5)
+        call.say(prompt, interruptible=False)
+        await pause(h, 1.0)
+        call.say(prompt, interruptible=False)  # replaces the second one
+        await pause(h, 5.0)
+        await call.hangup()
+
+    seen = await converse(h, plan)
+    events = [e for e, _ in seen]
+    assert_well_formed(events)
+    answered = next(e for e in events if isinstance(e, Answered))
+    ends = [seconds_between(answered, e) for e in events if isinstance(e, PromptDone)]
+    # one end per prompt said: hushed at 1 s, replaced at 2.5 s, played out at 6.5 s
+    assert len(ends) == 3, ends
+    margin = h.slack + h.lag + 0.5 * h.scale
+    for got, want in zip(ends, (1.0, 2.5, 6.5), strict=True):
+        assert abs(got - want * h.scale) <= margin, ends
