@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from voxcast.runtime import Runtime
-from voxcast.services import accounts, console_users, rates
+from voxcast.services import accounts, console_users, rates, scripts
 from voxcast.services.accounts import Credentials
 from voxcast.storage.console import ConsoleUser
 from voxcast.storage.models import App
@@ -23,7 +23,8 @@ DEMO_CONSOLE_PASSWORD = "voxdemo-console"  # noqa: S105 - a documented demo cred
 
 
 async def ensure_demo_account(rt: Runtime) -> Credentials:
-    """Create the demo account unless it exists; return its credentials."""
+    """Create the demo account unless it exists; return its credentials. It has the example
+    script (dialogFlowList lists it) unless it has scripts of its own."""
     async with rt.sessions.begin() as session:
         found = await accounts.find_by_api_key(session, DEMO_API_KEY)
         if found is not None:
@@ -31,6 +32,10 @@ async def ensure_demo_account(rt: Runtime) -> Credentials:
             app_id = await session.scalar(
                 select(App.app_id).where(App.account_id == account.id).order_by(App.created_at)
             )
+            if not await scripts.list_scripts(session, account.id):
+                await scripts.add_script(
+                    session, account.id, scripts.example_document(), rt.clock.now()
+                )
             return Credentials(
                 account.id, key.api_key, rt.secrets.open(key.secret_enc), app_id or ""
             )
@@ -46,6 +51,9 @@ async def ensure_demo_account(rt: Runtime) -> Credentials:
         )
         # every destination priced, so the sandbox numbers of the quick start just work
         await rates.set_rate(session, creds.account_id, "", DEMO_RATE, "demo catch-all")
+        await scripts.add_script(
+            session, creds.account_id, scripts.example_document(), rt.clock.now()
+        )
         return creds
 
 
