@@ -12,6 +12,7 @@ import pytest
 from voxcast.audio.hearing.asr import RecognizerPool, recognizer_from_env
 from voxcast.clock import ScaledClock
 from voxcast.dialer.conversation import Hearing, RobotCall, summary
+from voxcast.domain.amd import AmdSettings
 from voxcast.domain import scripts as sc
 from voxcast.ports import CallEvent, Conversation, DialRequest, HungUp, Prompt
 from voxcast.robot import dialogue as dl
@@ -31,7 +32,7 @@ def pool() -> RecognizerPool:
 
 
 async def converse(
-    number: str, pool: RecognizerPool, speed: float = 4.0
+    number: str, pool: RecognizerPool, speed: float = 4.0, amd: AmdSettings | None = None
 ) -> tuple[dl.DialogueRecord, list[CallEvent], list[str]]:
     clock = ScaledClock(speed)
     script = sc.parse(example_document())
@@ -60,6 +61,7 @@ async def converse(
         prompt=Prompt("silence:", 0.0),
         max_talk_s=120,
         conversation=Conversation(),
+        amd=amd,
     )
     call = await carrier.dial(request)
     events = [e async for e in robot.run(call)]
@@ -132,3 +134,13 @@ async def test_many_conversations_at_once_share_the_recognizer(pool: RecognizerP
     results = await asyncio.gather(*(converse(n, pool) for n in numbers))
     for record, _, _ in results:
         assert [intent for _, intent in persons(record)] == ["yes", "pay_date"]
+
+
+async def test_an_answering_machine_gets_the_voicemail_branch(pool: RecognizerPool) -> None:
+    # with detection on, a second-to-last digit 9 is a machine: its greeting is judged by the
+    # real detector while the robot's first prompt plays
+    record, events, _ = await converse("8613000000090", pool, amd=AmdSettings())
+    assert any(type(e).__name__ == "AmdDecided" for e in events)
+    assert record.voicemail and record.tags == ["voicemail"] and record.intent_level == "E"
+    assert persons(record) == []
+    assert record.sms and record.sms[0].startswith("Hello Jack, a payment of 42 dollars")
