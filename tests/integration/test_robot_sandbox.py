@@ -12,8 +12,8 @@ import pytest
 from voxcast.audio.hearing.asr import RecognizerPool, recognizer_from_env
 from voxcast.clock import ScaledClock
 from voxcast.dialer.conversation import Hearing, RobotCall, summary
-from voxcast.domain.amd import AmdSettings
 from voxcast.domain import scripts as sc
+from voxcast.domain.amd import AmdSettings
 from voxcast.ports import CallEvent, Conversation, DialRequest, HungUp, Prompt
 from voxcast.robot import dialogue as dl
 from voxcast.services.scripts import example_document
