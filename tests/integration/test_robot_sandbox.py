@@ -32,7 +32,11 @@ def pool() -> RecognizerPool:
 
 
 async def converse(
-    number: str, pool: RecognizerPool, speed: float = 4.0, amd: AmdSettings | None = None
+    number: str,
+    pool: RecognizerPool,
+    speed: float = 4.0,
+    amd: AmdSettings | None = None,
+    render_s: float = 0.0,
 ) -> tuple[dl.DialogueRecord, list[CallEvent], list[str]]:
     clock = ScaledClock(speed)
     script = sc.parse(example_document())
@@ -40,6 +44,7 @@ async def converse(
     listed: list[str] = []
 
     async def render(text: str) -> Prompt:
+        await clock.sleep(render_s)  # a TTS engine's time, on the call's clock
         said.append(text)
         return Prompt(f"text:{len(said)}", len(text) * SECONDS_PER_CHAR)
 
@@ -82,6 +87,22 @@ async def test_a_callee_who_agrees_confirms_then_promises_a_date(pool: Recognize
     assert record.hangup_by is not None and record.hangup_by.value == "us"
     assert record.chat_rounds == 2
     assert summary(record)["turns"][0]["speaker"] == "ROBOT"
+
+
+async def test_a_robot_line_starts_when_it_is_said_not_when_it_was_asked_for(
+    pool: RecognizerPool,
+) -> None:
+    record, _, _ = await converse("8613000000010", pool, render_s=1.5)
+    turns = record.turns
+    assert [t.speaker for t in turns][:3] == [dl.Speaker.ROBOT, dl.Speaker.PERSON, dl.Speaker.ROBOT]
+    for line in (t for t in turns if t.speaker is dl.Speaker.ROBOT):
+        assert line.end_ms is not None
+        # each line plays its length after its rendering, and its turn is just that
+        said_s = len(line.text) * SECONDS_PER_CHAR
+        assert said_s - 0.1 <= (line.end_ms - line.start_ms) / 1000 <= said_s + 0.5, line
+    # the first line began once rendered, the reply once rendered after the callee's words
+    assert turns[0].start_ms >= 1500
+    assert turns[1].end_ms is not None and turns[2].start_ms >= turns[1].end_ms + 1500
 
 
 async def test_a_callee_who_declines_is_a_wrong_number(pool: RecognizerPool) -> None:

@@ -186,6 +186,7 @@ class RobotCall:
             if not self._ended:
                 self._said.said += 1
                 call.say(prompt, interruptible=command.interruptible)
+                self.dialogue.saying(self._ms())
         elif isinstance(command, dl.StopPlayback):
             call.hush()
         elif isinstance(command, dl.Listen):

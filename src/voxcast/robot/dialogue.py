@@ -507,6 +507,13 @@ class Dialogue:
         self._REACTIONS[reaction](self, event)
         return self._out
 
+    def saying(self, at_ms: int) -> None:
+        """The robot's current line began to play at `at_ms`: its turn starts then, not when
+        the dialogue asked for it (rendering it and hearing the callee's words out come first)."""
+        turn = self._robot_turn
+        if turn is not None:
+            turn.start_ms = max(turn.start_ms, self._offset(at_ms))
+
     # -- reactions -------------------------------------------------------------------------------
 
     def _ignore(self, event: Event) -> None:
