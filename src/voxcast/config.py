@@ -97,6 +97,18 @@ class Settings:
     preview_file_days: float = field(
         default_factory=lambda: _env_float("VOXCAST_PREVIEW_FILE_DAYS", 7.0)
     )
+    #: where browsers reach this server: the base of recording links (`fullAudioUrl`...)
+    public_url: str = field(
+        default_factory=lambda: os.environ.get("VOXCAST_PUBLIC_URL", "http://127.0.0.1:8000")
+    )
+    #: days a recording link given out (in a push, a record query) stays valid
+    recording_link_days: float = field(
+        default_factory=lambda: _env_float("VOXCAST_RECORDING_LINK_DAYS", 7.0)
+    )
+    #: days a call's recording files are kept under `<data dir>/recordings`
+    recording_days: float = field(
+        default_factory=lambda: _env_float("VOXCAST_RECORDING_DAYS", 90.0)
+    )
     #: the address SIP and RTP sockets bind to; empty: our address on the route to the trunk
     sip_bind_host: str = field(default_factory=lambda: os.environ.get("VOXCAST_SIP_BIND_HOST", ""))
     #: the address put in Via, Contact and SDP when it differs from the bound one (static NAT)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from voxcast.domain.amd import AmdResult, AmdSettings
@@ -119,6 +120,7 @@ class DialRequest:
     delay_play_s: float = 0
     delay_hangup_s: float = 0
     collect_dtmf: bool = True
+    #: record the call: a `Recorded` event names its files before `HungUp`
     record: bool = False
     transfer: Transfer | None = None
     #: click-to-call: the caller's phone, rung first and answered (`Carrier.ring_phone`);
@@ -231,6 +233,17 @@ class AgentAnswered:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """A call asked to record (`DialRequest.record`): its WAV files, right before `HungUp`.
+    `full` has both sides (stereo: left what we sent, right what we heard), `customer` only
+    the callee's; either is None when the carrier could not make it."""
+
+    full: Path | None
+    customer: Path | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HungUp:
     """The last event of every call, emitted exactly once, also on errors and time-outs."""
 
@@ -254,6 +267,7 @@ CallEvent = (
     | AgentRinging
     | AgentNoAnswer
     | AgentAnswered
+    | Recorded
     | HungUp
 )
 

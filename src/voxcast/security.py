@@ -7,6 +7,8 @@ attacker needs the dump and the key (VOXCAST_SECRET_KEY or `<data dir>/secret.ke
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -18,6 +20,12 @@ class SecretBox:
 
     def __init__(self, key: str | bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key.encode() if isinstance(key, str) else key
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (e.g. signing links), from the server key: one
+        secret to keep, and a leaked derived key reveals neither it nor the others."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()

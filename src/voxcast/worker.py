@@ -14,6 +14,7 @@ from voxcast.dialer.engine import Dialer, new_worker_id
 from voxcast.messaging.sender import SmsSender, choose_transport
 from voxcast.ports import Carrier
 from voxcast.runtime import Runtime
+from voxcast.services import recordings
 from voxcast.services.health import NodeReadiness
 from voxcast.storage.db import unavailable
 from voxcast.telephony.callcenter.agent_registrar import AgentRegistrar, parse_hostport
@@ -24,6 +25,26 @@ from voxcast.webhooks.sender import PushSender
 log = logging.getLogger("voxcast.worker")
 #: how often a draining node looks whether its last call ended
 DRAIN_POLL_S = 0.2
+#: how often recordings past their retention are looked for (docs/recordings.md)
+RECORDING_SWEEP_S = 3600.0
+
+
+async def sweep_recordings(
+    rt: Runtime, stop: asyncio.Event, every_s: float = RECORDING_SWEEP_S
+) -> None:
+    """Delete recordings kept longer than `recording_days`, now and then every `every_s`
+    (wall seconds: retention is real time, whatever the sandbox clock's speed)."""
+    while not stop.is_set():
+        try:
+            gone = await asyncio.to_thread(
+                recordings.sweep, rt.settings.data_dir, rt.settings.recording_days
+            )
+            if gone:
+                log.info("deleted %d recordings past %g days", gone, rt.settings.recording_days)
+        except OSError as exc:  # a disk error must not end the worker; the next round retries
+            log.warning("sweeping recordings failed: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
 class Background:
@@ -35,7 +56,8 @@ class Background:
         self.rt = rt
         self.stop = asyncio.Event()
         self.worker_id = new_worker_id()
-        self.carriers = CarrierDirectory(rt, carrier or SandboxCarrier(rt.clock))
+        sandbox = carrier or SandboxCarrier(rt.clock, rt.settings.data_dir)
+        self.carriers = CarrierDirectory(rt, sandbox)
         self.pool = RenderPool(PromptCache.under(rt.settings.data_dir), workers=render_workers)
         self.dialer = Dialer(
             rt, self.carriers.carrier_for, pool=self.pool, worker_id=self.worker_id
@@ -69,6 +91,7 @@ class Background:
             asyncio.create_task(self.sender.run(self.stop), name="push-sender"),
             asyncio.create_task(self.sms.run(self.stop), name="sms-sender"),
             asyncio.create_task(self.readiness.watch(self.stop), name="readiness"),
+            asyncio.create_task(sweep_recordings(self.rt, self.stop), name="recordings"),
         ]
         log.info("worker %s started (dialer, push sender, SMS sender)", self.worker_id)
 

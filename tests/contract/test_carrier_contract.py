@@ -45,6 +45,7 @@ from voxcast.ports import (
     OptOut,
     Prompt,
     PromptDone,
+    Recorded,
     ReservedAgent,
     Ringing,
     Transfer,
@@ -417,6 +418,10 @@ async def test_the_opt_out_key_plays_the_confirmation_once_then_hangs_up(h: Harn
     assert confirmation <= seconds_between(key, end) <= confirmation + 0.1 + h.slack
     if isinstance(call, SipCall):  # what the far end heard (SIPp echoed it back)
         assert call.stats.recording is not None
+        # reported on the port before the end: the callee's side only, no stereo file
+        [recorded] = [e for e in events if isinstance(e, Recorded)]
+        assert (recorded.full, recorded.customer) == (None, call.stats.recording)
+        assert events[-2] is recorded
         heard = pitches(call.stats.recording.read_bytes()[44:])
         switch = heard.index("confirmation")
         # the prompt up to the key (one second, the digit's own length), then only the

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
-from voxcast.api import ops
+from voxcast.api import ops, recordings
 from voxcast.api.aivoice_routing import AiVoicePaths, is_aivoice_path, unroutable
 from voxcast.api.envelope import Family, body
 from voxcast.api.routers import (
@@ -124,6 +124,7 @@ def create_app(
         app.include_router(router, include_in_schema=False)
 
     app.include_router(ops.router(runtime, carriers))
+    app.include_router(recordings.router(runtime))
 
     # Requests that never reach a vendor route (unknown path, wrong method) still get an
     # envelope with HTTP 200, as every vendor answer: the vendor's Java SDK and Spring's

@@ -365,6 +365,7 @@ class Dialer:
                     else None
                 ),
                 conversation=Conversation() if robot else None,
+                record=ctx.settings.record,
             )
             events: AsyncIterator[CallEvent]
             limits_of_call: CallLimits | None = None

@@ -44,7 +44,7 @@ from voxcast.domain.enums import CalleeState, TaskKind
 from voxcast.domain.ids import sms_msg_id
 from voxcast.domain.sms import plan_sms
 from voxcast.runtime import Runtime
-from voxcast.services import ccrecords, sipcalls
+from voxcast.services import ccrecords, recordings, sipcalls
 from voxcast.services import rates as rate_service
 from voxcast.storage.db import Outage
 
@@ -379,7 +379,9 @@ class Recorder:
         for account_id, amount in debits.items():
             if amount > 0:
                 await store.debit(session, account_id, amount)
-        await store.queue_voice_reports(session, records, now, due=self.rt.wall.now())
+        wall = self.rt.wall.now()
+        links = recordings.links(self.rt.settings, self.rt.secrets, wall)
+        await store.queue_voice_reports(session, records, now, due=wall, links=links)
         await store.add_sms(session, sms_rows)
         self.written += len(records)
 
@@ -463,6 +465,8 @@ class Recorder:
             "amd_result": facts.amd_result,
             "amd_cause": facts.amd_cause,
             "conversation": facts.conversation,
+            "recording_full": facts.recording_full,
+            "recording_customer": facts.recording_customer,
             # every row has every column: one executemany for the batch
             **sipcalls.record_names(
                 f.ctx.settings.phone if f.ctx.kind == TaskKind.SIP_CALL else None

@@ -25,7 +25,7 @@ from voxcast.domain.enums import CalleeState, RecallStatus, TaskStatus
 from voxcast.domain.task_states import TaskEvent
 from voxcast.ports import ReservedAgent
 from voxcast.services import rates as rate_service
-from voxcast.services import speech
+from voxcast.services import recordings, speech
 from voxcast.services.agents import AgentStatus
 from voxcast.storage import task_status
 from voxcast.storage.models import (
@@ -382,10 +382,16 @@ async def add_cc_records(
 
 
 async def queue_voice_reports(
-    session: Session, records: list[dict[str, Any]], now: datetime, *, due: datetime
+    session: Session,
+    records: list[dict[str, Any]],
+    now: datetime,
+    *,
+    due: datetime,
+    links: recordings.Links | None = None,
 ) -> None:
-    """Queue the push of each call record just added (derived by `voxcast.webhooks.pushes`)."""
-    await pushes.queue_voice_reports(session, records, now, due=due)
+    """Queue the push of each call record just added (derived by `voxcast.webhooks.pushes`),
+    recorded calls with `links` to their recordings."""
+    await pushes.queue_voice_reports(session, records, now, due=due, links=links)
 
 
 async def debit(session: Session, account_id: int, amount: Decimal) -> None:

@@ -17,6 +17,7 @@ from voxcast.ports import (
     EarlyMedia,
     HangupBy,
     HungUp,
+    Recorded,
     ReservedAgent,
     Ringing,
     TransferStarted,
@@ -64,6 +65,9 @@ class CallFacts:
     amd_cause: str | None = None
     #: a robot's call: the conversation (transcript, rounds, intent level, tags), as JSON
     conversation: dict[str, Any] | None = None
+    #: the recording's files (names under `<data dir>/recordings`), when the call was recorded
+    recording_full: str | None = None
+    recording_customer: str | None = None
 
     def apply(self, event: CallEvent) -> None:
         if isinstance(event, AmdDecided):
@@ -84,6 +88,9 @@ class CallFacts:
             self.keys.append(event.digit)
             if self.first_key is None:
                 self.first_key = event.digit
+        elif isinstance(event, Recorded):
+            self.recording_full = event.full.name if event.full is not None else None
+            self.recording_customer = event.customer.name if event.customer else None
         elif isinstance(event, HungUp):
             self.hangup_time = event.at
             self.sip_code = event.sip_code

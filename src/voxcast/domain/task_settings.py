@@ -169,6 +169,8 @@ class TaskSettings:
     #: answering-machine detection (amd, an extension) and what a machine gets (amdAction)
     amd: bool = False
     amd_action: AmdAction = AmdAction.HANG_UP
+    #: record each answered call (an AI task's enableRecording)
+    record: bool = False
 
     def without_redials(self) -> TaskSettings:
         """The same settings with no extra attempt (a lost call is final)."""
@@ -318,6 +320,7 @@ def from_params(params: Mapping[str, Any] | None) -> TaskSettings:
         opt_out_text=_text(p.get("optOutText")),
         amd=_flag(p.get("amd")),
         amd_action=AmdAction.VOICEMAIL_DROP if _flag(p.get("amdAction")) else AmdAction.HANG_UP,
+        record=_flag(p.get("enableRecording")),
     )
 
 
@@ -376,6 +379,7 @@ def to_params(settings: TaskSettings) -> dict[str, Any]:
         "optOutText": s.opt_out_text,
         "amd": 1 if s.amd else None,
         "amdAction": int(s.amd_action) or None,
+        "enableRecording": 1 if s.record else None,
     }
     return {k: v for k, v in out.items() if v is not None}
 

@@ -15,7 +15,7 @@ from voxcast.domain import aivoice_tasks as ai
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
 from voxcast.domain.schedule import SEND_TIME_FORMAT, parse_send_time, zone
-from voxcast.services import accounts
+from voxcast.services import accounts, recordings
 from voxcast.services.aivoice_tasks import Page
 from voxcast.storage.models import Account, Callee, CallRecord, Task
 
@@ -72,7 +72,19 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
-def call_record_push(rec: CallRecord, task: Task, callee: Callee | None) -> dict[str, Any]:
+def _audio(rec: CallRecord, links: recordings.Links | None) -> dict[str, str | None]:
+    """`fullAudioUrl` and `customerAudioUrl`: signed links to a recorded call's files."""
+    if links is None:
+        return {"fullAudioUrl": None, "customerAudioUrl": None}
+    return {
+        "fullAudioUrl": links.url(rec.recording_full),
+        "customerAudioUrl": links.url(rec.recording_customer),
+    }
+
+
+def call_record_push(
+    rec: CallRecord, task: Task, callee: Callee | None, links: recordings.Links | None = None
+) -> dict[str, Any]:
     """The AI call-record push (`pushCallRecord`, supplement B.12) of one AiVoice call: every
     field voxcast can fill, the others null; times in epoch seconds."""
     params = task.params or {}
@@ -104,8 +116,7 @@ def call_record_push(rec: CallRecord, task: Task, callee: Callee | None) -> dict
         "callRecordTagNames": tags,
         "customerTagIds": [],
         "customerTagNames": tags,
-        "fullAudioUrl": None,
-        "customerAudioUrl": None,
+        **_audio(rec, links),
         "dynamicProperties": {},
         "callDetailList": call_details(rec),
         "callCount": callee.attempts if callee is not None else 1,
@@ -113,7 +124,13 @@ def call_record_push(rec: CallRecord, task: Task, callee: Callee | None) -> dict
     }
 
 
-def _record(rec: CallRecord, task: Task, callee: Callee | None, zone_name: str) -> dict[str, Any]:
+def _record(
+    rec: CallRecord,
+    task: Task,
+    callee: Callee | None,
+    zone_name: str,
+    links: recordings.Links | None,
+) -> dict[str, Any]:
     params = task.params or {}
     info = callee.info if callee is not None else None
     props = ai.properties_of(info)
@@ -142,8 +159,7 @@ def _record(rec: CallRecord, task: Task, callee: Callee | None, zone_name: str) 
         "customerConcern": None,
         "properties": json.dumps(props, ensure_ascii=False, separators=(",", ":")),
         "intentLevelDetailName": conversation.get("intent_level"),
-        "fullAudioUrl": None,
-        "customerAudioUrl": None,
+        **_audio(rec, links),
         "dynamicProperties": None,
         "redialTimes": str(max(0, (callee.attempts if callee is not None else 1) - 1)),
     }
@@ -157,6 +173,7 @@ async def call_records(
     end_text: str,
     current: int,
     size: int,
+    links: recordings.Links | None = None,
 ) -> Page:
     """The app's AiVoice calls whose dialing started in [startTime, endTime] (the account's
     time zone, at most 31 days), oldest first; a task deleted since keeps its records."""
@@ -191,4 +208,4 @@ async def call_records(
             base.order_by(started, CallRecord.voice_id).offset((current - 1) * size).limit(size)
         )
     ).all()
-    return Page([_record(r, t, c, account.timezone) for r, t, c in rows], total)
+    return Page([_record(r, t, c, account.timezone, links) for r, t, c in rows], total)

@@ -21,7 +21,7 @@ from voxcast.domain.enums import (
     TerminationStyle,
     styled_termination_code,
 )
-from voxcast.services import overview
+from voxcast.services import overview, recordings
 from voxcast.storage.models import Account, App, Callee, CallRecord, Task
 
 
@@ -97,10 +97,18 @@ async def termination_styles(session: AsyncSession, app_ids: set[str]) -> dict[s
     return {app_id: style for app_id, style in rows.all()}
 
 
-def record_to_push_json(rec: CallRecord) -> dict[str, Any]:
-    """The voice status report push (§4.1): times as epoch milliseconds."""
+def record_to_push_json(rec: CallRecord, links: recordings.Links | None = None) -> dict[str, Any]:
+    """The voice status report push (§4.1): times as epoch milliseconds; a recorded call's
+    `recordingFileId` (the batch variant's) is a signed link to its recording (the stereo
+    one when there is one)."""
     out = _common(rec)
     out.update(zip(_TIMES, (_ms(t) for t in _times(rec)), strict=True))
+    recorded = rec.recording_full or rec.recording_customer
+    if recorded and links is not None:
+        out["recordingFileId"] = links.url(recorded)
+        # extensions, as the AI call-record push names them: each file on its own
+        out["fullAudioUrl"] = links.url(rec.recording_full)
+        out["customerAudioUrl"] = links.url(rec.recording_customer)
     return out
 
 

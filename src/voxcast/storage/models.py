@@ -426,6 +426,10 @@ class CallRecord(Base):
     amd_cause: Mapped[str | None] = mapped_column(String(40), nullable=True)
     #: a robot's call: its conversation (docs/ai.md), what the AI call-record push reports
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
+    #: a recorded call (enableRecording=1): its WAV files' names under `<data dir>/recordings`,
+    #: both sides (stereo) and the callee's alone (docs/recordings.md)
+    recording_full: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    recording_customer: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class Push(Base):

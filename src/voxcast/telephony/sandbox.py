@@ -17,8 +17,10 @@ import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from voxcast.audio import g711
+from voxcast.audio.cache import PromptCache
 from voxcast.audio.pcm import resample_pcm
 from voxcast.audio.tts import espeak_command
 from voxcast.domain.amd import AmdResult, AmdSettings, GreetingOver, Verdict
@@ -437,8 +439,12 @@ class SandboxCarrier:
     #: transfers go to virtual agents: any enabled agent not busy, no softphone needed
     virtual_agents = True
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, data_dir: Path | None = None) -> None:
         self._clock = clock
+        #: where recorded conversation calls go, and the robot's prompts they are made of
+        self._recordings = (
+            (data_dir / "recordings", PromptCache.under(data_dir)) if data_dir else None
+        )
 
     async def dial(self, request: DialRequest) -> SandboxCall | TalkingCall:
         if request.conversation is not None:
@@ -452,7 +458,11 @@ class SandboxCarrier:
                 planned = plan(request, self._clock.now())
                 answer = next(e for e in planned if isinstance(e, Answered))
                 return TalkingCall(
-                    request, self._clock, sandbox_talk.amd_events(planned), answer.at
+                    request,
+                    self._clock,
+                    sandbox_talk.amd_events(planned),
+                    answer.at,
+                    self._recordings,
                 )
         if request.amd is not None:
             # the callee's voice is synthesised and judged once per process (cached): off the

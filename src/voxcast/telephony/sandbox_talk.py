@@ -8,11 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import secrets
+import wave
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from voxcast.audio import g711
+from voxcast.audio import g711, recording
+from voxcast.audio.cache import PromptCache
 from voxcast.audio.tts import choose_voice, speak
 from voxcast.ports import (
     AmdDecided,
@@ -29,6 +34,7 @@ from voxcast.ports import (
     HungUp,
     Prompt,
     PromptDone,
+    Recorded,
 )
 
 #: the callee answers the robot this long after a prompt ends (if no other prompt began)
@@ -85,12 +91,14 @@ def talker_for(number: str) -> Talker:
 class Utterance:
     """A line as the call's hearing takes it: from the start of its audio, speech is heard at
     `speech_ms`, would stop an interruptible prompt at `barge_ms`, and ends as a turn at
-    `ended_ms` with `pcm` as the turn's audio."""
+    `ended_ms` with `pcm` as the turn's audio; `spoken` is all of it as the line carried it
+    (for a recording)."""
 
     pcm: bytes
     speech_ms: int
     barge_ms: int | None
     ended_ms: int
+    spoken: bytes = b""
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,7 +121,10 @@ def utterance(text: str, conversation: Conversation) -> Utterance:
             if isinstance(event, SpeechStarted) and speech_ms is None:
                 speech_ms = event.at_ms
             elif isinstance(event, TurnEnded):
-                return Utterance(event.pcm, speech_ms or event.started_ms, barge_ms, ear.now_ms)
+                spoken = g711.ulaw_decode(audio)
+                return Utterance(
+                    event.pcm, speech_ms or event.started_ms, barge_ms, ear.now_ms, spoken
+                )
             elif isinstance(event, Interrupted) and barge_ms is None:
                 barge_ms = ear.now_ms
     raise RuntimeError(f"the voice activity detector heard no turn in {text!r}")
@@ -126,12 +137,48 @@ async def prepare(request: DialRequest) -> None:
         await asyncio.to_thread(utterance, line, request.conversation)
 
 
+@dataclass
+class _Track:
+    """What a recorded sandbox call's sides said: the robot's prompts (reference, start, end)
+    and the callee's lines (start, audio), in seconds from the answer."""
+
+    folder: Path
+    cache: PromptCache
+    said: list[list[Any]] = field(default_factory=list)
+    heard: list[tuple[float, bytes]] = field(default_factory=list)
+
+    def _prompt(self, ref: str) -> bytes:
+        kind, _, key = ref.partition(":")
+        if kind != "tts":
+            return b""  # uploads and silences: the robot's side is quiet there
+        try:
+            return self.cache.load(key).pcm
+        except (OSError, ValueError, EOFError, wave.Error):
+            return b""
+
+    def save(self, seconds: float) -> tuple[Path | None, Path]:
+        """Write the two files (runs off the event loop)."""
+        said = []
+        for ref, start, end in self.said:
+            pcm = self._prompt(ref)[: max(0, round((end - start) * 8000)) * 2]
+            said.append((start, pcm))
+        sent = recording.timeline(seconds, said)
+        heard = recording.timeline(seconds, self.heard)
+        return recording.save(self.folder, secrets.token_hex(12), sent, heard)
+
+
 class TalkingCall:
     """A sandbox conversation call once answered: the robot's prompts play for their length,
-    the callee answers them as its `Talker` says; `hangup()` ends it."""
+    the callee answers them as its `Talker` says; `hangup()` ends it. With `recordings` and
+    a recorded request, both sides are written there as the call ends (`Recorded`)."""
 
     def __init__(
-        self, request: DialRequest, clock: Clock, before: list[CallEvent], answered_at: datetime
+        self,
+        request: DialRequest,
+        clock: Clock,
+        before: list[CallEvent],
+        answered_at: datetime,
+        recordings: tuple[Path, PromptCache] | None = None,
     ) -> None:
         assert request.conversation is not None
         self._request = request
@@ -147,6 +194,10 @@ class TalkingCall:
         self._speaking = False
         self._ended = False
         self._answered = False
+        self._track = _Track(*recordings) if recordings and request.record else None
+
+    def _offset(self) -> float:
+        return (self._clock.now() - self._answered_at).total_seconds()
 
     async def events(self) -> AsyncIterator[CallEvent]:
         self._spawn(self._ring_and_answer())
@@ -177,8 +228,14 @@ class TalkingCall:
         if self._playing is not None:
             self._playing[2].cancel()
             self._playing = None
+            self._cut()
         code = 200 if self._answered else 487
-        self._queue.put_nowait(HungUp(self._clock.now(), HangupBy.US, code, "hung up by us"))
+        at = self._clock.now()
+        track, self._track = self._track, None  # nothing is added while it is written
+        if track is not None and self._answered:
+            full, customer = await asyncio.to_thread(track.save, self._offset())
+            self._queue.put_nowait(Recorded(full, customer, at))
+        self._queue.put_nowait(HungUp(at, HangupBy.US, code, "hung up by us"))
 
     def say(self, prompt: Prompt, *, interruptible: bool) -> None:
         if self._ended:
@@ -186,6 +243,9 @@ class TalkingCall:
         self._stop()
         ending = self._spawn(self._play(prompt))
         self._playing = (prompt, interruptible, ending)
+        if self._track is not None:
+            start = self._offset()
+            self._track.said.append([prompt.ref, start, start + prompt.duration_s])
         if self._talker.talks_over and self._turn == 0 and not self._speaking:
             self._speaking = True
             self._spawn(self._speak_after(TALK_OVER_AFTER_S))
@@ -198,7 +258,14 @@ class TalkingCall:
         if self._playing is not None:
             self._playing[2].cancel()
             self._playing = None
+            self._cut()
             self._put(PromptDone(self._clock.now()))
+
+    def _cut(self) -> None:
+        """The prompt said last stops now (stopped, barged in on or hung up on)."""
+        if self._track is not None and self._track.said:
+            last = self._track.said[-1]
+            last[2] = min(last[2], self._offset())
 
     async def _play(self, prompt: Prompt) -> None:
         await self._clock.sleep(prompt.duration_s)
@@ -226,6 +293,8 @@ class TalkingCall:
         heard = await asyncio.to_thread(utterance, line, self._conversation)
         await self._clock.sleep(seconds)
         began = self._clock.now()
+        if self._track is not None:
+            self._track.heard.append((self._offset(), heard.spoken))
         try:
             await self._clock.sleep(heard.speech_ms / 1000)
             self._put(CalleeSpeaking(self._clock.now()))
@@ -237,6 +306,7 @@ class TalkingCall:
                 if self._playing is playing:  # still the same prompt: it stops on this frame
                     playing[2].cancel()
                     self._playing = None
+                    self._cut()
                     self._put(BargedIn(self._clock.now()))
                     self._put(PromptDone(self._clock.now()))
             await self._clock.sleep((heard.ended_ms - waited) / 1000)

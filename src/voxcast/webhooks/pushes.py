@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.enums import TaskKind
 from voxcast.ports import ReservedAgent
-from voxcast.services import aivoice_records, ccrecords, sms
+from voxcast.services import aivoice_records, ccrecords, recordings, sms
 from voxcast.services.records import record_to_push_json
 from voxcast.storage.models import App, Callee, CallRecord, Task
 from voxcast.webhooks import outbox
@@ -27,10 +27,16 @@ async def _urls(session: AsyncSession, column: Any, app_ids: set[str]) -> dict[s
 
 
 async def queue_voice_reports(
-    session: AsyncSession, records: Sequence[dict[str, Any]], now: datetime, *, due: datetime
+    session: AsyncSession,
+    records: Sequence[dict[str, Any]],
+    now: datetime,
+    *,
+    due: datetime,
+    links: recordings.Links | None = None,
 ) -> None:
     """The call record push (§ voice report) of each new `call_records` row (as inserted); an
-    AiVoice task's call gets the AI call-record push (`pushCallRecord`) instead."""
+    AiVoice task's call gets the AI call-record push (`pushCallRecord`) instead. A recorded
+    call's push links its recordings with `links`."""
     urls = await _urls(session, App.push_url, {r["app_id"] for r in records})
     wanted = [r for r in records if urls.get(r["app_id"])]
     robots = await _aivoice_tasks(session, {r["task_id"] for r in wanted if r.get("conversation")})
@@ -46,11 +52,12 @@ async def queue_voice_reports(
                     r["app_id"],
                     outbox.VOICE_REPORT,
                     r["voice_id"],
-                    record_to_push_json(rec),
+                    record_to_push_json(rec, links),
                 )
             )
         else:
-            payload = aivoice_records.call_record_push(rec, task, callees.get(r["callee_id"]))
+            callee = callees.get(r["callee_id"])
+            payload = aivoice_records.call_record_push(rec, task, callee, links)
             items.append(
                 outbox.PushItem(
                     r["account_id"], r["app_id"], outbox.AI_CALL_RECORD, r["voice_id"], payload

@@ -14,7 +14,7 @@ from voxcast.api.base import STORABLE_PATTERN, Current, Id, Size, VendorModel, p
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.routers.aivoice import AppId
 from voxcast.domain import aivoice_tasks as ai
-from voxcast.services import aivoice_records, aivoice_tasks
+from voxcast.services import aivoice_records, aivoice_tasks, recordings
 
 router = APIRouter(route_class=AiVoiceRoute, tags=["AI voice robot"])
 
@@ -269,7 +269,8 @@ async def record_query(req: RecordQuery, account: CurrentAccount, rt: Rt) -> dic
     """The app's AI call records in a time range (B.11)."""
     p = req.params
     async with rt.readonly() as session:
+        links = recordings.links(rt.settings, rt.secrets, rt.wall.now())
         page = await aivoice_records.call_records(
-            session, account, p.appId, p.startTime, p.endTime, req.current, req.size
+            session, account, p.appId, p.startTime, p.endTime, req.current, req.size, links
         )
     return _page(page, req.current, req.size)

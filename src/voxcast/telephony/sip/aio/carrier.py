@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxcast.audio import g711
-from voxcast.audio.pcm import wav_bytes
+from voxcast.audio import g711, recording
 from voxcast.audio.playback import RINGBACK, PromptAudio, PromptNotFound
 from voxcast.domain.amd import AmdResult, AmdSettings, GreetingOver, Verdict
 from voxcast.ports import (
@@ -36,6 +35,7 @@ from voxcast.ports import (
     HungUp,
     Prompt,
     PromptDone,
+    Recorded,
     ReservedAgent,
     Ringing,
     Transfer,
@@ -252,6 +252,10 @@ class SipCall:
                 self._end_unplaced(487, HangupBy.US, "hung up by us")
             while True:
                 event = await self._queue.get()
+                if isinstance(event, HungUp) and self.request.record:
+                    recorded = await self._save_recording(event.at)
+                    if recorded is not None:
+                        yield recorded
                 yield event
                 if isinstance(event, HungUp):
                     return
@@ -826,6 +830,21 @@ class SipCall:
             self._queue.put_nowait(PromptDone(at or self._carrier.clock.now()))
         self._queue.put_nowait(HungUp(at or self._carrier.clock.now(), by, code, reason))
 
+    async def _save_recording(self, at: datetime) -> Recorded | None:
+        """The callee's audio as received, written as the call ends. Only their side: what we
+        sent is paced out frame by frame and not kept, so there is no stereo file."""
+        media = self._media
+        if media is None or media.reception is None:
+            return None
+        await media.sync()
+        reception = media.reception
+        if not reception.audio:
+            return None
+        self.stats.recording = await asyncio.to_thread(
+            self._carrier.save_recording, self.call_id, reception.codec, reception.audio
+        )
+        return Recorded(None, self.stats.recording, at) if self.stats.recording else None
+
     async def _cleanup(self) -> None:
         for timer in self._timers:
             timer.cancel()
@@ -866,7 +885,7 @@ class SipCall:
             if reception is not None:
                 self.stats.rtp_received = reception.received
                 self.stats.rtp_strangers = reception.strangers
-                if self.request.record and reception.audio:
+                if self.request.record and reception.audio and self.stats.recording is None:
                     self.stats.recording = await asyncio.to_thread(
                         self._carrier.save_recording, self.call_id, reception.codec, reception.audio
                     )
@@ -1086,10 +1105,7 @@ class SipCarrier:
         if self.recordings is None:
             return None
         decode = g711.alaw_decode if codec == sdp.PCMA else g711.ulaw_decode
-        self.recordings.mkdir(parents=True, exist_ok=True)
-        path = self.recordings / f"{call_id}.wav"
-        path.write_bytes(wav_bytes(decode(audio)))
-        return path
+        return recording.save(self.recordings, call_id, None, decode(audio))[1]
 
     async def close(self) -> None:
         if self._endpoint is not None and self.registration is not None:
