@@ -39,7 +39,7 @@ from voxcast.api.routing import NormalizePath, validation_reason
 from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
 from voxcast.services.authcache import INFO_KEY
-from voxcast.services.health import CarrierCheck
+from voxcast.services.health import CarrierCheck, NodeReadiness
 from voxcast.services.signguard import SignGuard
 from voxcast.storage.db import make_readonly_sessionmaker, make_sessionmaker, unavailable
 
@@ -80,10 +80,15 @@ ROUTERS: list[APIRouter] = [
 
 
 def create_app(
-    runtime: Runtime, *, owns_runtime: bool = False, carriers: CarrierCheck | None = None
+    runtime: Runtime,
+    *,
+    owns_runtime: bool = False,
+    carriers: CarrierCheck | None = None,
+    node: NodeReadiness | None = None,
 ) -> FastAPI:
     """The API bound to one runtime. With `owns_runtime` the app closes it on shutdown;
-    `carriers` (the process's trunks, when it dials) are part of /readyz."""
+    `carriers` (the process's trunks, when it dials) are part of /readyz, and so is `node`
+    (a serve that drains is not ready)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -123,7 +128,7 @@ def create_app(
         app.include_router(router, prefix="/v3")
         app.include_router(router, include_in_schema=False)
 
-    app.include_router(ops.router(runtime, carriers))
+    app.include_router(ops.router(runtime, carriers, node))
     app.include_router(recordings.router(runtime))
 
     # Requests that never reach a vendor route (unknown path, wrong method) still get an

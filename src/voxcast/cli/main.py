@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import signal
 import socket
 import threading
@@ -58,6 +59,7 @@ app.add_typer(apps_app, name="apps")
 app.command("call")(call)
 app.command("records")(records)
 console = Console()
+log = logging.getLogger("voxcast.serve")
 
 
 def _print_version(value: bool) -> None:
@@ -175,7 +177,10 @@ def serve(
         ),
     ] = DialerMode.INLINE,
 ) -> None:
-    """Run the API with the dialer and push sender, inline or in a worker process."""
+    """Run the API with the dialer and push sender, inline or in a worker process.
+
+    SIGUSR1 drains it (a rolling upgrade): the dialer takes no new calls, and serve exits 0
+    once the calls in progress have ended, the API answering until then."""
     import uvicorn
     from rich.panel import Panel
 
@@ -184,6 +189,7 @@ def serve(
     from voxcast.console import mount as mount_console
     from voxcast.console.settings import ConsoleSettings
     from voxcast.services import demo
+    from voxcast.services.health import NodeReadiness
     from voxcast.worker import Background
 
     _logging(log_level)
@@ -201,6 +207,9 @@ def serve(
     lost_worker: list[bool] = []
 
     async def main() -> None:
+        drain_asked = asyncio.Event()
+        # first of all: SIGUSR1's default action would end serve at once, calls and all
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, drain_asked.set)
         rt = await open_rt(settings, clock, setup=True, wait_for_database=True)
         if demo_account:
             creds = await demo.ensure_demo_account(rt)
@@ -220,7 +229,10 @@ def serve(
         background = Background(rt) if dialer == DialerMode.INLINE else None
         if background is not None:
             await background.start()
-        api = create_app(rt, carriers=background.carriers.down if background else None)
+        # the dialer's readiness where it runs here; otherwise a flag of serve's own, so that
+        # /readyz says "draining" to the HTTP load balancer while the worker process drains
+        node = background.readiness if background is not None else NodeReadiness(rt.engine)
+        api = create_app(rt, carriers=background.carriers.down if background else None, node=node)
         mount_console(api, console_settings)
         # uvicorn's proxy_headers would believe X-Forwarded-For from any local process and
         # rewrite the client address before voxcast sees it: the app decides instead, from
@@ -247,12 +259,38 @@ def serve(
             lost,
             data_dir=settings.data_dir,
         )
+
+        async def drain() -> None:
+            """On SIGUSR1: the dialer drained (its stop set once its calls ended, or its
+            worker process exited), then the API stopped gracefully; exit 0. A second SIGUSR1
+            finds the event set already; SIGTERM meanwhile stops serve as it always does."""
+            await drain_asked.wait()
+            node.draining = True
+            if background is not None:
+                log.info("SIGUSR1: draining the dialer; the API answers until it is idle")
+                background.drain()
+                await background.stop.wait()
+            elif dialer == DialerMode.PROCESS:
+                log.info("SIGUSR1: draining the worker process; the API answers until it ends")
+                await worker.drain()
+            else:
+                log.info("SIGUSR1: no dialer here to drain")
+            log.info("drained: stopping the API")
+            server.should_exit = True
+
+        drainer: asyncio.Task[None] | None = None
         try:
             if dialer == DialerMode.PROCESS:
                 await worker.start()
+            # once the dialer runs: a SIGUSR1 received while starting is acted on here
+            drainer = asyncio.create_task(drain(), name="serve-drain")
             settle_heap()
             await server.serve(sockets=[listener])
         finally:
+            if drainer is not None:
+                drainer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await drainer
             stopped_by.extend(stopped)
             await worker.stop()
             if background is not None:

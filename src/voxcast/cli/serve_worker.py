@@ -50,7 +50,7 @@ def link_worker(link: socket.socket, cache: AuthCache, stop: asyncio.Event) -> N
 
 class WorkerProcess:
     """One `voxcast worker` child: its invalidations clear the API's key cache, and an exit
-    that serve did not ask for calls `on_lost`."""
+    that serve did not ask for (a stop, or a drain ending well) calls `on_lost`."""
 
     def __init__(
         self,
@@ -67,6 +67,8 @@ class WorkerProcess:
         self.on_lost = on_lost
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
+        #: told to drain (`drain`): its exit once its calls ended is expected, not a loss
+        self.draining = False
         self._ours: socket.socket | None = None
         self._watch: asyncio.Task[None] | None = None
 
@@ -116,9 +118,29 @@ class WorkerProcess:
     async def _wait(self) -> None:
         assert self.proc is not None
         code = await self.proc.wait()
-        if not self.stopping:
+        # -SIGUSR1: the drain reached the worker before it had set its handler, so before its
+        # dialer started: no call was in progress, nothing was lost
+        if self.draining and code in (0, -signal.SIGUSR1):
+            log.info("worker process %d drained and exited (%s)", self.proc.pid, code)
+        elif not self.stopping:
             log.error("worker process %d exited (%s); serve stops", self.proc.pid, code)
             self.on_lost()
+
+    async def drain(self) -> None:
+        """Pass an operator's drain (SIGUSR1) on to the worker: it takes no new calls and
+        exits once those in progress ended; returns once it has exited. A second call, or one
+        after the worker ended, changes nothing but waits the same."""
+        if self.proc is None:
+            return
+        if not self.draining and not self.stopping and self.proc.returncode is None:
+            self.draining = True
+            log.info("draining worker process %d", self.proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGUSR1)
+        if self._watch is not None:
+            # shielded: cancelling the caller (serve stopped by SIGTERM meanwhile) must not
+            # cancel the watch that `stop` still awaits
+            await asyncio.shield(self._watch)
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after STOP_GRACE_S; returns once the worker is reaped."""
