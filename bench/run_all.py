@@ -20,6 +20,7 @@ BENCHES = [
     "bridge.py",
     "api.py",
     "amd.py",
+    "ai.py",
     "cluster.py",
 ]
 
