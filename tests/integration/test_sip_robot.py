@@ -74,9 +74,9 @@ def script_document(question: str = QUESTION, *, interruptible: bool = False) ->
 
 
 @functools.lru_cache(maxsize=8)
-def spoken(text: str, gender: str | None = None) -> bytes:
-    """`text` in voxcast's TTS (8 kHz PCM): the far end's words (gender FEMALE, the sandbox's
-    callee's voice) or the robot's own line in the task's voice (lan EN, no gender)."""
+def spoken(text: str, gender: int | None = None) -> bytes:
+    """`text` in voxcast's TTS (8 kHz PCM): the far end's words (ssmlGender 2, female: the
+    sandbox's callee's voice) or the robot's own line in the task's voice (lan EN, no gender)."""
     return speak(text, choose_voice("EN", None, gender))
 
 
@@ -87,7 +87,7 @@ def seconds_of(pcm: bytes) -> float:
 def callee_pcap(tmp_path: Path, words: str, lead_s: float, tail_s: float = 3.0) -> Path:
     """SIPp's side of the call: `lead_s` of silence, then `words`, then quiet until our BYE."""
     quiet = b"\x00\x00"
-    pcm = quiet * int(RATE * lead_s) + spoken(words, "FEMALE") + quiet * int(RATE * tail_s)
+    pcm = quiet * int(RATE * lead_s) + spoken(words, 2) + quiet * int(RATE * tail_s)
     return write_rtp_pcap(tmp_path / "callee.pcap", g711.ulaw_encode(pcm))
 
 

@@ -43,7 +43,7 @@ REPLY_AFTER_S = 0.6
 TALK_OVER_AFTER_S = 1.0
 #: the simulated callee's voice: the installed English voice of this gender (docs/tts.md),
 #: through G.711 like a call's RTP
-VOICE_LANGUAGE, VOICE_GENDER = "EN", "FEMALE"
+VOICE_LANGUAGE, VOICE_GENDER = "EN", 2  # ssmlGender 2: female
 
 
 @dataclass(frozen=True)
