@@ -19,6 +19,7 @@ from tests.helpers import signed_headers
 from tests.integration.dialing import Rig, dialer_rig, wait_for
 from tests.integration.receiver import Receiver
 from voxcast.api.app import create_app
+from voxcast.compliance import dnc
 from voxcast.config import Settings
 from voxcast.services import accounts, rates, scripts
 from voxcast.webhooks.sender import PushSender
@@ -134,8 +135,12 @@ async def test_an_ai_group_call_reports_its_script_and_final_intent(settings: Se
                 "taskName": "ai reminders",
                 "scriptId": script_id,
                 "maxCalls": 300,  # a conversation outlasts the default 60 s cap
-                # a callee who asks who is calling, hears it, then agrees and names a day
-                "numberInfoList": [{"calleeNumber": "8613000000013"}],
+                # a callee who asks who is calling, hears it, then agrees and names a day;
+                # one who asks not to be called again (the spoken opt-out)
+                "numberInfoList": [
+                    {"calleeNumber": "8613000000013"},
+                    {"calleeNumber": "8613000000070"},
+                ],
             }
             ts = int(rig.rt.clock.now().timestamp())
             resp = await http.post(
@@ -144,7 +149,16 @@ async def test_an_ai_group_call_reports_its_script_and_final_intent(settings: Se
                 headers=signed_headers(creds.api_key, creds.api_secret, ts),
             )
             assert resp.json()["code"] == "0", resp.json()
-            await deliver_until(rig, receiver, 1)
-    [report] = [r.json() for r in receiver.received]
-    assert report["callee"] == "8613000000013" and report["sipCode"] == "200"
+            await deliver_until(rig, receiver, 2)
+            async with rig.rt.sessions() as session:
+                listed = await dnc.listed(
+                    session, creds.account_id, creds.app_id, ["8613000000013", "8613000000070"]
+                )
+                trail = await dnc.audit_trail(session, creds.account_id)
+    reports = {r.json()["callee"]: r.json() for r in receiver.received}
+    report = reports["8613000000013"]
+    assert report["sipCode"] == "200"
     assert (report["scriptId"], report["intent"]) == (script_id, "A"), json.dumps(report)
+    # the spoken opt-out put the number on the app's list, audited as heard by voice
+    assert listed == {"8613000000070"}
+    assert [(a.number, a.source) for a in trail] == [("+8613000000070", "voice")]
