@@ -158,14 +158,15 @@ async def test_a_rolling_upgrade_loses_and_doubles_no_call(
             await asyncio.to_thread(
                 net.wait_dispatcher, lambda flags: set(flags.values()) == {"AP"}, READY_WITHIN_S
             )
-        records_during_roll = await rig.records(task_id)
         await rig.finished(task_id)
         attempts, records = await rig.outcome(task_id)
         dialed = {n.name: n.dialed() for n in net.nodes}
         logs = rig.logs()
     assert exits == [0, 0, 0], logs
-    # the campaign was still going when the last node came back: every restart was mid-run
-    assert records_during_roll < ROLL_NUMBERS
+    # every restart was mid-run: each node was drained while it held calls of the campaign
+    # (the loop waits for that); whether calls were left when the last one came back depends
+    # on how long the restarts took, so it is not asserted (a slow CI machine had none left)
+    assert all(held_at_drain[node.name] for node in net.nodes)
     assert attempts == [1] * ROLL_NUMBERS, "a number was dialed twice (or never)"
     assert len(records) == ROLL_NUMBERS and set(records.values()) == {"200"}, logs
     for node in net.nodes:  # the calls each node held when drained ended in that node

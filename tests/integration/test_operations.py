@@ -88,7 +88,10 @@ async def test_metrics_count_a_campaign_and_json_logs_name_each_call(
                 after = await asyncio.to_thread(scrape, base)
                 delivered = after["voxcast_pushes_delivered_total"]
                 ended = sum(after[outcome(r)] for r in OUTCOMES)
-                if delivered >= len(NUMBERS) and ended >= len(NUMBERS):
+                # the backlog gauge is read from the database: the last delivery's row may be
+                # committed a moment after its counter went up
+                drained = after["voxcast_push_backlog"] == 0
+                if delivered >= len(NUMBERS) and ended >= len(NUMBERS) and drained:
                     break
                 await asyncio.sleep(0.2)
             log_file = cli.data_dir / f"serve-{base.rsplit(':', 1)[1]}.log"
