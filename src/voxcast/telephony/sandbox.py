@@ -402,11 +402,13 @@ class SandboxCall:
     async def hangup(self) -> None:
         self._hangup.set()
 
+    # a conversation call the callee answers is a `TalkingCall`; this one never talks (as the
+    # SIP carrier, saying anything on it is the caller's mistake)
     def say(self, prompt: Prompt, *, interruptible: bool) -> None:
-        raise NotImplementedError("conversation calls in the sandbox")
+        raise RuntimeError("say() is for answered conversation calls")
 
     def hush(self) -> None:
-        raise NotImplementedError("conversation calls in the sandbox")
+        raise RuntimeError("hush() is for answered conversation calls")
 
 
 class VirtualPhone:

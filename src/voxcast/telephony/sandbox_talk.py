@@ -6,7 +6,6 @@ would a real callee's turn (`CalleeSaid` with the audio, for its recognizer)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import secrets
 import wave
@@ -326,11 +325,7 @@ class TalkingCall:
 
 
 def amd_events(events: list[CallEvent]) -> list[CallEvent]:
-    """The planned events a conversation call keeps before it talks: ringing, the answer and
-    the detector's verdict (a machine's greeting is the robot's to handle)."""
-    with contextlib.suppress(StopIteration):
-        answer = next(i for i, e in enumerate(events) if isinstance(e, Answered))
-        kept = events[: answer + 1]
-        kept += [e for e in events[answer + 1 :] if isinstance(e, AmdDecided)]
-        return kept
-    return events
+    """The planned events a conversation call keeps before it talks: up to the answer, then
+    only the detector's verdict (a machine's greeting is the robot's to handle)."""
+    answer = next((i for i, e in enumerate(events) if isinstance(e, Answered)), len(events))
+    return events[: answer + 1] + [e for e in events[answer + 1 :] if isinstance(e, AmdDecided)]
