@@ -259,7 +259,8 @@ class RobotCall:
                 await self.opt_out()
         elif isinstance(command, dl.HangUp) and not self._ended:
             await call.hangup()
-        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them
+        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them (the recorder
+        # queues the record's texts with the call's record, once the call has ended)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
