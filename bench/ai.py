@@ -73,7 +73,7 @@ VARIABLES = {"name": "Jack", "amount": "42 dollars", "dueDate": "March 1"}
 #: the sandbox's talking callees, by number ending: agrees, declines, asks who is calling,
 #: asks to stop, talks over the robot
 ENDINGS = ("10", "12", "13", "70", "80")
-STEPS = (10, 20, 30, 40)
+STEPS = (10, 20, 30, 40, 60, 80)
 #: below the first step, when even it does not hold
 DOWN_STEPS = (5, 2, 1)
 #: conversations start this far apart, as answers spread out (all at once, every callee's
