@@ -71,7 +71,7 @@ class Finished:
 
     @property
     def redial(self) -> bool:
-        return (not self.facts.answered) and self.claimed.attempts <= self.ctx.redials
+        return self.ctx.redials_after(self.claimed.attempts, self.facts)
 
 
 def _calling_code(number: str) -> str | None:
@@ -309,8 +309,8 @@ class Recorder:
         if not batch:
             return
         await store.update_callees(session, [self._callee_values(f) for f in batch])
-        final = [f for f in batch if not f.redial]
-        if not final:
+        recorded = [f for f in batch if not f.redial or f.ctx.records_each_attempt]
+        if not recorded:
             return
         records: list[dict[str, Any]] = []
         debits: dict[int, Decimal] = defaultdict(Decimal)
@@ -318,7 +318,7 @@ class Recorder:
         now = self.rt.clock.now()
         # read for this batch only: a long-lived copy would miss rates added since
         books: dict[int, rate_service.RateBook] = {}
-        for f in final:
+        for f in recorded:
             rec = await self._record_values(session, f, books)
             records.append(rec)
             debits[f.ctx.account_id] += rec["cost"]
@@ -338,7 +338,7 @@ class Recorder:
                 facts=f.facts,
                 cost=rec["cost"],
             )
-            for f, rec in zip(final, records, strict=True)
+            for f, rec in zip(recorded, records, strict=True)
             if f.ctx.transfer_group is not None
         ]
         cc_rows += [
@@ -355,7 +355,7 @@ class Recorder:
                 facts=f.facts,
                 cost=rec["cost"],
             )
-            for f, rec in zip(final, records, strict=True)
+            for f, rec in zip(recorded, records, strict=True)
             if f.ctx.kind == TaskKind.SIP_CALL
         ]
         await store.add_cc_records(session, cc_rows, now, due=self.rt.wall.now())
@@ -383,7 +383,8 @@ class Recorder:
             "created_at": now,
         }
         rows: list[dict[str, Any]] = []
-        sms = plan_sms(f.ctx.settings.sms, f.facts, f.claimed.info)
+        # the hang-up SMS follows the number's last call
+        sms = None if f.redial else plan_sms(f.ctx.settings.sms, f.facts, f.claimed.info)
         if sms is not None:
             rows.append(
                 {
@@ -443,6 +444,8 @@ class Recorder:
             values["next_attempt_at"] = (
                 f.facts.hangup_time or f.facts.call_time
             ) + f.ctx.redial_interval
+            if f.ctx.records_each_attempt:
+                values["voice_id"] = None  # recorded: the next call gets a voiceId of its own
         return values
 
     async def _rate_of(
@@ -498,7 +501,7 @@ class Recorder:
             "cost": cost,
             "termination_code": facts.termination_code,
             "termination_reason": facts.termination_reason,
-            "sip_code": str(facts.sip_code or facts.termination_code),
+            "sip_code": str(facts.reported_sip_code),
             "feedback_value": facts.feedback_value,
             "called_info": called_info_text(f.claimed.info),
             "voice_file_id": f.ctx.voice_file_id,
@@ -508,6 +511,7 @@ class Recorder:
             "conversation": facts.conversation,
             "recording_full": facts.recording_full,
             "recording_customer": facts.recording_customer,
+            "attempt": f.claimed.attempts,
             # every row has every column: one executemany for the batch
             **sipcalls.record_names(
                 f.ctx.settings.phone if f.ctx.kind == TaskKind.SIP_CALL else None

@@ -430,6 +430,9 @@ class CallRecord(Base):
     #: both sides (stereo) and the callee's alone (docs/recordings.md)
     recording_full: Mapped[str | None] = mapped_column(String(120), nullable=True)
     recording_customer: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    #: which attempt at its callee's number the call was (1 the first; an AiVoice task records
+    #: every attempt); None in rows written before 0025
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Push(Base):
