@@ -37,7 +37,8 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 #: check runs each second and closes the call, with a BYE): the silence after the words must
 #: outlast hearing them, the goodbye and our BYE on a slow machine
 TAIL_S = 40.0
-#: the robot's speech as baresip records it (espeak's level is about 3000); silence is near 0
+#: the robot's two lines as baresip records them: about 1900 (pauses in the speech included);
+#: silence or a lost stream is near 0
 SPEECH_RMS = 1000
 
 
