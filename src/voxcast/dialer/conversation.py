@@ -310,6 +310,7 @@ class Robots:
         self._scripts: dict[int, sc.Script] = {}
         self._hearing: Hearing | None = None
         self._loading: asyncio.Lock = asyncio.Lock()
+        self._ahead: set[asyncio.Future[None]] = set()
 
     async def for_call(self, ctx: TaskContext, c: Claimed) -> RobotCall | None:
         """The robot of one call, or None when the task has no script to follow."""
@@ -321,6 +322,7 @@ class Robots:
         variables = {k: str(v) for k, v in info.items() if isinstance(v, (str, int, float))}
         variables.update(ai.properties_of(info))
         dialogue = dl.Dialogue(script, variables, llm=hearing.llm is not None)
+        self._render_ahead(ctx.id, script, dialogue)
 
         async def render(text: str) -> Prompt:
             return await self.prompts.speech(ctx.id, text)
@@ -331,6 +333,22 @@ class Robots:
         return RobotCall(
             dialogue, hearing, render, self.rt.clock, language=script.language, opt_out=opt_out
         )
+
+    def _render_ahead(self, task_id: int, script: sc.Script, dialogue: dl.Dialogue) -> None:
+        """This callee's own lines (those with variables; the others were rendered with the
+        task) rendered while the phone rings, so the first words after the answer do not wait
+        for the TTS engine."""
+        for text in sc.spoken_texts(script):
+            if sc.VARIABLE.search(text):
+                job = asyncio.ensure_future(self._render_quietly(task_id, dialogue.fill(text)))
+                self._ahead.add(job)
+                job.add_done_callback(self._ahead.discard)
+
+    async def _render_quietly(self, task_id: int, text: str) -> None:
+        try:
+            await self.prompts.speech(task_id, text)
+        except Exception as exc:  # the line is rendered again when said, and fails the call then
+            log.info("rendering a robot's line ahead failed: %s", exc)
 
     async def _script(self, ctx: TaskContext) -> sc.Script:
         found = self._scripts.get(ctx.id)
@@ -354,6 +372,8 @@ class Robots:
             return self._hearing
 
     async def close(self) -> None:
+        for job in list(self._ahead):
+            job.cancel()
         if self._hearing is not None:
             self._hearing.pool.close()
             if self._hearing.llm is not None:
