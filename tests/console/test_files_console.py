@@ -13,6 +13,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from tests.console.conftest import STEP_MS, Console, sign_in
 from tests.unit.audio.audiofiles import encode
 from voxcast.audio import duration_of
+from voxcast.audio.engines import kokoro_installed
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -231,6 +232,16 @@ async def test_text_to_speech_is_heard_in_the_page_and_a_bad_rate_is_named(
     await page.click("#tts button[type=submit]")
     await expect(page.get_by_role("alert")).to_contain_text("speakingRate")
     assert await page.locator("#speech audio").count() == 0
+    # a rate the API takes but the chosen voice does not speak: -39 naming the field (or,
+    # where no Japanese voice is installed, naming the language)
+    await page.select_option("#tts select[name=lan]", "JP")
+    await page.fill("#tts input[name=rate]", "3")
+    await page.click("#tts button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "speakingRate: 3 is outside what the kokoro voice speaks"
+        if kokoro_installed()
+        else "lan: JP: no installed voice reads Japanese"
+    )
     await page.fill("#tts input[name=rate]", "1")
     await page.select_option("#tts select[name=lan]", "EN")
     # past the textarea's maxlength (as a script or an old browser could send)

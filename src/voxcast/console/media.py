@@ -51,6 +51,14 @@ MAX_TEXT = 1000
 TTS_SLOTS = 2
 GENDERS = [(2, "female"), (1, "male")]
 TTS_DEFAULTS = {"text": "", "lan": "EN", "gender": "2", "accent": "", "rate": "1"}
+#: the form's fields by the API's names, which its reasons use
+API_NAMES = {
+    "text": "text",
+    "lan": "lan",
+    "gender": "ssmlGender",
+    "accent": "accent",
+    "rate": "speakingRate",
+}
 
 
 # -- voice files -------------------------------------------------------------------------------
@@ -212,11 +220,11 @@ def _tts_fields(form: dict[str, str]) -> dict[str, Any]:
     """The form as the vendor's TTS fields, held to the API's bounds (named as the API
     names them, since its reasons name them so)."""
     text = form["text"]
-    try:
-        for value in form.values():
+    for key, value in form.items():
+        try:
             storable_text(value)
-    except ValueError as err:
-        raise ApiError(Code.PARAMETER, f"text: {err}") from None
+        except ValueError as err:
+            raise ApiError(Code.PARAMETER, f"{API_NAMES[key]}: {err}") from None
     if not text.strip():
         raise ApiError(Code.TTS_REQUIRED, "text: type a text to speak")
     if len(text) > MAX_TEXT:
