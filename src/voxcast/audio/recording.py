@@ -80,9 +80,14 @@ WINDOW_S = 1.0
 #: a packet whose RTP timestamp and arrival disagree by more than this with its stream's
 #: mapping starts a new one (a sender's new talkspurt or restart, not jitter)
 REANCHOR_S = 0.2
-#: every so many packets a stream's mapping moves to the earliest of their arrivals: drift
-#: between the sender's clock and ours, or a path grown slower, does not pile up
+#: every so many packets a stream's mapping moves to the earliest of their arrivals when all
+#: came more than `DRIFT_S` late by it: drift between the sender's clock and ours, or a path
+#: grown slower, does not pile up (and jitter does not nudge the audio about)
 DRIFT_PACKETS = 50
+DRIFT_S = 0.01
+#: a packet earlier than its stream's mapping by less than this does not move it (no audio
+#: shifted by a sample or two, overlapping itself, for an arrival a hair early)
+EARLY_S = 0.001
 #: far-end streams (SSRCs) whose mappings are kept
 SOURCES = 8
 
@@ -180,11 +185,13 @@ class LiveRecording:
         if abs(offset - source.offset) > REANCHOR_S * SAMPLE_RATE:
             source.offset, source.lowest, source.packets = offset, math.inf, 0
         else:
-            source.offset = min(source.offset, offset)
+            if offset < source.offset - EARLY_S * SAMPLE_RATE:
+                source.offset = offset
             source.lowest = min(source.lowest, offset)
             source.packets += 1
             if source.packets >= DRIFT_PACKETS:
-                source.offset = max(source.offset, source.lowest)
+                if source.lowest - source.offset > DRIFT_S * SAMPLE_RATE:
+                    source.offset = source.lowest
                 source.lowest, source.packets = math.inf, 0
         return round(unwrapped + source.offset)
 
