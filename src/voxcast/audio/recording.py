@@ -133,7 +133,7 @@ class LiveRecording:
         self._flushed = 0
         self._end = 0  # the end of the latest audio placed
         self._heard = 0  # samples in the callee's file
-        self._sources: dict[int, _Source] = {}
+        self._sources: dict[tuple[int, int], _Source] = {}
         self._temps: list[Path] = []
         self._stereo = self._open(folder, 2)
         self._mono = self._open(folder, 1)
@@ -155,6 +155,13 @@ class LiveRecording:
         """A frame of ours (G.711) that went out, due at `at`."""
         self._place(0, round(self._position(at)), self._decode(payload))
 
+    def relayed(self, at: float, ssrc: int, timestamp: int, payload: bytes) -> None:
+        """A packet of a bridged party's stream (G.711) relayed to the far end at `at`: on the
+        left, placed by its RTP timestamp as the far end's are on the right."""
+        self._place(
+            0, self._placed(self._position(at), (0, ssrc), timestamp), self._decode(payload)
+        )
+
     def heard(
         self, at: float, ssrc: int, timestamp: int, payload: bytes, *, ours: bool = False
     ) -> None:
@@ -168,14 +175,15 @@ class LiveRecording:
             self._mono.writeframesraw(kept)
             self._heard += len(kept) // 2
         if not ours:
-            self._place(1, self._placed(self._position(at), ssrc, timestamp), pcm)
+            self._place(1, self._placed(self._position(at), (1, ssrc), timestamp), pcm)
 
-    def _placed(self, arrival: float, ssrc: int, timestamp: int) -> int:
-        source = self._sources.get(ssrc)
+    def _placed(self, arrival: float, stream: tuple[int, int], timestamp: int) -> int:
+        """Where a packet of `stream` (channel, SSRC) goes, by its timestamp."""
+        source = self._sources.get(stream)
         if source is None:
             if len(self._sources) >= SOURCES:
                 del self._sources[next(iter(self._sources))]
-            source = self._sources[ssrc] = _Source(timestamp, timestamp, arrival - timestamp)
+            source = self._sources[stream] = _Source(timestamp, timestamp, arrival - timestamp)
             return round(arrival)
         step = ((timestamp - source.last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
         unwrapped = source.unwrapped + step

@@ -427,15 +427,15 @@ class MediaStream(asyncio.DatagramProtocol):
         on, renumbered as this stream's own (`Playout.relay`) and protected here under this
         leg's keys if it has any."""
         if self._transport is not None and self._sock is not None and self.remote is not None:
+            if self._recording is not None:
+                self._record_relayed(data)
             if self.playout is not None and len(data) >= 12:
                 data = self.playout.relay(data)
             self._send(data)
             self.relayed += 1
-            if self._recording is not None:
-                self._record_relayed(data)
 
     def _record_relayed(self, data: bytes) -> None:
-        """What the bridged party said to the far end, on the left as it went out."""
+        """What the bridged party says to the far end, on the left, by its own timestamps."""
         assert self._recording is not None
         try:
             packet = parse(data)
@@ -443,7 +443,8 @@ class MediaStream(asyncio.DatagramProtocol):
             return
         reception = self.reception
         if reception is not None and packet.payload_type == reception.codec:
-            self._recording.sent(asyncio.get_running_loop().time(), packet.payload)
+            at = asyncio.get_running_loop().time()
+            self._recording.relayed(at, packet.ssrc, packet.timestamp, packet.payload)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # ICMP unreachable from a far end gone away
