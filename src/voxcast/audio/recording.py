@@ -134,9 +134,16 @@ class LiveRecording:
         self._end = 0  # the end of the latest audio placed
         self._heard = 0  # samples in the callee's file
         self._sources: dict[tuple[int, int], _Source] = {}
+        #: why the files could not be written: nothing more is, and `finish` raises it
+        self.failure: OSError | None = None
         self._temps: list[Path] = []
-        self._stereo = self._open(folder, 2)
-        self._mono = self._open(folder, 1)
+        try:
+            self._stereo = self._open(folder, 2)
+            self._mono = self._open(folder, 1)
+        except OSError:
+            for temp in self._temps:
+                temp.unlink(missing_ok=True)
+            raise
 
     def _open(self, folder: Path, channels: int) -> wave.Wave_write:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".wav")
@@ -153,14 +160,21 @@ class LiveRecording:
 
     def sent(self, at: float, payload: bytes) -> None:
         """A frame of ours (G.711) that went out, due at `at`."""
-        self._place(0, round(self._position(at)), self._decode(payload))
+        if self.failure is None:
+            try:
+                self._place(0, round(self._position(at)), self._decode(payload))
+            except OSError as err:
+                self._fail(err)
 
     def relayed(self, at: float, ssrc: int, timestamp: int, payload: bytes) -> None:
         """A packet of a bridged party's stream (G.711) relayed to the far end at `at`: on the
         left, placed by its RTP timestamp as the far end's are on the right."""
-        self._place(
-            0, self._placed(self._position(at), (0, ssrc), timestamp), self._decode(payload)
-        )
+        if self.failure is None:
+            try:
+                where = self._placed(self._position(at), (0, ssrc), timestamp)
+                self._place(0, where, self._decode(payload))
+            except OSError as err:
+                self._fail(err)
 
     def heard(
         self, at: float, ssrc: int, timestamp: int, payload: bytes, *, ours: bool = False
@@ -168,14 +182,24 @@ class LiveRecording:
         """A far-end audio packet (G.711) that arrived at `at`. `ours`: a packet of our own
         stream coming back (a far end that echoes), kept in the callee's file as received
         but not laid on the right, which is the far end's voice."""
+        if self.failure is not None:
+            return
         pcm = self._decode(payload)
-        room = self._limit - self._heard
-        if room > 0:
-            kept = pcm[: 2 * room]
-            self._mono.writeframesraw(kept)
-            self._heard += len(kept) // 2
-        if not ours:
-            self._place(1, self._placed(self._position(at), (1, ssrc), timestamp), pcm)
+        try:
+            room = self._limit - self._heard
+            if room > 0:
+                kept = pcm[: 2 * room]
+                self._mono.writeframesraw(kept)
+                self._heard += len(kept) // 2
+            if not ours:
+                self._place(1, self._placed(self._position(at), (1, ssrc), timestamp), pcm)
+        except OSError as err:
+            self._fail(err)
+
+    def _fail(self, err: OSError) -> None:
+        """The disk refused (full, gone): the call goes on unrecorded, `finish` says why."""
+        self.failure = err
+        self.discard()
 
     def _placed(self, arrival: float, stream: tuple[int, int], timestamp: int) -> int:
         """Where a packet of `stream` (channel, SSRC) goes, by its timestamp."""
@@ -235,6 +259,8 @@ class LiveRecording:
 
     def finish(self, at: float) -> tuple[Path, Path]:
         """The call is over at `at`: both files written out under their names."""
+        if self.failure is not None:
+            raise self.failure
         end = min(self._limit, max(self._end, round(self._position(at))))
         try:
             self._flush(max(end, self._flushed))

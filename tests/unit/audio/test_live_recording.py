@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from voxcast.audio.recording import WINDOW_S, LiveRecording
 
@@ -167,6 +168,22 @@ def test_memory_stays_a_window_and_the_files_stop_at_the_limit(tmp_path: Path) -
     full2, _ = rec2.finish(ORIGIN + 4.0)
     left2, _ = channels(full2)
     assert not left2.any()
+
+
+def test_a_disk_that_refuses_stops_the_recording_not_the_call(tmp_path: Path) -> None:
+    rec = recorder(tmp_path)
+
+    def full(_: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    rec._stereo.writeframesraw = full  # type: ignore[method-assign]
+    for k in range(300):  # 6 s: the first second goes to disk, and fails
+        rec.sent(ORIGIN + k * 0.02, frame(k))
+        rec.heard(ORIGIN + k * 0.02, 1, k * FRAME, frame(k))
+    assert isinstance(rec.failure, OSError)
+    with pytest.raises(OSError, match="No space"):
+        rec.finish(ORIGIN + 6.0)
+    assert not list(tmp_path.iterdir())
 
 
 def test_discarding_leaves_no_files(tmp_path: Path) -> None:

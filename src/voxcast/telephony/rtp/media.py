@@ -267,7 +267,11 @@ class MediaStream(asyncio.DatagramProtocol):
         from voxcast.audio.recording import LiveRecording
 
         decode = g711.alaw_decode if reception.codec == PCMA else g711.ulaw_decode
-        recording = LiveRecording(folder, name, decode, origin, max_seconds)
+        try:
+            recording = LiveRecording(folder, name, decode, origin, max_seconds)
+        except OSError as err:  # the call goes on, unrecorded
+            log.warning("the call cannot be recorded in %s: %s", folder, err)
+            return
         self._recording = recording
 
         def heard(ssrc: int, timestamp: int, payload: bytes) -> None:
