@@ -109,8 +109,8 @@ class LiveRecording:
     time it was due, `heard` lays the far end's packets on the right by their RTP timestamps,
     mapped onto our clock by the earliest arrivals (jitter and reordering do not move them, a
     lost packet leaves its 20 ms silent and what follows in place) and appends them to the
-    callee's mono file in arrival order. It holds `WINDOW_S` of each side in memory, whatever
-    the call's length; at most `max_seconds` are kept. `finish` writes the files' final names
+    callee's mono file in arrival order. It holds at most twice `WINDOW_S` of each side in
+    memory (64 KB), whatever the call's length; at most `max_seconds` are kept. `finish` writes the files' final names
     (`<name>-full.wav`, `<name>-customer.wav`), which appear whole or not at all."""
 
     def __init__(
