@@ -110,8 +110,9 @@ class LiveRecording:
     mapped onto our clock by the earliest arrivals (jitter and reordering do not move them, a
     lost packet leaves its 20 ms silent and what follows in place) and appends them to the
     callee's mono file in arrival order. It holds at most twice `WINDOW_S` of each side in
-    memory (64 KB), whatever the call's length; at most `max_seconds` are kept. `finish` writes the files' final names
-    (`<name>-full.wav`, `<name>-customer.wav`), which appear whole or not at all."""
+    memory (64 KB), whatever the call's length; at most `max_seconds` are kept. `finish`
+    gives the files their names (`<name>-full.wav`, `<name>-customer.wav`): they appear
+    whole or not at all."""
 
     def __init__(
         self,
