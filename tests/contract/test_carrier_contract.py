@@ -418,9 +418,10 @@ async def test_the_opt_out_key_plays_the_confirmation_once_then_hangs_up(h: Harn
     assert confirmation <= seconds_between(key, end) <= confirmation + 0.1 + h.slack
     if isinstance(call, SipCall):  # what the far end heard (SIPp echoed it back)
         assert call.stats.recording is not None
-        # reported on the port before the end: the callee's side only, no stereo file
+        # reported on the port before the end: both sides in stereo, and the callee's
         [recorded] = [e for e in events if isinstance(e, Recorded)]
-        assert (recorded.full, recorded.customer) == (None, call.stats.recording)
+        assert recorded.customer == call.stats.recording
+        assert recorded.full is not None and recorded.full == call.stats.recording_full
         assert events[-2] is recorded
         heard = pitches(call.stats.recording.read_bytes()[44:])
         switch = heard.index("confirmation")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.integration.test_sip_calls import sip_rig
@@ -121,6 +124,14 @@ def echoed_prompt_frames(call: SipCall, sample: bytes = PROMPT_LEVEL) -> int:
     return sum(pcm[i : i + 2 * FRAME] == whole for i in range(0, len(pcm), 2 * FRAME))
 
 
+def stereo(path: Path) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """The left and right channels of a call's full recording (8 kHz, 16-bit)."""
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        both = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return both[0::2], both[1::2]
+
+
 def of(kind: type, events: list[CallEvent]) -> list[CallEvent]:
     return [e for e in events if isinstance(e, kind)]
 
@@ -207,6 +218,23 @@ async def test_talking_over_an_interruptible_prompt_stops_it_at_once(
     assert 0 < sent <= 0.75 * prompt_s / 0.02, sent
     # and SIPp received just what was sent before the stop
     assert sent - 3 <= echoed_prompt_frames(call) <= sent
+    # the stereo recording: on the left the prompt's frames that went out, from the answer
+    # up to the barge-in, and silence after; on the right the callee's words where they came
+    # (SIPp sends its pcap a frame early), not our prompt that it echoed
+    assert call.stats.recording_full is not None
+    left, right = stereo(call.stats.recording_full)
+    level = int.from_bytes(PROMPT_LEVEL, "little", signed=True)
+    played = np.flatnonzero(left)
+    assert len(played) == sent * FRAME and (left[played] == level).all()
+    assert played[0] / 8000 <= 0.3  # said at the answer (once its audio was fetched)
+    stopped_s = (played[-1] + 1) / 8000
+    assert abs(stopped_s - seconds(barged, answered)) <= 0.05, (stopped_s, barged, answered)
+    spoken = np.frombuffer(g711.ulaw_decode(ulaw(said(PHRASE))), dtype="<i2")
+    words = spoken[np.flatnonzero(spoken)[0] :]  # from its first sound
+    first = int(np.flatnonzero(right)[0])
+    assert np.array_equal(right[first : first + len(words)], words)
+    spoken_s = (first - (len(spoken) - len(words))) / 8000
+    assert abs(spoken_s - (SPEECH_AT_S - 0.02)) <= 0.05, spoken_s
 
 
 @pytest.mark.timeout(90)

@@ -16,10 +16,20 @@ def _checksum(header: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def write_rtp_pcap(path: Path, ulaw: bytes, payload_type: int = 0, ssrc: int = 0x5EED) -> Path:
-    """`ulaw` (G.711 µ-law, 8 kHz) as RTP packets of 20 ms in a pcap SIPp can play."""
+def write_rtp_pcap(
+    path: Path,
+    ulaw: bytes,
+    payload_type: int = 0,
+    ssrc: int = 0x5EED,
+    missing: frozenset[int] = frozenset(),
+) -> Path:
+    """`ulaw` (G.711 µ-law, 8 kHz) as RTP packets of 20 ms in a pcap SIPp can play; the frames
+    numbered in `missing` are left out (lost: their sequence numbers, timestamps and time
+    pass with no packet)."""
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # Ethernet link
     for n, start in enumerate(range(0, len(ulaw), FRAME)):
+        if n in missing:
+            continue
         payload = ulaw[start : start + FRAME].ljust(FRAME, b"\xff")
         rtp = struct.pack(
             "!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n, n * FRAME, ssrc

@@ -1,13 +1,17 @@
 """Call recordings as WAV files: each side's audio laid on a timeline from the answer, and the
-two files a recorded call leaves (both sides in stereo, the callee's alone in mono)."""
+two files a recorded call leaves (both sides in stereo, the callee's alone in mono), at once or
+written as the call goes (`LiveRecording`)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import os
 import tempfile
 import wave
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +72,213 @@ def save(folder: Path, call_id: str, sent: bytes | None, heard: bytes) -> tuple[
     and the callee's alone; PCM in, paths out."""
     full = write(folder, call_id + FULL, stereo_wav(sent, heard)) if sent is not None else None
     return full, write(folder, call_id + CUSTOMER, wav_bytes(heard))
+
+
+#: how far back a live recording can still place audio (a late packet's), and so how much of
+#: each side it holds in memory; what is older is on disk
+WINDOW_S = 1.0
+#: a packet whose RTP timestamp and arrival disagree by more than this with its stream's
+#: mapping starts a new one (a sender's new talkspurt or restart, not jitter)
+REANCHOR_S = 0.2
+#: every so many packets a stream's mapping moves to the earliest of their arrivals when all
+#: came more than `DRIFT_S` late by it: drift between the sender's clock and ours, or a path
+#: grown slower, does not pile up (and jitter does not nudge the audio about)
+DRIFT_PACKETS = 50
+DRIFT_S = 0.01
+#: a packet earlier than its stream's mapping by less than this does not move it (no audio
+#: shifted by a sample or two, overlapping itself, for an arrival a hair early)
+EARLY_S = 0.001
+#: far-end streams (SSRCs) whose mappings are kept
+SOURCES = 8
+
+
+@dataclass
+class _Source:
+    """One far-end stream: its RTP timestamps unwrapped, and where they sit on our clock."""
+
+    last: int  # the newest packet's 32-bit timestamp
+    unwrapped: int  # ...and as a count that does not wrap
+    offset: float  # our sample position minus the unwrapped timestamp (earliest arrival)
+    lowest: float = math.inf  # the least offset of the packets since the last drift check
+    packets: int = 0
+
+
+class LiveRecording:
+    """One call's recording from the answer (`origin`, in seconds of the caller's monotonic
+    clock), written to disk as the call goes: `sent` lays each frame we sent on the left at the
+    time it was due, `heard` lays the far end's packets on the right by their RTP timestamps,
+    mapped onto our clock by the earliest arrivals (jitter and reordering do not move them, a
+    lost packet leaves its 20 ms silent and what follows in place) and appends them to the
+    callee's mono file in arrival order. It holds at most twice `WINDOW_S` of each side in
+    memory (64 KB), whatever the call's length; at most `max_seconds` are kept. `finish`
+    gives the files their names (`<name>-full.wav`, `<name>-customer.wav`): they appear
+    whole or not at all."""
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        decode: Callable[[bytes], bytes],
+        origin: float,
+        max_seconds: float,
+    ) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.full = folder / (name + FULL)
+        self.customer = folder / (name + CUSTOMER)
+        self._decode = decode
+        self._origin = origin
+        self._limit = max(0, round(max_seconds * SAMPLE_RATE))
+        self._window = round(WINDOW_S * SAMPLE_RATE)
+        # samples [flushed, flushed + 2 windows) of both sides; those before are on disk
+        self._buffer = np.zeros((2 * self._window, 2), dtype="<i2")
+        self._flushed = 0
+        self._end = 0  # the end of the latest audio placed
+        self._heard = 0  # samples in the callee's file
+        self._sources: dict[tuple[int, int], _Source] = {}
+        #: why the files could not be written: nothing more is, and `finish` raises it
+        self.failure: OSError | None = None
+        self._temps: list[Path] = []
+        try:
+            self._stereo = self._open(folder, 2)
+            self._mono = self._open(folder, 1)
+        except OSError:
+            for temp in self._temps:
+                temp.unlink(missing_ok=True)
+            raise
+
+    def _open(self, folder: Path, channels: int) -> wave.Wave_write:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".wav")
+        os.close(fd)
+        self._temps.append(Path(name))
+        out = wave.open(name, "wb")  # noqa: SIM115 - open for the call's length, closed in finish
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        return out
+
+    def _position(self, at: float) -> float:
+        return (at - self._origin) * SAMPLE_RATE
+
+    def sent(self, at: float, payload: bytes) -> None:
+        """A frame of ours (G.711) that went out, due at `at`."""
+        if self.failure is None:
+            try:
+                self._place(0, round(self._position(at)), self._decode(payload))
+            except OSError as err:
+                self._fail(err)
+
+    def relayed(self, at: float, ssrc: int, timestamp: int, payload: bytes) -> None:
+        """A packet of a bridged party's stream (G.711) relayed to the far end at `at`: on the
+        left, placed by its RTP timestamp as the far end's are on the right."""
+        if self.failure is None:
+            try:
+                where = self._placed(self._position(at), (0, ssrc), timestamp)
+                self._place(0, where, self._decode(payload))
+            except OSError as err:
+                self._fail(err)
+
+    def heard(
+        self, at: float, ssrc: int, timestamp: int, payload: bytes, *, ours: bool = False
+    ) -> None:
+        """A far-end audio packet (G.711) that arrived at `at`. `ours`: a packet of our own
+        stream coming back (a far end that echoes), kept in the callee's file as received
+        but not laid on the right, which is the far end's voice."""
+        if self.failure is not None:
+            return
+        pcm = self._decode(payload)
+        try:
+            room = self._limit - self._heard
+            if room > 0:
+                kept = pcm[: 2 * room]
+                self._mono.writeframesraw(kept)
+                self._heard += len(kept) // 2
+            if not ours:
+                self._place(1, self._placed(self._position(at), (1, ssrc), timestamp), pcm)
+        except OSError as err:
+            self._fail(err)
+
+    def _fail(self, err: OSError) -> None:
+        """The disk refused (full, gone): the call goes on unrecorded, `finish` says why."""
+        self.failure = err
+        self.discard()
+
+    def _placed(self, arrival: float, stream: tuple[int, int], timestamp: int) -> int:
+        """Where a packet of `stream` (channel, SSRC) goes, by its timestamp."""
+        source = self._sources.get(stream)
+        if source is None:
+            if len(self._sources) >= SOURCES:
+                del self._sources[next(iter(self._sources))]
+            source = self._sources[stream] = _Source(timestamp, timestamp, arrival - timestamp)
+            return round(arrival)
+        step = ((timestamp - source.last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        unwrapped = source.unwrapped + step
+        if step > 0:
+            source.last, source.unwrapped = timestamp, unwrapped
+        offset = arrival - unwrapped
+        if abs(offset - source.offset) > REANCHOR_S * SAMPLE_RATE:
+            source.offset, source.lowest, source.packets = offset, math.inf, 0
+        else:
+            if offset < source.offset - EARLY_S * SAMPLE_RATE:
+                source.offset = offset
+            source.lowest = min(source.lowest, offset)
+            source.packets += 1
+            if source.packets >= DRIFT_PACKETS:
+                if source.lowest - source.offset > DRIFT_S * SAMPLE_RATE:
+                    source.offset = source.lowest
+                source.lowest, source.packets = math.inf, 0
+        return round(unwrapped + source.offset)
+
+    def _place(self, channel: int, start: int, pcm: bytes) -> None:
+        data = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+        end = min(start + len(data), self._limit)
+        if end - self._flushed > len(self._buffer):
+            self._flush(end - self._window)
+        if start < self._flushed:  # too late: its place is on disk already
+            data = data[self._flushed - start :]
+            start = self._flushed
+        if end <= start:
+            return
+        self._buffer[start - self._flushed : end - self._flushed, channel] = data[: end - start]
+        self._end = max(self._end, end)
+
+    def _flush(self, upto: int) -> None:
+        """Write both sides up to sample `upto` to disk (silence where nothing was placed)."""
+        size = len(self._buffer)
+        count = upto - self._flushed
+        if count <= 0:
+            return
+        head = min(count, size)
+        self._stereo.writeframesraw(self._buffer[:head].tobytes())
+        rest = count - head
+        while rest > 0:  # a jump of more than the buffer: silence
+            chunk = min(rest, size)
+            self._stereo.writeframesraw(bytes(4 * chunk))
+            rest -= chunk
+        self._buffer[: size - head] = self._buffer[head:]
+        self._buffer[size - head :] = 0
+        self._flushed = upto
+
+    def finish(self, at: float) -> tuple[Path, Path]:
+        """The call is over at `at`: both files written out under their names."""
+        if self.failure is not None:
+            raise self.failure
+        end = min(self._limit, max(self._end, round(self._position(at))))
+        try:
+            self._flush(max(end, self._flushed))
+            self._stereo.close()
+            self._mono.close()
+            stereo, mono = self._temps
+            os.replace(stereo, self.full)
+            os.replace(mono, self.customer)
+        except BaseException:
+            self.discard()
+            raise
+        return self.full, self.customer
+
+    def discard(self) -> None:
+        """Give up: nothing is written, the temporary files go."""
+        for out in (self._stereo, self._mono):
+            with contextlib.suppress(OSError):
+                out.close()
+        for temp in self._temps:
+            temp.unlink(missing_ok=True)

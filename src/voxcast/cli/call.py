@@ -148,6 +148,8 @@ def call(
         if record is not None and stats.recording is not None:
             stats.recording.replace(record)
             console.print(f"recording: {record}")
+        if stats.recording_full is not None:  # --record keeps the far end's side only
+            stats.recording_full.unlink(missing_ok=True)
         return answered_at is not None
 
     if not asyncio.run(main()):

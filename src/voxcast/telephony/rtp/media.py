@@ -11,16 +11,19 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from voxcast import metrics
+from voxcast.telephony.rtp.packet import HEADER, RtpError, parse
 from voxcast.telephony.rtp.srtp import SrtpContext
-from voxcast.telephony.rtp.stream import FRAME_SECONDS, Playout, Reception
+from voxcast.telephony.rtp.stream import FRAME_SECONDS, PCMA, Playout, Reception
 from voxcast.telephony.sip.core.sdes import SrtpKeys
 
 if TYPE_CHECKING:
     from voxcast.audio.hearing.ear import Ear, HearingEvent
     from voxcast.audio.hearing.machine import Heard, MachineListener
+    from voxcast.audio.recording import LiveRecording
     from voxcast.domain.amd import AmdSettings
 
 log = logging.getLogger("voxcast.rtp")
@@ -93,6 +96,8 @@ class MediaStream(asyncio.DatagramProtocol):
         #: a conversation's hearing of the callee (`hear`), once its voice detector is made
         self.ear: Ear | None = None
         self._hearing = False
+        #: the call's recording, from `record()` to `finish_recording()`
+        self._recording: LiveRecording | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -246,6 +251,53 @@ class MediaStream(asyncio.DatagramProtocol):
         if listener is not None:
             listener.close()
 
+    def record(
+        self, folder: Path, name: str, max_seconds: float, origin: float | None = None
+    ) -> None:
+        """Record the call from now on (call it at the answer, after `start`): the frames the
+        pacer sends (and packets relayed to the far end) on the left, the far end's audio on
+        the right, on one clock from `origin` (the loop's time of the answer; now by default),
+        written to `folder` as it comes (`LiveRecording`)."""
+        reception = self.reception
+        if reception is None or self._recording is not None:
+            return
+        loop = asyncio.get_running_loop()
+        origin = loop.time() if origin is None else origin
+        from voxcast.audio import g711  # numpy: only calls that record
+        from voxcast.audio.recording import LiveRecording
+
+        decode = g711.alaw_decode if reception.codec == PCMA else g711.ulaw_decode
+        try:
+            recording = LiveRecording(folder, name, decode, origin, max_seconds)
+        except OSError as err:  # the call goes on, unrecorded
+            log.warning("the call cannot be recorded in %s: %s", folder, err)
+            return
+        self._recording = recording
+
+        def heard(ssrc: int, timestamp: int, payload: bytes) -> None:
+            ours = self.playout is not None and ssrc == self.playout.ssrc
+            recording.heard(loop.time(), ssrc, timestamp, payload, ours=ours)
+
+        reception.on_record = heard
+
+    async def finish_recording(self) -> tuple[Path | None, Path | None]:
+        """Stop recording: the files (stereo, the callee's), or Nones when not recording."""
+        recording = self._stop_recording()
+        if recording is None:
+            return None, None
+        at = asyncio.get_running_loop().time()
+        try:
+            return await asyncio.to_thread(recording.finish, at)
+        except OSError as err:
+            log.warning("the call's recording could not be written: %s", err)
+            return None, None
+
+    def _stop_recording(self) -> LiveRecording | None:
+        recording, self._recording = self._recording, None
+        if self.reception is not None:
+            self.reception.on_record = None
+        return recording
+
     def hold(self) -> None:
         """The far end put us on hold: send nothing, keep our place in the audio."""
         if self._held_at is None:
@@ -292,8 +344,9 @@ class MediaStream(asyncio.DatagramProtocol):
             self._done.set_result(None)
         self._done = None
 
-    def send_frame(self) -> bool:
-        """Called by the pacer each tick; False once the audio is over."""
+    def send_frame(self, due: float) -> bool:
+        """Called by the pacer for the frame due at `due` (loop time); False once the audio
+        is over."""
         playout = self.playout
         if playout is None or self._sock is None or self.remote is None:
             self._finish_playing()
@@ -304,6 +357,8 @@ class MediaStream(asyncio.DatagramProtocol):
             return False
         self._send(packet)
         self.sent += 1
+        if self._recording is not None:
+            self._recording.sent(due, packet[HEADER.size :])
         if not playout.playing:
             # the last packet carries the final 20 ms: the audio is over one frame later
             done, self._done = self._done, None
@@ -376,10 +431,24 @@ class MediaStream(asyncio.DatagramProtocol):
         on, renumbered as this stream's own (`Playout.relay`) and protected here under this
         leg's keys if it has any."""
         if self._transport is not None and self._sock is not None and self.remote is not None:
+            if self._recording is not None:
+                self._record_relayed(data)
             if self.playout is not None and len(data) >= 12:
                 data = self.playout.relay(data)
             self._send(data)
             self.relayed += 1
+
+    def _record_relayed(self, data: bytes) -> None:
+        """What the bridged party says to the far end, on the left, by its own timestamps."""
+        assert self._recording is not None
+        try:
+            packet = parse(data)
+        except RtpError:
+            return
+        reception = self.reception
+        if reception is not None and packet.payload_type == reception.codec:
+            at = asyncio.get_running_loop().time()
+            self._recording.relayed(at, packet.ssrc, packet.timestamp, packet.payload)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)  # ICMP unreachable from a far end gone away
@@ -396,6 +465,12 @@ class MediaStream(asyncio.DatagramProtocol):
         self.stop_playing()
         self._stop_listening()
         self._stop_hearing()
+        recording = self._stop_recording()
+        if recording is not None:  # closed before the recording was asked for: written now
+            try:
+                recording.finish(asyncio.get_running_loop().time())
+            except OSError as err:
+                log.warning("the call's recording could not be written: %s", err)
         if self._transport is not None:
             self._transport.close()  # closes the socket too
             self._transport = None
@@ -513,9 +588,10 @@ class MediaEngine:
             new = joining.copy() if joining else ()
             joining.clear()
             for stream in list(active):
-                frames = 1 if stream in new else burst
-                for _ in range(frames):
-                    if not stream.send_frame():
+                # a stream just started sends this pass's last frame only
+                first = burst - 1 if stream in new else 0
+                for k in range(first, burst):
+                    if not stream.send_frame(next_tick + k * FRAME_SECONDS):
                         active.discard(stream)
                         break
             next_tick += burst * FRAME_SECONDS

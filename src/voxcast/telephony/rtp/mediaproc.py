@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import pickle
@@ -12,6 +13,7 @@ import struct
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from voxcast.telephony.rtp.media import MediaEngine, MediaStream
@@ -72,6 +74,7 @@ class Worker:
         self.streams: dict[int, MediaStream] = {}
         self.audio = AudioCache()
         self.plays: dict[int, int] = {}  # stream -> its current play's number
+        self._finishing: set[asyncio.Future[None]] = set()
 
     def send(self, message: Message) -> None:
         if not self.writer.is_closing():  # the parent closed its end: nobody to tell
@@ -129,6 +132,14 @@ class Worker:
                 greeting_end=greeting_end,
                 on_heard=lambda event: self.send(("heard", sid, event)),
             )
+        elif op == "record":
+            folder, name, max_seconds, origin = message[2:]
+            stream.record(Path(folder), name, max_seconds, origin)
+        elif op == "finish":
+            # written in a thread: the other calls' packets go on meanwhile
+            finishing = asyncio.ensure_future(self._recorded(sid, stream))
+            self._finishing.add(finishing)
+            finishing.add_done_callback(self._finishing.discard)
         elif op == "sync":
             self.send(("synced", sid, self.snapshot(stream)))
         elif op == "close":
@@ -136,6 +147,10 @@ class Worker:
             stream.close()
             del self.streams[sid]
             self.plays.pop(sid, None)
+
+    async def _recorded(self, sid: int, stream: MediaStream) -> None:
+        full, customer = await stream.finish_recording()
+        self.send(("recorded", sid, full and str(full), customer and str(customer)))
 
     def _played(self, sid: int, number: int) -> None:
         stream = self.streams.get(sid)
@@ -189,6 +204,10 @@ def main(argv: list[str]) -> None:
     fd, host = int(argv[0]), argv[1]
     port_range = (int(argv[2]), int(argv[3])) if len(argv) > 3 else None
     logging.basicConfig(level=os.environ.get("VOXCAST_LOG_LEVEL", "WARNING"))
+    # loaded before any call: building G.711's tables would stall the pacer for a few
+    # hundred ms at a call's answer (`MediaStream.record`)
+    importlib.import_module("voxcast.audio.recording")
+    importlib.import_module("voxcast.audio.g711")
     sock = socket.socket(fileno=fd)
     asyncio.run(serve(sock, host, port_range))
 

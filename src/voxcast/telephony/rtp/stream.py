@@ -1,6 +1,7 @@
 """One call's media as sans-IO state: `Playout` cuts G.711 audio into 20 ms RTP packets with
 correct sequence, timestamp, SSRC and marker; `Reception` checks who sent a packet, counts it,
-decodes RFC 4733 keys and keeps the far end's audio for recording. Bytes in, bytes out."""
+decodes RFC 4733 keys and hands the far end's audio on (hearing, recording). Bytes in, bytes
+out."""
 
 from __future__ import annotations
 
@@ -160,7 +161,8 @@ class Reception:
     packets come from elsewhere: we latch onto the source of the first valid RTP packets
     (`LATCH_PACKETS` in a row from one address, or any packet from the SDP's address) and
     from then on accept only that source and send there; a stranger's packets are counted and
-    dropped. With `record`, audio payloads are kept (up to `max_bytes`) for a WAV file;
+    dropped. With `record`, audio payloads are kept in memory (up to `max_bytes`: a capture
+    for tests and tools; a call's recording goes to disk as it comes, `on_record`);
     `on_audio` is given each audio payload as it is accepted (a robot's ears)."""
 
     expected: tuple[str, int]
@@ -179,6 +181,9 @@ class Reception:
     on_audio: Callable[[bytes], None] | None = None
     #: answering-machine detection's ear, given each audio payload too (`MediaStream`)
     on_machine: Callable[[bytes], None] | None = None
+    #: the call's recording: (SSRC, RTP timestamp, payload) of each audio packet accepted,
+    #: our own echoed ones too (`MediaStream.record`)
+    on_record: Callable[[int, int, bytes], None] | None = None
     #: the SSRC we send with: a packet of ours coming back (a far end that echoes, a media
     #: loop; RFC 3550 §8.2) is not the callee speaking, and `on_audio` is not given it
     own_ssrc: int | None = None
@@ -219,6 +224,8 @@ class Reception:
                 self.on_audio(packet.payload)
             if self.on_machine is not None:
                 self.on_machine(packet.payload)
+            if self.on_record is not None:
+                self.on_record(packet.ssrc, packet.timestamp, packet.payload)
         return None
 
     def _accept(self, source: tuple[str, int], ssrc: int) -> bool:

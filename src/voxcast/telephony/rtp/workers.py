@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voxcast.telephony.rtp.media import MediaEngine, MediaStream
@@ -37,8 +38,10 @@ STOP_TIMEOUT_S = 5.0
 
 class RemoteStream(MediaStream):
     """A call's media in a worker process: the same face as `MediaStream`, every action sent
-    to the worker, counters and recorded audio fetched by `sync()`. When the worker dies,
-    `failure` says why, pending plays end and `on_lost` is called once."""
+    to the worker, counters fetched by `sync()`. The worker writes the call's recording
+    itself, where its packets are, and names the files when it is finished. When the worker
+    dies, `failure` says why, pending plays end and `on_lost` is called once (a recording it
+    was writing is lost)."""
 
     def __init__(self, engine: MediaWorkers, shard: Shard, sid: int, port: int) -> None:
         self._relay: MediaStream | None = None
@@ -51,6 +54,8 @@ class RemoteStream(MediaStream):
         self._syncing: asyncio.Future[None] | None = None
         self._closed = False
         self._on_heard: Callable[[Heard], None] | None = None
+        self._recording_asked = False
+        self._finished: asyncio.Future[tuple[Path | None, Path | None]] | None = None
 
     def start(
         self,
@@ -70,6 +75,37 @@ class RemoteStream(MediaStream):
         self._shard.send(
             ("start", self.sid, remote, codec, dtmf_payload, record, max_record_s, srtp)
         )
+
+    def record(
+        self, folder: Path, name: str, max_seconds: float, origin: float | None = None
+    ) -> None:
+        if self._recording_asked or self._closed or self.failure is not None:
+            return
+        self._recording_asked = True
+        # the answer's time on our loop's clock, the monotonic clock the worker's loop reads
+        # too: its recording starts then, not when this message reaches it (the far end's
+        # first packets may come before: they are not in the recording)
+        if origin is None:
+            origin = asyncio.get_running_loop().time()
+        self._shard.send(("record", self.sid, str(folder), name, max_seconds, origin))
+
+    async def finish_recording(self) -> tuple[Path | None, Path | None]:
+        if not self._recording_asked or self._closed or self.failure is not None:
+            return None, None
+        if self._finished is None:
+            self._finished = asyncio.get_running_loop().create_future()
+            self._shard.send(("finish", self.sid))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._finished), SYNC_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("media worker %s: the call's recording was not finished", self._shard.pid)
+            return None, None
+
+    def recorded(self, full: str | None, customer: str | None) -> None:
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(
+                (Path(full) if full else None, Path(customer) if customer else None)
+            )
 
     def hold(self) -> None:
         if not self._held:
@@ -177,6 +213,7 @@ class RemoteStream(MediaStream):
         self._finish_playing()
         if self._syncing is not None and not self._syncing.done():
             self._syncing.set_result(None)
+        self.recorded(None, None)
         if self.on_lost is not None:
             self.on_lost(reason)
 
@@ -282,6 +319,8 @@ class Shard:
             stream.update(message[2])
         elif op == "heard":
             stream.heard(message[2])
+        elif op == "recorded":
+            stream.recorded(message[2], message[3])
 
     def _lost(self, reason: str) -> None:
         log.error("%s: its %d calls' media is gone", reason, len(self.streams))

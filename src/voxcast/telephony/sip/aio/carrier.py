@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxcast.audio import g711, recording
 from voxcast.audio.playback import RINGBACK, PromptAudio, PromptNotFound
 from voxcast.domain.amd import AmdResult, AmdSettings, GreetingOver, Verdict
 from voxcast.ports import (
@@ -182,7 +181,8 @@ class CallStats:
     rtp_strangers: int = 0
     to_agent: int = 0  # packets relayed from the callee to the agent while bridged
     to_callee: int = 0  # ...and from the agent to the callee
-    recording: Path | None = None
+    recording: Path | None = None  # the callee's side (mono)
+    recording_full: Path | None = None  # both sides (stereo)
     srtp: str | None = None  # the SRTP suite of the call's media, None for plain RTP
     srtp_failed: int = 0  # packets dropped because they were not authentic
 
@@ -397,6 +397,7 @@ class SipCall:
         elif isinstance(out, useragent.Answered):
             self._connect_media(out.media)
             self._answered_at = now
+            self._record()
             self._put(Answered(now))
             self._talk_timer = self._after(self.request.max_talk_s, self._talk_limit)
             if self._phone is None:  # a bridged callee hears the phone, not a prompt
@@ -448,8 +449,6 @@ class SipCall:
             (media.address, media.port),
             media.codec,
             media.dtmf_payload,
-            record=self.request.record,
-            max_record_s=float(self.request.max_talk_s) + 5,
             srtp=media.srtp,
         )
         if media.on_hold:
@@ -459,6 +458,13 @@ class SipCall:
         if self._phone is not None:
             # early media too: the phone hears the callee's own ringback or announcement
             self._phone.leg.bridge(self._media)
+
+    def _record(self) -> None:
+        """The recording starts at the answer: early media (a 183's announcement, ringback)
+        is not the call."""
+        folder = self._carrier.recordings
+        if self._media is not None and self.request.record and folder is not None:
+            self._media.record(folder, self.call_id, float(self.request.max_talk_s) + 5)
 
     # -- answering machines ----------------------------------------------------------------
     def _listen(self, settings: AmdSettings) -> None:
@@ -831,19 +837,16 @@ class SipCall:
         self._queue.put_nowait(HungUp(at or self._carrier.clock.now(), by, code, reason))
 
     async def _save_recording(self, at: datetime) -> Recorded | None:
-        """The callee's audio as received, written as the call ends. Only their side: what we
-        sent is paced out frame by frame and not kept, so there is no stereo file."""
+        """The call's two files, written as it went (from the answer): both sides in stereo
+        and the callee's alone; None when it was never answered (nothing recorded)."""
         media = self._media
-        if media is None or media.reception is None:
+        if media is None:
             return None
-        await media.sync()
-        reception = media.reception
-        if not reception.audio:
+        full, customer = await media.finish_recording()
+        if full is None and customer is None:
             return None
-        self.stats.recording = await asyncio.to_thread(
-            self._carrier.save_recording, self.call_id, reception.codec, reception.audio
-        )
-        return Recorded(None, self.stats.recording, at) if self.stats.recording else None
+        self.stats.recording_full, self.stats.recording = full, customer
+        return Recorded(full, customer, at)
 
     async def _cleanup(self) -> None:
         for timer in self._timers:
@@ -885,10 +888,10 @@ class SipCall:
             if reception is not None:
                 self.stats.rtp_received = reception.received
                 self.stats.rtp_strangers = reception.strangers
-                if self.request.record and reception.audio and self.stats.recording is None:
-                    self.stats.recording = await asyncio.to_thread(
-                        self._carrier.save_recording, self.call_id, reception.codec, reception.audio
-                    )
+            if self.request.record and self.stats.recording is None:
+                # the consumer stopped reading before the end: the files are still written
+                full, customer = await media.finish_recording()
+                self.stats.recording_full, self.stats.recording = full, customer
             media.close()
         if self._confirmation is not None:
             self._confirmation.cancel()
@@ -1100,12 +1103,6 @@ class SipCarrier:
             local_host=self.public_host or endpoint.address[0],
         )
         return SipPhone(leg)
-
-    def save_recording(self, call_id: str, codec: int, audio: bytes) -> Path | None:
-        if self.recordings is None:
-            return None
-        decode = g711.alaw_decode if codec == sdp.PCMA else g711.ulaw_decode
-        return recording.save(self.recordings, call_id, None, decode(audio))[1]
 
     async def close(self) -> None:
         if self._endpoint is not None and self.registration is not None:
