@@ -35,8 +35,8 @@ _ENVELOPES = {
 
 
 def _annotate(path: str, operation: dict[str, Any]) -> None:
-    """Append the envelope and the status codes an operation answers to its description; an
-    operation missing from reference_codes.OPERATIONS gets no table (the reference test names it)."""
+    """Append the envelope and the status codes an operation answers to its description (an
+    operation missing from reference_codes.OPERATIONS gets none: the reference test names it)."""
     own = codes_of(path.removeprefix("/v3"))
     if own is None:
         return
