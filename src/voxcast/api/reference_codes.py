@@ -4,13 +4,26 @@ signed request passes, then each operation's own codes (docs/api-compat.md, the 
 from __future__ import annotations
 
 from voxcast.domain import aivoice_codes
-from voxcast.domain.codes import DEFAULT_REASONS, Code
+from voxcast.domain.codes import (
+    DEFAULT_REASONS,
+    FILE_FORMAT,
+    FILE_TOO_LARGE,
+    JOB_NUMBER_DUPLICATED,
+    NO_NUMBERS,
+    RESEND_STATUS,
+    Code,
+)
 
 Row = tuple[str, str]
 
 
 def _rows(*codes: Code) -> tuple[Row, ...]:
     return tuple((code.value, DEFAULT_REASONS[code]) for code in codes)
+
+
+def _as(code: Code, meaning: str) -> tuple[Row, ...]:
+    """A code the operation answers with its own wording (the vendor reuses numbers)."""
+    return ((code.value, meaning),)
 
 
 def _aivoice(*codes: str) -> tuple[Row, ...]:
@@ -77,31 +90,24 @@ OPERATIONS: dict[str, tuple[Row, ...]] = {
         Code.NOT_FOUND, Code.GROUP_NOT_IN_APP_74, Code.COUNTRY_CODE, Code.OVER_QUOTA
     ),
     "/cc/seat/updateSeat": _rows(
-        Code.NOT_FOUND,
-        Code.NO_CALLABLE_NUMBER,
-        Code.GROUP_NOT_IN_APP,
-        Code.COUNTRY_CODE,
-        Code.AGENT_ON_CALL,
-    ),
+        Code.NOT_FOUND, Code.GROUP_NOT_IN_APP, Code.COUNTRY_CODE, Code.AGENT_ON_CALL
+    )
+    + _as(Code.NO_CALLABLE_NUMBER, JOB_NUMBER_DUPLICATED),
     "/cc/seat/query": _rows(Code.OUT_OF_TIME_RANGE),
     "/cc/number/add": _rows(Code.PHONE_INVALID, Code.EXISTS, Code.NOT_FOUND),
     "/cc/number/delete": _rows(Code.PHONE_INVALID, Code.NOT_FOUND),
     "/cc/number/query": (),
-    "/cc/preview/upload": _rows(Code.VALIDATION, Code.CAPS, Code.TOO_MANY_ROWS),
-    "/cc/preview/submitTask": _rows(
-        Code.APP_PERMISSION,
-        Code.NOT_FOUND,
-        Code.TASK_NAME_EXISTS,
-        Code.TIME_FORMAT,
-        Code.TTS_REQUIRED,
-        Code.TTS_LANGUAGE,
-        Code.HEADER_REPEATED,
-        Code.GROUP_NOT_IN_APP_74,
-    ),
-    "/cc/preview/resendTask": _rows(
-        Code.NOT_FOUND, Code.TASK_NAME_EXISTS, Code.RESEND_STATE, Code.GROUP_NOT_IN_APP_74
-    ),
-    "/cc/preview/agent/editTask": _rows(Code.NOT_FOUND, Code.TASK_STATE),
+    "/cc/preview/upload": _rows(
+        Code.VALIDATION, Code.CAPS, Code.TOO_MANY_ROWS, Code.HEADER_REPEATED
+    )
+    + _as(Code.TTS_REQUIRED, FILE_TOO_LARGE)
+    + _as(Code.TTS_LANGUAGE, FILE_FORMAT),
+    "/cc/preview/submitTask": _rows(Code.APP_PERMISSION, Code.NOT_FOUND, Code.GROUP_NOT_IN_APP_74)
+    + _as(Code.RESEND_STATE, NO_NUMBERS),
+    "/cc/preview/resendTask": _rows(Code.NOT_FOUND, Code.GROUP_NOT_IN_APP_74)
+    + _as(Code.TASK_NAME_EXISTS, RESEND_STATUS)
+    + _as(Code.RESEND_STATE, NO_NUMBERS),
+    "/cc/preview/agent/editTask": _rows(Code.NOT_FOUND),
     "/cc/preview/query": _rows(Code.TIME_FORMAT),
     "/cc/record/query": _WINDOW,
     # do-not-call lists (voxcast extension)

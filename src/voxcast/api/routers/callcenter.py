@@ -68,20 +68,21 @@ class BasicSetting(VendorModel):
     )
     timeoutTransferSec: Seconds = Field(
         default=None,
-        description="Seconds an agent may leave a call ringing before it goes to the next agent",
+        description="Seconds an agent's phone rings before the next agent is tried (default 20)",
     )
     callinAutoAnswerSec: Seconds = Field(
         default=None, description="Seconds after which an agent's phone answers by itself"
     )
     wrapUpTime: Seconds = Field(
         default=None,
-        description="Seconds of wrap-up after each call before the agent gets the next",
+        description="Seconds an agent stays in wrap-up (status 4) after a call",
     )
     timeoutIdle: Seconds = Field(
         default=None, description="Unanswered calls after which an agent is put on break"
     )
     timeoutWaitSec: Seconds = Field(
-        default=None, description="Seconds a caller waits in the queue for an agent"
+        default=None,
+        description="Seconds a callee waits for a free agent before the call ends (default 30)",
     )
     turnSeatRing: Text | None = Field(
         default=None,

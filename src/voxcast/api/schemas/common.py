@@ -146,7 +146,10 @@ class SeatFields(Fields):
         description="Key (0-9) that transfers the callee, with toSeatType=2",
     )
     delayTransfer: int | None = Field(
-        default=None, ge=0, le=999, description="Seconds to wait before the transfer, 0-999"
+        default=None,
+        ge=0,
+        le=999,
+        description="Seconds after the answer before toSeatKey transfers, 0-999",
     )
 
 
@@ -258,7 +261,7 @@ class AiFields(ScheduleFields, AmdFields):
 
     enableRecording: Flag = Field(description="1 to record each answered call")
     calloutRate: CalloutRate = Field(
-        description="Calls placed at once per robot (the outbound multiplier), 1-100"
+        description="Outbound multiplier of the task (default 1), 1-100"
     )
     # the vendor's AI calls have no SMS fields; these two say how the script's `sms` texts go
     smsAppId: str | None = Field(
