@@ -120,6 +120,9 @@ async def test_reference_pages_load_nothing_from_another_host(
     resp = await http.get(page)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/html")
+    # what the bundled scripts might fetch on their own (ReDoc's logo) is refused by the browser
+    assert "default-src 'self'" in resp.headers["content-security-policy"]
+    assert "img-src 'self' data:;" in resp.headers["content-security-policy"]
     html = resp.text
     assert _ABSOLUTE.findall(html) == []
     assert "/openapi.json" in html

@@ -23,6 +23,15 @@ DOCS = "/docs"
 REDOC = "/redoc"
 OPENAPI = "/openapi.json"
 
+#: the pages may fetch from this server only: ReDoc's sidebar shows a logo from cdn.redoc.ly
+#: that no option turns off, so the browser is told not to ask (Swagger UI's start-up script is
+#: inline, ReDoc's search runs in a blob: worker)
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
+
 #: Swagger UI without its online validator badge (it would fetch validator.swagger.io)
 _SWAGGER_PARAMETERS: dict[str, Any] = {"validatorUrl": None, "defaultModelsExpandDepth": 0}
 
@@ -79,7 +88,7 @@ def mount(app: FastAPI) -> None:
 
     @app.get(DOCS, include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=OPENAPI,
             title=f"{app.title} API reference",
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
@@ -87,13 +96,17 @@ def mount(app: FastAPI) -> None:
             swagger_favicon_url=f"{ASSETS}/favicon.png",
             swagger_ui_parameters=_SWAGGER_PARAMETERS,
         )
+        page.headers["Content-Security-Policy"] = CSP
+        return page
 
     @app.get(REDOC, include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=OPENAPI,
             title=f"{app.title} API reference",
             redoc_js_url=f"{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
+        page.headers["Content-Security-Policy"] = CSP
+        return page
