@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxcast import __version__
-from voxcast.api import ops, recordings
+from voxcast.api import ops, recordings, reference
 from voxcast.api.aivoice_routing import AiVoicePaths, is_aivoice_path, unroutable
 from voxcast.api.envelope import Family, body
 from voxcast.api.routers import (
@@ -101,9 +101,16 @@ def create_app(
         version=__version__,
         description=(
             "Self-hosted outbound voice API, wire-compatible with the LAAFFIC / ITNIO TECH / "
-            "ONBUKA voice API. Every path is served under /v3/<path> and /<path>."
+            "ONBUKA voice API. Every path is served under /v3/<path> and /<path>; requests are "
+            "signed with the Api-Key, Timestamp and Sign headers (Sign = MD5 of the key, the "
+            "secret and the timestamp) and every answer is HTTP 200 with a status code in its "
+            "JSON envelope. Field descriptions paraphrase the vendor's pages; docs/api-compat.md "
+            "lists where voxcast differs."
         ),
         lifespan=lifespan,
+        # /docs and /redoc are served by voxcast.api.reference from vendored assets, not a CDN
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's built-in OpenTelemetry looks the global providers up on every request
         # (environment reads included) even when none is configured; voxcast exports none
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -130,6 +137,7 @@ def create_app(
 
     app.include_router(ops.router(runtime, carriers, node))
     app.include_router(recordings.router(runtime))
+    reference.mount(app)
 
     # Requests that never reach a vendor route (unknown path, wrong method) still get an
     # envelope with HTTP 200, as every vendor answer: the vendor's Java SDK and Spring's

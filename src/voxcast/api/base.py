@@ -85,8 +85,8 @@ DisplayNum = Annotated[str | None, AfterValidator(_display), Field(default=None)
 class PageQuery(VendorModel):
     """The vendor's paging request: `{"current":1,"size":10,"params":{...}}`."""
 
-    current: int = Field(default=1, ge=1, le=10_000_000)
-    size: int = Field(default=10, ge=1, le=100)
+    current: int = Field(default=1, ge=1, le=10_000_000, description="Page number, from 1")
+    size: int = Field(default=10, ge=1, le=100, description="Page size, 1-100")
 
 
 def page_body(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from voxcast.api.aivoice_routing import PREFIX, AiVoiceRoute, aivoice_ok
 from voxcast.api.base import STORABLE_PATTERN, Id, VendorModel
@@ -33,19 +33,28 @@ OPERATIONS = (
 
 
 class AppRequest(VendorModel):
-    appId: AppId
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
 
 
 class ScriptAdd(AppRequest):
-    script: dict[str, Any]
+    script: dict[str, Any] = Field(
+        description=(
+            "The script to add: nodes, intents and actions (docs/ai.md); -27 names "
+            "the node and field of a mistake"
+        )
+    )
 
 
 class ScriptRef(AppRequest):
-    dialogFlowId: Id
+    dialogFlowId: Id = Field(description="Id of the speech script (dialogFlowList lists them)")
 
 
 class ScriptEdit(ScriptRef):
-    script: dict[str, Any]
+    script: dict[str, Any] = Field(
+        description="The script replacing the current one, in full (docs/ai.md)"
+    )
 
 
 def _time(value: datetime, account: Account) -> str:

@@ -52,35 +52,69 @@ NumberStatus = Literal["CAN_NOT_START", "CAN_START", "IN_PROCESS"]
 
 
 class InactiveTime(VendorModel):
-    startTime: Short | None = None
-    endTime: Short | None = None
+    startTime: Short | None = Field(
+        default=None, description="Start of a daily no-call window (HH:mm)"
+    )
+    endTime: Short | None = Field(default=None, description="End of a daily no-call window (HH:mm)")
 
 
 class InactiveDate(VendorModel):
-    startDate: Short | None = None
-    endDate: Short | None = None
+    startDate: Short | None = Field(
+        default=None, description="First day of a no-call period (yyyy-MM-dd)"
+    )
+    endDate: Short | None = Field(
+        default=None, description="Last day of a no-call period (yyyy-MM-dd)"
+    )
 
 
 class TaskFields(VendorModel):
     """taskAdd's fields (B.3); the SDK's `"jobId":null` is ignored."""
 
-    appId: AppId
-    name: Text64
-    dialogFlowId: Id
-    mode: Literal["MANUAL", "AUTO"]
-    startDateTime: Short | None = None
-    endDateTime: Short | None = None
-    dailyStartDateTime: Short
-    dailyEndDateTime: Short
-    robotCount: Annotated[int, Field(ge=1, le=1000)]
-    jobPhoneNumberId: Id
-    inactiveTimeList: Annotated[list[InactiveTime] | None, Field(max_length=ai.MAX_INACTIVE)] = None
-    inactiveDateList: Annotated[list[InactiveDate] | None, Field(max_length=ai.MAX_INACTIVE)] = None
-    daysOfWeek: Annotated[list[Day] | None, Field(max_length=7)] = None
-    redial: bool
-    redialCondition: Annotated[list[Redial] | None, Field(max_length=20)] = None
-    redialInterval: Annotated[int | None, Field(ge=1, le=10_080)] = None
-    redialTimes: Annotated[int | None, Field(ge=0, le=100)] = None
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    name: Text64 = Field(description="Task name, 1-64 characters")
+    dialogFlowId: Id = Field(description="Id of the speech script (dialogFlowList lists them)")
+    mode: Literal["MANUAL", "AUTO"] = Field(
+        description="MANUAL: started with taskStart; AUTO: starts by itself at startDateTime"
+    )
+    startDateTime: Short | None = Field(
+        default=None, description="When an AUTO task starts (yyyy-MM-dd HH:mm:ss)"
+    )
+    endDateTime: Short | None = Field(
+        default=None, description="When the task stops dialing (yyyy-MM-dd HH:mm:ss)"
+    )
+    dailyStartDateTime: Short = Field(description="Start of the daily calling window (HH:mm:ss)")
+    dailyEndDateTime: Short = Field(description="End of the daily calling window (HH:mm:ss)")
+    robotCount: Annotated[int, Field(ge=1, le=1000)] = Field(
+        description="AI concurrency: calls the robot holds at once, 1-1000"
+    )
+    jobPhoneNumberId: Id = Field(description="Outbound line id (channelList's tenantPhoneNumberId)")
+    inactiveTimeList: Annotated[list[InactiveTime] | None, Field(max_length=ai.MAX_INACTIVE)] = (
+        Field(default=None, description="Daily no-call windows, at most 3")
+    )
+    inactiveDateList: Annotated[list[InactiveDate] | None, Field(max_length=ai.MAX_INACTIVE)] = (
+        Field(default=None, description="No-call periods of whole days")
+    )
+    daysOfWeek: Annotated[list[Day] | None, Field(max_length=7)] = Field(
+        default=None, description="Weekdays calls are made on, e.g. MONDAY"
+    )
+    redial: bool = Field(
+        description="true to call a number again when its result is in redialCondition"
+    )
+    redialCondition: Annotated[list[Redial] | None, Field(max_length=20)] = Field(
+        default=None,
+        description=(
+            "Call results that are redialled (e.g. NO_ANSWER, BUSY); empty: the "
+            "usual not-reached results"
+        ),
+    )
+    redialInterval: Annotated[int | None, Field(ge=1, le=10_080)] = Field(
+        default=None, description="Minutes between redials, 1-10080"
+    )
+    redialTimes: Annotated[int | None, Field(ge=0, le=100)] = Field(
+        default=None, description="Redials at most per number, 0-100"
+    )
 
     def fields(self) -> dict[str, Any]:
         out = self.model_dump(exclude_none=True)
@@ -91,66 +125,99 @@ class TaskFields(VendorModel):
 
 
 class TaskEdit(TaskFields):
-    jobId: Id
+    jobId: Id = Field(description="Id of the AiVoice task (taskAdd's answer)")
 
 
 class TaskRef(VendorModel):
-    appId: AppId
-    jobId: Id
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    jobId: Id = Field(description="Id of the AiVoice task (taskAdd's answer)")
 
 
 class ListParams(VendorModel):
-    appId: AppId
-    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = None
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = Field(
+        default=None, description="Part of the task name to filter on"
+    )
 
 
 class TaskListRequest(VendorModel):
-    current: Annotated[int, Field(ge=1, le=10_000_000)]
-    size: Annotated[int, Field(ge=1, le=100)]
-    params: ListParams
+    current: Annotated[int, Field(ge=1, le=10_000_000)] = Field(description="Page number, from 1")
+    size: Annotated[int, Field(ge=1, le=100)] = Field(description="Page size, 1-100")
+    params: ListParams = Field(description="Filters of the query")
 
 
 class ImportRequest(VendorModel):
-    appId: AppId
-    jobId: Id
-    callRecordDup: bool | None = None
-    customerPersons: Annotated[list[Any], Field(min_length=1, max_length=ai.MAX_CUSTOMERS)]
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    jobId: Id = Field(description="Id of the AiVoice task (taskAdd's answer)")
+    callRecordDup: bool | None = Field(
+        default=None, description="true: skip numbers this task has already called"
+    )
+    customerPersons: Annotated[list[Any], Field(min_length=1, max_length=ai.MAX_CUSTOMERS)] = Field(
+        description="Customers to call, 1-100: {phoneNumber, name, properties{variable: value}}"
+    )
 
 
 class NumberItem(VendorModel):
-    phoneNumber: Short
-    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = None
+    phoneNumber: Short = Field(description="Number to remove from the task's queue")
+    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = Field(
+        default=None, description="Customer name (optional)"
+    )
 
 
 class UncalledDelete(VendorModel):
-    appId: AppId
-    jobId: Id
-    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = None
-    jobPhoneNumberList: Annotated[list[NumberItem], Field(min_length=1, max_length=1000)]
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    jobId: Id = Field(description="Id of the AiVoice task (taskAdd's answer)")
+    name: Annotated[str | None, StringConstraints(max_length=64, pattern=STORABLE_PATTERN)] = Field(
+        default=None, description="Task name (ignored; the jobId names the task)"
+    )
+    jobPhoneNumberList: Annotated[list[NumberItem], Field(min_length=1, max_length=1000)] = Field(
+        description="Numbers to take out of the task's queue, 1-1000"
+    )
 
 
 class NoCallParams(VendorModel):
-    appId: AppId
-    jobId: Id | None = None
-    taskStatus: NumberStatus | None = None
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    jobId: Id | None = Field(
+        default=None, description="Id of the AiVoice task whose waiting numbers are listed"
+    )
+    taskStatus: NumberStatus | None = Field(
+        default=None,
+        description="State of the numbers to list: CAN_NOT_START, CAN_START or IN_PROCESS",
+    )
 
 
 class NoCallRequest(VendorModel):
-    current: Current
-    size: Size
-    params: NoCallParams
+    current: Current = Field(description="Page number, from 1")
+    size: Size = Field(description="Page size, 1-100")
+    params: NoCallParams = Field(description="Filters of the query")
 
 
 class RecordParams(VendorModel):
-    appId: AppId
-    startTime: Short
-    endTime: Short
+    appId: AppId = Field(description="AiVoice application id whose calls are listed")
+    startTime: Short = Field(
+        description=(
+            "Start of the window, yyyy-MM-dd HH:mm:ss in the account's time zone (at most 31 days)"
+        )
+    )
+    endTime: Short = Field(
+        description="End of the window, yyyy-MM-dd HH:mm:ss in the account's time zone"
+    )
 
 
 class RecordQuery(VendorModel):
-    current: Annotated[int, Field(ge=1, le=10_000_000)]
-    size: Annotated[int, Field(ge=1, le=100)]
-    params: RecordParams
+    current: Annotated[int, Field(ge=1, le=10_000_000)] = Field(description="Page number, from 1")
+    size: Annotated[int, Field(ge=1, le=100)] = Field(description="Page size, 1-100")
+    params: RecordParams = Field(description="The time window of the query and its filters")
 
 
 def _page(page: aivoice_tasks.Page, current: int, size: int) -> dict[str, Any]:

@@ -31,45 +31,87 @@ _CCODE = re.compile(r"^[0-9]{1,4}$")
 
 
 class AddGroup(VendorModel):
-    appId: Text = Field(min_length=1, max_length=32)
-    groupName: GroupName
+    appId: Text = Field(
+        min_length=1,
+        max_length=32,
+        description="Application id: the app the request acts in, one of the calling account's",
+    )
+    groupName: GroupName = Field(
+        description="Name of the new agent group, 4-32 characters, unique in the app"
+    )
 
 
 class UpdateGroup(VendorModel):
-    voiceGroupId: Id
-    groupName: GroupName
+    voiceGroupId: Id = Field(description="Agent group id (cc/seatGroup/query lists them)")
+    groupName: GroupName = Field(
+        description="New name of the agent group, 4-32 characters, unique in the app"
+    )
 
 
 class GroupParams(VendorModel):
-    groupName: Text | None = Field(default=None, max_length=32)
+    groupName: Text | None = Field(
+        default=None, max_length=32, description="Part of the group name to filter on"
+    )
 
 
 class GroupQuery(PageQuery):
-    params: GroupParams | None = None
+    params: GroupParams | None = Field(default=None, description="Filters of the query")
 
 
 class BasicSetting(VendorModel):
-    voiceGroupId: Id
-    callinStrategy: Annotated[Literal[1, 2, 3, 4] | None, BeforeValidator(_empty_is_none)] = None
-    timeoutTransferSec: Seconds = None
-    callinAutoAnswerSec: Seconds = None
-    wrapUpTime: Seconds = None
-    timeoutIdle: Seconds = None
-    timeoutWaitSec: Seconds = None
-    turnSeatRing: Text | None = Field(default=None, max_length=128)
-    labelName: list[Annotated[Text, Field(max_length=20)]] | None = Field(
-        default=None, max_length=10
+    voiceGroupId: Id = Field(description="Agent group to configure")
+    callinStrategy: Annotated[Literal[1, 2, 3, 4] | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None,
+        description=(
+            "Which agent rings: 1 longest idle, 2 fewest calls, 3 agent priority, 4 round robin"
+        ),
     )
-    displaySwitch: Literal[0, 1]
-    encryptNumber: Literal[0, 1]
-    fsNode: Literal["SG_FS", "USA_FS", "UAE_FS", ""] | None = None
+    timeoutTransferSec: Seconds = Field(
+        default=None,
+        description="Seconds an agent's phone rings before the next agent is tried (default 20)",
+    )
+    callinAutoAnswerSec: Seconds = Field(
+        default=None, description="Seconds after which an agent's phone answers by itself"
+    )
+    wrapUpTime: Seconds = Field(
+        default=None,
+        description="Seconds an agent stays in wrap-up (status 4) after a call",
+    )
+    timeoutIdle: Seconds = Field(
+        default=None, description="Unanswered calls after which an agent is put on break"
+    )
+    timeoutWaitSec: Seconds = Field(
+        default=None,
+        description="Seconds a callee waits for a free agent before the call ends (default 30)",
+    )
+    turnSeatRing: Text | None = Field(
+        default=None,
+        max_length=128,
+        description="Ring-back tone file played while the transfer rings (upload's fileName)",
+    )
+    labelName: list[Annotated[Text, Field(max_length=20)]] | None = Field(
+        default=None,
+        max_length=10,
+        description="Call labels agents can pick, at most 10 of 20 characters",
+    )
+    displaySwitch: Literal[0, 1] = Field(
+        description="Show the caller's number to the agent: 0 on, 1 off"
+    )
+    encryptNumber: Literal[0, 1] = Field(description="Mask the callee's number: 0 on, 1 off")
+    fsNode: Literal["SG_FS", "USA_FS", "UAE_FS", ""] | None = Field(
+        default=None, description="Media node: SG_FS, USA_FS or UAE_FS"
+    )
 
 
 class AddSeats(VendorModel):
-    voiceGroupId: Id
-    size: int = Field(ge=1, le=agents.MAX_AGENTS_PER_REQUEST)
-    displayNum: DisplayNum
-    ccode: Text | None = None
+    voiceGroupId: Id = Field(description="Agent group the new agents join")
+    size: int = Field(
+        ge=1, le=agents.MAX_AGENTS_PER_REQUEST, description="Number of agents to create"
+    )
+    displayNum: DisplayNum = Field(description="Caller id of the new agents' calls")
+    ccode: Text | None = Field(
+        default=None, description="Country calling code of the agents' calls, e.g. 91"
+    )
 
     @field_validator("ccode")
     @classmethod
@@ -80,16 +122,32 @@ class AddSeats(VendorModel):
 
 
 class UpdateSeat(VendorModel):
-    keyId: Id
-    voiceGroupId: Id
-    name: Text = Field(min_length=1, max_length=64)
-    displayNum: DisplayNum
-    ccode: Text | None = None
-    petName: Text | None = Field(default=None, max_length=64)
-    empNo: Text = Field(min_length=1, max_length=32)
-    password: Text | None = Field(default=None, min_length=6, max_length=32)
+    keyId: Id = Field(description="Id of the agent (addSeatList's keyId)")
+    voiceGroupId: Id = Field(description="Agent group the agent belongs to")
+    name: Text = Field(
+        min_length=1, max_length=64, description="The agent's account (as addSeatList named it)"
+    )
+    displayNum: DisplayNum = Field(description="Caller id of the agent's calls")
+    ccode: Text | None = Field(
+        default=None, description="Country calling code of the agent's calls"
+    )
+    petName: Text | None = Field(
+        default=None, max_length=64, description="Nickname of the agent, at most 64 characters"
+    )
+    empNo: Text = Field(min_length=1, max_length=32, description="Employee number, 1-32 characters")
+    password: Text | None = Field(
+        default=None,
+        min_length=6,
+        max_length=32,
+        description="New SIP password, 6-32 letters and digits",
+    )
     #: voxcast extension (seat/query shows it): callinStrategy 3 offers the lower number first
-    priority: int | None = Field(default=None, ge=1, le=999)
+    priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=999,
+        description="voxcast extension: the agent's priority, 1-999, for callinStrategy 3",
+    )
 
     @field_validator("password")
     @classmethod
@@ -107,16 +165,27 @@ class UpdateSeat(VendorModel):
 
 
 class SeatParams(VendorModel):
-    strTime: Text = Field(min_length=1)
-    endTime: Text = Field(min_length=1)
-    enable: Literal[0, 1] | None = None
-    name: Text | None = Field(default=None, max_length=64)
-    voiceGroupId: Id | None = None
-    status: Literal[1, 2, 3, 4, 5] | None = None
+    strTime: Text = Field(
+        min_length=1,
+        description="Start of the statistics window (yyyy-MM-dd HH:mm:ss; at most 32 days)",
+    )
+    endTime: Text = Field(
+        min_length=1, description="End of the statistics window (yyyy-MM-dd HH:mm:ss)"
+    )
+    enable: Literal[0, 1] | None = Field(
+        default=None, description="1 enabled agents only, 0 disabled only"
+    )
+    name: Text | None = Field(
+        default=None, max_length=64, description="Part of the agent account to filter on"
+    )
+    voiceGroupId: Id | None = Field(default=None, description="Agent group to filter on")
+    status: Literal[1, 2, 3, 4, 5] | None = Field(
+        default=None, description="Agent state: 1 offline, 2 idle, 3 busy, 4 wrap-up, 5 break"
+    )
 
 
 class SeatQuery(PageQuery):
-    params: SeatParams
+    params: SeatParams = Field(description="Filters of the query")
 
 
 # -- groups -----------------------------------------------------------------------------------
@@ -132,6 +201,7 @@ async def add_group(req: AddGroup, account: CurrentAccount, rt: Rt) -> dict[str,
 
 @router.post("/cc/seatGroup/updateGroup", openapi_extra=envelope(Family.STATUS))
 async def update_group(req: UpdateGroup, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Rename an agent group; `data` null."""
     async with rt.sessions.begin() as session:
         await agents.rename_group(session, account.id, req.voiceGroupId, req.groupName)
     return ok(Family.STATUS)
@@ -139,7 +209,9 @@ async def update_group(req: UpdateGroup, account: CurrentAccount, rt: Rt) -> dic
 
 @router.get("/cc/seatGroup/deleteGroup", openapi_extra=envelope(Family.STATUS))
 async def delete_group(
-    account: CurrentAccount, rt: Rt, voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1)]
+    account: CurrentAccount,
+    rt: Rt,
+    voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1, description="Id of the agent group")],
 ) -> dict[str, Any]:
     """Delete an empty group (-63 while it has agents)."""
     async with rt.sessions.begin() as session:
@@ -149,6 +221,8 @@ async def delete_group(
 
 @router.post("/cc/seatGroup/query", openapi_extra=envelope(Family.STATUS))
 async def query_groups(req: GroupQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """The account's agent groups, a page of `{voiceGroupId, groupName, callinStrategy,
+    countSeat, appName}`."""
     name = req.params.groupName if req.params else None
     async with rt.readonly() as session:
         rows, total = await agents.query_groups(session, account.id, name, req.current, req.size)
@@ -166,8 +240,11 @@ async def basic_setting(req: BasicSetting, account: CurrentAccount, rt: Rt) -> d
 
 @router.get("/cc/seatGroup/basicSettingResp", openapi_extra=envelope(Family.STATUS))
 async def basic_setting_resp(
-    account: CurrentAccount, rt: Rt, voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1)]
+    account: CurrentAccount,
+    rt: Rt,
+    voiceGroupId: Annotated[int, Query(ge=1, le=2**31 - 1, description="Id of the agent group")],
 ) -> dict[str, Any]:
+    """An agent group's settings, as basicSetting sets them."""
     async with rt.readonly() as session:
         data = await agents.basic_of(session, account.id, voiceGroupId)
     return ok(Family.STATUS, data)
@@ -199,6 +276,7 @@ async def add_seats(req: AddSeats, account: CurrentAccount, rt: Rt) -> dict[str,
 
 @router.post("/cc/seat/updateSeat", openapi_extra=envelope(Family.STATUS))
 async def update_seat(req: UpdateSeat, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """Change an agent: group, name, caller id, nickname, employee number, password, priority."""
     async with rt.sessions.begin() as session:
         await agents.update_agent(
             session, rt.secrets, account.id, req.keyId, req.model_dump(exclude_unset=True)
@@ -232,8 +310,12 @@ async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[s
 
 
 class AddNumber(VendorModel):
-    number: Text = Field(min_length=2, max_length=32)
-    voiceGroupId: Id
+    number: Text = Field(
+        min_length=2,
+        max_length=32,
+        description="Inbound number (DID) callers dial, 2-32 characters",
+    )
+    voiceGroupId: Id = Field(description="Agent group that calls to the number ring")
 
 
 class NumberQuery(PageQuery):
@@ -253,7 +335,11 @@ async def add_number(req: AddNumber, account: CurrentAccount, rt: Rt) -> dict[st
 
 @router.get("/cc/number/delete", openapi_extra=envelope(Family.STATUS))
 async def delete_number(
-    account: CurrentAccount, rt: Rt, number: Annotated[str, Query(min_length=1, max_length=32)]
+    account: CurrentAccount,
+    rt: Rt,
+    number: Annotated[
+        str, Query(min_length=1, max_length=32, description="The inbound number to remove")
+    ],
 ) -> dict[str, Any]:
     """Stop taking calls to a number of yours (-24 when it is not one)."""
     async with rt.sessions.begin() as session:
@@ -263,6 +349,7 @@ async def delete_number(
 
 @router.post("/cc/number/query", openapi_extra=envelope(Family.STATUS))
 async def query_numbers(req: NumberQuery, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+    """The account's inbound numbers and the agent group each rings (voxcast extension)."""
     async with rt.sessions() as session:
         rows, total = await numbers.list_numbers(
             session, account_id=account.id, current=req.current, size=req.size

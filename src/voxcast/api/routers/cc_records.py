@@ -19,28 +19,51 @@ Text = Annotated[str, BeforeValidator(storable_text)]
 
 
 class CcRecordParams(VendorModel):
-    startTime: Text = Field(min_length=1)
-    endTime: Text = Field(min_length=1)
-    voiceGroupId: Id | None = None
-    sipGroupName: Text | None = Field(default=None, max_length=32)
-    seatId: list[Id] | None = Field(default=None, max_length=500)
+    startTime: Text = Field(
+        min_length=1,
+        description=(
+            "Start of the window: yyyy-MM-dd HH:mm:ss (UTC+8) or ISO-8601 with "
+            "offset; at most 31 days"
+        ),
+    )
+    endTime: Text = Field(
+        min_length=1, description="End of the window, in the same form as startTime"
+    )
+    voiceGroupId: Id | None = Field(default=None, description="Agent group to filter on")
+    sipGroupName: Text | None = Field(
+        default=None, max_length=32, description="Agent group name to filter on"
+    )
+    seatId: list[Id] | None = Field(
+        default=None, max_length=500, description="Agent ids to filter on, at most 500"
+    )
     seatNameList: list[Annotated[Text, Field(max_length=64)]] | None = Field(
-        default=None, max_length=500
+        default=None, max_length=500, description="Agent accounts to filter on"
     )
-    callType: list[Literal[1, 2, 3]] | None = None
+    callType: list[Literal[1, 2, 3]] | None = Field(
+        default=None,
+        description="Call types: 1 group call transferred to an agent, 2 incoming, 3 outgoing",
+    )
     hangupReason: list[Annotated[int, Field(ge=0, le=9)]] | None = Field(
-        default=None, max_length=10
+        default=None,
+        max_length=10,
+        description="Hang-up reasons (0-9, the vendor's hangupReason table) to filter on",
     )
-    calledOrCaller: Text | None = Field(default=None, max_length=32)
-    ccode: list[Annotated[Text, Field(max_length=4)]] | None = Field(default=None, max_length=50)
-    hangingDirection: list[Literal[0, 1, 3]] | None = None
+    calledOrCaller: Text | None = Field(
+        default=None, max_length=32, description="Number that called or was called"
+    )
+    ccode: list[Annotated[Text, Field(max_length=4)]] | None = Field(
+        default=None, max_length=50, description="Country calling codes to filter on"
+    )
+    hangingDirection: list[Literal[0, 1, 3]] | None = Field(
+        default=None, description="Who hung up: 0 customer, 1 agent, 3 system"
+    )
     labelNames: list[Annotated[Text, Field(max_length=20)]] | None = Field(
-        default=None, max_length=10
+        default=None, max_length=10, description="Call labels to filter on"
     )
 
 
 class CcRecordQuery(PageQuery):
-    params: CcRecordParams
+    params: CcRecordParams = Field(description="Filters; startTime and endTime are required")
 
 
 @router.post("/cc/record/query", openapi_extra=envelope(Family.STATUS))

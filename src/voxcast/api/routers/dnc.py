@@ -30,7 +30,11 @@ class DncChange(VendorModel):
     appId: str | None = Field(
         default=None, max_length=32, description="the app's list; absent: the account's list"
     )
-    numbers: list[Spelling] = Field(min_length=1, max_length=1000)
+    numbers: list[Spelling] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Numbers to add or remove, at most 1000, in any spelling; stored in E.164",
+    )
     region: Region | None = Field(
         default=None, description="ISO country of numbers written without their country code"
     )
@@ -40,13 +44,29 @@ class DncQuery(PageQuery):
     appId: str | None = Field(
         default=None, max_length=32, description="an app's list; \"\" the account's; absent: all"
     )
-    numbers: list[Spelling] | None = Field(default=None, max_length=1000)
-    region: Region | None = None
+    numbers: list[Spelling] | None = Field(
+        default=None, max_length=1000, description="Numbers to look up, at most 1000"
+    )
+    region: Region | None = Field(
+        default=None,
+        description=(
+            "Two-letter region (ISO 3166, e.g. US) national spellings are read in; "
+            "default: E.164 only"
+        ),
+    )
 
 
 class DncAuditQuery(VendorModel):
-    number: Spelling | None = None
-    region: Region | None = None
+    number: Spelling | None = Field(
+        default=None, description="A number whose changes are listed (any spelling)"
+    )
+    region: Region | None = Field(
+        default=None,
+        description=(
+            "Two-letter region (ISO 3166, e.g. US) national spellings are read in; "
+            "default: E.164 only"
+        ),
+    )
 
 
 def _e164(numbers: list[str], region: str | None, field: str = "numbers") -> list[str]:

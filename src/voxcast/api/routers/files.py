@@ -45,11 +45,16 @@ async def file_upload(
 
 
 class FileQuery(VendorModel):
-    current: Current = 1
-    size: Size = 25
+    current: Current = Field(
+        default=1, description="Page number, from 1 (default 1; null is the default)"
+    )
+    size: Size = Field(default=25, description="Page size, 1-100 (default 25; null is the default)")
     # the file list is account-wide: the vendor's page has no params, its Java SDK sends
     # `"params":null`, and anything sent there is ignored
-    params: dict[str, Any] | None = None
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="Ignored (the vendor's SDK sends null): the list is the whole account's",
+    )
 
 
 @router.post("/voice/fileQuery", openapi_extra=envelope(Family.STATUS))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from voxcast.api.base import MAX_ID, page_body
 from voxcast.api.deps import CurrentAccount, Rt
@@ -168,7 +168,11 @@ async def query(req: TaskQuery, account: CurrentAccount, rt: Rt) -> dict[str, An
 
 
 @router.get(f"{P}/detail/{{task_id}}", openapi_extra=envelope(Family.CODE))
-async def detail(task_id: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+async def detail(
+    task_id: Annotated[str, Path(description="Id of the task (send's answer, query's taskId)")],
+    account: CurrentAccount,
+    rt: Rt,
+) -> dict[str, Any]:
     """One task with live counters (called, answered, failed, pending) and call statistics."""
     if not task_id.strip().isdigit() or not 1 <= int(task_id) <= MAX_ID:
         raise ApiError(Code.PARAMETER, f"id: {task_id!r} is not a task id")

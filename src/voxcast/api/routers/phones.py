@@ -34,11 +34,23 @@ _DISPLAY = re.compile(r"^[0-9]{7,13}$")
 
 
 class SipAdd(VendorModel):
-    groupName: Name
-    phoneName: Name
-    quantity: int = Field(ge=1, le=phones.MAX_PHONES_PER_REQUEST)
-    displayNum: Annotated[str, BeforeValidator(storable_text)] | None = None
-    appId: AppId
+    groupName: Name = Field(
+        description=(
+            "Name of the new phone group (an agent group), 4-32 characters, unique in the app"
+        )
+    )
+    phoneName: Name = Field(
+        description="Base name of the phones, 4-32 characters: they are named <phoneName>-1 .. -N"
+    )
+    quantity: int = Field(
+        ge=1, le=phones.MAX_PHONES_PER_REQUEST, description="Number of phones to create, 1-50"
+    )
+    displayNum: Annotated[str, BeforeValidator(storable_text)] | None = Field(
+        default=None, description="Caller id of the phones' calls, 7-13 digits (optional)"
+    )
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
 
     @field_validator("displayNum")
     @classmethod
@@ -52,19 +64,27 @@ class SipAdd(VendorModel):
 
 
 class SipQueryParams(VendorModel):
-    appId: AppId
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
 
 
 class SipQuery(VendorModel):
-    current: Current = 1
-    size: Size = 25
+    current: Current = Field(default=1, description="Page number, from 1 (default 1)")
+    size: Size = Field(default=25, description="Page size, 1-100 (default 25)")
     # optional so a body without it is answered -22 naming params.appId
-    params: SipQueryParams | None = None
+    params: SipQueryParams | None = Field(
+        default=None, description="appId (required): the app whose phones are listed"
+    )
 
 
 class SipReset(VendorModel):
-    account: Name
-    appId: AppId
+    account: Name = Field(
+        description="The phone's SIP account (e.g. <appId>_001) whose password is renewed"
+    )
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
 
 
 @router.post("/voice/sipAdd", openapi_extra=envelope(Family.STATUS))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import Field
 
 from voxcast.api.base import Id, VendorModel, page_body
@@ -24,15 +24,21 @@ class RecordParams(VendorModel):
 
 
 class RecordQuery(VendorModel):
-    current: int = Field(default=1, ge=1, le=10_000_000)
-    size: int = Field(default=25, ge=1, le=100)
+    current: int = Field(default=1, ge=1, le=10_000_000, description="Page number, from 1")
+    size: int = Field(default=25, ge=1, le=100, description="Page size, 1-100")
     # optional so a body without it is answered -22 naming params.strTime, like a params
     # object without strTime
-    params: RecordParams | None = None
+    params: RecordParams | None = Field(
+        default=None, description="The time window of the query and its filters"
+    )
 
 
 @router.get("/voice/recordGroup/{voiceId}", openapi_extra=envelope(Family.STATUS))
-async def record_group(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+async def record_group(
+    voiceId: Annotated[str, Path(description="Id of the call (sendCode's or sendGroup's voiceId)")],
+    account: CurrentAccount,
+    rt: Rt,
+) -> dict[str, Any]:
     """One call record (group call or verification code) by its voiceId."""
     voice_id = records.voice_id_of_path(voiceId)
     async with rt.readonly() as session:

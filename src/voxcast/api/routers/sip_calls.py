@@ -3,9 +3,9 @@ records (voice/recordSip/{voiceId}, voice/recordSipQuery)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import Field, field_validator
 
 from voxcast.api.base import Phone, VendorModel, page_body, storable_text
@@ -20,11 +20,23 @@ router = APIRouter(route_class=VendorRoute, tags=["SIP phones"])
 
 
 class SendSip(VendorModel):
-    callee: Phone
-    displayNum: str | None = None
+    callee: Phone = Field(
+        description="Number the phone calls: country code and number, 7-15 digits"
+    )
+    displayNum: str | None = Field(
+        default=None, description="Caller id, 7-15 digits; null: the phone's own display number"
+    )
     account: str = Field(min_length=1, max_length=64, description="the phone's (seat's) account")
-    appId: str = Field(min_length=1, max_length=32)
-    calledInfo: str | None = Field(default=None, max_length=1000)
+    appId: str = Field(
+        min_length=1,
+        max_length=32,
+        description="Application id: the app the request acts in, one of the calling account's",
+    )
+    calledInfo: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Free text (at most 1000 characters) echoed in the call's status report",
+    )
 
     _text = field_validator("*", mode="before")(storable_text)
     _display = field_validator("displayNum")(_optional_display)
@@ -33,18 +45,33 @@ class SendSip(VendorModel):
 class SipRecordParams(VendorModel):
     strTime: str = Field(min_length=1, description="ISO-8601 with offset")
     endTime: str = Field(min_length=1, description="ISO-8601 with offset")
-    sipGroupName: str | None = Field(default=None, max_length=64)
+    sipGroupName: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Phone group name to filter on, exactly (empty: no filter)",
+    )
     #: the vendor SDK's own test sends the group under this name
-    groupName: str | None = Field(default=None, max_length=64)
-    phoneName: str | None = Field(default=None, max_length=64)
+    groupName: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Same as sipGroupName (what the vendor's SDK sends)",
+    )
+    phoneName: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Phone name to filter on, exactly (empty: no filter)",
+    )
 
     _text = field_validator("*", mode="before")(storable_text)
 
 
 class SipRecordQuery(VendorModel):
-    current: int = Field(default=1, ge=1, le=10_000_000)
-    size: int = Field(default=25, ge=1, le=100)
-    params: SipRecordParams | None = None
+    current: int = Field(default=1, ge=1, le=10_000_000, description="Page number, from 1")
+    size: int = Field(default=25, ge=1, le=100, description="Page size, 1-100")
+    params: SipRecordParams | None = Field(
+        default=None,
+        description="strTime and endTime (ISO-8601 with offset, at most 31 days) and filters",
+    )
 
 
 @router.post("/voice/sendSip", openapi_extra=envelope(Family.STATUS))
@@ -66,7 +93,11 @@ async def send_sip(req: SendSip, account: CurrentAccount, rt: Rt) -> dict[str, A
 
 
 @router.get("/voice/recordSip/{voiceId}", openapi_extra=envelope(Family.STATUS))
-async def record_sip(voiceId: str, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
+async def record_sip(
+    voiceId: Annotated[str, Path(description="Id of the call (sendSip's answer)")],
+    account: CurrentAccount,
+    rt: Rt,
+) -> dict[str, Any]:
     """One phone call's record by the voiceId sendSip returned."""
     voice_id = records.voice_id_of_path(voiceId)
     async with rt.readonly() as session:

@@ -22,7 +22,15 @@ SMS = envelope(Family.BALANCE)
 Text = Annotated[str, StringConstraints(pattern=STORABLE_PATTERN)]
 AppId = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=STORABLE_PATTERN)]
 QText = Annotated[str | None, Query(pattern=STORABLE_PATTERN)]
-QAppId = Annotated[str, Query(min_length=1, max_length=32, pattern=STORABLE_PATTERN)]
+QAppId = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=32,
+        pattern=STORABLE_PATTERN,
+        description="SMS application id, one of the calling account's",
+    ),
+]
 
 
 class SmsItem(VendorModel):
@@ -33,12 +41,22 @@ class SmsItem(VendorModel):
 
 
 class SendSms(SmsItem):
-    appId: AppId
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
 
 
 class SendSmsBatch(VendorModel):
-    appId: AppId
-    array: list[SmsItem] = Field(min_length=1, max_length=sms.POST_LIMIT)
+    appId: AppId = Field(
+        description="Application id: the app the request acts in, one of the calling account's"
+    )
+    array: list[SmsItem] = Field(
+        min_length=1,
+        max_length=sms.POST_LIMIT,
+        description=(
+            "Messages, each {numbers, content, senderId, orderId}; at most 1000 numbers in all"
+        ),
+    )
 
 
 def _order(item: SmsItem) -> sms.SmsOrder:
@@ -77,10 +95,12 @@ async def send_sms_get(
     account: CurrentAccount,
     rt: Rt,
     appId: QAppId,
-    numbers: QText = None,
-    content: QText = None,
-    senderId: QText = None,
-    orderId: QText = None,
+    numbers: Annotated[QText, Query(description="Numbers, comma-separated, digits only")] = None,
+    content: Annotated[QText, Query(description="Text of the message, URL-encoded")] = None,
+    senderId: Annotated[QText, Query(description="Sender id, at most 32 characters")] = None,
+    orderId: Annotated[
+        QText, Query(description="Caller's own ids, comma-separated, one per number")
+    ] = None,
 ) -> dict[str, Any]:
     """Send one text to up to 100 numbers (query parameters, content URL-encoded)."""
     order = sms.SmsOrder(numbers or "", content, senderId, orderId)
@@ -114,7 +134,10 @@ def _iso(value: datetime | None) -> str | None:
 @router.get("/getReport", openapi_extra=SMS)
 @router.get("/sms/getReport", openapi_extra=SMS, include_in_schema=False)
 async def get_report(
-    account: CurrentAccount, rt: Rt, appId: QAppId, msgIds: QText = None
+    account: CurrentAccount,
+    rt: Rt,
+    appId: QAppId,
+    msgIds: Annotated[QText, Query(description="Message ids, comma-separated, at most 200")] = None,
 ) -> dict[str, Any]:
     """The state of up to 200 messages: status 0 delivered, 1 failed, -1 still sending."""
     wanted = list(dict.fromkeys(m.strip() for m in (msgIds or "").split(",") if m.strip()))
@@ -159,9 +182,20 @@ async def get_sent_records(
     account: CurrentAccount,
     rt: Rt,
     appId: QAppId,
-    startTime: Annotated[str, Query(max_length=64, pattern=STORABLE_PATTERN)],
-    endTime: Annotated[str, Query(max_length=64, pattern=STORABLE_PATTERN)],
-    startIndex: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    startTime: Annotated[
+        str,
+        Query(
+            max_length=64,
+            pattern=STORABLE_PATTERN,
+            description="Start of the window (at most 31 days, within the last 90)",
+        ),
+    ],
+    endTime: Annotated[
+        str, Query(max_length=64, pattern=STORABLE_PATTERN, description="End of the window")
+    ],
+    startIndex: Annotated[
+        int, Query(ge=0, le=10_000_000, description="Index of the first message, 100 per page")
+    ] = 0,
 ) -> dict[str, Any]:
     """Messages sent in a window of at most 31 days within the last 90, 100 per page from
     `startIndex`, oldest first."""

@@ -33,22 +33,92 @@ def _optional_display(value: str | None) -> str | None:
 
 
 class SendCode(AmdFields):
-    callee: Phone
-    displayNum: str | None = None
-    language: str | None = None
-    speakingRate: float | None = Field(default=None, ge=0.25, le=4)
-    ssmlGender: int | None = Field(default=None, ge=1, le=2)
-    accent: str | None = Field(default=None, max_length=16)
-    text: str | None = Field(default=None, max_length=1000)
-    appId: str = Field(min_length=1, max_length=32)
-    loopCount: int = Field(default=1, ge=1, le=9)
-    calledInfo: str | None = Field(default=None, max_length=1000)
-    recallCount: int = Field(default=0, ge=0, le=9)
-    recallInterval: int | None = Field(default=None, ge=0, le=999)
-    maxDuration: int | None = Field(default=None, ge=1, le=120)
-    maxRingingTime: int = Field(default=60, ge=20, le=120)
-    delayPlay: int = Field(default=0, ge=0, le=999)
-    delayHangup: int = Field(default=0, ge=0, le=999)
+    callee: Phone = Field(
+        description="Number to call: country code and number, 7-15 digits, no '+'"
+    )
+    displayNum: str | None = Field(
+        default=None,
+        description="Caller id shown to the callee (digits); empty or null: the line's default",
+    )
+    language: str | None = Field(
+        default=None,
+        description="Language code of the text (see the vendor's language table, e.g. EN)",
+    )
+    speakingRate: float | None = Field(
+        default=None, ge=0.25, le=4, description="Speaking rate of the voice, 0.25-4 (1 is normal)"
+    )
+    ssmlGender: int | None = Field(
+        default=None, ge=1, le=2, description="Voice gender: 1 male, 2 female"
+    )
+    accent: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Accent code of the voice (the vendor's accent table, e.g. 91)",
+    )
+    text: str | None = Field(
+        default=None,
+        max_length=1000,
+        description=(
+            "Text read to the callee (digit runs are read one digit at a time), at "
+            "most 1000 characters"
+        ),
+    )
+    appId: str = Field(
+        min_length=1,
+        max_length=32,
+        description="Application id: the app the request acts in, one of the calling account's",
+    )
+    loopCount: int = Field(
+        default=1, ge=1, le=9, description="Times the prompt is played, 1-9 (default 1)"
+    )
+    calledInfo: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Free text (at most 1000 characters) echoed in the call's status report",
+    )
+    recallCount: int = Field(
+        default=0,
+        ge=0,
+        le=9,
+        description=(
+            "Times a failed call is tried again, 0-9 (default 0: never); only the "
+            "last attempt is reported"
+        ),
+    )
+    recallInterval: int | None = Field(
+        default=None,
+        ge=0,
+        le=999,
+        description="Minutes between attempts when recallCount > 0, 0-999",
+    )
+    maxDuration: int | None = Field(
+        default=None,
+        ge=1,
+        le=120,
+        description="Seconds after the answer at which the call is hung up, 1-120",
+    )
+    maxRingingTime: int = Field(
+        default=60,
+        ge=20,
+        le=120,
+        description=(
+            "Seconds the callee's phone may ring before the call is given up, 20-120 (default 60)"
+        ),
+    )
+    delayPlay: int = Field(
+        default=0,
+        ge=0,
+        le=999,
+        description=(
+            "Seconds of silence after the answer before the prompt plays, 0-999 (default 0)"
+        ),
+    )
+    delayHangup: int = Field(
+        default=0,
+        ge=0,
+        le=999,
+        description="Seconds to wait after the prompt before hanging up, 0-999 (default 0)",
+    )
 
     _text = field_validator("*", mode="before")(storable_text)
     _display = field_validator("displayNum")(_optional_display)
@@ -56,13 +126,42 @@ class SendCode(AmdFields):
 
 class SendGroup(AmdFields):
     callee: str = Field(description="comma-separated numbers, at most 1000")
-    displayNum: str | None = None
-    fileId: str = Field(min_length=1, max_length=64)
-    appId: str = Field(min_length=1, max_length=32)
-    maxDuration: int | None = Field(default=None, ge=1, le=120)
-    maxRingingTime: int = Field(default=60, ge=20, le=120)
-    loopCount: int = Field(default=1, ge=1, le=3)
-    calledInfo: str | None = Field(default=None, max_length=1000)
+    displayNum: str | None = Field(
+        default=None,
+        description="Caller id shown to the callee (digits); empty or null: the line's default",
+    )
+    fileId: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Id of the uploaded voice file to play (fileUpload's answer)",
+    )
+    appId: str = Field(
+        min_length=1,
+        max_length=32,
+        description="Application id: the app the request acts in, one of the calling account's",
+    )
+    maxDuration: int | None = Field(
+        default=None,
+        ge=1,
+        le=120,
+        description="Seconds after the answer at which the call is hung up, 1-120",
+    )
+    maxRingingTime: int = Field(
+        default=60,
+        ge=20,
+        le=120,
+        description=(
+            "Seconds the callee's phone may ring before the call is given up, 20-120 (default 60)"
+        ),
+    )
+    loopCount: int = Field(
+        default=1, ge=1, le=3, description="Times the prompt is played, 1-9 (default 1)"
+    )
+    calledInfo: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Free text (at most 1000 characters) echoed in the call's status report",
+    )
 
     _text = field_validator("*", mode="before")(storable_text)
     _display = field_validator("displayNum")(_optional_display)
