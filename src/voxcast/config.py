@@ -105,6 +105,11 @@ class Settings:
     recording_link_days: float = field(
         default_factory=lambda: _env_float("VOXCAST_RECORDING_LINK_DAYS", 7.0)
     )
+    #: record every answered call of an AiVoice task: the vendor's AI call records carry
+    #: `fullAudioUrl` and `customerAudioUrl` and its API has no field that asks for them
+    aivoice_recording: bool = field(
+        default_factory=lambda: os.environ.get("VOXCAST_AIVOICE_RECORDING", "1") != "0"
+    )
     #: days a call's recording files are kept under `<data dir>/recordings`
     recording_days: float = field(
         default_factory=lambda: _env_float("VOXCAST_RECORDING_DAYS", 90.0)

@@ -19,9 +19,11 @@ from tests.helpers import signed_headers
 from tests.integration.dialing import Rig, dialer_rig, wait_for
 from tests.integration.receiver import Receiver
 from voxcast.api.app import create_app
+from voxcast.clock import ScaledClock
 from voxcast.compliance import dnc
 from voxcast.config import Settings
 from voxcast.services import accounts, rates, scripts
+from voxcast.telephony.sandbox import SandboxCarrier
 from voxcast.webhooks.sender import PushSender
 
 pytestmark = pytest.mark.timeout(240)
@@ -59,7 +61,13 @@ async def deliver_until(rig: Rig, receiver: Receiver, count: int) -> None:
 
 
 async def test_an_aivoice_task_pushes_each_conversation(settings: Settings) -> None:
-    async with Receiver() as receiver, dialer_rig(settings, speed=SPEED, start=START) as rig:
+    def recording_sandbox(clock: ScaledClock) -> SandboxCarrier:
+        return SandboxCarrier(clock, settings.data_dir)
+
+    async with (
+        Receiver() as receiver,
+        dialer_rig(settings, speed=SPEED, start=START, carrier=recording_sandbox) as rig,
+    ):
         creds, script_id = await signed_app(rig, receiver)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(rig.rt)), base_url="http://voxcast.test"
@@ -115,6 +123,9 @@ async def test_an_aivoice_task_pushes_each_conversation(settings: Settings) -> N
     assert agreed["chatDuration"] > 5
     assert agreed["billingTime"] % 60 == 0 and agreed["billingTime"] >= agreed["chatDuration"]
     assert isinstance(agreed["startTime"], int) and agreed["endTime"] >= agreed["startTime"]
+    # AiVoice calls are recorded (their records carry the links; no field asks for them)
+    for key in ("fullAudioUrl", "customerAudioUrl"):
+        assert "/recordings/" in agreed[key] and "sig=" in agreed[key], agreed[key]
     wrong = pushes["8613000000012"]
     assert wrong["intentLevelDetailName"] == "F"
     assert wrong["customerTagNames"] == ["wrong-number"]

@@ -364,7 +364,8 @@ class Dialer:
                     else None
                 ),
                 conversation=robot.conversation() if robot else None,
-                record=ctx.settings.record,
+                record=ctx.settings.record
+                or (ctx.kind == TaskKind.AIVOICE and self.rt.settings.aivoice_recording),
             )
             events: AsyncIterator[CallEvent]
             limits_of_call: CallLimits | None = None
