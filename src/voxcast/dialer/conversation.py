@@ -1,6 +1,7 @@
 """The robot on a call: the call's events go into the script's `Dialogue`, its commands come
-back out onto the call (say, hush, hang up), with the callee's turns through the recognizer
-and the intent rules (and the LLM, when one is configured). Any carrier, the same way."""
+back out onto the call (say, hush, hand over to agents, hang up), with the callee's turns
+through the recognizer and the intent rules (and the LLM, when one is configured). Any
+carrier, the same way."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from voxcast.domain import aivoice_tasks as ai
 from voxcast.domain import scripts as sc
 from voxcast.domain.enums import AI_KINDS
 from voxcast.ports import (
+    AgentAnswered,
     AmdDecided,
     Answered,
     BargedIn,
@@ -29,9 +31,11 @@ from voxcast.ports import (
     CallEvent,
     Clock,
     Dtmf,
+    HangupBy,
     HungUp,
     Prompt,
     PromptDone,
+    Transfer,
 )
 from voxcast.robot import dialogue as dl
 from voxcast.robot.llm import LlmIntentClassifier, classifier_from_settings
@@ -54,6 +58,8 @@ class Hearing:
 
 
 Render = Callable[[str], Awaitable[Prompt]]
+#: the transfer to one agent group of the call's app, by its id; None: the app has no such group
+TransferTo = Callable[[int], Awaitable[Transfer | None]]
 
 
 @dataclass
@@ -78,6 +84,7 @@ class RobotCall:
         *,
         language: str | None = None,
         opt_out: Callable[[], Awaitable[None]] | None = None,
+        transfer_to: TransferTo | None = None,
     ) -> None:
         self.dialogue = dialogue
         self.hearing = hearing
@@ -86,6 +93,8 @@ class RobotCall:
         self.language = language
         #: the spoken opt-out: puts the number on the do-not-call list
         self.opt_out = opt_out
+        #: the script's `transfer`: without it nobody takes the call (TRANSFER_ARTIFICIAL)
+        self.transfer_to = transfer_to
         self._call: Call | None = None
         self._inbox: asyncio.Queue[CallEvent | dl.Event | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -145,9 +154,18 @@ class RobotCall:
             await self._feed(dl.DtmfPressed(now, event.digit))
         elif isinstance(event, AmdDecided) and event.result.verdict is Verdict.MACHINE:
             await self._feed(dl.MachineDetected(now))
+        elif isinstance(event, AgentAnswered) and self._transferring():
+            await self._feed(dl.TransferEnded(now, taken=True))
         elif isinstance(event, HungUp):
+            if self._transferring() and event.by is HangupBy.US:
+                # the search ended without an agent (its wait ran out): nobody took it
+                self._ended = True
+                await self._feed(dl.TransferEnded(now, taken=False))
             await self._feed(dl.CallEnded(now, event.by))
             self._ended = True
+
+    def _transferring(self) -> bool:
+        return self.dialogue.state is dl.State.TRANSFERRING
 
     async def _recognize(self, audio: bytes, ended_ms: int) -> None:
         heard = await self.hearing.pool.recognize(audio, language=self.language)
@@ -195,15 +213,25 @@ class RobotCall:
         elif isinstance(command, dl.Classify):
             self._spawn(self._classify(command))
         elif isinstance(command, dl.TransferToAgents):
-            # not yet: a robot's call is not handed to agents; the script's transfer fails
-            # as when nobody takes it (resultStatus TRANSFER_ARTIFICIAL)
-            self._inbox.put_nowait(dl.TransferEnded(self._ms(), taken=False))
+            await self._hand_over(call, command.agent_group_id)
         elif isinstance(command, dl.OptOut):
             if self.opt_out is not None:
                 await self.opt_out()
         elif isinstance(command, dl.HangUp) and not self._ended:
             await call.hangup()
         # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them
+
+    async def _hand_over(self, call: Call, group_id: int) -> None:
+        """The callee to an agent of the group: the carrier reports the search, and
+        `AgentAnswered` or its end without an agent ends the dialogue's transfer."""
+        transfer = await self.transfer_to(group_id) if self.transfer_to is not None else None
+        if self._ended:
+            return
+        if transfer is None:  # no such group of the call's app: nobody can take it
+            self._inbox.put_nowait(dl.TransferEnded(self._ms(), taken=False))
+            return
+        self._listen_gen += 1  # no silence timer runs on: the robot no longer listens
+        call.hand_over(transfer)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -254,8 +282,11 @@ class Robots:
         self._hearing: Hearing | None = None
         self._loading: asyncio.Lock = asyncio.Lock()
 
-    async def for_call(self, ctx: TaskContext, c: Claimed) -> RobotCall | None:
-        """The robot of one call, or None when the task has no script to follow."""
+    async def for_call(
+        self, ctx: TaskContext, c: Claimed, transfer_to: TransferTo | None = None
+    ) -> RobotCall | None:
+        """The robot of one call, or None when the task has no script to follow;
+        `transfer_to` gives its script's transfers their agents."""
         if ctx.kind not in AI_KINDS or ctx.script_id is None:
             return None
         script = await self._script(ctx)
@@ -272,7 +303,13 @@ class Robots:
             await screening.opt_out(self.rt, ctx, c, source=compliance.VOICE)
 
         return RobotCall(
-            dialogue, hearing, render, self.rt.clock, language=script.language, opt_out=opt_out
+            dialogue,
+            hearing,
+            render,
+            self.rt.clock,
+            language=script.language,
+            opt_out=opt_out,
+            transfer_to=transfer_to,
         )
 
     async def _script(self, ctx: TaskContext) -> sc.Script:
