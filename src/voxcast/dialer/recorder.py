@@ -347,7 +347,7 @@ class Recorder:
                 account_id=f.ctx.account_id,
                 app_id=f.ctx.app_id,
                 task_id=f.ctx.id,
-                group_id=f.ctx.transfer_group or f.facts.agent_group,
+                group_id=f.facts.agent_group or f.ctx.transfer_group,
                 called=f.claimed.callee,
                 called_info=rec["called_info"],
                 caller=f.ctx.display_num,
