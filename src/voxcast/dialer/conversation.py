@@ -30,6 +30,7 @@ from voxcast.ports import (
     CalleeSpeaking,
     CallEvent,
     Clock,
+    Conversation,
     Dtmf,
     HangupBy,
     HungUp,
@@ -46,6 +47,8 @@ log = logging.getLogger("voxcast.robot")
 #: what the callee's words are heard as when the recognizer is busy, timed out or failed: no
 #: match (the node's retry or noMatch branch; keys still work)
 NOT_HEARD = ""
+#: the callee's turn ends after this much silence (the issue's "about 700 ms")
+TURN_END_MS = 700
 
 
 @dataclass
@@ -62,6 +65,21 @@ Render = Callable[[str], Awaitable[Prompt]]
 TransferTo = Callable[[int], Awaitable[Transfer | None]]
 
 
+def carrier_conversation(turn_end_ms: int = TURN_END_MS) -> Conversation:
+    """What a robot asks the carrier for: utterances cut at half the turn's silence."""
+    return Conversation(end_of_turn_ms=turn_end_ms // 2)
+
+
+@dataclass
+class _Turn:
+    """The callee's turn while it may still go on: its audio so far (the carrier's utterances,
+    cut at pauses), when the last one ended, and the recognizer already at work on it."""
+
+    audio: bytes
+    ended_ms: int
+    heard: asyncio.Future[str]
+
+
 @dataclass
 class _Said:
     """Prompts said and their ends seen: `PromptDone` reaches the dialogue only for the prompt
@@ -73,7 +91,12 @@ class _Said:
 
 class RobotCall:
     """One robot call. `run(call)` yields the call's own events, unchanged, for the dialer's
-    record, while it carries the script out; `dialogue.record` is the conversation's."""
+    record, while it carries the script out; `dialogue.record` is the conversation's.
+
+    Turns end after `turn_end_ms` of silence, but the carrier is asked to cut the callee's
+    speech at half that pause (`conversation()`): the recognizer starts on the turn while the
+    rest of the silence runs, so its answer is mostly ready when the turn is over. Speech
+    within the silence continues the turn: its audio is joined and heard again."""
 
     def __init__(
         self,
@@ -85,6 +108,7 @@ class RobotCall:
         language: str | None = None,
         opt_out: Callable[[], Awaitable[None]] | None = None,
         transfer_to: TransferTo | None = None,
+        turn_end_ms: int = TURN_END_MS,
     ) -> None:
         self.dialogue = dialogue
         self.hearing = hearing
@@ -95,13 +119,23 @@ class RobotCall:
         self.opt_out = opt_out
         #: the script's `transfer`: without it nobody takes the call (TRANSFER_ARTIFICIAL)
         self.transfer_to = transfer_to
+        self.turn_end_ms = turn_end_ms
+        #: the carrier cuts the callee's speech at this pause; the rest of the turn's silence
+        #: is held here
+        self.pause_ms = carrier_conversation(turn_end_ms).end_of_turn_ms
+        self._turn: _Turn | None = None
+        self._turn_gen = 0
         self._call: Call | None = None
         self._inbox: asyncio.Queue[CallEvent | dl.Event | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._said = _Said()
         self._listen_gen = 0
         self._start = 0.0
         self._ended = False
+
+    def conversation(self) -> Conversation:
+        """What the call's `DialRequest` asks the carrier for."""
+        return carrier_conversation(self.turn_end_ms)
 
     def _ms(self) -> int:
         return int((self.clock.monotonic() - self._start) * 1000)
@@ -144,11 +178,12 @@ class RobotCall:
                 await self._feed(dl.PromptFinished(now))
         elif isinstance(event, CalleeSpeaking):
             self._listen_gen += 1  # the silence timer no longer counts
+            self._turn_gen += 1  # nor the pause that might have ended a turn
             await self._feed(dl.SpeechStarted(now))
         elif isinstance(event, BargedIn):
             await self._feed(dl.BargeIn(now))
         elif isinstance(event, CalleeSaid):
-            self._spawn(self._recognize(event.audio, now))
+            self._paused(event.audio, now)
         elif isinstance(event, Dtmf):
             self._listen_gen += 1
             await self._feed(dl.DtmfPressed(now, event.digit))
@@ -164,14 +199,35 @@ class RobotCall:
             await self._feed(dl.CallEnded(now, event.by))
             self._ended = True
 
+    def _paused(self, audio: bytes, now: int) -> None:
+        """The callee paused: hear the turn so far now, and end it if the pause lasts."""
+        if self._turn is not None:  # they went on talking within the turn's silence
+            audio = self._turn.audio + audio
+        self._turn_gen += 1
+        heard = asyncio.ensure_future(self._recognize(audio))
+        self._tasks.add(heard)
+        heard.add_done_callback(self._tasks.discard)
+        self._turn = _Turn(audio, now, heard)
+        self._spawn(self._end_turn(self._turn_gen))
+
+    async def _end_turn(self, gen: int) -> None:
+        await self.clock.sleep((self.turn_end_ms - self.pause_ms) / 1000)
+        turn = self._turn
+        if gen != self._turn_gen or turn is None:
+            return  # they spoke again: the turn goes on
+        self._turn = None
+        text = await turn.heard
+        self._inbox.put_nowait(dl.SpeechEnded(turn.ended_ms, text))
+
     def _transferring(self) -> bool:
         return self.dialogue.state is dl.State.TRANSFERRING
 
-    async def _recognize(self, audio: bytes, ended_ms: int) -> None:
+    async def _recognize(self, audio: bytes) -> str:
         heard = await self.hearing.pool.recognize(audio, language=self.language)
         if not heard.ok:
             log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
-        self._inbox.put_nowait(dl.SpeechEnded(ended_ms, heard.text if heard.ok else NOT_HEARD))
+            return NOT_HEARD
+        return heard.text
 
     async def _classify(self, command: dl.Classify) -> None:
         intent: str | None = None
@@ -219,7 +275,8 @@ class RobotCall:
                 await self.opt_out()
         elif isinstance(command, dl.HangUp) and not self._ended:
             await call.hangup()
-        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them
+        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them (the recorder
+        # queues the record's texts with the call's record, once the call has ended)
 
     async def _hand_over(self, call: Call, group_id: int) -> None:
         """The callee to an agent of the group: the carrier reports the search, and
