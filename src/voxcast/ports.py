@@ -309,6 +309,17 @@ class Call(Protocol):
         """Conversation calls: stop what plays within one frame, buffered audio included."""
         ...
 
+    def hand_over(self, transfer: Transfer) -> None:
+        """Conversation calls, once answered: hand the callee to an agent of the transfer's
+        group now, as a group call's transfer does after its message (`mode` and `key` do not
+        apply). What plays stops (its `PromptDone`), the callee is no longer heard (no
+        `CalleeSpeaking`, `CalleeSaid`, `BargedIn`) and `say` plays nothing more; then
+        `TransferStarted`, the search's `AgentRinging`, `AgentNoAnswer` and `AgentAnswered`,
+        and once bridged the call lasts until either side hangs up. With nobody taking it
+        within `wait_s` the call is hung up (`HungUp` by US, "no agent free"). Once per call;
+        after the call ended it does nothing."""
+        ...
+
 
 class Carrier(Protocol):
     """Places calls. The sandbox and the SIP trunk carriers implement this; the dialer uses it."""

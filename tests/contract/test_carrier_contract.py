@@ -26,16 +26,21 @@ import pytest
 from tests.data.amd.make import HERE as AMD_SET
 from tests.data.amd.make import read_ulaw_wav
 from tests.sipp.pcap import write_rtp_pcap
-from tests.sipp.runner import Sipp, sipp_available
+from tests.sipp.runner import Sipp, free_port, sipp_available
 from voxcast.audio import g711
 from voxcast.audio.playback import PromptAudio
 from voxcast.clock import ScaledClock, SystemClock
 from voxcast.domain.amd import AmdSettings, Verdict
 from voxcast.ports import (
     OPTED_OUT,
+    AgentAnswered,
+    AgentRinging,
     AmdDecided,
     Answered,
+    BargedIn,
     Call,
+    CalleeSaid,
+    CalleeSpeaking,
     CallEvent,
     Conversation,
     DialRequest,
@@ -54,6 +59,7 @@ from voxcast.ports import (
 from voxcast.telephony.rtp.media import MediaEngine
 from voxcast.telephony.rtp.workers import MediaWorkers
 from voxcast.telephony.sandbox import SandboxCarrier, callee_voice
+from voxcast.telephony.sandbox_agents import VIRTUAL_AGENT_TALK_S
 from voxcast.telephony.sip.aio.carrier import SipCall, SipCarrier, TrunkConfig
 
 #: fast enough to be cheap, slow enough that the event loop's scheduling delays (tens of
@@ -86,6 +92,9 @@ class Harness:
     now: Callable[[], datetime]
     #: how late (in the clock's seconds) an event may be received after its timestamp
     lag: float
+    #: agent(talk_s) → an agent that answers when rung and hangs up after `talk_s` test
+    #: seconds (the sandbox's virtual agents always talk VIRTUAL_AGENT_TALK_S)
+    agent: Callable[[float], Awaitable[ReservedAgent]]
 
 
 PROMPT_HZ, CONFIRMATION_HZ = 440.0, 1000.0
@@ -108,7 +117,11 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         async def dial_sandbox(behaviour: str, req: DialRequest) -> Call:
             return await carrier.dial(_renumbered(req, SANDBOX_NUMBERS[behaviour]))
 
-        yield Harness("sandbox", dial_sandbox, 1.0, 0.0, clock.now, 0.15 * SPEED)
+        async def virtual_agent(talk_s: float) -> ReservedAgent:
+            assert talk_s == VIRTUAL_AGENT_TALK_S
+            return ReservedAgent(1, "agent-1", "sales", "1001", None, ring_timeout_s=20)
+
+        yield Harness("sandbox", dial_sandbox, 1.0, 0.0, clock.now, 0.15 * SPEED, virtual_agent)
         await carrier.close()
         return
     if not sipp_available():
@@ -138,10 +151,18 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         carriers.append(carrier)
         return await carrier.dial(req)
 
+    async def softphone(talk_s: float) -> ReservedAgent:
+        """SIPp as the agent's softphone: answers at once, talks, then sends its BYE."""
+        port = free_port()
+        farends.append(
+            await Sipp.start("agent_answer.xml", duration_ms=int(talk_s * scale * 1000), port=port)
+        )
+        return ReservedAgent(1, "agent-1", "sales", "1001", f"sip:agent@127.0.0.1:{port}", 5.0)
+
     try:
         # 0.3 s: an event's delivery on a busy 2-core CI machine (SIPp, media workers and the
         # suite's other workers share it); the carrier's own timing is what the checks test
-        yield Harness("sip", dial_sip, scale, 0.15, wall.now, 0.3)
+        yield Harness("sip", dial_sip, scale, 0.15, wall.now, 0.3, softphone)
         for sipp in farends:
             result = await sipp.wait(10)
             assert result.ok, result
@@ -545,3 +566,92 @@ async def test_hush_stops_a_prompt_and_a_new_one_replaces_it(h: Harness) -> None
     margin = h.slack + h.lag + 0.5 * h.scale
     for got, want in zip(ends, (1.0, 2.5, 6.5), strict=True):
         assert abs(got - want * h.scale) <= margin, ends
+
+
+class Desk:
+    """A transfer's desk of the given agents: each reserved by one search at a time."""
+
+    def __init__(self, *agents: ReservedAgent) -> None:
+        self.free = list(agents)
+        self.released: list[tuple[int, bool]] = []
+
+    async def reserve(self, group_id: int, exclude: frozenset[int]) -> ReservedAgent | None:
+        for agent in self.free:
+            if agent.key_id not in exclude:
+                self.free.remove(agent)
+                return agent
+        return None
+
+    async def release(self, agent: ReservedAgent, *, talked: bool) -> None:
+        self.released.append((agent.key_id, talked))
+        self.free.append(agent)
+
+
+def after_hand_over(events: list[CallEvent]) -> list[CallEvent]:
+    start = next(i for i, e in enumerate(events) if isinstance(e, TransferStarted))
+    return events[start:]
+
+
+async def test_hand_over_stops_the_prompt_and_bridges_the_agent_who_answers(h: Harness) -> None:
+    desk = Desk(await h.agent(VIRTUAL_AGENT_TALK_S))
+    transfer = Transfer(desk, group_id=7, wait_s=30 * h.scale)
+
+    async def plan(call: Call, prompt: Prompt) -> None:
+        call.say(prompt, interruptible=True)
+        await pause(h, 1.0)
+        call.hand_over(transfer)
+        call.hand_over(transfer)  # once per call: a second one does nothing
+        call.say(prompt, interruptible=False)  # plays nothing: only its PromptDone
+
+    seen = await converse(h, plan)
+    events = [e for e, _ in seen]
+    end = assert_well_formed(events)
+    answered = next(e for e in events if isinstance(e, Answered))
+    done = [e for e in events if isinstance(e, PromptDone)]
+    # the prompt stopped at the hand-over, a second into its four seconds
+    assert 1.0 * h.scale <= seconds_between(answered, done[0]) <= 1.5 * h.scale + h.slack + h.lag
+    assert len([e for e in events if isinstance(e, TransferStarted)]) == 1
+    waited = after_hand_over(events)
+    assert seconds_between(done[0], waited[0]) <= 0.1 * h.scale + h.slack
+    kinds = [type(e) for e in waited if not isinstance(e, PromptDone)]
+    assert kinds == [TransferStarted, AgentRinging, AgentAnswered, HungUp], waited
+    # the callee is no longer heard once handed over
+    assert not any(isinstance(e, (CalleeSpeaking, CalleeSaid, BargedIn)) for e in waited)
+    took = next(e for e in events if isinstance(e, AgentAnswered))
+    assert took.agent.name == "agent-1"
+    assert (end.by, end.sip_code) == (HangupBy.AGENT, 200)
+    talked = seconds_between(took, end)
+    assert abs(talked - VIRTUAL_AGENT_TALK_S * h.scale) <= 0.5 * h.scale + h.slack + h.lag
+    assert desk.released == [(1, True)]
+
+
+async def test_hand_over_with_no_agent_free_hangs_up_after_the_wait(h: Harness) -> None:
+    desk = Desk()
+    transfer = Transfer(desk, group_id=7, wait_s=3 * h.scale)
+
+    async def plan(call: Call, prompt: Prompt) -> None:
+        call.hand_over(transfer)
+
+    seen = await converse(h, plan)
+    events = [e for e, _ in seen]
+    end = assert_well_formed(events)
+    waited = after_hand_over(events)
+    assert [type(e) for e in waited] == [TransferStarted, HungUp], waited
+    assert (end.by, end.sip_code, end.reason) == (HangupBy.US, 200, "no agent free")
+    # measured: the callee really waited the group's time before the test saw the end
+    assert abs(received_between(seen, TransferStarted, HungUp) - 3.0 * h.scale) <= (
+        0.6 * h.scale + h.slack + h.lag
+    )
+    assert desk.released == []
+
+
+async def test_hand_over_is_refused_on_a_call_that_is_no_conversation(h: Harness) -> None:
+    call = await h.dial("answers", request_for(h))
+    events: list[CallEvent] = []
+    async for event in call.events():
+        events.append(event)
+        if isinstance(event, Answered):
+            with pytest.raises(RuntimeError):
+                call.hand_over(Transfer(NoDesk(), group_id=1))
+            await call.hangup()
+    assert not any(isinstance(e, TransferStarted) for e in events)

@@ -1,6 +1,7 @@
 """The robot on a call: the call's events go into the script's `Dialogue`, its commands come
-back out onto the call (say, hush, hang up), with the callee's turns through the recognizer
-and the intent rules (and the LLM, when one is configured). Any carrier, the same way."""
+back out onto the call (say, hush, hand over to agents, hang up), with the callee's turns
+through the recognizer and the intent rules (and the LLM, when one is configured). Any
+carrier, the same way."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from voxcast.domain import aivoice_tasks as ai
 from voxcast.domain import scripts as sc
 from voxcast.domain.enums import AI_KINDS
 from voxcast.ports import (
+    AgentAnswered,
     AmdDecided,
     Answered,
     BargedIn,
@@ -30,9 +32,11 @@ from voxcast.ports import (
     Clock,
     Conversation,
     Dtmf,
+    HangupBy,
     HungUp,
     Prompt,
     PromptDone,
+    Transfer,
 )
 from voxcast.robot import dialogue as dl
 from voxcast.robot.llm import LlmIntentClassifier, classifier_from_settings
@@ -57,6 +61,8 @@ class Hearing:
 
 
 Render = Callable[[str], Awaitable[Prompt]]
+#: the transfer to one agent group of the call's app, by its id; None: the app has no such group
+TransferTo = Callable[[int], Awaitable[Transfer | None]]
 
 
 def carrier_conversation(turn_end_ms: int = TURN_END_MS) -> Conversation:
@@ -101,6 +107,7 @@ class RobotCall:
         *,
         language: str | None = None,
         opt_out: Callable[[], Awaitable[None]] | None = None,
+        transfer_to: TransferTo | None = None,
         turn_end_ms: int = TURN_END_MS,
     ) -> None:
         self.dialogue = dialogue
@@ -110,6 +117,8 @@ class RobotCall:
         self.language = language
         #: the spoken opt-out: puts the number on the do-not-call list
         self.opt_out = opt_out
+        #: the script's `transfer`: without it nobody takes the call (TRANSFER_ARTIFICIAL)
+        self.transfer_to = transfer_to
         self.turn_end_ms = turn_end_ms
         #: the carrier cuts the callee's speech at this pause; the rest of the turn's silence
         #: is held here
@@ -180,7 +189,13 @@ class RobotCall:
             await self._feed(dl.DtmfPressed(now, event.digit))
         elif isinstance(event, AmdDecided) and event.result.verdict is Verdict.MACHINE:
             await self._feed(dl.MachineDetected(now))
+        elif isinstance(event, AgentAnswered) and self._transferring():
+            await self._feed(dl.TransferEnded(now, taken=True))
         elif isinstance(event, HungUp):
+            if self._transferring() and event.by is HangupBy.US:
+                # the search ended without an agent (its wait ran out): nobody took it
+                self._ended = True
+                await self._feed(dl.TransferEnded(now, taken=False))
             await self._feed(dl.CallEnded(now, event.by))
             self._ended = True
 
@@ -203,6 +218,9 @@ class RobotCall:
         self._turn = None
         text = await turn.heard
         self._inbox.put_nowait(dl.SpeechEnded(turn.ended_ms, text))
+
+    def _transferring(self) -> bool:
+        return self.dialogue.state is dl.State.TRANSFERRING
 
     async def _recognize(self, audio: bytes) -> str:
         heard = await self.hearing.pool.recognize(audio, language=self.language)
@@ -251,9 +269,7 @@ class RobotCall:
         elif isinstance(command, dl.Classify):
             self._spawn(self._classify(command))
         elif isinstance(command, dl.TransferToAgents):
-            # not yet: a robot's call is not handed to agents; the script's transfer fails
-            # as when nobody takes it (resultStatus TRANSFER_ARTIFICIAL)
-            self._inbox.put_nowait(dl.TransferEnded(self._ms(), taken=False))
+            await self._hand_over(call, command.agent_group_id)
         elif isinstance(command, dl.OptOut):
             if self.opt_out is not None:
                 await self.opt_out()
@@ -261,6 +277,18 @@ class RobotCall:
             await call.hangup()
         # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them (the recorder
         # queues the record's texts with the call's record, once the call has ended)
+
+    async def _hand_over(self, call: Call, group_id: int) -> None:
+        """The callee to an agent of the group: the carrier reports the search, and
+        `AgentAnswered` or its end without an agent ends the dialogue's transfer."""
+        transfer = await self.transfer_to(group_id) if self.transfer_to is not None else None
+        if self._ended:
+            return
+        if transfer is None:  # no such group of the call's app: nobody can take it
+            self._inbox.put_nowait(dl.TransferEnded(self._ms(), taken=False))
+            return
+        self._listen_gen += 1  # no silence timer runs on: the robot no longer listens
+        call.hand_over(transfer)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -312,8 +340,11 @@ class Robots:
         self._loading: asyncio.Lock = asyncio.Lock()
         self._ahead: set[asyncio.Future[None]] = set()
 
-    async def for_call(self, ctx: TaskContext, c: Claimed) -> RobotCall | None:
-        """The robot of one call, or None when the task has no script to follow."""
+    async def for_call(
+        self, ctx: TaskContext, c: Claimed, transfer_to: TransferTo | None = None
+    ) -> RobotCall | None:
+        """The robot of one call, or None when the task has no script to follow;
+        `transfer_to` gives its script's transfers their agents."""
         if ctx.kind not in AI_KINDS or ctx.script_id is None:
             return None
         script = await self._script(ctx)
@@ -331,7 +362,13 @@ class Robots:
             await screening.opt_out(self.rt, ctx, c, source=compliance.VOICE)
 
         return RobotCall(
-            dialogue, hearing, render, self.rt.clock, language=script.language, opt_out=opt_out
+            dialogue,
+            hearing,
+            render,
+            self.rt.clock,
+            language=script.language,
+            opt_out=opt_out,
+            transfer_to=transfer_to,
         )
 
     def _render_ahead(self, task_id: int, script: sc.Script, dialogue: dl.Dialogue) -> None:

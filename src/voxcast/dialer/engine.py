@@ -340,11 +340,15 @@ class Dialer:
                 async with self.rt.sessions() as session:
                     await self.prompts.load(session, ctx.id)
             prompt = await self.prompts.for_call(ctx.id, c.info)
-            robot = await self.robots.for_call(ctx, c)
+            carrier = self.carrier_for(ctx.account_id)
+
+            async def transfer_to(group_id: int) -> Transfer | None:
+                return await self._script_transfer(ctx, carrier, group_id)
+
+            robot = await self.robots.for_call(ctx, c, transfer_to)
             # a robot's call: the script decides what is said (and its opt-out is spoken)
             confirmation = None if robot else await self.prompts.opt_out_for_call(ctx.id)
             opt_out_key = ctx.settings.opt_out_key
-            carrier = self.carrier_for(ctx.account_id)
             transfer = await self._transfer_for(ctx, carrier)
             request = DialRequest(
                 callee=c.callee,
@@ -400,6 +404,8 @@ class Dialer:
                 limits_of_call.settle(facts)
             if robot is not None:
                 facts.conversation = summary(robot.dialogue.record, ctx.script_id)
+                if facts.transfer_time is not None:  # its call-center record names the group
+                    facts.agent_group = robot.dialogue.record.agent_group_id
         except Exception as exc:
             log.exception("call %s to %s failed in the carrier", c.voice_id, c.callee)
             facts.hangup_time = self.rt.clock.now()
@@ -451,6 +457,30 @@ class Dialer:
             key=settings.key,
             delay_s=settings.delay_s,
             wait_s=info.wait_s if info else DEFAULT_WAIT_S,
+        )
+
+    async def _script_transfer(
+        self, ctx: TaskContext, carrier: Carrier, group_id: int
+    ) -> Transfer | None:
+        """A robot script's `transfer`: to a group of the task's own app, from the desk a
+        group call's transfer uses, the callee waiting the group's timeoutWaitSec. None for a
+        group that is not the app's (a script names any id; another tenant's agents are never
+        rung) or when the database cannot say."""
+        try:
+            async with self.rt.sessions() as session:
+                group = await store.agent_group(session, group_id)
+            if group is None or (group.account_id, group.app_id) != (ctx.account_id, ctx.app_id):
+                log.warning(
+                    "task %s: script transfer to agent group %s of no app of its", ctx.id, group_id
+                )
+                return None
+            desk = self._desk(carrier)
+            info = await desk.group(group_id)
+        except Exception as exc:
+            self.outage.failed(exc, f"finding agent group {group_id} for task {ctx.id}")
+            return None
+        return Transfer(
+            desk=desk, group_id=group_id, wait_s=info.wait_s if info else DEFAULT_WAIT_S
         )
 
     async def _proportional_room(self, ctx: TaskContext) -> int | None:

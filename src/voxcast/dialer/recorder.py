@@ -330,7 +330,7 @@ class Recorder:
                 account_id=f.ctx.account_id,
                 app_id=f.ctx.app_id,
                 task_id=f.ctx.id,
-                group_id=f.ctx.transfer_group,
+                group_id=f.facts.agent_group or f.ctx.transfer_group,
                 called=f.claimed.callee,
                 called_info=rec["called_info"],
                 caller=f.ctx.display_num,
@@ -339,7 +339,7 @@ class Recorder:
                 cost=rec["cost"],
             )
             for f, rec in zip(recorded, records, strict=True)
-            if f.ctx.transfer_group is not None
+            if f.ctx.transfer_group is not None or f.facts.agent_group is not None
         ]
         cc_rows += [
             sipcalls.cc_row(

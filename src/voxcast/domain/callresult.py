@@ -60,6 +60,8 @@ class CallFacts:
     agent: ReservedAgent | None = None
     agent_answer_time: datetime | None = None
     no_answer_agents: list[str] = field(default_factory=list)
+    #: a robot's call its script handed to agents: their group (a group call's is its task's)
+    agent_group: int | None = None
     #: answering-machine detection's verdict (HUMAN, MACHINE, NOTSURE) and app_amd's cause
     amd_result: str | None = None
     amd_cause: str | None = None

@@ -38,10 +38,16 @@ from voxcast.ports import (
     PromptDone,
     ReservedAgent,
     Ringing,
+    Transfer,
     TransferStarted,
 )
 from voxcast.telephony import sandbox_talk
-from voxcast.telephony.callcenter.transfer import Ring, Search
+from voxcast.telephony.sandbox_agents import (
+    VIRTUAL_AGENT_ANSWER_S,
+    VIRTUAL_AGENT_TALK_S,
+    WaitForAgent,
+    virtual_agent_answers,
+)
 from voxcast.telephony.sandbox_talk import TalkingCall
 
 RING_AFTER_S = 1.0  # the far end's 180 Ringing arrives this long after the INVITE
@@ -50,8 +56,6 @@ SLOW_ANSWER_AFTER_RING_S = 10.0  # digit 9
 KEY_AFTER_PROMPT_START_S = 1.0  # digits 1 and 2: the key arrives one second into the prompt
 CALLEE_HANGS_UP_AFTER_S = 3.0  # digit 3
 REJECT_AFTER_RING_S = 2.0  # digit 6
-VIRTUAL_AGENT_ANSWER_S = 2.0  # a sandbox agent's phone rings this long before it answers
-VIRTUAL_AGENT_TALK_S = 10.0  # ...and the agent talks this long, then hangs up
 #: with AMD on, a second-to-last digit 9: an answering machine answers (after digit 0's ring)
 MACHINE_DIGIT = "9"
 #: what the simulated callee says when it answers (espeak-ng, through G.711)
@@ -281,11 +285,6 @@ def callee_gone_at(request: DialRequest, start: datetime) -> datetime | None:
     return start + timedelta(seconds=RING_AFTER_S + o.answer_after_ring_s + o.hangs_up_after_s)
 
 
-def virtual_agent_answers(agent: ReservedAgent) -> bool:
-    """Sandbox agents answer, except those whose job number (empNo) ends in 4."""
-    return not (agent.emp_no or "").endswith("4")
-
-
 class SandboxCall:
     """A simulated call: replays its plan at the clock's pace; `hangup()` cuts it short."""
 
@@ -322,73 +321,11 @@ class SandboxCall:
         """The callee waits for an agent; a virtual agent answers and talks, or nobody does."""
         transfer = self._request.transfer
         assert transfer is not None
-        stop = asyncio.Event()
         gone = callee_gone_at(self._request, self._start)
-        watchers = [asyncio.ensure_future(self._stop_when(stop, gone))]
-        search = Search(transfer, self._clock, self._ring_virtual(stop), stop)
-        try:
-            async for event in search.run():
-                yield event
-            agent = search.answered
-            if agent is None:
+        async for event in WaitForAgent(transfer, self._clock, self._hangup, gone).run():
+            if isinstance(event, HungUp):
                 self._done = True
-                if self._hangup.is_set():
-                    yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
-                elif gone is not None and self._clock.now() >= gone:
-                    yield HungUp(gone, HangupBy.CALLEE, 200, "callee hung up while waiting")
-                else:
-                    yield HungUp(self._clock.now(), HangupBy.US, 200, "no agent free")
-                return
-            talk_end = search.answered_at + timedelta(
-                seconds=min(VIRTUAL_AGENT_TALK_S, transfer.max_talk_s)
-            )
-            ends_by = HangupBy.AGENT
-            if gone is not None and gone < talk_end:
-                talk_end, ends_by = gone, HangupBy.CALLEE
-            stop.clear()
-            watchers.append(asyncio.ensure_future(self._stop_when(stop, talk_end)))
-            await stop.wait()
-            await transfer.desk.release(agent, talked=True)
-            self._done = True
-            if self._hangup.is_set() and self._clock.now() < talk_end:
-                yield HungUp(self._clock.now(), HangupBy.US, 200, "hung up by us")
-            else:
-                reason = "agent hung up" if ends_by is HangupBy.AGENT else "callee hung up"
-                yield HungUp(talk_end, ends_by, 200, reason)
-        finally:
-            for watcher in watchers:
-                watcher.cancel()
-
-    async def _stop_when(self, stop: asyncio.Event, when: datetime | None) -> None:
-        """Set `stop` at `when` (the callee or agent hangs up) or when we hang up."""
-        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._hangup.wait())]
-        if when is not None:
-            waits.append(
-                asyncio.ensure_future(
-                    self._clock.sleep(max((when - self._clock.now()).total_seconds(), 0.0))
-                )
-            )
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-        stop.set()
-
-    def _ring_virtual(self, stop: asyncio.Event) -> Ring:
-        async def ring(agent: ReservedAgent) -> bool:
-            answers = virtual_agent_answers(agent)
-            seconds = VIRTUAL_AGENT_ANSWER_S if answers else agent.ring_timeout_s
-            sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-            stopper = asyncio.ensure_future(stop.wait())
-            done, pending = await asyncio.wait(
-                {sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
-            return answers and sleeper in done
-
-        return ring
+            yield event
 
     async def _wait_or_hangup(self, seconds: float) -> bool:
         """Sleep on the clock; True if `hangup()` came first."""
@@ -409,6 +346,9 @@ class SandboxCall:
 
     def hush(self) -> None:
         raise RuntimeError("hush() is for answered conversation calls")
+
+    def hand_over(self, transfer: Transfer) -> None:
+        raise RuntimeError("hand_over() is for answered conversation calls")
 
 
 class VirtualPhone:

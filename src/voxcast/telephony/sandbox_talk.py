@@ -34,7 +34,10 @@ from voxcast.ports import (
     Prompt,
     PromptDone,
     Recorded,
+    Transfer,
+    TransferStarted,
 )
+from voxcast.telephony.sandbox_agents import WaitForAgent
 
 #: the callee answers the robot this long after a prompt ends (if no other prompt began)
 REPLY_AFTER_S = 0.6
@@ -193,6 +196,8 @@ class TalkingCall:
         self._speaking = False
         self._ended = False
         self._answered = False
+        #: handed to agents (`hand_over`): set when we hang up while the callee waits or talks
+        self._handed: asyncio.Event | None = None
         self._track = _Track(*recordings) if recordings and request.record else None
 
     def _offset(self) -> float:
@@ -221,23 +226,53 @@ class TalkingCall:
             self._put(event)
 
     async def hangup(self) -> None:
+        if self._handed is not None:
+            self._handed.set()  # the agents' side ends the call (and frees the agent)
+            return
         if self._ended:
             return
-        self._ended = True
         if self._playing is not None:
             self._playing[2].cancel()
             self._playing = None
             self._cut()
         code = 200 if self._answered else 487
-        at = self._clock.now()
+        await self._end(HungUp(self._clock.now(), HangupBy.US, code, "hung up by us"))
+
+    async def _end(self, end: HungUp) -> None:
+        """The call's last events: its recording, if asked for, then `end`."""
+        if self._ended:
+            return
+        self._ended = True
         track, self._track = self._track, None  # nothing is added while it is written
         if track is not None and self._answered:
             full, customer = await asyncio.to_thread(track.save, self._offset())
-            self._queue.put_nowait(Recorded(full, customer, at))
-        self._queue.put_nowait(HungUp(at, HangupBy.US, code, "hung up by us"))
+            self._queue.put_nowait(Recorded(full, customer, end.at))
+        self._queue.put_nowait(end)
+
+    def hand_over(self, transfer: Transfer) -> None:
+        if not self._answered:
+            raise RuntimeError("hand_over() before the callee answered")
+        if self._ended or self._handed is not None:
+            return
+        self._stop()
+        self._handed = asyncio.Event()
+        self._spawn(self._wait_for_agent(transfer, self._handed))
+
+    async def _wait_for_agent(self, transfer: Transfer, hung_up: asyncio.Event) -> None:
+        """The callee waits for a virtual agent as a group call's callee does (the talker
+        says nothing more; the sandbox's conversation callees never hang up by themselves)."""
+        self._put(TransferStarted(self._clock.now()))
+        async for event in WaitForAgent(transfer, self._clock, hung_up, None).run():
+            if isinstance(event, HungUp):
+                await self._end(event)
+                return
+            self._put(event)
 
     def say(self, prompt: Prompt, *, interruptible: bool) -> None:
         if self._ended:
+            return
+        if self._handed is not None:  # nothing plays any more; still its one PromptDone
+            self._put(PromptDone(self._clock.now()))
             return
         self._stop()
         ending = self._spawn(self._play(prompt))
@@ -275,8 +310,8 @@ class TalkingCall:
     # -- the callee's side -----------------------------------------------------------------
     async def _answer_prompt(self) -> None:
         await self._clock.sleep(REPLY_AFTER_S)
-        if self._playing is not None or self._speaking or self._ended:
-            return  # the robot went on talking: the callee waits for its next pause
+        if self._playing is not None or self._speaking or self._ended or self._handed is not None:
+            return  # the robot went on talking (or handed the call over): the callee waits
         if self._talker.key is not None:
             self._turn += 1
             self._put(Dtmf(self._talker.key, self._clock.now()))
@@ -314,8 +349,11 @@ class TalkingCall:
             self._speaking = False
 
     def _put(self, event: CallEvent) -> None:
-        if not self._ended:
-            self._queue.put_nowait(event)
+        if self._ended:
+            return
+        if self._handed is not None and isinstance(event, (CalleeSpeaking, CalleeSaid, BargedIn)):
+            return  # handed over: the callee is no longer heard
+        self._queue.put_nowait(event)
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)

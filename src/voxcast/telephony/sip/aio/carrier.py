@@ -234,6 +234,8 @@ class SipCall:
         self.opted_out = False
         self._confirmation: asyncio.Future[bytes] | None = None
         self._bridged = False  # an agent took the call: the opt-out key is only reported
+        #: a conversation call handed to agents (`hand_over`): the robot no longer hears it
+        self._handed_over: Transfer | None = None
         #: conversation calls: the prompt said last, until its PromptDone
         self._saying: _Saying | None = None
         self._ear: Ear | None = None
@@ -277,7 +279,12 @@ class SipCall:
         self.hush()  # the prompt playing, if any, is replaced: its PromptDone first
         saying = _Saying(prompt, interruptible)
         self._saying = saying
-        if self._session.over or self.opted_out or self._media is None:
+        if (
+            self._session.over
+            or self.opted_out
+            or self._handed_over is not None
+            or self._media is None
+        ):
             self._end_prompt(saying)  # nothing plays any more; still its one PromptDone
             return
         self._timers = [timer for timer in self._timers if not timer.done()]
@@ -289,6 +296,17 @@ class SipCall:
         if self._media is not None:
             self._media.stop_playing()  # the pacer sends nothing more of it from this tick
         self._end_prompt()
+
+    def hand_over(self, transfer: Transfer) -> None:
+        if self.request.conversation is None:
+            raise RuntimeError("hand_over() is for conversation calls")
+        if self._answered_at is None:
+            raise RuntimeError("hand_over() before the callee answered")
+        if self._handed_over is not None or self._session.over:
+            return
+        self._handed_over = transfer
+        self.hush()
+        self._start_transfer()
 
     @property
     def rtp_sent(self) -> int:
@@ -611,6 +629,8 @@ class SipCall:
 
     def _barge_in(self) -> None:
         """Inside the arrival of the packet whose speech decided it: the prompt stops now."""
+        if self._handed_over is not None:
+            return  # what plays now is the hold tone, or the agent
         saying = self._saying
         if self._media is not None:
             self._media.stop_playing()
@@ -629,6 +649,8 @@ class SipCall:
         def at(ms: int) -> datetime:
             return now - timedelta(milliseconds=max(0, heard_ms - ms))
 
+        if self._handed_over is not None:
+            return  # the robot handed the callee to agents: it hears them no more
         for event in events:
             if isinstance(event, SpeechStarted):
                 self._put(CalleeSpeaking(at(event.at_ms)))
@@ -731,7 +753,7 @@ class SipCall:
 
     # -- transfer to an agent ----------------------------------------------------------------
     def _start_transfer(self) -> None:
-        transfer = self.request.transfer
+        transfer = self._handed_over or self.request.transfer
         if (
             transfer is None
             or self._transfer_task is not None
@@ -794,9 +816,15 @@ class SipCall:
             return False
         carrier = self._carrier
         endpoint = await carrier.agent_endpoint()
+        # bridged packet for packet with the callee's stream, so where it is: a conversation's
+        # stays in this process (`open_local_stream`), a worker's stream relays only in workers
+        if self.request.conversation is not None:
+            media = await carrier.media.open_local_stream()
+        else:
+            media = await carrier.media.open_stream()
         leg = AgentLeg(
             endpoint=endpoint,
-            media=await carrier.media.open_stream(),
+            media=media,
             callee_media=self._media,
             agent=agent,
             codecs=(self.stats.codec,),
