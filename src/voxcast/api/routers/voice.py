@@ -12,7 +12,7 @@ from voxcast.api.base import Phone, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
-from voxcast.api.schemas.common import AmdFields
+from voxcast.api.schemas.common import Accent, AmdFields, SpeakingRate, SsmlGender
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
 from voxcast.services import speech, voice
@@ -44,17 +44,9 @@ class SendCode(AmdFields):
         default=None,
         description="Language code of the text (see the vendor's language table, e.g. EN)",
     )
-    speakingRate: float | None = Field(
-        default=None, ge=0.25, le=4, description="Speaking rate of the voice, 0.25-4 (1 is normal)"
-    )
-    ssmlGender: int | None = Field(
-        default=None, ge=1, le=2, description="Voice gender: 1 male, 2 female"
-    )
-    accent: str | None = Field(
-        default=None,
-        max_length=16,
-        description="Accent code of the voice (the vendor's accent table, e.g. 91)",
-    )
+    speakingRate: SpeakingRate = None
+    ssmlGender: SsmlGender = None
+    accent: Accent = None
     text: str | None = Field(
         default=None,
         max_length=1000,

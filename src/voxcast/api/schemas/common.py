@@ -21,6 +21,20 @@ LoopCount = Annotated[int, Field(ge=1, le=9, description="times the prompt is pl
 Source = Annotated[int, Field(ge=1, le=3, description="1 uploaded file, 2 upload now, 3 TTS")]
 
 
+#: the voice fields every TTS request shares (sendCode, group calls, recall nodes)
+SpeakingRate = Annotated[
+    float | None,
+    Field(ge=0.25, le=4, description="Speaking rate of the voice, 0.25-4 (1 is normal)"),
+]
+SsmlGender = Annotated[int | None, Field(ge=1, le=2, description="Voice gender: 1 male, 2 female")]
+Accent = Annotated[
+    str | None,
+    Field(
+        max_length=16, description="Accent code of the voice (the vendor's accent table, e.g. 91)"
+    ),
+]
+
+
 class Fields(VendorModel):
     """Base of every task model: no string may hold what the database cannot store (NUL,
     lone surrogates), so such input is -22 naming the field instead of a driver error."""
@@ -60,17 +74,9 @@ class PromptFields(Fields):
         max_length=8,
         description="Language code of the text (see the vendor's language table, e.g. EN, VN)",
     )
-    speakingRate: float | None = Field(
-        default=None, ge=0.25, le=4, description="Speaking rate of the voice, 0.25-4 (1 is normal)"
-    )
-    ssmlGender: int | None = Field(
-        default=None, ge=1, le=2, description="Voice gender: 1 male, 2 female"
-    )
-    accent: str | None = Field(
-        default=None,
-        max_length=16,
-        description="Accent code of the voice (the vendor's accent table, e.g. 91)",
-    )
+    speakingRate: SpeakingRate = None
+    ssmlGender: SsmlGender = None
+    accent: Accent = None
 
 
 class SmsFields(Fields):
