@@ -12,8 +12,8 @@ YESNO, DIGITS, DATES, PHRASES = "yesno", "digits", "dates", "phrases"
 BUILT_IN = (YESNO, DIGITS, DATES)
 
 #: an answer word of a yes/no question and what it means; the first one heard is the answer
-YES_WORDS = ("yes", "yeah", "yep", "yup", "sure", "correct", "certainly", "absolutely")
-NO_WORDS = ("no", "nope", "nah", "not", "nobody", "wrong", "never")
+YES_WORDS = ("yes", "yeah", "yep", "sure", "correct")
+NO_WORDS = ("no", "nope", "nah", "not", "nobody", "wrong")
 DIGIT_WORDS: dict[str, str] = {
     "zero": "0",
     "oh": "0",
@@ -106,9 +106,9 @@ def words(phrase: str) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class Grammar:
-    """What a closed question's answer may be: `kind` one of `BUILT_IN` (its vocabulary, in
-    any order and number, plus `phrases`) or `PHRASES` (only `phrases`, any of them, in any
-    order). A phrase that is not plain words is never heard."""
+    """What a closed question's answer may be: `kind` one of `BUILT_IN` (its vocabulary) or
+    `PHRASES` (`phrases`); any of them, in any order and number. A phrase that is not plain
+    words is never heard."""
 
     kind: str
     phrases: tuple[str, ...] = ()
@@ -122,46 +122,13 @@ class Grammar:
         found = (words(p) for p in self.phrases)
         return tuple(dict.fromkeys(w for w in found if w is not None))
 
-    def with_phrases(self, more: tuple[str, ...]) -> Grammar:
-        return Grammar(self.kind, tuple(dict.fromkeys(self.phrases + more)))
-
     def read(self, heard: list[str]) -> str:
         """The text the intent rules get from the words the grammar heard: yes/no → "yes" or
         "no" (its first answer word), digits → the numerals ("482917"), dates and phrases →
-        the words; any of `phrases` heard inside a built-in grammar's answer follows it."""
-        rest, found = (
-            _take_phrases(heard, self.phrase_words())
-            if self.kind in BUILT_IN
-            else (
-                heard,
-                [],
-            )
-        )
+        the words."""
         if self.kind == YESNO:
-            answer = next((w for w in rest if w in YES_WORDS or w in NO_WORDS), None)
-            main = "" if answer is None else ("yes" if answer in YES_WORDS else "no")
-        elif self.kind == DIGITS:
-            main = "".join(DIGIT_WORDS[w] for w in rest if w in DIGIT_WORDS)
-        else:
-            main = " ".join(rest)
-        return " ".join(t for t in (main, *found) if t)
-
-
-def _take_phrases(
-    heard: list[str], phrases: tuple[tuple[str, ...], ...]
-) -> tuple[list[str], list[str]]:
-    """`heard` without the phrases found in it, and those phrases (longest first at each
-    place)."""
-    rest: list[str] = []
-    found: list[str] = []
-    ordered = sorted(phrases, key=len, reverse=True)
-    i = 0
-    while i < len(heard):
-        hit = next((p for p in ordered if tuple(heard[i : i + len(p)]) == p), None)
-        if hit is None:
-            rest.append(heard[i])
-            i += 1
-        else:
-            found.append(" ".join(hit))
-            i += len(hit)
-    return rest, found
+            answer = next((w for w in heard if w in YES_WORDS or w in NO_WORDS), None)
+            return "" if answer is None else ("yes" if answer in YES_WORDS else "no")
+        if self.kind == DIGITS:
+            return "".join(DIGIT_WORDS[w] for w in heard if w in DIGIT_WORDS)
+        return " ".join(heard)

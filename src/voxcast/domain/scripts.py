@@ -183,11 +183,13 @@ class Script:
 
     def grammar_at(self, node: Node) -> gr.Grammar:
         """What the grammar recognizer listens for on `node`: its `grammar`, else the keywords
-        and examples of the intents it hears; with the opt-out's keywords either way."""
-        stop = self.opt_out.intent.keywords if self.opt_out.enabled else ()
+        and examples of the intents it hears. Never the opt-out's phrases: a grammar has no
+        model of other speech, so a callee's other words would often be heard as one of them,
+        and a wrong opt-out lists the number."""
         if node.grammar is not None:
-            return node.grammar.with_phrases(stop)
-        phrases = [p for i in self.intents_at(node).values() for p in i.keywords + i.examples]
+            return node.grammar
+        intents = [i for name, i in self.intents_at(node).items() if name != OPT_OUT]
+        phrases = [p for i in intents for p in i.keywords + i.examples]
         return gr.Grammar(gr.PHRASES, tuple(dict.fromkeys(phrases)))
 
     def global_intents_at(self, node: Node) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """How the words a closed question's grammar heard become the text the intent rules match: the
-first yes/no word, the digits as numerals, dates as said, and the opt-out inside any answer."""
+first yes/no word, the digits as numerals, dates and phrases as said."""
 
 from __future__ import annotations
 
@@ -31,12 +31,6 @@ def test_digits_are_read_as_numerals() -> None:
 def test_dates_and_phrases_are_read_as_said() -> None:
     assert gr.Grammar(gr.DATES).read("on friday".split()) == "on friday"
     assert gr.Grammar(gr.PHRASES, ("pay now",)).read(["pay", "now"]) == "pay now"
-
-
-def test_a_phrase_inside_a_built_in_answer_follows_it() -> None:
-    grammar = gr.Grammar(gr.YESNO, ("stop calling me", "stop"))
-    assert grammar.read("no stop calling me".split()) == "no stop calling me"
-    assert grammar.read("stop calling me".split()) == "stop calling me"
 
 
 def test_phrases_are_plain_words() -> None:
