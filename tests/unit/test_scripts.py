@@ -425,7 +425,7 @@ def test_a_grammar_that_does_not_fit_the_format_is_named(grammar: Any, message: 
 
 def test_grammar_first_must_be_a_boolean() -> None:
     bad = doc(nodes={"a": node(grammarFirst="yes")})
-    with pytest.raises(s.ScriptFormatError, match="nodes.a.grammarFirst: must be true or false"):
+    with pytest.raises(s.ScriptFormatError, match=r"nodes\.a\.grammarFirst: must be true or false"):
         s.parse(bad)
     assert not jsonschema_rs.validator_for(_schema()).is_valid(bad)
 

@@ -95,6 +95,11 @@ _WORD = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
 _PUNCTUATION = re.compile(r"[.,!?;:\"]")
 
 
+def hears(language: str | None) -> bool:
+    """Whether the grammar recognizer hears a script of this `language` (English, or none)."""
+    return language is None or language.strip().lower().split("-")[0] in ("en", "")
+
+
 def words(phrase: str) -> tuple[str, ...] | None:
     """The words of a phrase, lower-cased, punctuation dropped; None when a word is not made
     of letters (digits, symbols, another script: no English dictionary says them)."""

@@ -757,7 +757,7 @@ def _check_graph(script: Script) -> Iterator[Problem]:
 
 
 def _check_grammars(script: Script) -> Iterator[Problem]:
-    english = script.language is None or script.language.lower().split("-")[0] == "en"
+    english = gr.hears(script.language)
     for node_id, node in script.nodes.items():
         path = f"nodes.{node_id}"
         if not english and (node.grammar is not None or node.grammar_first):

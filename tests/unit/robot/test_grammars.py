@@ -25,11 +25,11 @@ def test_a_yes_no_answer_is_its_first_answer_word(heard: str, text: str) -> None
 
 
 def test_digits_are_read_as_numerals() -> None:
-    assert gr.Grammar(gr.DIGITS).read("four eight two oh one seven".split()) == "482017"
+    assert gr.Grammar(gr.DIGITS).read(["four", "eight", "two", "oh", "one", "seven"]) == "482017"
 
 
 def test_dates_and_phrases_are_read_as_said() -> None:
-    assert gr.Grammar(gr.DATES).read("on friday".split()) == "on friday"
+    assert gr.Grammar(gr.DATES).read(["on", "friday"]) == "on friday"
     assert gr.Grammar(gr.PHRASES, ("pay now",)).read(["pay", "now"]) == "pay now"
 
 

@@ -181,7 +181,7 @@ def grammar_recognizer_from_env(env: Mapping[str, str] | None = None) -> SphinxR
         if engine:
             raise
         log.warning(
-            "no grammar recognizer (pip install 'voxcast[sphinx]'): a busy transcriber's turns go unheard"
+            "no grammar recognizer (voxcast[sphinx]): a busy transcriber's turns go unheard"
         )
         return None
 
