@@ -163,13 +163,11 @@ class RobotCall:
         if grammar is not None and node is not None and node.grammar_first:
             heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
             if not (heard.ok and heard.text):
-                heard = None  # nothing the grammar knows: the transcriber may
+                heard, grammar = None, None  # nothing the grammar knows: the transcriber may
         if heard is None:
             heard = await self.hearing.pool.recognize(audio, language=self.language)
             if heard.status in TURNED_AWAY and grammar is not None and node is not None:
-                log.info(
-                    "the transcriber was %s: the grammar recognizer hears the turn", heard.status
-                )
+                log.info("transcriber %s: the grammar recognizer hears the turn", heard.status)
                 heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
         if not heard.ok:
             log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
