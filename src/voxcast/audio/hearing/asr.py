@@ -1,6 +1,7 @@
 """Speech recognition behind one port (`Recognizer`) with two engines, faster-whisper on a local
 CTranslate2 model and any OpenAI-compatible `/audio/transcriptions` server, and the bounded pool
-that runs them off the event loop and answers "busy" at once when it is full."""
+that runs them (and the grammar recognizer, grammar.py) off the event loop and answers "busy" at
+once when it is full."""
 
 from __future__ import annotations
 
