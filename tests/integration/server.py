@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -146,7 +147,9 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, *, last: 
     with httpx.Client(timeout=1) as client:
         while True:
             try:
-                if client.get(f"{base}/healthz").status_code == 200:
+                # another session's server may hold the port (blocks are per xdist worker, not
+                # per machine): only our own process's answer counts
+                if client.get(f"{base}/healthz").status_code == 200 and _listens(base, proc):
                     return True
             except httpx.HTTPError:
                 pass
@@ -161,6 +164,35 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, *, last: 
                 text = log.read_text(errors="replace")
                 raise AssertionError(f"voxcast serve did not start: {text}")
             time.sleep(0.1)
+
+
+def _listens(base: str, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the socket listening at `base` belongs to `proc` or one of its children."""
+    if proc.poll() is not None:
+        return False
+    port = base.rsplit(":", 1)[1]
+    found = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True
+    ).stdout
+    owners = {int(pid) for pid in re.findall(r"pid=(\d+)", found)}
+    return bool(owners & _family(proc.pid))
+
+
+def _family(pid: int) -> set[int]:
+    """`pid` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    family, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        family.add(current)
+        todo += children.get(current, [])
+    return family
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

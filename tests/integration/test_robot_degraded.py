@@ -18,7 +18,7 @@ from voxcast.audio.hearing.grammar import GrammarPool, SphinxRecognizer
 from voxcast.clock import ScaledClock
 from voxcast.dialer.conversation import Hearing, RobotCall
 from voxcast.domain import scripts as sc
-from voxcast.ports import Conversation, DialRequest, Prompt
+from voxcast.ports import DialRequest, Prompt
 from voxcast.robot import dialogue as dl
 from voxcast.services.scripts import example_document
 from voxcast.telephony.sandbox import SandboxCarrier
@@ -95,7 +95,7 @@ async def converse(
         caller_id=None,
         prompt=Prompt("silence:", 0.0),
         max_talk_s=120,
-        conversation=Conversation(),
+        conversation=robot.conversation(),
     )
     call = await SandboxCarrier(clock).dial(request)
     async for _ in robot.run(call):

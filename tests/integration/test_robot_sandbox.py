@@ -14,7 +14,7 @@ from voxcast.clock import ScaledClock
 from voxcast.dialer.conversation import Hearing, RobotCall, summary
 from voxcast.domain import scripts as sc
 from voxcast.domain.amd import AmdSettings
-from voxcast.ports import CallEvent, Conversation, DialRequest, HungUp, Prompt
+from voxcast.ports import CallEvent, DialRequest, HungUp, Prompt
 from voxcast.robot import dialogue as dl
 from voxcast.services.scripts import example_document
 from voxcast.telephony.sandbox import SandboxCarrier
@@ -65,7 +65,7 @@ async def converse(
         caller_id=None,
         prompt=Prompt("silence:", 0.0),
         max_talk_s=120,
-        conversation=Conversation(),
+        conversation=robot.conversation(),
         amd=amd,
     )
     call = await carrier.dial(request)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 import pytest
 from sqlalchemy import func, select
@@ -35,15 +36,22 @@ TEXT = "Hello, this is a reminder about your appointment tomorrow."
 PACKETS_PER_SECOND = 50
 
 
+class FarEnd(Protocol):
+    """What a trunk can point at: SIPp, or a third-party peer such as baresip."""
+
+    host: str
+    port: int
+
+
 @dataclass
 class SipRig:
     rt: Runtime
     directory: CarrierDirectory
     creds: accounts.Credentials
 
-    async def route_to(self, sipp: Sipp, **trunk: object) -> None:
-        """Send the account's calls to `sipp` through a trunk named "sipp"."""
-        spec = trunks.TrunkSpec(name="sipp", host=sipp.host, port=sipp.port, **trunk)  # type: ignore[arg-type]
+    async def route_to(self, far: FarEnd, **trunk: object) -> None:
+        """Send the account's calls to `far` through a trunk named "sipp"."""
+        spec = trunks.TrunkSpec(name="sipp", host=far.host, port=far.port, **trunk)  # type: ignore[arg-type]
         async with self.rt.sessions.begin() as session:
             await trunks.add_trunk(
                 session, self.rt.secrets, spec, self.rt.clock.now(), replace=True

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration.dialing import insert_task, records_of, wait_status
-from tests.integration.test_sip_calls import SipRig, sip_rig
+from tests.integration.test_sip_calls import FarEnd, SipRig, sip_rig
 from tests.sipp.pcap import write_rtp_pcap
 from tests.sipp.runner import Sipp, SippResult
 from voxcast.audio import g711
@@ -34,6 +34,8 @@ LONG_QUESTION = (
     "Am I speaking with Jack?"
 )
 RATE = 8000
+#: the callee robot_task dials
+NUMBER = "8613000000000"
 
 
 def script_document(question: str = QUESTION, *, interruptible: bool = False) -> dict[str, Any]:
@@ -84,10 +86,16 @@ def seconds_of(pcm: bytes) -> float:
     return len(pcm) / (2 * RATE)
 
 
+def callee_speech(words: str, lead_s: float, tail_s: float) -> bytes:
+    """The far end's side of the call (8 kHz PCM from its answer): `lead_s` of silence, then
+    `words` in the callee's voice, then `tail_s` of silence."""
+    quiet = b"\x00\x00"
+    return quiet * int(RATE * lead_s) + spoken(words, 2) + quiet * int(RATE * tail_s)
+
+
 def callee_pcap(tmp_path: Path, words: str, lead_s: float, tail_s: float = 3.0) -> Path:
     """SIPp's side of the call: `lead_s` of silence, then `words`, then quiet until our BYE."""
-    quiet = b"\x00\x00"
-    pcm = quiet * int(RATE * lead_s) + spoken(words, 2) + quiet * int(RATE * tail_s)
+    pcm = callee_speech(words, lead_s, tail_s)
     return write_rtp_pcap(tmp_path / "callee.pcap", g711.ulaw_encode(pcm))
 
 
@@ -96,26 +104,35 @@ async def robot_call(
 ) -> tuple[CallRecord, SipCall, SippResult]:
     """One AI group call of `document`'s script to SIPp (answer_talk.xml playing `pcap`)."""
     async with sip_rig(settings) as rig:
-        script_id = await add_script(rig, document)
         sipp = await Sipp.start("answer_talk.xml", keys={"talk_pcap": str(pcap)}, timeout_s=90)
         try:
-            await rig.route_to(sipp)
-            task_id = await insert_task(
-                rig.rt,
-                rig.creds.account_id,
-                rig.creds.app_id,
-                ["8613000000000"],
-                kind=TaskKind.AI,
-                script_id=script_id,
-                max_calls=120,
-            )
-            await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=120)
-            [record] = await records_of(rig.rt, task_id)
-            [call] = rig.calls()
+            record, call = await robot_task(rig, sipp, document)
             far = await sipp.wait(15)
         finally:
             sipp.cleanup()
     return record, call, far
+
+
+async def robot_task(
+    rig: SipRig, far: FarEnd, document: dict[str, Any]
+) -> tuple[CallRecord, SipCall]:
+    """One AI group call of `document`'s script through a trunk to `far`, run to the task's
+    end: the call's record and the carrier's call."""
+    script_id = await add_script(rig, document)
+    await rig.route_to(far)
+    task_id = await insert_task(
+        rig.rt,
+        rig.creds.account_id,
+        rig.creds.app_id,
+        [NUMBER],
+        kind=TaskKind.AI,
+        script_id=script_id,
+        max_calls=120,
+    )
+    await wait_status(rig.rt, task_id, TaskStatus.FINISHED, timeout=120)
+    [record] = await records_of(rig.rt, task_id)
+    [call] = rig.calls()
+    return record, call
 
 
 async def add_script(rig: SipRig, document: dict[str, Any]) -> int:

@@ -62,13 +62,19 @@ async def kamailio(tmp_path: Path) -> AsyncIterator[StartKamailio]:
 @pytest.fixture
 async def baresip(tmp_path: Path) -> AsyncIterator[StartBaresip]:
     """`await baresip(agent=AgentAccount(...) or None)`: a softphone on a free port of
-    127.0.0.1 answering every call at once, playing a tone and recording what it hears;
-    with `agent` it registers (digest) at that registrar; `mediaenc="srtp-mand"` makes its
-    media SRTP (SDES)."""
+    127.0.0.1 answering every call (to the user `callee`) at once, playing a tone (or the WAV
+    `source`) and recording what it hears; with `agent` it registers (digest) at that
+    registrar; `mediaenc="srtp-mand"` makes its media SRTP (SDES)."""
     started: list[Peer] = []
 
-    async def start(agent: AgentAccount | None = None, mediaenc: str | None = None) -> Baresip:
-        phone = await Baresip.start(tmp_path / f"baresip{len(started)}", agent, mediaenc)
+    async def start(
+        agent: AgentAccount | None = None,
+        mediaenc: str | None = None,
+        source: Path | None = None,
+        callee: str = "callee",
+    ) -> Baresip:
+        work = tmp_path / f"baresip{len(started)}"
+        phone = await Baresip.start(work, agent, mediaenc, source, callee)
         started.append(phone)
         return phone
 

@@ -386,13 +386,16 @@ snd_path		{recordings}
 """
 
 
-def baresip_account(port: int, agent: AgentAccount | None, mediaenc: str | None = None) -> str:
+def baresip_account(
+    port: int, agent: AgentAccount | None, mediaenc: str | None = None, callee: str = "callee"
+) -> str:
     """One account answering calls at once (answermode=auto): an agent registering with
-    digest, or a plain callee that never registers; `mediaenc` (srtp, srtp-mand) makes the
+    digest, or a plain callee that never registers, answering calls to the user `callee` (a
+    Request-URI naming another is refused with 404); `mediaenc` (srtp, srtp-mand) makes the
     callee's media SRTP keyed in SDP."""
     if agent is None:
         enc = f";mediaenc={mediaenc}" if mediaenc else ""
-        return f"<sip:callee@{HOST}:{port}>;regint=0;answermode=auto{enc}\n"
+        return f"<sip:{callee}@{HOST}:{port}>;regint=0;answermode=auto{enc}\n"
     host, reg_port = agent.registrar
     return (
         f"<sip:{agent.user}@{host}:{reg_port};transport=udp>;auth_user={agent.user};"
@@ -418,16 +421,26 @@ class Baresip(Peer):
 
     @classmethod
     async def start(
-        cls, work: Path, agent: AgentAccount | None = None, mediaenc: str | None = None
+        cls,
+        work: Path,
+        agent: AgentAccount | None = None,
+        mediaenc: str | None = None,
+        source: Path | None = None,
+        callee: str = "callee",
     ) -> Baresip:
-        conf, source, recordings = _baresip_dirs(work)
+        """`callee`: the user a plain callee answers as (the number dialed); `source`: the
+        microphone's WAV (8 kHz mono 16-bit; baresip hangs up about a second
+        after its end), by default the tone."""
+        conf, microphone, recordings = _baresip_dirs(work, source)
         # stdbuf: baresip's messages reach the log as they happen, not when it exits
         stdbuf = shutil.which("stdbuf")
         prefix = [stdbuf, "-oL", "-eL"] if stdbuf else []
         for attempt in range(START_ATTEMPTS):
             port = free_sip_port()
-            _write(conf, "config", baresip_config(port, source, recordings, mediaenc is not None))
-            _write(conf, "accounts", baresip_account(port, agent, mediaenc))
+            _write(
+                conf, "config", baresip_config(port, microphone, recordings, mediaenc is not None)
+            )
+            _write(conf, "accounts", baresip_account(port, agent, mediaenc, callee))
             log_path = work / f"baresip-{attempt}.log"
             # -s: SIP trace, -v: verbose, both for the assertion messages
             args = [*prefix, BARESIP, "-f", str(conf), "-s", "-v"]
@@ -437,13 +450,13 @@ class Baresip(Peer):
         raise AssertionError(f"baresip did not start:\n{tail(log_path)}")
 
 
-def _baresip_dirs(work: Path) -> tuple[Path, Path, Path]:
-    """The config folder (with an empty contacts file), the microphone's WAV and the folder
-    for recordings."""
+def _baresip_dirs(work: Path, source: Path | None) -> tuple[Path, Path, Path]:
+    """The config folder (with an empty contacts file), the microphone's WAV (`source`, or a
+    tone written there) and the folder for recordings."""
     conf, recordings = work / "conf", work / "recordings"
     _write(conf, "contacts", "")
     recordings.mkdir(parents=True, exist_ok=True)
-    return conf, write_tone(work / "microphone.wav"), recordings
+    return conf, source or write_tone(work / "microphone.wav"), recordings
 
 
 async def wait_for(check: object, timeout: float, what: str, *logs: Peer) -> None:

@@ -39,6 +39,21 @@ def test_result_status_of_an_outcome(answered: bool, sip: int, expected: str) ->
     assert expected in ai.RESULT_STATUSES
 
 
+def test_a_calls_result_is_the_robots_verdict_when_it_gave_one() -> None:
+    assert ai.call_result(True, 200, None) == "ANSWERED"
+    assert ai.call_result(False, 486, {"result_status": None}) == "BUSY"
+    assert ai.call_result(True, 200, {"result_status": "TRANSFER_ARTIFICIAL"}) == (
+        "TRANSFER_ARTIFICIAL"
+    )
+
+
+def test_the_default_redial_conditions_are_results_of_calls_that_may_get_through_later() -> None:
+    assert ai.DEFAULT_REDIAL_CONDITIONS.issubset(ai.REDIAL_CONDITIONS)
+    assert {"NO_ANSWER", "BUSY", "POWER_OFF"} <= ai.DEFAULT_REDIAL_CONDITIONS
+    # a number that does not exist, a line cut off, a callee who declined: not again
+    assert not {"VACANT_NUMBER", "OUT_OF_SERVICE", "REFUSED"} & ai.DEFAULT_REDIAL_CONDITIONS
+
+
 def w(a: str, b: str) -> Window:
     return Window(time.fromisoformat(a), time.fromisoformat(b))
 

@@ -3,8 +3,12 @@ the stored form read back unchanged."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+import pytest
+
+from voxcast.domain.aivoice_tasks import DEFAULT_REDIAL_CONDITIONS
+from voxcast.domain.callresult import CallFacts
 from voxcast.domain.schedule import Window
 from voxcast.domain.task_settings import (
     GroupSettings,
@@ -124,6 +128,69 @@ def test_redials_of_a_send_code() -> None:
     assert s.redial == RedialSettings(2, timedelta(minutes=15))
     assert s.without_redials().redial == RedialSettings(0, timedelta(minutes=15))
     assert s.without_redials().transfer == s.transfer
+
+
+def test_redials_of_an_aivoice_task() -> None:
+    given = {"redial": True, "redialCondition": ["NO_ANSWER", "BUSY"], "redialInterval": 1}
+    s = from_params(given | {"redialTimes": 2})
+    assert s.redial == RedialSettings(2, timedelta(minutes=1), frozenset({"NO_ANSWER", "BUSY"}))
+    # redialTimes 0 is no redial (not "the default"); off, no number of redials counts
+    assert from_params(given | {"redialTimes": 0}).redial.count == 0
+    assert from_params(given | {"redial": False, "redialTimes": 3}).redial.count == 0
+    # on, with nothing else said: one redial after 5 minutes, of the usual not-reached results
+    bare = from_params({"redial": True, "redialCondition": []}).redial
+    assert bare == RedialSettings(1, timedelta(minutes=5), DEFAULT_REDIAL_CONDITIONS)
+    assert from_params({"redial": True}).redial == bare
+    # a value the API would refuse (a row edited by hand) is left out
+    odd = from_params({"redial": True, "redialCondition": ["NO_ANSWER", "ANSWERED", 7]})
+    assert odd.redial.conditions == frozenset({"NO_ANSWER"})
+    for params in (given | {"redialTimes": 2}, {"redial": False}, {"redial": True}):
+        assert from_params(to_params(from_params(params))) == from_params(params)
+    assert from_params({"recallCount": 2}).redial.conditions is None
+
+
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+UNANSWERED = CallFacts(call_time=AT, hangup_time=AT, sip_code=480)
+BUSY = CallFacts(call_time=AT, hangup_time=AT, sip_code=486)
+FAILED = CallFacts(call_time=AT, hangup_time=AT)
+ANSWERED = CallFacts(call_time=AT, answer_time=AT, hangup_time=AT, sip_code=200)
+#: a robot's call handed to a human and lost there: answered, its result the robot's own
+LOST_TRANSFER = CallFacts(
+    call_time=AT,
+    answer_time=AT,
+    hangup_time=AT,
+    sip_code=200,
+    conversation={"result_status": "TRANSFER_ARTIFICIAL"},
+)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "facts", "attempt", "expected"),
+    [
+        # sendCode's rule (no conditions): any call not answered, while redials are left
+        (None, UNANSWERED, 1, True),
+        (None, BUSY, 2, True),
+        (None, FAILED, 1, True),
+        (None, BUSY, 3, False),
+        (None, ANSWERED, 1, False),
+        # an AiVoice task's: only the results it names
+        (frozenset({"NO_ANSWER"}), UNANSWERED, 1, True),
+        (frozenset({"NO_ANSWER"}), UNANSWERED, 2, True),
+        (frozenset({"NO_ANSWER"}), UNANSWERED, 3, False),
+        (frozenset({"NO_ANSWER"}), BUSY, 1, False),
+        (frozenset({"BUSY", "SYSTEM_ERROR"}), BUSY, 1, True),
+        (frozenset({"BUSY", "SYSTEM_ERROR"}), FAILED, 1, True),
+        (DEFAULT_REDIAL_CONDITIONS, ANSWERED, 1, False),
+        (DEFAULT_REDIAL_CONDITIONS, LOST_TRANSFER, 1, False),
+        (frozenset({"TRANSFER_ARTIFICIAL"}), LOST_TRANSFER, 1, True),
+    ],
+)
+def test_a_call_is_redialed_when_its_result_is_one_the_settings_name(
+    conditions: frozenset[str] | None, facts: CallFacts, attempt: int, expected: bool
+) -> None:
+    redial = RedialSettings(2, timedelta(minutes=1), conditions)
+    assert redial.again(attempt, facts) is expected
+    assert RedialSettings(0, timedelta(minutes=1), conditions).again(1, facts) is False
 
 
 def test_prompt_and_voice_fields_are_kept_as_given() -> None:

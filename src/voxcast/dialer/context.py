@@ -8,9 +8,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from voxcast.domain.callresult import CallFacts
 from voxcast.domain.enums import RecordType, TaskKind
 from voxcast.domain.task_settings import TaskSettings, from_params
 from voxcast.storage.models import Account, Task
+
+#: the tasks whose failed calls are dialed again (sendCode's recallCount, an AiVoice task's
+#: redial); a group call's recall rounds are tasks of their own (services.recall)
+REDIALING = (TaskKind.CODE, TaskKind.AIVOICE)
 
 #: extra lease time of a transfer call: waiting for an agent, then the conversation
 TRANSFER_ALLOWANCE_S = 3600 + 600
@@ -75,12 +80,14 @@ class TaskContext:
             return RecordType.SIP_PHONE
         return RecordType.VERIFICATION_CODE if self.kind == TaskKind.CODE else RecordType.GROUP_CALL
 
+    def redials_after(self, attempt: int, facts: CallFacts) -> bool:
+        """Whether the callee is dialed again after its `attempt`-th call ended as `facts`."""
+        return self.kind in REDIALING and self.settings.redial.again(attempt, facts)
+
     @property
-    def redials(self) -> int:
-        """sendCode's recallCount: extra attempts on failure; only the last one is reported."""
-        if self.kind != TaskKind.CODE:
-            return 0
-        return self.settings.redial.count
+    def records_each_attempt(self) -> bool:
+        """An AiVoice task records and pushes every call (B.14); sendCode only its last."""
+        return self.kind == TaskKind.AIVOICE
 
     @property
     def redial_interval(self) -> timedelta:

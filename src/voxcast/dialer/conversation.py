@@ -30,6 +30,7 @@ from voxcast.ports import (
     CalleeSpeaking,
     CallEvent,
     Clock,
+    Conversation,
     Dtmf,
     HungUp,
     Prompt,
@@ -46,6 +47,8 @@ log = logging.getLogger("voxcast.robot")
 NOT_HEARD = ""
 #: the transcriber's answers that send a turn to the grammar recognizer instead
 TURNED_AWAY = ("busy", "timeout")
+#: the callee's turn ends after this much silence (the issue's "about 700 ms")
+TURN_END_MS = 700
 
 
 @dataclass
@@ -62,6 +65,21 @@ class Hearing:
 Render = Callable[[str], Awaitable[Prompt]]
 
 
+def carrier_conversation(turn_end_ms: int = TURN_END_MS) -> Conversation:
+    """What a robot asks the carrier for: utterances cut at half the turn's silence."""
+    return Conversation(end_of_turn_ms=turn_end_ms // 2)
+
+
+@dataclass
+class _Turn:
+    """The callee's turn while it may still go on: its audio so far (the carrier's utterances,
+    cut at pauses), when the last one ended, and the recognizer already at work on it."""
+
+    audio: bytes
+    ended_ms: int
+    heard: asyncio.Future[str]
+
+
 @dataclass
 class _Said:
     """Prompts said and their ends seen: `PromptDone` reaches the dialogue only for the prompt
@@ -73,7 +91,12 @@ class _Said:
 
 class RobotCall:
     """One robot call. `run(call)` yields the call's own events, unchanged, for the dialer's
-    record, while it carries the script out; `dialogue.record` is the conversation's."""
+    record, while it carries the script out; `dialogue.record` is the conversation's.
+
+    Turns end after `turn_end_ms` of silence, but the carrier is asked to cut the callee's
+    speech at half that pause (`conversation()`): the recognizer starts on the turn while the
+    rest of the silence runs, so its answer is mostly ready when the turn is over. Speech
+    within the silence continues the turn: its audio is joined and heard again."""
 
     def __init__(
         self,
@@ -84,6 +107,7 @@ class RobotCall:
         *,
         language: str | None = None,
         opt_out: Callable[[], Awaitable[None]] | None = None,
+        turn_end_ms: int = TURN_END_MS,
     ) -> None:
         self.dialogue = dialogue
         self.hearing = hearing
@@ -92,13 +116,23 @@ class RobotCall:
         self.language = language
         #: the spoken opt-out: puts the number on the do-not-call list
         self.opt_out = opt_out
+        self.turn_end_ms = turn_end_ms
+        #: the carrier cuts the callee's speech at this pause; the rest of the turn's silence
+        #: is held here
+        self.pause_ms = carrier_conversation(turn_end_ms).end_of_turn_ms
+        self._turn: _Turn | None = None
+        self._turn_gen = 0
         self._call: Call | None = None
         self._inbox: asyncio.Queue[CallEvent | dl.Event | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._said = _Said()
         self._listen_gen = 0
         self._start = 0.0
         self._ended = False
+
+    def conversation(self) -> Conversation:
+        """What the call's `DialRequest` asks the carrier for."""
+        return carrier_conversation(self.turn_end_ms)
 
     def _ms(self) -> int:
         return int((self.clock.monotonic() - self._start) * 1000)
@@ -141,11 +175,12 @@ class RobotCall:
                 await self._feed(dl.PromptFinished(now))
         elif isinstance(event, CalleeSpeaking):
             self._listen_gen += 1  # the silence timer no longer counts
+            self._turn_gen += 1  # nor the pause that might have ended a turn
             await self._feed(dl.SpeechStarted(now))
         elif isinstance(event, BargedIn):
             await self._feed(dl.BargeIn(now))
         elif isinstance(event, CalleeSaid):
-            self._spawn(self._recognize(event.audio, now))
+            self._paused(event.audio, now)
         elif isinstance(event, Dtmf):
             self._listen_gen += 1
             await self._feed(dl.DtmfPressed(now, event.digit))
@@ -155,7 +190,27 @@ class RobotCall:
             await self._feed(dl.CallEnded(now, event.by))
             self._ended = True
 
-    async def _recognize(self, audio: bytes, ended_ms: int) -> None:
+    def _paused(self, audio: bytes, now: int) -> None:
+        """The callee paused: hear the turn so far now, and end it if the pause lasts."""
+        if self._turn is not None:  # they went on talking within the turn's silence
+            audio = self._turn.audio + audio
+        self._turn_gen += 1
+        heard = asyncio.ensure_future(self._recognize(audio))
+        self._tasks.add(heard)
+        heard.add_done_callback(self._tasks.discard)
+        self._turn = _Turn(audio, now, heard)
+        self._spawn(self._end_turn(self._turn_gen))
+
+    async def _end_turn(self, gen: int) -> None:
+        await self.clock.sleep((self.turn_end_ms - self.pause_ms) / 1000)
+        turn = self._turn
+        if gen != self._turn_gen or turn is None:
+            return  # they spoke again: the turn goes on
+        self._turn = None
+        text = await turn.heard
+        self._inbox.put_nowait(dl.SpeechEnded(turn.ended_ms, text))
+
+    async def _recognize(self, audio: bytes) -> str:
         # the node the turn answers: the grammar is the one of the question asked
         node = self.dialogue.node
         grammar = self._grammar(node)
@@ -171,7 +226,8 @@ class RobotCall:
                 heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
         if not heard.ok:
             log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
-        self._inbox.put_nowait(dl.SpeechEnded(ended_ms, heard.text if heard.ok else NOT_HEARD))
+            return NOT_HEARD
+        return heard.text
 
     def _grammar(self, node: sc.Node | None) -> GrammarPool | None:
         """The grammar recognizer's pool when it can hear this call (English) on `node`."""
@@ -228,7 +284,8 @@ class RobotCall:
                 await self.opt_out()
         elif isinstance(command, dl.HangUp) and not self._ended:
             await call.hangup()
-        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them
+        # SendSms, TagCustomer, SetIntentLevel: the dialogue's record keeps them (the recorder
+        # queues the record's texts with the call's record, once the call has ended)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -278,6 +335,7 @@ class Robots:
         self._scripts: dict[int, sc.Script] = {}
         self._hearing: Hearing | None = None
         self._loading: asyncio.Lock = asyncio.Lock()
+        self._ahead: set[asyncio.Future[None]] = set()
 
     async def for_call(self, ctx: TaskContext, c: Claimed) -> RobotCall | None:
         """The robot of one call, or None when the task has no script to follow."""
@@ -289,6 +347,7 @@ class Robots:
         variables = {k: str(v) for k, v in info.items() if isinstance(v, (str, int, float))}
         variables.update(ai.properties_of(info))
         dialogue = dl.Dialogue(script, variables, llm=hearing.llm is not None)
+        self._render_ahead(ctx.id, script, dialogue)
 
         async def render(text: str) -> Prompt:
             return await self.prompts.speech(ctx.id, text)
@@ -299,6 +358,22 @@ class Robots:
         return RobotCall(
             dialogue, hearing, render, self.rt.clock, language=script.language, opt_out=opt_out
         )
+
+    def _render_ahead(self, task_id: int, script: sc.Script, dialogue: dl.Dialogue) -> None:
+        """This callee's own lines (those with variables; the others were rendered with the
+        task) rendered while the phone rings, so the first words after the answer do not wait
+        for the TTS engine."""
+        for text in sc.spoken_texts(script):
+            if sc.VARIABLE.search(text):
+                job = asyncio.ensure_future(self._render_quietly(task_id, dialogue.fill(text)))
+                self._ahead.add(job)
+                job.add_done_callback(self._ahead.discard)
+
+    async def _render_quietly(self, task_id: int, text: str) -> None:
+        try:
+            await self.prompts.speech(task_id, text)
+        except Exception as exc:  # the line is rendered again when said, and fails the call then
+            log.info("rendering a robot's line ahead failed: %s", exc)
 
     async def _script(self, ctx: TaskContext) -> sc.Script:
         found = self._scripts.get(ctx.id)
@@ -324,6 +399,8 @@ class Robots:
             return self._hearing
 
     async def close(self) -> None:
+        for job in list(self._ahead):
+            job.cancel()
         if self._hearing is not None:
             self._hearing.pool.close()
             if self._hearing.grammar is not None:

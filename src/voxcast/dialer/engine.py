@@ -45,7 +45,6 @@ from voxcast.ports import (
     AgentRinging,
     CallEvent,
     Carrier,
-    Conversation,
     DialRequest,
     HangupBy,
     OptOut,
@@ -364,7 +363,7 @@ class Dialer:
                     if opt_out_key is not None and confirmation is not None
                     else None
                 ),
-                conversation=Conversation() if robot else None,
+                conversation=robot.conversation() if robot else None,
                 record=ctx.settings.record,
             )
             events: AsyncIterator[CallEvent]

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxcast.audio import AudioError, RenderPool, RenderRequest, choose_voice, fill
+from voxcast.audio.catalog import VoiceRule
 from voxcast.audio.voices import Voice
 from voxcast.dialer import store
+from voxcast.domain import scripts as sc
 from voxcast.domain.enums import AI_KINDS, Source, TaskKind
-from voxcast.domain.optout import confirmation_text
+from voxcast.domain.optout import confirmation_text, script_lan
 from voxcast.domain.task_settings import from_params
 from voxcast.ports import Prompt
 from voxcast.storage.models import Task
@@ -54,6 +56,8 @@ class TaskPrompt:
     #: with an optOutKey: the confirmation's text and voice, and once rendered, its prompt
     opt_out: tuple[str, Voice] | None = None
     opt_out_prompt: Prompt | None = None
+    #: a robot's lines rendered before its first call (its script's lines without variables)
+    lines: tuple[str, ...] = ()
 
     def text_for(self, info: dict[str, Any] | None) -> str:
         text = fill(self.template or "", info or {})
@@ -111,9 +115,7 @@ class PromptResolver:
             return TaskPrompt(file_ref=SILENCE, file_seconds=0.0)
         rules = await store.voice_rules(session, task.account_id)
         if task.kind in AI_KINDS:
-            # no speech template engine yet: an AI task plays a short greeting in English
-            voice = choose_voice("EN", rules=rules)
-            return TaskPrompt(template="Hello.", voice=voice)
+            return await self._robot_prompt(session, task, rules)
         try:
             chosen = choose_voice(
                 task.lan or given.voice_language,
@@ -126,6 +128,32 @@ class PromptResolver:
             raise PromptError(str(err)) from None
         return TaskPrompt(template=task.text or "", voice=chosen, digits=task.kind == TaskKind.CODE)
 
+    async def _robot_prompt(
+        self, session: store.Session, task: Task, rules: list[VoiceRule]
+    ) -> TaskPrompt:
+        """An AI task's voice: its script's `language` (the task's `lan` when the script has
+        none, English without either) with the task's gender, accent and rate. The call plays
+        nothing by itself; the script's lines without variables are rendered ahead."""
+        given = from_params(task.params).prompt
+        document = None
+        if task.script_id is not None:
+            document = await store.script_document(session, task.account_id, task.script_id)
+        script = None if document is None else sc.parse(document)
+        language = script.language if script is not None else None
+        lan = script_lan(language) if language else task.lan or given.voice_language or "EN"
+        # a script in "en-GB" speaks with that accent unless the task names one
+        accent = given.accent if given.accent not in (None, "") else language
+        try:
+            voice = choose_voice(lan, accent, given.gender, given.speaking_rate, rules=rules)
+        except AudioError as err:
+            where = f"script {task.script_id}'s language" if language else "lan"
+            raise PromptError(f"{where}: {err}") from None
+        if script is None:
+            # a robot task without a script greets and hangs up
+            return TaskPrompt(template="Hello.", voice=voice)
+        fixed = tuple(t for t in sc.spoken_texts(script) if not sc.VARIABLE.search(t))
+        return TaskPrompt(file_ref=SILENCE, voice=voice, lines=fixed)
+
     async def prepare(self, session: store.Session, task: Task) -> None:
         """Render every distinct text of the task (raises PromptError with the reason)."""
         prompt = await self._describe(session, task)
@@ -137,6 +165,11 @@ class PromptResolver:
                 await self.pool.render_many(RenderRequest(t, voice) for t in texts)
             except AudioError as err:
                 raise PromptError(f"text-to-speech failed: {err}") from None
+        if prompt.lines and prompt.voice is not None:
+            try:
+                await self.pool.render_many(RenderRequest(t, prompt.voice) for t in prompt.lines)
+            except AudioError as err:
+                raise PromptError(f"text-to-speech of the script failed: {err}") from None
         if prompt.opt_out is not None:
             try:
                 await self._confirmation_prompt(prompt)

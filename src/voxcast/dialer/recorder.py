@@ -1,4 +1,5 @@
-"""Writes finished calls: call record, callee state, balance debit, push and SMS, in batches.
+"""Writes finished calls: call record, callee state, balance debit, push and SMS (the task's
+hangUpSms and the robot script's texts), in batches.
 
 Calls end at a high rate, so results are group-committed: one transaction writes up to a few
 hundred of them. A result waits for the database as long as this process lives: a failed batch
@@ -28,6 +29,7 @@ import os
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -42,10 +44,11 @@ from voxcast.domain.billing import BillPeriod, call_cost
 from voxcast.domain.callresult import CallFacts, called_info_text
 from voxcast.domain.enums import CalleeState, TaskKind
 from voxcast.domain.ids import sms_msg_id
-from voxcast.domain.sms import plan_sms
+from voxcast.domain.sms import plan_sms, script_sms_route, script_sms_texts
 from voxcast.runtime import Runtime
 from voxcast.services import ccrecords, recordings, sipcalls
 from voxcast.services import rates as rate_service
+from voxcast.services import sms as sms_service
 from voxcast.storage.db import Outage
 
 log = logging.getLogger("voxcast.recorder")
@@ -68,7 +71,7 @@ class Finished:
 
     @property
     def redial(self) -> bool:
-        return (not self.facts.answered) and self.claimed.attempts <= self.ctx.redials
+        return self.ctx.redials_after(self.claimed.attempts, self.facts)
 
 
 def _calling_code(number: str) -> str | None:
@@ -306,8 +309,8 @@ class Recorder:
         if not batch:
             return
         await store.update_callees(session, [self._callee_values(f) for f in batch])
-        final = [f for f in batch if not f.redial]
-        if not final:
+        recorded = [f for f in batch if not f.redial or f.ctx.records_each_attempt]
+        if not recorded:
             return
         records: list[dict[str, Any]] = []
         debits: dict[int, Decimal] = defaultdict(Decimal)
@@ -315,31 +318,11 @@ class Recorder:
         now = self.rt.clock.now()
         # read for this batch only: a long-lived copy would miss rates added since
         books: dict[int, rate_service.RateBook] = {}
-        for f in final:
+        for f in recorded:
             rec = await self._record_values(session, f, books)
             records.append(rec)
             debits[f.ctx.account_id] += rec["cost"]
-            sms = plan_sms(f.ctx.settings.sms, f.facts, f.claimed.info)
-            if sms is not None:
-                sms_rows.append(
-                    {
-                        "account_id": f.ctx.account_id,
-                        "task_id": f.ctx.id,
-                        "voice_id": f.claimed.voice_id,
-                        "sms_app_id": f.ctx.settings.sms.app_id,
-                        "sender_id": f.ctx.settings.sms.sender_id,
-                        "number": f.claimed.callee,
-                        "content": sms.content,
-                        "trigger": sms.trigger,
-                        "send_at": sms.send_at,
-                        "msg_id": sms_msg_id(now),
-                        # the delivery report goes to the task's app (its SMS push URL)
-                        "app_id": f.ctx.app_id,
-                        "origin": "hangup",
-                        "status": "pending",
-                        "created_at": now,
-                    }
-                )
+            sms_rows += self._sms_rows(f, rec, now)
         await store.add_call_records(session, records)
         cc_rows = [
             ccrecords.record_row(
@@ -355,7 +338,7 @@ class Recorder:
                 facts=f.facts,
                 cost=rec["cost"],
             )
-            for f, rec in zip(final, records, strict=True)
+            for f, rec in zip(recorded, records, strict=True)
             if f.ctx.transfer_group is not None
         ]
         cc_rows += [
@@ -372,7 +355,7 @@ class Recorder:
                 facts=f.facts,
                 cost=rec["cost"],
             )
-            for f, rec in zip(final, records, strict=True)
+            for f, rec in zip(recorded, records, strict=True)
             if f.ctx.kind == TaskKind.SIP_CALL
         ]
         await store.add_cc_records(session, cc_rows, now, due=self.rt.wall.now())
@@ -384,6 +367,65 @@ class Recorder:
         await store.queue_voice_reports(session, records, now, due=wall, links=links)
         await store.add_sms(session, sms_rows)
         self.written += len(records)
+
+    def _sms_rows(self, f: Finished, rec: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The call's texts, written with its record (so a retried batch queues none twice): the
+        task's hangUpSms when a trigger holds, and the robot script's `sms` actions' texts, whose
+        msgIds the record's conversation names."""
+        base = {
+            "account_id": f.ctx.account_id,
+            "task_id": f.ctx.id,
+            "voice_id": f.claimed.voice_id,
+            "number": f.claimed.callee,
+            # the delivery report goes to the task's app (its SMS push URL)
+            "app_id": f.ctx.app_id,
+            "status": sms_service.PENDING,
+            "created_at": now,
+        }
+        rows: list[dict[str, Any]] = []
+        # the hang-up SMS follows the number's last call
+        sms = None if f.redial else plan_sms(f.ctx.settings.sms, f.facts, f.claimed.info)
+        if sms is not None:
+            rows.append(
+                {
+                    **base,
+                    "sms_app_id": f.ctx.settings.sms.app_id,
+                    "sender_id": f.ctx.settings.sms.sender_id,
+                    "content": sms.content,
+                    "trigger": sms.trigger,
+                    "send_at": sms.send_at,
+                    "msg_id": sms_msg_id(now),
+                    "origin": sms_service.HANGUP,
+                }
+            )
+        conversation = f.facts.conversation
+        if not conversation or not conversation.get("sms"):
+            return rows
+        texts = script_sms_texts(conversation)
+        if conversation.get("opted_out"):
+            log.info(
+                "call %s to %s: the script's SMS is not sent, the callee opted out",
+                f.claimed.voice_id,
+                f.claimed.callee,
+            )
+        route = script_sms_route(f.ctx.app_id, f.ctx.settings.sms)
+        script_rows = [
+            {
+                **base,
+                "app_id": route.app_id,
+                "sms_app_id": route.sms_app_id,
+                "sender_id": route.sender_id,
+                "content": text,
+                "trigger": sms_service.SCRIPT,
+                "send_at": f.facts.hangup_time or f.facts.call_time,
+                "msg_id": sms_msg_id(now),
+                "origin": sms_service.SCRIPT,
+            }
+            for text in texts
+        ]
+        # a copy: the facts stay as the call left them for a retried batch
+        rec["conversation"] = {**conversation, "sms_msg_ids": [r["msg_id"] for r in script_rows]}
+        return rows + script_rows
 
     def _callee_values(self, f: Finished) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -402,6 +444,8 @@ class Recorder:
             values["next_attempt_at"] = (
                 f.facts.hangup_time or f.facts.call_time
             ) + f.ctx.redial_interval
+            if f.ctx.records_each_attempt:
+                values["voice_id"] = None  # recorded: the next call gets a voiceId of its own
         return values
 
     async def _rate_of(
@@ -457,7 +501,7 @@ class Recorder:
             "cost": cost,
             "termination_code": facts.termination_code,
             "termination_reason": facts.termination_reason,
-            "sip_code": str(facts.sip_code or facts.termination_code),
+            "sip_code": str(facts.reported_sip_code),
             "feedback_value": facts.feedback_value,
             "called_info": called_info_text(f.claimed.info),
             "voice_file_id": f.ctx.voice_file_id,
@@ -467,6 +511,7 @@ class Recorder:
             "conversation": facts.conversation,
             "recording_full": facts.recording_full,
             "recording_customer": facts.recording_customer,
+            "attempt": f.claimed.attempts,
             # every row has every column: one executemany for the batch
             **sipcalls.record_names(
                 f.ctx.settings.phone if f.ctx.kind == TaskKind.SIP_CALL else None

@@ -34,6 +34,13 @@ RESULT_STATUSES = (
 REDIAL_CONDITIONS = tuple(
     r for r in RESULT_STATUSES if r not in ("ANSWERED", "TRANSFER_ARTIFICIAL")
 )
+#: what redial=true redials when redialCondition is missing or empty (the vendor documents no
+#: default): calls that may get through later. Not a number that does not exist or whose line
+#: is cut off (VACANT_NUMBER, OUT_OF_SERVICE), a callee who declined (REFUSED), nor a fault of
+#: the calling account (FROM_PHONE_ERROR): calling those again only costs.
+DEFAULT_REDIAL_CONDITIONS = frozenset(
+    {"NO_ANSWER", "BUSY", "POWER_OFF", "CAN_NOT_CONNECT", "CALL_LOSS", "SYSTEM_ERROR"}
+)
 #: importCustomer takes at most this many customers per request (B.6)
 MAX_CUSTOMERS = 100
 #: inactiveTimeList and inactiveDateList hold at most this many entries (B.3)
@@ -112,6 +119,14 @@ def result_status(answered: bool, sip_code: int) -> str:
     if sip_code == 500 or sip_code == 0:
         return "SYSTEM_ERROR"  # voxcast could not place the call
     return "CAN_NOT_CONNECT"
+
+
+def call_result(answered: bool, sip_code: int, conversation: Mapping[str, Any] | None) -> str:
+    """A call's `resultStatus`, the one reading the push, recordQuery and the redial rule share:
+    the robot's own verdict when it gave one (a transfer to a human lost on the way), else the
+    outcome's (`result_status`)."""
+    found = (conversation or {}).get("result_status")
+    return str(found) if found else result_status(answered, sip_code)
 
 
 def dialing_windows(start: time, end: time, inactive: Sequence[Window]) -> list[Window]:

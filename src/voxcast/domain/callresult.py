@@ -120,6 +120,12 @@ class CallFacts:
         return "200" if self.answered else str(self.sip_code or 500)
 
     @property
+    def reported_sip_code(self) -> int:
+        """The SIP code the record states: the call's final response, else its termination
+        code (200 answered, 500 when the call could not be placed)."""
+        return self.sip_code or int(self.termination_code)
+
+    @property
     def termination_reason(self) -> str:
         if self.answered:
             return "success"

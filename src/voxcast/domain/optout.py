@@ -55,12 +55,18 @@ SCRIPT_LANGUAGES: dict[str, str] = {
 CHINESE_CONFIRMATION = "好的，我们以后不会再给您打电话了。再见。"
 
 
+def script_lan(language: str) -> str:
+    """The vendor language code of a script's `language` ("en-GB" → "EN", "ja" → "JP", a
+    vendor code as it is)."""
+    code = language.strip()
+    base = code.replace("_", "-").split("-")[0].lower()
+    return SCRIPT_LANGUAGES.get(base, code.upper())
+
+
 def script_confirmation(language: str | None) -> str:
     """The default confirmation of an AI script's opt-out, in the script's `language`
     (English when it has none or one without a sentence)."""
-    code = (language or "").strip()
-    base = code.replace("_", "-").split("-")[0].lower()
-    vendor = SCRIPT_LANGUAGES.get(base, code.upper())
+    vendor = script_lan(language or "")
     if vendor == "ZH":
         return CHINESE_CONFIRMATION
     return CONFIRMATIONS.get(vendor, CONFIRMATIONS[DEFAULT_LANGUAGE])

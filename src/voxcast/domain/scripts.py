@@ -612,6 +612,14 @@ def _node_lists(node_id: str, node: Node) -> Iterator[tuple[str, str | None, tup
 
 def _texts(script: Script) -> Iterator[tuple[str, str]]:
     """Every TTS and SMS text with its path."""
+    yield from _spoken(script)
+    for path, _node_id, actions in _action_lists(script):
+        for i, action in enumerate(actions):
+            if isinstance(action, SendSms):
+                yield f"{path}[{i}].text", action.text
+
+
+def _spoken(script: Script) -> Iterator[tuple[str, str]]:
     confirmation = script.opt_out.confirmation
     if confirmation is not None and confirmation.text is not None:
         yield "optOut.confirmation.text", confirmation.text
@@ -623,8 +631,12 @@ def _texts(script: Script) -> Iterator[tuple[str, str]]:
         for i, action in enumerate(actions):
             if isinstance(action, Say) and action.prompt and action.prompt.text is not None:
                 yield f"{path}[{i}].prompt.text", action.prompt.text
-            elif isinstance(action, SendSms):
-                yield f"{path}[{i}].text", action.text
+
+
+def spoken_texts(script: Script) -> list[str]:
+    """Every text the robot may say (its TTS prompts, not its SMS), each once, variables
+    unfilled."""
+    return list(dict.fromkeys(text for _path, text in _spoken(script)))
 
 
 def _targets(actions: Sequence[Action]) -> Iterator[str]:

@@ -1,4 +1,5 @@
-"""Post-call SMS rules (hangUpSms): which trigger fires for a call, and the filled-in text."""
+"""Post-call SMS rules: which hangUpSms trigger fires for a call and its filled-in text, and
+which texts of a robot script's conversation are sent, as which app and sender."""
 
 from __future__ import annotations
 
@@ -48,6 +49,38 @@ def plan_sms(sms: SmsSettings, facts: CallFacts, info: dict[str, Any] | None) ->
     if sms.on_ring and facts.ringing_time is not None:
         return SmsPlan("ring", content, end)
     return None
+
+
+@dataclass(frozen=True)
+class SmsRoute:
+    """Whose a post-call text is: `app_id` gets its delivery report (the app's SMS push URL)
+    and its do-not-call list is obeyed; `sms_app_id` (the vendor's SMS product app, kept with
+    the message) and `sender_id` (what the callee sees it from; None: the transport's own)."""
+
+    app_id: str
+    sms_app_id: str | None
+    sender_id: str | None
+
+
+def script_sms_route(app_id: str, sms: SmsSettings) -> SmsRoute:
+    """A robot script's texts go as the task's app: the one its calls report to and whose
+    do-not-call list the spoken opt-out writes. An AI group call's smsAppId and senderId
+    (extension fields) are used when given; an AiVoice task has neither, so its texts have no
+    sender of their own (see docs/sms.md)."""
+    return SmsRoute(app_id, sms.app_id or None, sms.sender_id or None)
+
+
+def script_sms_texts(conversation: dict[str, Any] | None) -> list[str]:
+    """The texts a robot's call sends once it has ended: its `sms` actions' texts (variables
+    filled in by the dialogue), each distinct one once, in order, blank ones dropped; none
+    when the callee opted out (an SMS queued earlier in the call is not sent either)."""
+    if not conversation or conversation.get("opted_out"):
+        return []
+    texts: list[str] = []
+    for text in conversation.get("sms") or []:
+        if isinstance(text, str) and text.strip() and text not in texts:
+            texts.append(text)
+    return texts
 
 
 #: the GSM 03.38 default alphabet and its extension table (an extension character costs two)

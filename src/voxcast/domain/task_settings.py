@@ -19,11 +19,15 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from voxcast.domain import aivoice_tasks as ai
 from voxcast.domain.amd import AmdAction
+from voxcast.domain.callresult import CallFacts
 from voxcast.domain.schedule import BadWindow, Window, parse_windows
 
-#: sendCode's recallInterval when none is given (minutes)
+#: sendCode's recallInterval and an AiVoice task's redialInterval when none is given (minutes)
 DEFAULT_REDIAL_MINUTES = 5
+#: an AiVoice task's redialTimes when redial is on and no number is given
+DEFAULT_REDIALS = 1
 #: allowSendTimeZone's value for windows read in each callee's local time (voxcast extension)
 PER_CALLEE = "callee"
 #: an agent group's timeoutWaitSec when none is given (seconds)
@@ -80,10 +84,24 @@ class TransferSettings:
 
 @dataclass(frozen=True)
 class RedialSettings:
-    """sendCode's recallCount and recallInterval: extra attempts of a failed call."""
+    """Extra attempts of a failed call: sendCode's recallCount and recallInterval, or an AiVoice
+    task's redialTimes, redialInterval and redialCondition."""
 
     count: int = 0
     interval: timedelta = timedelta(minutes=DEFAULT_REDIAL_MINUTES)
+    #: the results (`resultStatus`, B.13) dialed again: an AiVoice task's redialCondition;
+    #: None: every call not answered (sendCode's rule)
+    conditions: frozenset[str] | None = None
+
+    def again(self, attempt: int, facts: CallFacts) -> bool:
+        """Whether a number is dialed again after its `attempt`-th call (1 the first) ended as
+        `facts` said."""
+        if attempt > self.count:
+            return False
+        if self.conditions is None:
+            return not facts.answered
+        result = ai.call_result(facts.answered, facts.reported_sip_code, facts.conversation)
+        return result in self.conditions
 
 
 @dataclass(frozen=True)
@@ -236,6 +254,30 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _switch(value: Any) -> bool:
+    """A JSON Boolean (an AiVoice task's `redial`), or a 0/1 switch."""
+    return value is True or (not isinstance(value, bool) and _flag(value))
+
+
+def _redial(p: Mapping[str, Any]) -> RedialSettings:
+    """An AiVoice task's redial fields (`redial` present), else sendCode's recall fields."""
+    if "redial" not in p:
+        return RedialSettings(
+            count=_int(p.get("recallCount"), 0),
+            interval=timedelta(minutes=_int(p.get("recallInterval"), DEFAULT_REDIAL_MINUTES)),
+        )
+    raw = p.get("redialCondition")
+    named = raw if isinstance(raw, Sequence) and not isinstance(raw, str) else ()
+    conditions = frozenset(str(c) for c in named if c in ai.REDIAL_CONDITIONS)
+    times = _optional_int(p.get("redialTimes"))
+    return RedialSettings(
+        # redialTimes 0 is no redial, not "the default"
+        count=max(0, DEFAULT_REDIALS if times is None else times) if _switch(p["redial"]) else 0,
+        interval=timedelta(minutes=_int(p.get("redialInterval"), DEFAULT_REDIAL_MINUTES)),
+        conditions=conditions or ai.DEFAULT_REDIAL_CONDITIONS,
+    )
+
+
 def _windows(raw: Any) -> tuple[Window, ...]:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         return ()
@@ -275,10 +317,7 @@ def from_params(params: Mapping[str, Any] | None) -> TaskSettings:
             proportional=_flag(p.get("outboundControl")),
             callout_rate=_optional_int(p.get("calloutRate")),
         ),
-        redial=RedialSettings(
-            count=_int(p.get("recallCount"), 0),
-            interval=timedelta(minutes=_int(p.get("recallInterval"), DEFAULT_REDIAL_MINUTES)),
-        ),
+        redial=_redial(p),
         prompt=PromptSettings(
             source=_optional_int(p.get("source")),
             voice_file_id=_str(p.get("voiceFileId")),
@@ -344,8 +383,7 @@ def to_params(settings: TaskSettings) -> dict[str, Any]:
         "delayTransfer": t.delay_s or None,
         "outboundControl": 1 if t.proportional else None,
         "calloutRate": t.callout_rate,
-        "recallCount": r.count or None,
-        "recallInterval": int(r.interval.total_seconds() // 60),
+        **_redial_params(r),
         "source": pr.source,
         "voiceFileId": pr.voice_file_id,
         "uploadName": pr.upload_name,
@@ -382,6 +420,18 @@ def to_params(settings: TaskSettings) -> dict[str, Any]:
         "enableRecording": 1 if s.record else None,
     }
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _redial_params(r: RedialSettings) -> dict[str, Any]:
+    minutes = int(r.interval.total_seconds() // 60)
+    if r.conditions is None:
+        return {"recallCount": r.count or None, "recallInterval": minutes}
+    return {
+        "redial": r.count > 0,
+        "redialTimes": r.count,
+        "redialInterval": minutes,
+        "redialCondition": sorted(r.conditions),
+    }
 
 
 def group_settings(settings: Mapping[str, Any] | None) -> GroupSettings:

@@ -776,7 +776,7 @@ class Dialogue:
                     self.record.intent_level = level
                     self._out.append(SetIntentLevel(level))
                 case sc.SendSms(text):
-                    filled = self._fill(text)
+                    filled = self.fill(text)
                     self.record.sms.append(filled)
                     self._out.append(SendSms(filled))
                 case sc.Goto(node_id):
@@ -800,7 +800,8 @@ class Dialogue:
 
     # -- media and the record ----------------------------------------------------------------------
 
-    def _fill(self, text: str) -> str:
+    def fill(self, text: str) -> str:
+        """`text` with this call's variables (a missing one is nothing, never read out)."""
         return sc.VARIABLE.sub(lambda m: self.variables.get(m.group(1), ""), text)
 
     def _offset(self, at_ms: int) -> int:
@@ -809,7 +810,7 @@ class Dialogue:
     def _play(self, prompt: sc.Prompt | None, *, interruptible: bool) -> None:
         if prompt is None:
             prompt = sc.Prompt(text="")
-        text = None if prompt.text is None else self._fill(prompt.text)
+        text = None if prompt.text is None else self.fill(prompt.text)
         self._out.append(PlayPrompt(text, prompt.voice_file_id, interruptible))
         node = self.node.id if self.node else None
         said = text if text is not None else f"[voice file {prompt.voice_file_id}]"

@@ -44,8 +44,15 @@ def _conversation(rec: CallRecord) -> dict[str, Any]:
 
 def _result_status(rec: CallRecord) -> str:
     sip = int(rec.sip_code) if rec.sip_code.isdigit() else 0
-    found = _conversation(rec).get("result_status")
-    return str(found) if found else ai.result_status(rec.answer_time is not None, sip)
+    return ai.call_result(rec.answer_time is not None, sip, rec.conversation)
+
+
+def _attempt(rec: CallRecord, callee: Callee | None) -> int:
+    """Which attempt at its number the call was (1 the first): as recorded with the call; a
+    record written before attempts were recorded takes its callee's count."""
+    if rec.attempt is not None:
+        return rec.attempt
+    return callee.attempts if callee is not None else 1
 
 
 def _hangup_by(rec: CallRecord) -> str | None:
@@ -119,8 +126,8 @@ def call_record_push(
         **_audio(rec, links),
         "dynamicProperties": {},
         "callDetailList": call_details(rec),
-        "callCount": callee.attempts if callee is not None else 1,
-        "redialTimes": max(0, (callee.attempts if callee is not None else 1) - 1),
+        "callCount": _attempt(rec, callee),
+        "redialTimes": max(0, _attempt(rec, callee) - 1),
     }
 
 
@@ -161,7 +168,7 @@ def _record(
         "intentLevelDetailName": conversation.get("intent_level"),
         **_audio(rec, links),
         "dynamicProperties": None,
-        "redialTimes": str(max(0, (callee.attempts if callee is not None else 1) - 1)),
+        "redialTimes": str(max(0, _attempt(rec, callee) - 1)),
     }
 
 

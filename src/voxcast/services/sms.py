@@ -1,4 +1,5 @@
-"""SMS use cases: texts taken in (sendSms, hangUpSms), claimed by senders, settled by receipts,
+"""SMS use cases: texts taken in (sendSms; hangUpSms and script texts, queued by the dialer's
+recorder), claimed by senders, settled by receipts,
 and queried (getReport, getSentRcd). The sending loop itself is `voxcast.messaging.sender`."""
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ PENDING, SUBMITTED, DELIVERED, FAILED, REJECTED = (
     "failed",
     "rejected",
 )
-#: where a message came from
-API, HANGUP = "api", "hangup"
+#: where a message came from: sendSms, a task's hangUpSms, a robot script's `sms` action
+API, HANGUP, SCRIPT = "api", "hangup", "script"
 MAX_CONTENT = 1024
 MAX_SENDER = 32
 MAX_ORDER_ID = 64

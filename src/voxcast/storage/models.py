@@ -430,6 +430,9 @@ class CallRecord(Base):
     #: both sides (stereo) and the callee's alone (docs/recordings.md)
     recording_full: Mapped[str | None] = mapped_column(String(120), nullable=True)
     recording_customer: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    #: which attempt at its callee's number the call was (1 the first; an AiVoice task records
+    #: every attempt); None in rows written before 0025
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Push(Base):
@@ -455,8 +458,9 @@ class Push(Base):
 
 
 class SmsMessage(Base):
-    """A text to a callee: sent through the API (sendSms) or after a call (hangUpSms), then
-    claimed by an SMS sender, submitted through the SMS transport and settled by its receipt."""
+    """A text to a callee: sent through the API (sendSms) or after a call (hangUpSms, a robot
+    script's texts), then claimed by an SMS sender, submitted through the SMS transport and
+    settled by its receipt."""
 
     __tablename__ = "sms_messages"
     __table_args__ = (
@@ -471,7 +475,7 @@ class SmsMessage(Base):
     account_id: Mapped[int] = mapped_column(Integer)
     #: the app whose SMS push URL gets the delivery report
     app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    #: api (sendSms) or hangup (a task's hangUpSms)
+    #: api (sendSms), hangup (a task's hangUpSms) or script (a robot script's sms action)
     origin: Mapped[str] = mapped_column(String(8), default="hangup", server_default="hangup")
     order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -64,7 +64,7 @@ class Talker:
 
 #: by last digit, for numbers the sandbox answers (0-3 and 9; 4-8 fail as usual)
 TALKERS: dict[str, Talker] = {
-    "0": Talker("agrees", ("Yes, speaking.", "I will pay on Friday.")),
+    "0": Talker("agrees", ("Yes, speaking.", "I can pay on Friday.")),
     "1": Talker("presses keys", key="1"),
     "2": Talker("declines", ("No, you have the wrong number.",)),
     "3": Talker("asks who is calling", ("Who is this?", "Yes, speaking.", "I can pay tomorrow.")),

