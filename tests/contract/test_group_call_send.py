@@ -555,6 +555,8 @@ async def test_ai_task_is_stored_with_its_script_and_kind(tenant: Tenant, rt: Ru
     task = await task_row(rt, task_id)
     assert (task.kind, task.status, task.script_id) == (TaskKind.AI, 0, 7)
     assert task.params["enableRecording"] == 1
+    # a conversation outlasts a broadcast: without maxCalls an AI call may talk 300 s
+    assert task.max_calls == 300
     query = await tenant.client.query_group_calls(taskType=2)
     assert [r["taskId"] for r in query.data["records"]] == [task_id]
     flows = await tenant.client.query_recall_flows(taskName=str(task_id))

@@ -8,14 +8,16 @@ import base64
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from tests.conftest import Tenant
 from tests.unit.audio.audiofiles import FORMATS, audio_b64, encode
 from tests.unit.audio.test_decode import _flac_of_silence
 from voxcast.cli.admin import admin_app
+from voxcast.domain.codes import ApiError, Code
 from voxcast.runtime import Runtime
+from voxcast.services import files
 from voxcast.storage.models import VoiceFile
 
 
@@ -96,3 +98,35 @@ async def test_admin_files_list_shows_uploads_with_duration(
     assert rows[0]["durationSeconds"] == pytest.approx(2.0, abs=0.05)
     table = await asyncio.to_thread(runner.invoke, admin_app, args)
     assert "greeting.mp3" in table.output and "2.0 s" in table.output
+
+
+async def test_a_files_8khz_audio_is_its_accounts_only_and_rebuilt_for_an_old_upload(
+    rt: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    resp = await tenant.client.upload_file("greeting.mp3", audio_b64("mp3", 2.0))
+    assert resp.code == "0", resp.reason
+    file_id = str(resp.data)
+    async with rt.readonly() as session:
+        pcm = await files.file_pcm(session, tenant.creds.account_id, file_id)
+        with pytest.raises(ApiError) as refused:
+            await files.file_pcm(session, other_tenant.creds.account_id, file_id)
+    assert refused.value.code == Code.NOT_FOUND
+    assert len(pcm) == pytest.approx(2.0 * 16000, rel=0.05)
+    # an upload stored before the 8 kHz form was kept: decoded again from the original
+    async with rt.sessions.begin() as session:
+        await session.execute(
+            update(VoiceFile).where(VoiceFile.file_id == file_id).values(pcm=None)
+        )
+    async with rt.readonly() as session:
+        assert await files.file_pcm(session, tenant.creds.account_id, file_id) == pcm
+        rows, total = await files.page_details(session, tenant.creds.account_id, 1, 25)
+    assert total == 1 and rows[0].name == "greeting.mp3" and rows[0].format == "mp3"
+    assert rows[0].duration_s == pytest.approx(2.0, abs=0.05)
+    # another account can neither delete it nor see it
+    async with rt.sessions.begin() as session:
+        with pytest.raises(ApiError) as refused:
+            await files.delete_file(session, other_tenant.creds.account_id, file_id)
+        assert refused.value.code == Code.NOT_FOUND
+        assert (await files.page_details(session, other_tenant.creds.account_id, 1, 25))[1] == 0
+        assert await files.delete_file(session, tenant.creds.account_id, file_id) == "greeting.mp3"
+    assert await stored(rt) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.integration.dialing import insert_task
-from voxcast.audio import PromptCache, RenderPool
+from voxcast.audio import PromptCache, RenderPool, RenderRequest
 from voxcast.dialer.context import Claimed, TaskContext
 from voxcast.dialer.conversation import Robots
 from voxcast.dialer.prompts import PromptError, PromptResolver
@@ -84,8 +84,11 @@ async def test_a_robot_speaks_its_scripts_language_and_its_fixed_lines_are_ready
         # the cache before any call; the one naming the callee is not
         assert "Auf Wiederhören." in described.lines
         assert not any("${" in line for line in described.lines)
-        rendered_before = len(list(tmp_path.rglob("*.pcm")) + list(tmp_path.rglob("*.wav")))
-        assert rendered_before >= len(described.lines)
+        voice = described.voice
+        assert all(cache.has(pool.key(RenderRequest(t, voice))) for t in described.lines)
+        assert not cache.has(
+            pool.key(RenderRequest("Guten Tag Jack. Können Sie morgen zahlen?", voice))
+        )
         # the call itself plays nothing: the robot says what the script says
         assert (await resolver.for_call(task.id, None)).duration_s == 0.0
 

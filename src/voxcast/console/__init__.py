@@ -3,12 +3,13 @@ app, process and runtime, calling the same services as the API. `mount` adds it 
 
 from __future__ import annotations
 
+import asyncio
 from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import dnc
+from voxcast.console import dnc, media
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -24,6 +25,8 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
         settings.login_failures, settings.login_window_seconds, settings.login_lockout_seconds
     )
     app.include_router(router)
+    app.state.console_tts_slots = asyncio.Semaphore(media.TTS_SLOTS)
     app.include_router(dnc.router)
+    app.include_router(media.router)
     static = files("voxcast.console") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")

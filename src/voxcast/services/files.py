@@ -1,20 +1,23 @@
-"""Voice file uploads: base64 checks, size limit, unique names, vendor-style file ids."""
+"""Voice file uploads: base64 checks, size limit, unique names, vendor-style file ids; the list,
+the 8 kHz audio and deletion the console shows (the API has no delete)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.audio import AudioError, normalize
 from voxcast.domain import ids
 from voxcast.domain.codes import ApiError, Code
-from voxcast.storage.models import VoiceFile
+from voxcast.domain.enums import ACTIVE_TASK_STATUSES
+from voxcast.storage.models import Task, VoiceFile
 
 #: extensions accepted on upload (each decoded by voxcast.audio.normalize)
 AUDIO_EXTENSIONS = ("mp3", "m4a", "wav", "aac", "ogg", "opus", "flac", "amr")
@@ -133,3 +136,105 @@ async def page_files(
         .limit(size)
     )
     return [(file_id, name) for file_id, name in rows], total
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One uploaded file as a list shows it (no audio loaded)."""
+
+    file_id: str
+    name: str
+    size: int
+    uploaded_at: datetime
+    #: None for a file stored before lengths were measured
+    duration_s: float | None
+
+    @property
+    def format(self) -> str:
+        """The extension the file was uploaded with (its decoder's first guess)."""
+        return self.name.rsplit(".", 1)[-1].lower()
+
+
+async def page_details(
+    session: AsyncSession, account_id: int, current: int, size: int
+) -> tuple[list[FileInfo], int]:
+    """One page of the account's files with their sizes and lengths, newest first, and their
+    total: two queries whatever the page size."""
+    where = VoiceFile.account_id == account_id
+    total = int(await session.scalar(select(func.count()).select_from(VoiceFile).where(where)) or 0)
+    rows = await session.execute(
+        select(
+            VoiceFile.file_id,
+            VoiceFile.file_name,
+            VoiceFile.size,
+            VoiceFile.created_at,
+            VoiceFile.duration_ms,
+        )
+        .where(where)
+        .order_by(VoiceFile.created_at.desc(), VoiceFile.file_id)
+        .offset((current - 1) * size)
+        .limit(size)
+    )
+    return [
+        FileInfo(fid, name, nbytes, at, None if ms is None else ms / 1000)
+        for fid, name, nbytes, at, ms in rows
+    ], total
+
+
+async def file_pcm(session: AsyncSession, account_id: int, file_id: str) -> bytes:
+    """The file's audio as calls play it: 8 kHz 16-bit mono PCM. Another account's file is
+    -24, as if it did not exist."""
+    found = (
+        await session.execute(
+            select(VoiceFile.account_id, VoiceFile.pcm, VoiceFile.file_name).where(
+                VoiceFile.file_id == file_id
+            )
+        )
+    ).first()
+    if found is None or found.account_id != account_id:
+        raise ApiError(Code.NOT_FOUND, f"fileId: voice file {file_id} does not exist")
+    if found.pcm is not None:
+        return bytes(found.pcm)
+    # stored before uploads kept their 8 kHz form: decode the original once more
+    content = await session.scalar(select(VoiceFile.content).where(VoiceFile.file_id == file_id))
+    try:
+        audio = await asyncio.to_thread(
+            normalize, bytes(content or b""), extension_of(found.file_name)
+        )
+    except AudioError as err:
+        raise err.api_error("fileId") from None
+    return audio.pcm
+
+
+async def delete_file(session: AsyncSession, account_id: int, file_id: str) -> str:
+    """Delete one of the account's files; its name. Refused (-54) while a task that has not
+    ended plays it: the task would fail at its next call. Ended tasks and call records keep
+    the id as history. Another account's file is -24."""
+    name = await session.scalar(
+        select(VoiceFile.file_name).where(
+            VoiceFile.file_id == file_id, VoiceFile.account_id == account_id
+        )
+    )
+    if name is None:
+        raise ApiError(Code.NOT_FOUND, f"fileId: voice file {file_id} does not exist")
+    users = list(
+        await session.scalars(
+            select(Task.id)
+            .where(
+                Task.account_id == account_id,
+                Task.voice_file_id == file_id,
+                Task.status.in_([int(s) for s in ACTIVE_TASK_STATUSES]),
+            )
+            .order_by(Task.id)
+            .limit(5)
+        )
+    )
+    if users:
+        tasks = ", ".join(f"task {t}" for t in users)
+        raise ApiError(
+            Code.TASK_STATE, f"fileId: {name} is still played by {tasks}; delete it once they end"
+        )
+    await session.execute(
+        delete(VoiceFile).where(VoiceFile.file_id == file_id, VoiceFile.account_id == account_id)
+    )
+    return name

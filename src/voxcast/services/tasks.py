@@ -237,7 +237,12 @@ async def _prompt_file(
         )
 
 
-def _columns(fields: dict[str, Any], send_time: datetime | None) -> dict[str, Any]:
+#: the talk time a task allows without `maxCalls`: a message plays in seconds, while a robot's
+#: conversation takes minutes (the vendor's AI agent page gives 300 s as its example)
+DEFAULT_MAX_TALK_S = {TaskKind.AI: 300}
+
+
+def _columns(fields: dict[str, Any], send_time: datetime | None, kind: TaskKind) -> dict[str, Any]:
     return {
         "source": fields.get("source"),
         "voice_file_id": fields.get("voiceFileId"),
@@ -246,7 +251,7 @@ def _columns(fields: dict[str, Any], send_time: datetime | None) -> dict[str, An
         "display_num": fields.get("displayNum") or None,
         "send_time": send_time,
         "loop_count": int(fields.get("loopCount") or 1),
-        "max_calls": int(fields.get("maxCalls") or 60),
+        "max_calls": int(fields.get("maxCalls") or DEFAULT_MAX_TALK_S.get(kind, 60)),
         "max_ringing_time": int(fields.get("maxRingingTime") or 60),
         "delay_play": int(fields.get("delayPlay") or 0),
         "delay_hangup": int(fields.get("delayHangup") or 0),
@@ -345,7 +350,7 @@ async def create(
         parent_task_id=spec.parent_task_id,
         created_at=now,
         updated_at=now,
-        **_columns(fields, send_time),
+        **_columns(fields, send_time, spec.kind),
     )
     flow = dict(spec.recall_flow) if spec.recall_flow else None
     if flow is not None:
@@ -401,7 +406,7 @@ async def update_task(
     fields = dict(spec.fields)
     await _prompt_file(session, account, fields, now, settings)
     params = settings_of(fields)
-    for key, value in _columns(fields, send_time).items():
+    for key, value in _columns(fields, send_time, TaskKind(task.kind)).items():
         setattr(task, key, value)
     task.task_name = spec.task_name
     task.app_id = spec.app_id
