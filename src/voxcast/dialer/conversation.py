@@ -13,11 +13,13 @@ from typing import Any
 
 from voxcast import compliance
 from voxcast.audio.hearing.amd import Verdict
-from voxcast.audio.hearing.asr import RecognizerPool, recognizer_from_env
+from voxcast.audio.hearing.asr import Recognition, RecognizerPool, recognizer_from_env
+from voxcast.audio.hearing.grammar import GrammarPool, grammar_recognizer_from_env
 from voxcast.dialer import screening, store
 from voxcast.dialer.context import Claimed, TaskContext
 from voxcast.dialer.prompts import PromptResolver
 from voxcast.domain import aivoice_tasks as ai
+from voxcast.domain import grammars as gr
 from voxcast.domain import scripts as sc
 from voxcast.domain.enums import AI_KINDS
 from voxcast.ports import (
@@ -44,20 +46,24 @@ from voxcast.runtime import Runtime
 
 log = logging.getLogger("voxcast.robot")
 
-#: what the callee's words are heard as when the recognizer is busy, timed out or failed: no
-#: match (the node's retry or noMatch branch; keys still work)
+#: what the callee's words are heard as when no recognizer could hear them (busy, timed out,
+#: failed): no match (the node's retry or noMatch branch; keys still work)
 NOT_HEARD = ""
+#: the transcriber's answers that send a turn to the grammar recognizer instead
+TURNED_AWAY = ("busy", "timeout")
 #: the callee's turn ends after this much silence (the issue's "about 700 ms")
 TURN_END_MS = 700
 
 
 @dataclass
 class Hearing:
-    """What a conversation needs besides the call: the recognizer's bounded pool and, when
+    """What a conversation needs besides the call: the recognizer's bounded pool, the grammar
+    recognizer's (closed questions, and the turns the first has no room for) and, when
     configured, the LLM step of intent recognition."""
 
     pool: RecognizerPool
     llm: LlmIntentClassifier | None = None
+    grammar: GrammarPool | None = None
 
 
 Render = Callable[[str], Awaitable[Prompt]]
@@ -223,11 +229,30 @@ class RobotCall:
         return self.dialogue.state is dl.State.TRANSFERRING
 
     async def _recognize(self, audio: bytes) -> str:
-        heard = await self.hearing.pool.recognize(audio, language=self.language)
+        # the node the turn answers: the grammar is the one of the question asked
+        node = self.dialogue.node
+        grammar = self._grammar(node)
+        heard: Recognition | None = None
+        if grammar is not None and node is not None and node.grammar_first:
+            heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
+            if not (heard.ok and heard.text):
+                heard, grammar = None, None  # nothing the grammar knows: the transcriber may
+        if heard is None:
+            heard = await self.hearing.pool.recognize(audio, language=self.language)
+            if heard.status in TURNED_AWAY and grammar is not None and node is not None:
+                log.info("transcriber %s: the grammar recognizer hears the turn", heard.status)
+                heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
         if not heard.ok:
             log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
             return NOT_HEARD
         return heard.text
+
+    def _grammar(self, node: sc.Node | None) -> GrammarPool | None:
+        """The grammar recognizer's pool when it can hear this call (English) on `node`."""
+        pool = self.hearing.grammar
+        if pool is None or node is None or not gr.hears(self.dialogue.script.language):
+            return None
+        return pool
 
     async def _classify(self, command: dl.Classify) -> None:
         intent: str | None = None
@@ -402,9 +427,11 @@ class Robots:
         async with self._loading:
             if self._hearing is None:
                 recognizer = await asyncio.to_thread(recognizer_from_env)
+                closed = await asyncio.to_thread(grammar_recognizer_from_env)
                 self._hearing = Hearing(
                     RecognizerPool(recognizer, queue=ASR_QUEUE),
                     classifier_from_settings(self.rt.settings),
+                    GrammarPool(closed) if closed is not None else None,
                 )
             return self._hearing
 
@@ -413,6 +440,8 @@ class Robots:
             job.cancel()
         if self._hearing is not None:
             self._hearing.pool.close()
+            if self._hearing.grammar is not None:
+                self._hearing.grammar.close()
             if self._hearing.llm is not None:
                 await self._hearing.llm.aclose()
             self._hearing = None

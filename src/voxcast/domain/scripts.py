@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxcast.domain import grammars as gr
 from voxcast.domain import optout
 
 #: the script format this code reads and writes (docs/ai.md); a new format gets a new number
@@ -148,6 +149,10 @@ class Node:
     silence: tuple[Action, ...] = (Hangup(),)
     #: True: none of the script's global intents apply here; a tuple: those named do not
     global_intents_off: bool | tuple[str, ...] = False
+    #: the answers of a closed question, for the grammar recognizer (docs/ai.md#grammars)
+    grammar: gr.Grammar | None = None
+    #: the grammar recognizer hears this node's turns first, the transcriber only after it
+    grammar_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,17 @@ class Script:
         heard = {OPT_OUT: self.opt_out.intent} if self.opt_out.enabled else {}
         heard |= {n: self.intents[n] for n in dict.fromkeys(names) if n in self.intents}
         return heard
+
+    def grammar_at(self, node: Node) -> gr.Grammar:
+        """What the grammar recognizer listens for on `node`: its `grammar`, else the keywords
+        and examples of the intents it hears. Never the opt-out's phrases: a grammar has no
+        model of other speech, so a callee's other words would often be heard as one of them,
+        and a wrong opt-out lists the number."""
+        if node.grammar is not None:
+            return node.grammar
+        intents = [i for name, i in self.intents_at(node).items() if name != OPT_OUT]
+        phrases = [p for i in intents for p in i.keywords + i.examples]
+        return gr.Grammar(gr.PHRASES, tuple(dict.fromkeys(phrases)))
 
     def global_intents_at(self, node: Node) -> tuple[str, ...]:
         """The global intents that apply on `node`."""
@@ -332,6 +348,8 @@ _NODE_FIELDS = (
     "noMatch",
     "silence",
     "disableGlobalIntents",
+    "grammar",
+    "grammarFirst",
 )
 
 
@@ -377,7 +395,25 @@ def _node(node_id: str, value: Any, path: str) -> Node:
         no_match=_actions(raw["noMatch"], f"{path}.noMatch") if "noMatch" in raw else (Hangup(),),
         silence=_actions(raw["silence"], f"{path}.silence") if "silence" in raw else (Hangup(),),
         global_intents_off=off,
+        grammar=_grammar(raw["grammar"], f"{path}.grammar") if "grammar" in raw else None,
+        grammar_first=_bool(raw.get("grammarFirst", False), f"{path}.grammarFirst"),
     )
+
+
+def _grammar(value: Any, path: str) -> gr.Grammar:
+    if isinstance(value, str):
+        if value not in gr.BUILT_IN:
+            raise ScriptFormatError(path, _GRAMMAR_KINDS)
+        return gr.Grammar(value)
+    if not isinstance(value, list):
+        raise ScriptFormatError(path, _GRAMMAR_KINDS)
+    phrases = _strings(value, path, 100)
+    if not phrases:
+        raise ScriptFormatError(path, "must have at least one phrase")
+    return gr.Grammar(gr.PHRASES, phrases)
+
+
+_GRAMMAR_KINDS = f"must be one of {', '.join(gr.BUILT_IN)}, or an array of phrases"
 
 
 _SCRIPT_FIELDS = (
@@ -512,6 +548,10 @@ def _node_json(node: Node) -> dict[str, Any]:
     if node.global_intents_off:
         off = node.global_intents_off
         out["disableGlobalIntents"] = list(off) if isinstance(off, tuple) else True
+    if node.grammar is not None:
+        g = node.grammar
+        out["grammar"] = g.kind if g.kind in gr.BUILT_IN else list(g.phrases)
+    out["grammarFirst"] = node.grammar_first
     return out
 
 
@@ -728,12 +768,35 @@ def _check_graph(script: Script) -> Iterator[Problem]:
             )
 
 
+def _check_grammars(script: Script) -> Iterator[Problem]:
+    english = gr.hears(script.language)
+    for node_id, node in script.nodes.items():
+        path = f"nodes.{node_id}"
+        if not english and (node.grammar is not None or node.grammar_first):
+            where = f"{path}.grammar" if node.grammar is not None else f"{path}.grammarFirst"
+            yield Problem(
+                where,
+                f"the grammar recognizer hears English only; the script's language is "
+                f'"{script.language}"',
+            )
+        if node.grammar is None:
+            continue
+        for i, phrase in enumerate(node.grammar.phrases):
+            if gr.words(phrase) is None:
+                yield Problem(
+                    f"{path}.grammar[{i}]",
+                    f'"{phrase}" is not plain words (letters and apostrophes): the grammar '
+                    "recognizer cannot hear it; spell numbers out",
+                )
+
+
 def validate(script: Script) -> list[Problem]:
-    """Every problem of the script, in a stable order (structure, actions, texts, graph);
-    empty when the script can be run."""
+    """Every problem of the script, in a stable order (structure, actions, texts, grammars,
+    graph); empty when the script can be run."""
     return [
         *_check_structure(script),
         *_check_actions(script),
         *_check_texts(script),
+        *_check_grammars(script),
         *_check_graph(script),
     ]

@@ -16,6 +16,10 @@ API (import from `voxcast.audio.hearing`):
         HttpRecognizer(base_url); recognizer_from_env(); packaged_model()
     RecognizerPool(recognizer, workers=, queue=, timeout_s=).recognize(pcm) -> Recognition
         (status "ok" | "busy" | "timeout" | "error"); "busy" comes back at once when full
+    GrammarRecognizer (Protocol): .hear(pcm_8k, Grammar) -> str; SphinxRecognizer() (pocketsphinx,
+        en-us); grammar_recognizer_from_env() -> SphinxRecognizer | None
+    GrammarPool(recognizer, workers=, queue=4, timeout_s=5).recognize(pcm, grammar) -> Recognition
+        (both pools are a BoundedPool)
 """
 
 from voxcast.audio.hearing.amd import (
@@ -27,6 +31,7 @@ from voxcast.audio.hearing.amd import (
 )
 from voxcast.audio.hearing.asr import (
     AsrError,
+    BoundedPool,
     HttpRecognizer,
     Recognition,
     Recognizer,
@@ -37,6 +42,12 @@ from voxcast.audio.hearing.asr import (
     upsample,
 )
 from voxcast.audio.hearing.ear import PCMA, PCMU, BargedIn, Ear, HearingEvent
+from voxcast.audio.hearing.grammar import (
+    GrammarPool,
+    GrammarRecognizer,
+    SphinxRecognizer,
+    grammar_recognizer_from_env,
+)
 from voxcast.audio.hearing.machine import BeepDetector, MachineListener, listener
 from voxcast.audio.hearing.turns import BargeIn, EndOfTurn, SpeechStarted, TurnEnded, TurnEvent
 from voxcast.audio.hearing.vad import (
@@ -63,9 +74,12 @@ __all__ = [
     "BargeIn",
     "BargedIn",
     "BeepDetector",
+    "BoundedPool",
     "CombinedDetector",
     "Ear",
     "EndOfTurn",
+    "GrammarPool",
+    "GrammarRecognizer",
     "GreetingOver",
     "HearingEvent",
     "HttpRecognizer",
@@ -75,6 +89,7 @@ __all__ = [
     "RecognizerPool",
     "SileroDetector",
     "SpeechStarted",
+    "SphinxRecognizer",
     "TurnEnded",
     "TurnEvent",
     "Verdict",
@@ -83,6 +98,7 @@ __all__ = [
     "WhisperRecognizer",
     "detector",
     "frames",
+    "grammar_recognizer_from_env",
     "listener",
     "machine_words",
     "packaged_model",

@@ -1,17 +1,19 @@
 """Speech recognition behind one port (`Recognizer`) with two engines, faster-whisper on a local
 CTranslate2 model and any OpenAI-compatible `/audio/transcriptions` server, and the bounded pool
-that runs them off the event loop and answers "busy" at once when it is full."""
+that runs them (and the grammar recognizer, grammar.py) off the event loop and answers "busy" at
+once when it is full."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import os
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,38 +297,32 @@ class Recognition:
         return self.status == "ok"
 
 
-class RecognizerPool:
-    """Runs a recognizer on `workers` threads with room for `queue` more turns waiting; a turn
-    that finds workers + queue taken is answered "busy" at once instead of waiting behind
+class BoundedPool:
+    """Runs blocking recognitions on `workers` threads with room for `queue` more waiting; a
+    turn that finds workers + queue taken is answered "busy" at once instead of waiting behind
     others (a callee must never hear a stalled robot). A turn that takes longer than
     `timeout_s` is answered "timeout"; its thread still holds its place until it finishes, so
     the bound stays true. Use from one event loop."""
 
-    def __init__(
-        self,
-        recognizer: Recognizer,
-        *,
-        workers: int | None = None,
-        queue: int = 0,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.recognizer = recognizer
-        self.workers = workers if workers is not None else max(1, recognizer.concurrency)
+    def __init__(self, name: str, *, workers: int, queue: int = 0, timeout_s: float = 10.0) -> None:
+        self.name = name
+        self.workers = max(1, workers)
         self.capacity = self.workers + max(0, queue)
         self.timeout_s = timeout_s
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr")
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=f"asr-{name}")
         self.in_flight = 0
         self.busy = 0  # turns turned away, for the metrics
 
-    async def recognize(self, pcm: bytes, *, language: str | None = None) -> Recognition:
-        name = self.recognizer.name
+    async def run(self, work: Callable[[], str]) -> Recognition:
+        """`work()` on one of the pool's threads, as a `Recognition` of the pool's engine."""
+        name = self.name
         if self.in_flight >= self.capacity:
             self.busy += 1
             return Recognition("busy", engine=name)
         self.in_flight += 1
         loop = asyncio.get_running_loop()
         try:
-            job = loop.run_in_executor(self._executor, self._run, pcm, language)
+            job = loop.run_in_executor(self._executor, _timed, work)
         except RuntimeError as err:  # the pool was shut down
             self.in_flight -= 1
             return Recognition("error", engine=name, error=str(err))
@@ -343,13 +339,33 @@ class RecognizerPool:
     def _release(self, _: asyncio.Future[tuple[str, float]]) -> None:
         self.in_flight -= 1
 
-    def _run(self, pcm: bytes, language: str | None) -> tuple[str, float]:
-        started = time.perf_counter()
-        text = self.recognizer.transcribe(pcm, language=language)
-        return text, time.perf_counter() - started
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed(work: Callable[[], str]) -> tuple[str, float]:
+    started = time.perf_counter()
+    text = work()
+    return text, time.perf_counter() - started
+
+
+class RecognizerPool(BoundedPool):
+    """A `Recognizer` on a `BoundedPool` (`workers` defaults to the engine's concurrency)."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        *,
+        workers: int | None = None,
+        queue: int = 0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.recognizer = recognizer
+        workers = workers if workers is not None else max(1, recognizer.concurrency)
+        super().__init__(recognizer.name, workers=workers, queue=queue, timeout_s=timeout_s)
+
+    async def recognize(self, pcm: bytes, *, language: str | None = None) -> Recognition:
+        return await self.run(functools.partial(self.recognizer.transcribe, pcm, language=language))
 
 
 def recognizer_from_env(env: Mapping[str, str] | None = None) -> Recognizer:
