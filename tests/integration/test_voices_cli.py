@@ -58,10 +58,13 @@ def test_voices_list_names_each_installed_voice_with_its_licence(tmp_path: Path)
     assert [r["address"] for r in rows if r["lan"] == "JP"] == ["kokoro:jf_alpha", "kokoro:jm_kumo"]
 
 
-def test_voices_test_writes_an_8khz_wav_and_prints_the_real_time_factor(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("voices", "test"), ("tts", "say")])
+def test_voices_test_writes_an_8khz_wav_and_prints_the_real_time_factor(
+    tmp_path: Path, command: tuple[str, str]
+) -> None:
     cli = Cli.fresh("sqlite:///unused.db", tmp_path / "var")
     out = tmp_path / "t.wav"
-    proc = cli.run("voices", "test", "--lan", "EN", "--gender", "2", "--out", str(out), "Hello.")
+    proc = cli.run(*command, "--lan", "EN", "--gender", "2", "--out", str(out), "Hello.")
     lines = proc.stdout.splitlines()
     assert lines[0] == "voice festival:cmu_us_slt_arctic_hts (EN en-US female)"
     assert lines[1].startswith(f"wrote {out}: ") and " RTF " in lines[1]

@@ -39,7 +39,7 @@ from voxcast.cli.ops import ops_server
 from voxcast.cli.pushes import pushes_app
 from voxcast.cli.records import records
 from voxcast.cli.tasks import tasks_app
-from voxcast.cli.voices import voices_app
+from voxcast.cli.voices import tts_app, voices_app
 from voxcast.clock import SystemClock
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ app = typer.Typer(
 app.add_typer(admin_app, name="admin")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(voices_app, name="voices")
+app.add_typer(tts_app, name="tts")
 app.add_typer(pushes_app, name="pushes")
 app.add_typer(apps_app, name="apps")
 app.command("call")(call)

@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 voices_app = typer.Typer(help="Text-to-speech voices: what is installed, and a test.")
+#: `voxcast tts say`: the name a newcomer looks for to hear a text (the same command as
+#: `voices test`)
+tts_app = typer.Typer(help="Hear a text as a call would say it (`say`).")
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True)
 
@@ -129,3 +132,6 @@ def test_voice(
     console.print(f"voice {used.address}{fell_back} ({used.lan} {used.locale} {gender_name})")
     rtf = seconds / audio
     console.print(f"wrote {out}: {audio:.2f} s of audio in {seconds:.2f} s, RTF {rtf:.3f}")
+
+
+tts_app.command("say")(test_voice)
