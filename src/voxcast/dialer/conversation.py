@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxcast import compliance
-from voxcast.audio.hearing.amd import Verdict
+from voxcast.audio.hearing.amd import Verdict, machine_words
 from voxcast.audio.hearing.asr import Recognition, RecognizerPool, recognizer_from_env
 from voxcast.audio.hearing.grammar import GrammarPool, grammar_recognizer_from_env
 from voxcast.dialer import screening, store
@@ -115,6 +115,7 @@ class RobotCall:
         opt_out: Callable[[], Awaitable[None]] | None = None,
         transfer_to: TransferTo | None = None,
         turn_end_ms: int = TURN_END_MS,
+        screen_machines: bool = False,
     ) -> None:
         self.dialogue = dialogue
         self.hearing = hearing
@@ -126,6 +127,10 @@ class RobotCall:
         #: the script's `transfer`: without it nobody takes the call (TRANSFER_ARTIFICIAL)
         self.transfer_to = transfer_to
         self.turn_end_ms = turn_end_ms
+        #: answering-machine detection is on: besides the carrier's cadence verdict, the
+        #: callee's first turn is checked for a greeting's words ("leave a message")
+        self.screen_machines = screen_machines
+        self._first_turn = True
         #: the carrier cuts the callee's speech at this pause; the rest of the turn's silence
         #: is held here
         self.pause_ms = carrier_conversation(turn_end_ms).end_of_turn_ms
@@ -194,6 +199,7 @@ class RobotCall:
             self._listen_gen += 1
             await self._feed(dl.DtmfPressed(now, event.digit))
         elif isinstance(event, AmdDecided) and event.result.verdict is Verdict.MACHINE:
+            self._first_turn = False  # the voicemail branch runs already
             await self._feed(dl.MachineDetected(now))
         elif isinstance(event, AgentAnswered) and self._transferring():
             await self._feed(dl.TransferEnded(now, taken=True))
@@ -223,6 +229,12 @@ class RobotCall:
             return  # they spoke again: the turn goes on
         self._turn = None
         text = await turn.heard
+        first, self._first_turn = self._first_turn, False
+        if first and self.screen_machines and machine_words(text):
+            # cadence took a short greeting for a person: its words say otherwise
+            log.info("the first words were a voicemail greeting: %r", text)
+            self._inbox.put_nowait(dl.MachineDetected(turn.ended_ms))
+            return
         self._inbox.put_nowait(dl.SpeechEnded(turn.ended_ms, text))
 
     def _transferring(self) -> bool:
@@ -394,6 +406,7 @@ class Robots:
             language=script.language,
             opt_out=opt_out,
             transfer_to=transfer_to,
+            screen_machines=ctx.settings.amd,
         )
 
     def _render_ahead(self, task_id: int, script: sc.Script, dialogue: dl.Dialogue) -> None:

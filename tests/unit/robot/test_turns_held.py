@@ -126,3 +126,60 @@ async def test_a_pause_shorter_than_the_turn_s_silence_does_not_end_the_turn() -
     assert [(t.text, t.intent) for t in persons] == [("Yes, this is Jack.", "yes")]
     # the reply waited out the rest of the turn's silence, not a second recognition after it
     assert 0.35 - 0.05 <= replies[0] <= 0.35 + 0.3, replies
+
+
+GREETING = b"\x03\x00" * 1600
+
+
+class Greeting(Words):
+    def transcribe(self, pcm: bytes, *, language: str | None = None) -> str:
+        return "Hi, you've reached Jack. Please leave a message after the tone."
+
+
+async def first_turn_is_a_greeting(screen_machines: bool) -> dl.DialogueRecord:
+    clock = ScaledClock(10.0)
+    pool = RecognizerPool(Greeting(clock))
+
+    async def render(text: str) -> Prompt:
+        return Prompt(text, 0.0)
+
+    robot = RobotCall(
+        dl.Dialogue(sc.parse(example_document()), VARIABLES),
+        Hearing(pool),
+        render,
+        clock,
+        screen_machines=screen_machines,
+    )
+    call = ScriptedCall(clock)
+
+    async def machine() -> None:
+        call.queue.put_nowait(Answered(call.now()))
+        await call.spoke.get()
+        call.queue.put_nowait(CalleeSpeaking(call.now()))
+        await clock.sleep(0.3)
+        call.queue.put_nowait(CalleeSaid(GREETING, call.now(), call.now()))
+        # the robot answers (or hangs up on a machine) within the turn's hold and its reply
+        await clock.sleep(2.0)
+        await call.hangup()
+
+    task = asyncio.ensure_future(machine())
+    try:
+        async for _ in robot.run(call):  # type: ignore[arg-type]
+            pass
+        await task
+    finally:
+        pool.close()
+    return robot.dialogue.record
+
+
+async def test_a_greeting_s_words_take_the_voicemail_branch_when_detection_is_on() -> None:
+    record = await first_turn_is_a_greeting(screen_machines=True)
+    assert record.voicemail and record.tags == ["voicemail"] and record.intent_level == "E"
+    assert not [t for t in record.turns if t.speaker is dl.Speaker.PERSON]
+
+
+async def test_without_detection_a_greeting_is_only_what_the_callee_said() -> None:
+    record = await first_turn_is_a_greeting(screen_machines=False)
+    assert not record.voicemail and "voicemail" not in record.tags
+    persons = [t.text for t in record.turns if t.speaker is dl.Speaker.PERSON]
+    assert persons == ["Hi, you've reached Jack. Please leave a message after the tone."]
