@@ -9,7 +9,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import dnc, media
+from voxcast.console import dnc, media, taskform
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -24,6 +24,8 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.state.console_throttle = LoginThrottle(
         settings.login_failures, settings.login_window_seconds, settings.login_lockout_seconds
     )
+    # before the pages: /tasks/new is no task id
+    app.include_router(taskform.router)
     app.include_router(router)
     app.state.console_tts_slots = asyncio.Semaphore(media.TTS_SLOTS)
     app.include_router(dnc.router)
