@@ -4,6 +4,7 @@ end, a read-only user without the form, and an appId posted by hand answered as 
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from playwright.async_api import BrowserContext, FilePayload, Page, expect
 from tests.console.conftest import Console, sign_in
 
 pytestmark = pytest.mark.timeout(180)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _owner(console: Console, context: BrowserContext, username: str) -> Page:
@@ -104,6 +107,48 @@ async def test_an_uploaded_csv_spoken_by_tts_is_submitted_and_dialed_to_the_end(
     assert detail.code == "0" and int(detail.data["numCnt"]) == 3, detail
     await page.goto(console.url("/audit"))
     await expect(page.locator("#audit tbody")).to_contain_text(f"task {task_id} from a sheet")
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    import openpyxl  # type: ignore[import-untyped]
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_a_sheets_refused_row_is_reported_by_its_row_and_check_moves_its_numbers_to_the_box(
+    console: Console, context: BrowserContext
+) -> None:
+    page = await _owner(console, context, console.a.username)
+    await page.goto(console.url("/tasks/new"))
+    form = page.locator("#task-form")
+    await form.locator("input[name=taskName]").fill("from excel")
+    sheet = _xlsx(
+        [["Phone", "Name"], [8613000000010, "Ann"], ["abc", "Bo"], ["8613000000021", "Cy"]]
+    )
+    payload: FilePayload = {"name": "callees.xlsx", "mimeType": XLSX, "buffer": sheet}
+    await form.locator("input[name=sheet]").set_input_files(files=[payload])
+    await form.locator("textarea[name=text]").fill("Hello ${text1}.")
+    later = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    await form.locator("input[name=sendTime]").fill(later)
+    await form.locator("button[value=check]").click()
+    await expect(page.locator("#check-summary")).to_contain_text(
+        "2 numbers read, 1 row refused from callees.xlsx"
+    )
+    cells = await page.locator("#row-report tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0] == "3" and "not a phone number" in cells[2] and "abc" in cells[2], cells
+    await expect(page.locator("#task-form textarea[name=numbers]")).to_have_value(
+        "8613000000010,Ann\n8613000000021,Cy\n"
+    )
+    # Submit takes the box: the sheet need not be chosen again
+    await page.locator("#task-form button[value=submit]").click()
+    await page.wait_for_url(console.url("/tasks/*"))
+    detail = await console.a.api.group_call_detail(int(page.url.rsplit("/", 1)[1]))
+    assert detail.code == "0" and int(detail.data["numCnt"]) == 2, detail
 
 
 async def test_a_readonly_user_gets_no_form_and_its_post_is_refused(
