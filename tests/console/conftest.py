@@ -38,6 +38,9 @@ class Tenant:
     app_id: str
     username: str
     api: AsyncVoxcastClient
+    #: the credentials behind `api`, for a signed request the client has no method for
+    api_key: str
+    api_secret: str
 
 
 @dataclass
@@ -113,6 +116,8 @@ async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
                 c.app_id,
                 user,
                 AsyncVoxcastClient(base, c.api_key, c.api_secret, timeout=30),
+                c.api_key,
+                c.api_secret,
             )
             for c, user in made
         ]

@@ -9,7 +9,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import dnc, media, taskform
+from voxcast.console import callcenter, dnc, media, taskform
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -30,5 +30,6 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.state.console_tts_slots = asyncio.Semaphore(media.TTS_SLOTS)
     app.include_router(dnc.router)
     app.include_router(media.router)
+    app.include_router(callcenter.router)
     static = files("voxcast.console") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")

@@ -112,7 +112,12 @@ class GoTo(Exception):
         self.target = target
 
 
-_API_STATUS = {Code.NOT_FOUND: 404, Code.APP_PERMISSION: 404, Code.SYSTEM: 503}
+_API_STATUS = {
+    Code.NOT_FOUND: 404,
+    Code.APP_PERMISSION: 404,
+    Code.SCRIPT_NOT_FOUND: 404,
+    Code.SYSTEM: 503,
+}
 
 
 class ConsoleRoute(APIRoute):

@@ -452,3 +452,85 @@ async def apply_binding(
     if agent.status == AgentStatus.OFFLINE:
         agent.status = AgentStatus.IDLE
         agent.status_changed_at = now
+
+
+# -- the console's overview ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentLine:
+    """An agent as the console lists it: `status` is the registrar's (AgentStatus), and
+    `password` is None unless the caller asked for the SIP passwords."""
+
+    key_id: int
+    name: str
+    pet_name: str | None
+    status: int
+    registered: bool
+    password: str | None
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    group_id: int
+    name: str
+    app_id: str
+    app_name: str | None
+    callin_strategy: int
+    wait_seconds: int | None
+    agents: list[AgentLine]
+
+
+async def account_groups(
+    session: AsyncSession,
+    box: SecretBox,
+    account_id: int,
+    *,
+    group_id: int | None = None,
+    passwords: bool = False,
+) -> list[GroupLine]:
+    """The account's agent groups (only `group_id` when given: another account's is -24),
+    newest first, each with its agents and their live status, as `cc/seat/query` reads it."""
+    if group_id is not None:
+        await _group(session, account_id, group_id)
+    where = [AgentGroup.account_id == account_id]
+    if group_id is not None:
+        where.append(AgentGroup.id == group_id)
+    groups = (
+        await session.execute(
+            select(AgentGroup, App.name)
+            .join(App, App.app_id == AgentGroup.app_id)
+            .where(*where)
+            .order_by(AgentGroup.id.desc())
+        )
+    ).all()
+    members: dict[int, list[AgentLine]] = {g.id: [] for g, _ in groups}
+    rows = await session.scalars(
+        select(Agent).where(Agent.group_id.in_(list(members))).order_by(Agent.id)
+    )
+    for agent in rows:
+        members[agent.group_id].append(
+            AgentLine(
+                key_id=agent.id,
+                name=agent.name,
+                pet_name=agent.pet_name,
+                status=agent.status,
+                registered=agent.contact is not None,
+                password=box.open(agent.password_enc) if passwords else None,
+            )
+        )
+    out = []
+    for g, app_name in groups:
+        wait = (g.settings or {}).get("timeoutWaitSec")
+        out.append(
+            GroupLine(
+                group_id=g.id,
+                name=g.group_name,
+                app_id=g.app_id,
+                app_name=app_name,
+                callin_strategy=g.callin_strategy,
+                wait_seconds=int(wait) if wait is not None else None,
+                agents=members[g.id],
+            )
+        )
+    return out

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator, Field, field_validator
 
-from voxcast.api.base import DisplayNum, Id, PageQuery, VendorModel, page_body, storable_text
+from voxcast.api.base import DisplayNum, Id, PageQuery, VendorModel, page_body
+from voxcast.api.callcenter_requests import CCODE, AddGroup, AddSeats, GroupName, Text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
@@ -16,8 +17,6 @@ from voxcast.services import agents, numbers, records
 
 router = APIRouter(route_class=VendorRoute, tags=["call center"])
 
-Text = Annotated[str, BeforeValidator(storable_text)]
-GroupName = Annotated[Text, Field(min_length=4, max_length=32)]
 _ALNUM = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -27,18 +26,6 @@ def _empty_is_none(value: object) -> object:
 
 #: a basicSetting number: "" or null clears the setting
 Seconds = Annotated[Annotated[int, Field(ge=0, le=3600)] | None, BeforeValidator(_empty_is_none)]
-_CCODE = re.compile(r"^[0-9]{1,4}$")
-
-
-class AddGroup(VendorModel):
-    appId: Text = Field(
-        min_length=1,
-        max_length=32,
-        description="Application id: the app the request acts in, one of the calling account's",
-    )
-    groupName: GroupName = Field(
-        description="Name of the new agent group, 4-32 characters, unique in the app"
-    )
 
 
 class UpdateGroup(VendorModel):
@@ -103,24 +90,6 @@ class BasicSetting(VendorModel):
     )
 
 
-class AddSeats(VendorModel):
-    voiceGroupId: Id = Field(description="Agent group the new agents join")
-    size: int = Field(
-        ge=1, le=agents.MAX_AGENTS_PER_REQUEST, description="Number of agents to create"
-    )
-    displayNum: DisplayNum = Field(description="Caller id of the new agents' calls")
-    ccode: Text | None = Field(
-        default=None, description="Country calling code of the agents' calls, e.g. 91"
-    )
-
-    @field_validator("ccode")
-    @classmethod
-    def _ccode(cls, value: str | None) -> str | None:
-        if value and not _CCODE.match(value):
-            raise ValueError("must be 1-4 digits (a country calling code)")
-        return value
-
-
 class UpdateSeat(VendorModel):
     keyId: Id = Field(description="Id of the agent (addSeatList's keyId)")
     voiceGroupId: Id = Field(description="Agent group the agent belongs to")
@@ -159,7 +128,7 @@ class UpdateSeat(VendorModel):
     @field_validator("ccode")
     @classmethod
     def _ccode(cls, value: str | None) -> str | None:
-        if value and not _CCODE.match(value):
+        if value and not CCODE.match(value):
             raise ValueError("must be 1-4 digits (a country calling code)")
         return value
 
