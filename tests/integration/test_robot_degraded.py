@@ -118,18 +118,43 @@ async def test_a_saturated_transcriber_turns_go_unheard_without_a_grammar_recogn
     assert "promised-to-pay" not in record.tags
 
 
-async def test_a_saturated_transcriber_turns_are_heard_by_the_nodes_keyword_grammar(
+async def test_an_open_question_s_turn_stays_unheard_when_the_transcriber_is_full(
     saturated: tuple[RecognizerPool, Stalled], sphinx: SphinxRecognizer
 ) -> None:
+    # no grammar declared: the recognizer of grammars is there but does not guess
     pool, stalled = saturated
     grammar = GrammarPool(sphinx)
     try:
         record = await converse(Hearing(pool, grammar=grammar), number=DECLINES)
     finally:
         grammar.close()
+    assert pool.busy >= 1 and stalled.calls == 1
+    assert all(intent is None for _, intent in persons(record)), persons(record)
+    assert "wrong-number" not in record.tags
+
+
+async def test_a_saturated_transcriber_turns_are_heard_by_the_nodes_keyword_grammar(
+    saturated: tuple[RecognizerPool, Stalled], sphinx: SphinxRecognizer
+) -> None:
+    pool, stalled = saturated
+    grammar = GrammarPool(sphinx)
+    document = example_document()
+    # the node's own keyword grammar: the phrases its answers may be
+    document["nodes"]["identify"]["grammar"] = [
+        "yes",
+        "yes speaking",
+        "that's me",
+        "no",
+        "wrong number",
+        "no you have the wrong number",
+    ]
+    try:
+        record = await converse(Hearing(pool, grammar=grammar), document, number=DECLINES)
+    finally:
+        grammar.close()
     heard = persons(record)
     # the turn was turned away by the full pool and never reached the stalled transcriber;
-    # the identify node's intents' phrases heard it as a "no"
+    # the identify node's phrase grammar heard it as a "no"
     assert pool.busy >= 1 and stalled.calls == 1
     assert [intent for _, intent in heard] == ["no"], heard
     assert record.intent_level == "F" and record.tags == ["wrong-number"]

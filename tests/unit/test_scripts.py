@@ -450,16 +450,12 @@ def test_a_grammar_in_a_script_that_is_not_english_is_named() -> None:
     assert problems(doc(nodes={"a": node(grammar="digits")}, language="en-US")) == []
 
 
-def test_the_grammar_at_a_node_is_its_own_or_its_intents_phrases_but_the_opt_out() -> None:
+def test_the_grammar_at_a_node_is_only_the_one_it_declares() -> None:
+    # an open question has none: a grammar would hear its answers as the wrong intent
     script = s.parse(example())
-    identify = script.nodes["identify"]
-    fallback = script.grammar_at(identify)
-    assert fallback.kind == "phrases"
-    assert "yeah" in fallback.phrases and "wrong number" in fallback.phrases
-    assert "who is this" in fallback.phrases  # a global intent of the node
-    # a grammar hears other words as its phrases: never an opt-out from one
-    assert not set(fallback.phrases) & set(script.opt_out.intent.keywords)
+    assert script.grammar_at(script.nodes["identify"]) is None
     document = example()
     document["nodes"]["identify"]["grammar"] = "yesno"
     closed = s.parse(document)
-    assert closed.grammar_at(closed.nodes["identify"]).kind == "yesno"
+    found = closed.grammar_at(closed.nodes["identify"])
+    assert found is not None and found.kind == "yesno"

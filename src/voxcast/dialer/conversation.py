@@ -244,16 +244,17 @@ class RobotCall:
         # the node the turn answers: the grammar is the one of the question asked
         node = self.dialogue.node
         grammar = self._grammar(node)
+        closed = self.dialogue.script.grammar_at(node) if node is not None else None
         heard: Recognition | None = None
-        if grammar is not None and node is not None and node.grammar_first:
-            heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
+        if grammar is not None and closed is not None and node is not None and node.grammar_first:
+            heard = await grammar.recognize(audio, closed)
             if not (heard.ok and heard.text):
                 heard, grammar = None, None  # nothing the grammar knows: the transcriber may
         if heard is None:
             heard = await self.hearing.pool.recognize(audio, language=self.language)
-            if heard.status in TURNED_AWAY and grammar is not None and node is not None:
+            if heard.status in TURNED_AWAY and grammar is not None and closed is not None:
                 log.info("transcriber %s: the grammar recognizer hears the turn", heard.status)
-                heard = await grammar.recognize(audio, self.dialogue.script.grammar_at(node))
+                heard = await grammar.recognize(audio, closed)
         if not heard.ok:
             log.info("the callee's turn went unheard: recognizer %s %s", heard.status, heard.error)
             return NOT_HEARD

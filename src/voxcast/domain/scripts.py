@@ -181,16 +181,13 @@ class Script:
         heard |= {n: self.intents[n] for n in dict.fromkeys(names) if n in self.intents}
         return heard
 
-    def grammar_at(self, node: Node) -> gr.Grammar:
-        """What the grammar recognizer listens for on `node`: its `grammar`, else the keywords
-        and examples of the intents it hears. Never the opt-out's phrases: a grammar has no
-        model of other speech, so a callee's other words would often be heard as one of them,
-        and a wrong opt-out lists the number."""
-        if node.grammar is not None:
-            return node.grammar
-        intents = [i for name, i in self.intents_at(node).items() if name != OPT_OUT]
-        phrases = [p for i in intents for p in i.keywords + i.examples]
-        return gr.Grammar(gr.PHRASES, tuple(dict.fromkeys(phrases)))
+    def grammar_at(self, node: Node) -> gr.Grammar | None:
+        """What the grammar recognizer listens for on `node`: its `grammar`, None without
+        one. A grammar has no model of other speech: it hears every sentence as some of its
+        phrases, so on an open question (no declared grammar) a turn the transcriber could
+        not take is better unheard (the node's retry, keys) than heard as the wrong intent;
+        and never the opt-out's phrases, as a wrong opt-out lists the number."""
+        return node.grammar
 
     def global_intents_at(self, node: Node) -> tuple[str, ...]:
         """The global intents that apply on `node`."""
