@@ -226,7 +226,9 @@ async def test_talking_over_an_interruptible_prompt_stops_it_at_once(
     level = int.from_bytes(PROMPT_LEVEL, "little", signed=True)
     played = np.flatnonzero(left)
     assert len(played) == sent * FRAME and (left[played] == level).all()
-    assert played[0] / 8000 <= 0.3  # said at the answer (once its audio was fetched)
+    # said from the answer on, before the callee talked over it (once its audio was fetched:
+    # a loaded CI machine took 3 s to, so no tighter bound than the callee's speech)
+    assert played[0] / 8000 < seconds(speaking, answered), played[0] / 8000
     stopped_s = (played[-1] + 1) / 8000
     assert abs(stopped_s - seconds(barged, answered)) <= 0.05, (stopped_s, barged, answered)
     spoken = np.frombuffer(g711.ulaw_decode(ulaw(said(PHRASE))), dtype="<i2")

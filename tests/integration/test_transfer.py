@@ -110,8 +110,9 @@ async def test_agent_is_in_wrap_up_for_the_groups_wrap_up_time_then_idle(
     assert rec.hangup_reason == 3 and rec.call_end_time is not None
     assert wrapping[0] == agents.AgentStatus.WRAP_UP
     # wrap-up starts when the agent hangs up, and lasts the group's 120 s (sandbox clock; a
-    # slow database write under load may add a little)
-    assert 0.0 <= (wrapping[1] - rec.call_end_time).total_seconds() <= 5.0
+    # test process stalled on a loaded machine adds its stall: 27 sandbox s, 1.35 s of real
+    # time, seen in CI, against the 120 s that would mean wrap-up began elsewhere)
+    assert 0.0 <= (wrapping[1] - rec.call_end_time).total_seconds() <= 60.0
     assert 120.0 <= (idle_state[1] - wrapping[1]).total_seconds() <= 130.0
 
 
