@@ -85,13 +85,16 @@ async def test_both_sides_land_where_they_went_out_and_came_in(
         await far_end.close()
     assert full is not None and customer is not None
     left, right = stereo(full)
-    assert 1.85 <= len(left) / RATE <= 2.3
+    seconds = len(left) / RATE
+    assert seconds == pytest.approx(2.075, abs=0.225), seconds  # 1.85-2.3 s
     start, end = span(left, decoded(4000))
     assert 0.3 <= start <= 0.4 and end - start == pytest.approx(0.5, abs=1e-9)
     start, end = span(right, decoded(-3000))
-    assert 1.0 <= start <= 1.15 and end - start == pytest.approx(0.4, abs=0.02)
+    assert start == pytest.approx(1.075, abs=0.075), start  # 1.0-1.15 s
+    assert end - start == pytest.approx(0.4, abs=0.02)
     start, end = span(left, decoded(2000))
-    assert 1.6 <= start <= 1.75 and end - start == pytest.approx(0.1, abs=1e-9)
+    assert start == pytest.approx(1.675, abs=0.075), start  # 1.6-1.75 s
+    assert end - start == pytest.approx(0.1, abs=1e-9)
     assert int(np.count_nonzero(left == decoded(2000))) == 5 * FRAME_SAMPLES
     assert not (right == decoded(2000)).any()
     # the callee's file: the callee alone, as it came
