@@ -36,6 +36,28 @@ Var = Annotated[
 ]
 
 
+#: a recall flow's rounds and the intents an AI flow calls again on (add and update alike)
+NodeList = Annotated[
+    list[NodeFields] | None,
+    Field(
+        max_length=10,
+        description=(
+            "One entry per round: the settings that round uses instead of the task's (at most 10)"
+        ),
+    ),
+]
+RecallIntents = Annotated[
+    list[IntentName] | None,
+    Field(
+        max_length=20,
+        description=(
+            "AI tasks: call again only callees whose conversation ended on one of "
+            "these intent levels"
+        ),
+    ),
+]
+
+
 class _Texts(TypedDict):
     """text1..text10 of a callee: each replaces ${textN}; over 30 characters is cut."""
 
@@ -81,21 +103,8 @@ class RecallFlowSpec(Fields):
     recallType: int = Field(ge=0, le=1, description="0 all numbers, 1 only failed")
     recallInterval: int = Field(ge=1, le=1440, description="minutes between rounds")
     recallNum: int = Field(ge=1, le=10, description="number of rounds")
-    nodeList: list[NodeFields] | None = Field(
-        default=None,
-        max_length=10,
-        description=(
-            "One entry per round: the settings that round uses instead of the task's (at most 10)"
-        ),
-    )
-    recallIntent: list[IntentName] | None = Field(
-        default=None,
-        max_length=20,
-        description=(
-            "AI tasks: call again only callees whose conversation ended on one of "
-            "these intent levels"
-        ),
-    )
+    nodeList: NodeList = None
+    recallIntent: RecallIntents = None
 
 
 class _Numbers(Fields):
@@ -230,21 +239,8 @@ class RecallUpdate(Fields):
     recallType: int = Field(
         ge=0, le=1, description="Who is called again: 0 all numbers, 1 only the failed ones"
     )
-    nodeList: list[NodeFields] | None = Field(
-        default=None,
-        max_length=10,
-        description=(
-            "One entry per round: the settings that round uses instead of the task's (at most 10)"
-        ),
-    )
-    recallIntent: list[IntentName] | None = Field(
-        default=None,
-        max_length=20,
-        description=(
-            "AI tasks: call again only callees whose conversation ended on one of "
-            "these intent levels"
-        ),
-    )
+    nodeList: NodeList = None
+    recallIntent: RecallIntents = None
 
 
 class RecallQueryParams(Fields):
