@@ -7,7 +7,9 @@ import asyncio
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Tenant
 from tests.helpers import signed_headers
@@ -156,3 +158,92 @@ async def test_a_read_only_request_does_not_wait_for_a_writer(
         )
     assert isinstance(body, dict)
     assert body["balance"] == "100.000000"
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every database read of a key by the Sign check, by name."""
+    reads: list[str] = []
+    real = accounts.find_by_api_key
+
+    async def counted(session: AsyncSession, name: str) -> tuple[Account, ApiKey] | None:
+        reads.append(name)
+        await asyncio.sleep(0.05)  # a slow read, so the other requests arrive while it runs
+        return await real(session, name)
+
+    monkeypatch.setattr(accounts, "find_by_api_key", counted)
+    return reads
+
+
+async def test_requests_missing_the_same_key_together_read_it_once(
+    http: httpx.AsyncClient,
+    tenant: Tenant,
+    rt: Runtime,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twenty requests in flight when the entry is gone used to read the key twenty times at
+    once, and all waited for the last read (the API's p99 under load)."""
+    rt.auth_cache.clear()
+    reads = _count_reads(monkeypatch)
+    key, secret = tenant.creds.api_key, tenant.creds.api_secret
+    statuses = await asyncio.gather(*(_status(http, key, secret, clock) for _ in range(20)))
+    assert statuses == ["0"] * 20
+    assert reads == [key]
+    # unknown keys alike: one read, every request refused -1
+    statuses = await asyncio.gather(*(_status(http, "nokey", secret, clock) for _ in range(5)))
+    assert statuses == ["-1"] * 5
+    assert reads == [key, "nokey"]
+    assert rt.auth_cache.loading == {}
+
+
+async def test_an_entry_is_reread_in_the_background_before_it_expires(
+    http: httpx.AsyncClient,
+    tenant: Tenant,
+    rt: Runtime,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    rt.auth_cache.clock = lambda: now[0]
+    rt.auth_cache.clear()
+    reads = _count_reads(monkeypatch)
+    key, secret = tenant.creds.api_key, tenant.creds.api_secret
+    assert await _status(http, key, secret, clock) == "0"
+    assert len(reads) == 1
+    now[0] += 1.4  # under three quarters of the 2 s: served from memory
+    assert await _status(http, key, secret, clock) == "0"
+    assert len(reads) == 1
+    now[0] += 0.2  # in the last quarter: answered from memory while one reread starts
+    answers = await asyncio.gather(*(_status(http, key, secret, clock) for _ in range(5)))
+    assert answers == ["0"] * 5
+    assert len(reads) == 2
+    entry = rt.auth_cache.get(key)
+    assert entry is not None
+    await asyncio.wait_for(asyncio.gather(*accounts._rereads), timeout=5)
+    entry = rt.auth_cache.get(key)
+    assert entry is not None
+    assert entry.expires == pytest.approx(1003.6)
+    now[0] += 0.6  # past the first entry's expiry: the reread's entry answers, no read
+    assert await _status(http, key, secret, clock) == "0"
+    assert len(reads) == 2
+
+
+async def test_a_key_gone_on_the_reread_is_refused(
+    http: httpx.AsyncClient, tenant: Tenant, rt: Runtime, settings: Settings, clock: FixedClock
+) -> None:
+    now = [1000.0]
+    rt.auth_cache.clock = lambda: now[0]
+    key, secret = tenant.creds.api_key, tenant.creds.api_secret
+    assert await _status(http, key, secret, clock) == "0"
+    other = await open_runtime(settings, clock, run_migrations=False)
+    try:
+        async with other.sessions.begin() as session:
+            row = await session.get(ApiKey, key)
+            assert row is not None
+            await session.delete(row)
+    finally:
+        await other.close()
+    now[0] += 1.6
+    assert await _status(http, key, secret, clock) == "0"  # still within the TTL
+    await asyncio.wait_for(asyncio.gather(*accounts._rereads), timeout=5)
+    assert await _status(http, key, secret, clock) == "-1"

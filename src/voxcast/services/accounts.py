@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,8 +21,10 @@ from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TerminationStyle
 from voxcast.domain.signing import sign_matches
 from voxcast.security import SecretBox
-from voxcast.services.authcache import AuthCache
+from voxcast.services.authcache import AuthCache, Entry
 from voxcast.storage.models import Account, ApiKey, App
+
+log = logging.getLogger(__name__)
 
 #: the Timestamp header: Unix seconds in ASCII digits (18 at most, so int() stays cheap)
 _TIMESTAMP = re.compile(r"[0-9]{1,18}")
@@ -214,33 +220,73 @@ async def authenticate_cached(
     name = _check_headers(api_key, timestamp, sign)
     assert timestamp is not None and sign is not None
     entry = cache.get(name)
-    if entry is not None:
-        key_name, secret, enabled, account = (
-            entry.api_key,
-            entry.secret,
-            entry.enabled,
-            entry.account(),
-        )
-    else:
-        generation = cache.generation
-        async with sessions() as session:
-            found = await find_by_api_key(session, name)
-        if found is None:
+    if entry is None:
+        entry = await _read_key(sessions, box, cache, name)
+        if entry is None:
             raise ApiError(Code.AUTH, "unknown Api-Key")
-        account, key = found
-        key_name, secret, enabled = key.api_key, box.open(key.secret_enc), key.enabled
-        cache.put(key, secret, account, generation)
+    elif cache.due(entry):
+        _background(_read_key(sessions, box, cache, name))
     return _verify(
-        api_key=key_name,
-        secret=secret,
-        enabled=enabled,
-        account=account,
+        api_key=entry.api_key,
+        secret=entry.secret,
+        enabled=entry.enabled,
+        account=entry.account(),
         timestamp=timestamp,
         sign=sign,
         client_ip=client_ip,
         now=now,
         skew_seconds=skew_seconds,
     )
+
+
+async def _read_key(
+    sessions: async_sessionmaker[AsyncSession], box: SecretBox, cache: AuthCache, name: str
+) -> Entry | None:
+    """The key's verified entry from the database (None: no such key), read once however many
+    requests miss it at the same moment; stored unless this process changed keys meanwhile."""
+    pending = cache.loading.get(name)
+    if pending is not None:
+        await asyncio.wait([pending])
+        if not pending.cancelled():
+            return pending.result()
+    loading: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+    cache.loading[name] = loading
+    try:
+        generation = cache.generation
+        async with sessions() as session:
+            found = await find_by_api_key(session, name)
+        entry = None
+        if found is None:
+            cache.discard(name)
+        else:
+            account, key = found
+            entry = cache.entry(key, box.open(key.secret_enc), account)
+            cache.put(entry, generation)
+        loading.set_result(entry)
+        return entry
+    finally:
+        # a failed or cancelled read: the requests waiting on it read the key themselves
+        if not loading.done():
+            loading.cancel()
+        if cache.loading.get(name) is loading:
+            del cache.loading[name]
+
+
+#: background rereads in flight, held so the loop does not drop them half done
+_rereads: set[asyncio.Task[Entry | None]] = set()
+
+
+def _background(read: Coroutine[Any, Any, Entry | None]) -> None:
+    task = asyncio.get_running_loop().create_task(read)
+    _rereads.add(task)
+    task.add_done_callback(_reread_done)
+
+
+def _reread_done(task: asyncio.Task[Entry | None]) -> None:
+    _rereads.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # the entry stays until it expires; the request that then misses reads it and answers
+        log.warning("rereading a verified key failed: %r", task.exception())
 
 
 async def require_app(session: AsyncSession, account_id: int, app_id: str) -> App:
