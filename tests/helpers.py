@@ -1,5 +1,5 @@
-"""Small helpers for tests: signed raw headers, a hostile spreadsheet, what makes an API
-answer a failure for the fuzz tests."""
+"""Small helpers for tests: signed raw headers, AiVoice calls through the HTTP app, a hostile
+spreadsheet, what makes an API answer a failure for the fuzz tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import json
 import logging
 import re
 import zipfile
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
 
 from voxcast.domain.signing import sign
 
@@ -21,6 +26,44 @@ def signed_headers(api_key: str, api_secret: str, timestamp: int, **extra: str) 
     }
     headers.update(extra)
     return headers
+
+
+class _Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+AiVoiceCall = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+def aivoice_caller(
+    http: httpx.AsyncClient, clock: _Clock, api_key: str, api_secret: str, family: str = "aivoice"
+) -> AiVoiceCall:
+    """`call(op, body)`: a signed POST to `/v3/<family>/<op>` that must succeed; its `data`.
+    Signed on `clock` (a test server's fast clock), as the SDK would be on the server's time."""
+
+    async def call(op: str, body: dict[str, Any]) -> Any:
+        headers = signed_headers(api_key, api_secret, int(clock.now().timestamp()))
+        resp = await http.post(f"/v3/{family}/{op}", content=json.dumps(body), headers=headers)
+        got = resp.json()
+        assert got["status"] == "0", (op, got)
+        return got["data"]
+
+    return call
+
+
+def reminder_job(app_id: str, script_id: int) -> dict[str, Any]:
+    """`aivoice/taskAdd`'s body: the example payment-reminder script, started by hand."""
+    return {
+        "appId": app_id,
+        "name": "reminders",
+        "dialogFlowId": script_id,
+        "mode": "MANUAL",
+        "dailyStartDateTime": "09:00",
+        "dailyEndDateTime": "20:00",
+        "robotCount": 2,
+        "jobPhoneNumberId": 1,
+        "redial": False,
+    }
 
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

@@ -11,12 +11,11 @@ import itertools
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import signed_headers
+from tests.helpers import aivoice_caller, reminder_job
 from tests.integration.dialing import dialer_rig, wait_for
 from tests.integration.receiver import Receiver
 from voxcast.api.app import create_app
@@ -53,32 +52,9 @@ async def test_a_started_task_calls_every_customer_and_records_each_call(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(rt)), base_url="http://voxcast.test"
         ) as http:
+            call = aivoice_caller(http, rt.clock, creds.api_key, creds.api_secret, "AiVoice")
 
-            async def call(op: str, body: dict[str, Any]) -> Any:
-                # signed on the server's fast clock, as the SDK would be on the server's time
-                ts = int(rt.clock.now().timestamp())
-                headers = signed_headers(creds.api_key, creds.api_secret, ts)
-                resp = await http.post(
-                    f"/v3/AiVoice/{op}", content=json.dumps(body), headers=headers
-                )
-                got = resp.json()
-                assert got["status"] == "0", (op, got)
-                return got["data"]
-
-            job_id = await call(
-                "taskAdd",
-                {
-                    "appId": creds.app_id,
-                    "name": "reminders",
-                    "dialogFlowId": script_id,
-                    "mode": "MANUAL",
-                    "dailyStartDateTime": "09:00",
-                    "dailyEndDateTime": "20:00",
-                    "robotCount": 2,
-                    "jobPhoneNumberId": 1,
-                    "redial": False,
-                },
-            )
+            job_id = await call("taskAdd", reminder_job(creds.app_id, script_id))
             people = [
                 {
                     "name": f"C{i}",
@@ -182,16 +158,7 @@ async def test_a_redialing_task_calls_again_only_the_results_it_names(settings: 
             ) as http,
             PushSender(rt, worker_id="t") as sender,
         ):
-
-            async def call(op: str, body: dict[str, Any]) -> Any:
-                ts = int(rt.clock.now().timestamp())
-                headers = signed_headers(creds.api_key, creds.api_secret, ts)
-                resp = await http.post(
-                    f"/v3/aivoice/{op}", content=json.dumps(body), headers=headers
-                )
-                got = resp.json()
-                assert got["status"] == "0", (op, got)
-                return got["data"]
+            call = aivoice_caller(http, rt.clock, creds.api_key, creds.api_secret)
 
             async def pushed(count: int) -> None:
                 async def arrived() -> bool:

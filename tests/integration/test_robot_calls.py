@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import signed_headers
+from tests.helpers import aivoice_caller, reminder_job, signed_headers
 from tests.integration.dialing import Rig, dialer_rig, wait_for
 from tests.integration.receiver import Receiver
 from voxcast.api.app import create_app
@@ -72,31 +72,9 @@ async def test_an_aivoice_task_pushes_each_conversation(settings: Settings) -> N
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(rig.rt)), base_url="http://voxcast.test"
         ) as http:
+            call = aivoice_caller(http, rig.rt.clock, creds.api_key, creds.api_secret)
 
-            async def call(op: str, body: dict[str, Any]) -> Any:
-                ts = int(rig.rt.clock.now().timestamp())
-                headers = signed_headers(creds.api_key, creds.api_secret, ts)
-                resp = await http.post(
-                    f"/v3/aivoice/{op}", content=json.dumps(body), headers=headers
-                )
-                got = resp.json()
-                assert got["status"] == "0", (op, got)
-                return got["data"]
-
-            job_id = await call(
-                "taskAdd",
-                {
-                    "appId": creds.app_id,
-                    "name": "reminders",
-                    "dialogFlowId": script_id,
-                    "mode": "MANUAL",
-                    "dailyStartDateTime": "09:00",
-                    "dailyEndDateTime": "20:00",
-                    "robotCount": 2,
-                    "jobPhoneNumberId": 1,
-                    "redial": False,
-                },
-            )
+            job_id = await call("taskAdd", reminder_job(creds.app_id, script_id))
             # agrees then promises a date; says it is the wrong number; does not answer
             numbers = ["8613000000010", "8613000000012", "8613000000014"]
             people = [{"name": "Jack", "phoneNumber": n, "properties": PROPERTIES} for n in numbers]

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import signed_headers
+from tests.helpers import reminder_job, signed_headers
 from tests.integration.dialing import Rig, dialer_rig, wait_for
 from tests.integration.receiver import Receiver
 from tests.integration.test_recorder_outage import FlakySessions, claimed_calls
@@ -203,20 +203,7 @@ async def test_an_aivoice_tasks_script_sms_goes_from_the_tasks_app(settings: Set
             assert got["status"] == "0", (op, got)
             return got["data"]
 
-        job_id = await call(
-            "taskAdd",
-            {
-                "appId": creds.app_id,
-                "name": "reminders",
-                "dialogFlowId": script_id,
-                "mode": "MANUAL",
-                "dailyStartDateTime": "09:00",
-                "dailyEndDateTime": "20:00",
-                "robotCount": 2,
-                "jobPhoneNumberId": 1,
-                "redial": False,
-            },
-        )
+        job_id = await call("taskAdd", reminder_job(creds.app_id, script_id))
         # the example script: agrees and names a day (the payment SMS); a wrong number
         numbers = ["8613000000010", "8613000000012"]
         people = [{"name": "Jack", "phoneNumber": n, "properties": PROPERTIES} for n in numbers]
