@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import threading
@@ -44,6 +45,8 @@ from voxcast.clock import SystemClock
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from voxcast.config import Settings
 
 app = typer.Typer(
     name="voxcast",
@@ -116,6 +119,18 @@ def listening_socket(host: str, port: int) -> socket.socket:
         reason = err.strerror or str(err)
         raise fail(f"cannot listen on {host}:{port}: {reason}") from None
     return sock
+
+
+def public_url_for(host: str, port: int, settings: Settings) -> None:
+    """Without VOXCAST_PUBLIC_URL, links to this server (recordings) name the address serve
+    listens on, in this process and in the worker process it starts (which inherits the
+    environment); a wildcard address is reached as loopback. They named port 8000 before,
+    whatever --port said."""
+    if os.environ.get("VOXCAST_PUBLIC_URL"):
+        return
+    reach = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    shown = f"[{reach}]" if ":" in reach else reach
+    settings.public_url = os.environ["VOXCAST_PUBLIC_URL"] = f"http://{shown}:{port}"
 
 
 def _server(config: uvicorn.Config) -> tuple[uvicorn.Server, list[int]]:
@@ -200,6 +215,7 @@ def serve(
         raise typer.BadParameter(str(err)) from None
     settings = settings_for(database_url)
     listener = listening_socket(host, port)
+    public_url_for(host, port, settings)
     if sandbox_speed != 1.0 and sandbox_epoch is None and not settings.sandbox_epoch:
         # the worker process must count sandbox time from the same instant as the API
         sandbox_epoch = SystemClock().now().timestamp()
