@@ -270,6 +270,21 @@ async def test_the_csv_export_holds_exactly_the_filtered_records(
     page = await context.new_page()
     await sign_in(page, console, console.a.username)
     await page.wait_for_url(console.url("/dashboard"))
+    # the week's figures and charts: today's bar holds alice's five calls (three answered),
+    # not bob's two; the days before are empty
+    await expect(page.locator("#calls-week")).to_have_text(str(len(NUMBERS)))
+    await expect(page.locator("#answer-rate-week")).to_have_text("60.0%")
+    bars = page.locator("#chart-calls g.bar")
+    await expect(bars).to_have_count(7)
+    heights = [
+        await bars.nth(i).locator("rect").evaluate_all("rs => rs.map(r => r.dataset.value)")
+        for i in range(7)
+    ]
+    # (a run across midnight splits them over the last two days)
+    assert heights[:5] == [["0", "0"]] * 5
+    assert [sum(int(h[k]) for h in heights) for k in (0, 1)] == [3, 2]
+    cost = sum(float(str(r["cost"])) for r in expected_records)
+    await expect(page.locator("#cost-week")).to_have_text(f"{cost:.4f}")
     await page.goto(console.url(f"/records?task={task_id}"))
     await expect(page.locator("#records-total")).to_contain_text(f"{len(NUMBERS)} records")
     async with page.expect_download() as info:

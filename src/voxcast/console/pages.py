@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from voxcast.api.base import MAX_ID
-from voxcast.console import auth
+from voxcast.console import auth, charts
 from voxcast.console.auth import NotSignedIn, Refused, Throttled
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskStatus
@@ -341,18 +342,40 @@ async def dashboard(request: Request) -> Response:
     rt = _rt(request)
     async with rt.readonly() as session:
         account = await accounts.get_account(session, who.account_id)
-        start = overview.day_start(rt.clock.now(), account.timezone)
-        today = await overview.figures_since(session, account.id, start)
+        week = await overview.days_figures(session, account.id, rt.clock.now(), account.timezone)
     running, _ = await _task_rows(rt, who.account_id, 1, RUNNING)
     return render(
         "dashboard.html",
         who,
         here="dashboard",
         account=account,
-        today=today,
+        today=week[-1][1],
+        week=overview.total(week),
         zone=account.timezone,
         tasks=running,
+        calls_chart=_calls_chart(week),
+        cost_chart=_cost_chart(week),
     )
+
+
+def _day_title(day: date, f: overview.DayFigures) -> str:
+    return (
+        f"{day:%a %d %b}: {f.calls} calls, {f.answered} answered ({f.answer_rate:.1f}%), "
+        f"average talk {f.average_talk:.1f} s, cost {f.cost:.4f}"
+    )
+
+
+def _calls_chart(week: list[tuple[date, overview.DayFigures]]) -> Markup:
+    bars = [
+        charts.Bar(f"{day:%a}", (f.answered, f.calls - f.answered), _day_title(day, f))
+        for day, f in week
+    ]
+    return charts.bar_chart("chart-calls", "Calls per day", ("answered", "not answered"), bars)
+
+
+def _cost_chart(week: list[tuple[date, overview.DayFigures]]) -> Markup:
+    bars = [charts.Bar(f"{day:%a}", (float(f.cost),), _day_title(day, f)) for day, f in week]
+    return charts.bar_chart("chart-cost", "Cost per day (USD)", ("cost",), bars)
 
 
 @router.get("/dashboard/running")
