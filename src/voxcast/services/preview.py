@@ -19,12 +19,13 @@ from voxcast.domain.codes import (
     FILE_FORMAT,
     FILE_TOO_LARGE,
     NO_NUMBERS,
+    RESEND_STATUS,
     ApiError,
     Code,
 )
 from voxcast.domain.enums import TaskKind, TaskStatus
 from voxcast.domain.task_settings import from_params
-from voxcast.domain.task_states import INITIAL, TaskEvent
+from voxcast.domain.task_states import INITIAL, IllegalTransition, TaskEvent
 from voxcast.services import accounts, agents, rates, sheet_reader
 from voxcast.services.tasks import insert_numbers
 from voxcast.storage import task_status
@@ -218,8 +219,15 @@ async def resend(
     completed or canceled (-41); none to call is -42. voiceGroupId, type, calloutRate, ccode,
     remark and displayNum, when given, replace the task's."""
     task = await _task(session, account_id, fields["taskId"])
-    # IllegalTransition unless completed or canceled; a later error rolls it back
-    task_status.move(task, TaskEvent.REOPEN, now)
+    try:
+        # a later error rolls the move back
+        task_status.move(task, TaskEvent.REOPEN, now)
+    except IllegalTransition:
+        raise ApiError(
+            Code.TASK_NAME_EXISTS,
+            "taskId: only a completed or canceled task is resent",
+            title=RESEND_STATUS,
+        ) from None
     # the overrides are checked before any number is reset
     params = dict(task.params or {})
     groups = list(fields.get("voiceGroupId") or [])
