@@ -1,5 +1,6 @@
-"""The console's New task form for group calls: the form becomes the body `voice/group/call/send`
-takes, checked by the API's own request model and created by `services.tasks.create`."""
+"""The console's New task forms, group calls (with transfer to agents) and AI tasks: the form
+becomes the body `voice/group/call/send` (or `send/ai`) takes, checked by the API's own request
+model and created by `services.tasks.create`, with its recall flow."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from voxcast.api.routing import validation_reason
-from voxcast.api.schemas.tasks import GroupCallSend
+from voxcast.api.schemas.tasks import GroupCallSend, GroupCallSendAI
 from voxcast.audio import LANGUAGES
 from voxcast.console import auth
 from voxcast.console.media import GENDERS
 from voxcast.console.pages import BASE, ConsoleRoute, _account_user, _rt, _stamp, render
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
-from voxcast.services import accounts, console_users, files, keys, preview, tasks
+from voxcast.services import accounts, agents, console_users, files, keys, preview, scripts, tasks
 from voxcast.services.console_users import Principal
 
 router = APIRouter(prefix=BASE, route_class=ConsoleRoute, include_in_schema=False)
@@ -36,6 +37,8 @@ MAX_TEXTS = 10
 SHOWN_ROWS = 200
 #: voice files the message select offers, newest first
 FILE_CHOICES = 200
+#: agent groups the transfer select offers, newest first
+CHOICES = 200
 WINDOWS = 3
 #: the form's text fields, by the API's names where the API has one
 TEXT_FIELDS = (
@@ -55,11 +58,54 @@ TEXT_FIELDS = (
     "maxCalls",
     "loopCount",
     *(f"{k}{i}" for i in range(1, WINDOWS + 1) for k in ("strTime", "endTime")),
+    # transfer to agents (group calls)
+    "toSeat",
+    "sipGroupId",
+    "outboundControl",
+    "calloutRate",
+    "toSeatType",
+    "toSeatKey",
+    "delayTransfer",
+    # AI tasks
+    "scriptId",
+    "enableRecording",
+    # the recall flow (recallFlow)
+    "recallNum",
+    "recallInterval",
+    "recallType",
+    "recallIntent",
 )
 DEFAULTS = {"source": "3", "lan": "EN", "ssmlGender": "2", "maxCalls": "60", "loopCount": "1"}
 #: fields sent as typed (the API takes numeric strings where it wants numbers), left out
 #: when empty
 OPTIONAL = {"displayNum", "sendTime", "allowSendTimeZone", "maxRingingTime"}
+#: the transfer's fields, sent with toSeat=1 only
+SEAT = ("sipGroupId", "outboundControl", "calloutRate", "toSeatType", "toSeatKey", "delayTransfer")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A task form: its page, the API request it becomes and the task kind it creates."""
+
+    path: str
+    model: type[BaseModel]
+    kind: TaskKind
+    route: str
+    defaults: dict[str, str]
+
+    @property
+    def ai(self) -> bool:
+        return self.kind == TaskKind.AI
+
+
+GROUP = Kind("/tasks/new", GroupCallSend, TaskKind.GROUP, "voice/group/call/send", DEFAULTS)
+AI = Kind(
+    "/tasks/new/ai",
+    GroupCallSendAI,
+    TaskKind.AI,
+    "voice/group/call/send/ai",
+    {"lan": "EN", "ssmlGender": "2"},
+)
 
 
 @dataclass
@@ -114,14 +160,11 @@ async def _sheet(request: Request, upload: UploadFile) -> Rows:
     return rows
 
 
-def _body(form: dict[str, str], rows: Rows) -> dict[str, Any]:
-    """The form as `voice/group/call/send`'s JSON body."""
+def _body(form: dict[str, str], rows: Rows, kind: Kind) -> dict[str, Any]:
+    """The form as `voice/group/call/send`'s (or `send/ai`'s) JSON body."""
     body: dict[str, Any] = {
         "taskName": form["taskName"],
         "appId": form["appId"],
-        "source": form["source"],
-        "maxCalls": form["maxCalls"],
-        "loopCount": form["loopCount"],
         "numberInfoList": [{k: v for k, v in e.items() if v} for _, e in rows.good],
     }
     body.update({k: form[k] for k in OPTIONAL if form[k]})
@@ -129,10 +172,21 @@ def _body(form: dict[str, str], rows: Rows) -> dict[str, Any]:
         # the browser's datetime-local ("2026-12-01T09:30") in the API's spelling
         when = str(body["sendTime"]).replace("T", " ")
         body["sendTime"] = when + ":00" if len(when) == 16 else when
-    if form["source"] == "1" and form["voiceFileId"]:
-        body["voiceFileId"] = form["voiceFileId"]
-    if form["source"] == "3":
-        body.update({k: form[k] for k in ("text", "lan", "ssmlGender", "speakingRate") if form[k]})
+    if kind.ai:
+        body.update({k: form[k] for k in ("scriptId", "calloutRate", "maxCalls") if form[k]})
+        if form["enableRecording"]:
+            body["enableRecording"] = form["enableRecording"]
+    else:
+        body.update({k: form[k] for k in ("source", "maxCalls", "loopCount")})
+        if form["source"] == "1" and form["voiceFileId"]:
+            body["voiceFileId"] = form["voiceFileId"]
+        if form["source"] == "3":
+            body.update(
+                {k: form[k] for k in ("text", "lan", "ssmlGender", "speakingRate") if form[k]}
+            )
+        if form["toSeat"]:
+            body["toSeat"] = form["toSeat"]
+            body.update({k: form[k] for k in SEAT if form[k]})
     windows = [
         {"strTime": form[f"strTime{i}"], "endTime": form[f"endTime{i}"]}
         for i in range(1, WINDOWS + 1)
@@ -140,14 +194,24 @@ def _body(form: dict[str, str], rows: Rows) -> dict[str, Any]:
     ]
     if windows:
         body["allowSendTime"] = windows
+    if form["recallNum"]:
+        flow: dict[str, Any] = {
+            k: form[k] for k in ("recallNum", "recallInterval", "recallType") if form[k]
+        }
+        intents = [i.strip() for i in form["recallIntent"].split(",") if i.strip()]
+        if kind.ai and intents:
+            flow["recallIntent"] = intents
+        body["recallFlow"] = flow
     return body
 
 
-def _validated(body: dict[str, Any], rows: Rows) -> GroupCallSend:
+def _validated(body: dict[str, Any], rows: Rows, kind: Kind) -> GroupCallSend | GroupCallSendAI:
     """The API's request model over the body: a callee it refuses joins the row report (as
     its row), and the first other problem is the API's -22 naming the field."""
     try:
-        return GroupCallSend.model_validate(body)
+        req = kind.model.model_validate(body)
+        assert isinstance(req, GroupCallSend | GroupCallSendAI)
+        return req
     except ValidationError as err:
         others = []
         for problem in err.errors():
@@ -176,6 +240,7 @@ async def _form_page(
     request: Request,
     who: Principal,
     form: dict[str, str],
+    kind: Kind,
     *,
     status: int = 200,
     rows: Rows | None = None,
@@ -186,14 +251,19 @@ async def _form_page(
         apps = await keys.list_apps(session, who.account_id)
         voice_files, _ = await files.page_details(session, who.account_id, 1, FILE_CHOICES)
         zone = (await accounts.get_account(session, who.account_id)).timezone
+        groups, _ = await agents.query_groups(session, who.account_id, None, 1, CHOICES)
+        account_scripts = await scripts.list_scripts(session, who.account_id)
     return render(
         "task_new.html",
         who,
         status,
         here="tasks",
+        kind=kind,
         form=form,
         apps=apps,
         files=voice_files,
+        groups=groups,
+        scripts=[(s.id, s.name) for s in account_scripts],
         languages=list(LANGUAGES.values()),
         genders=GENDERS,
         zone=zone,
@@ -213,18 +283,33 @@ async def _writer(request: Request) -> Principal:
 @router.get("/tasks/new")
 async def new_task(request: Request) -> Response:
     who = await _writer(request)
-    return await _form_page(request, who, {k: DEFAULTS.get(k, "") for k in TEXT_FIELDS})
+    return await _form_page(request, who, {k: DEFAULTS.get(k, "") for k in TEXT_FIELDS}, GROUP)
+
+
+@router.get("/tasks/new/ai")
+async def new_ai_task(request: Request) -> Response:
+    who = await _writer(request)
+    return await _form_page(request, who, {k: AI.defaults.get(k, "") for k in TEXT_FIELDS}, AI)
 
 
 @router.post("/tasks/new")
 async def new_task_post(request: Request) -> Response:
+    return await _posted(request, GROUP)
+
+
+@router.post("/tasks/new/ai")
+async def new_ai_task_post(request: Request) -> Response:
+    return await _posted(request, AI)
+
+
+async def _posted(request: Request, kind: Kind) -> Response:
     """Check (the row report and the API's field checks) or Submit (also the service's own
     checks, then the task page). Any refusal keeps the form as typed."""
     who = await _account_user(request)
     fields = await auth.posted_form(request, who, None)
     auth.require_writer(who)
     assert who.account_id is not None
-    form = {k: fields.get(k, DEFAULTS.get(k, "")) for k in TEXT_FIELDS}
+    form = {k: fields.get(k, kind.defaults.get(k, "")) for k in TEXT_FIELDS}
     for key, value in form.items():
         if key not in ("numbers", "text"):
             form[key] = value.strip()
@@ -240,24 +325,24 @@ async def new_task_post(request: Request) -> Response:
                 form["numbers"] = _as_lines(rows)
         else:
             rows = _pasted(form["numbers"])
-        body = _body(form, rows)
-        req = _validated(body, rows)
+        body = _body(form, rows, kind)
+        req = _validated(body, rows, kind)
         if rows.bad:
             raise _RowsRefused
         # no number at all is the API's -35, at Check already
-        tasks.collect_numbers(req.numberInfoList, req.numberList)
+        tasks.collect_numbers(req.numberInfoList, req.numberList, ai=kind.ai)
         if not submit:
-            return await _form_page(request, who, form, rows=rows, checked=True)
-        task_id = await _create(request, who, req)
+            return await _form_page(request, who, form, kind, rows=rows, checked=True)
+        task_id = await _create(request, who, req, kind)
     except _RowsRefused:
         error = "Nothing submitted: fix the rows below." if submit else None
         return await _form_page(
-            request, who, form, status=400, rows=rows, checked=True, error=error
+            request, who, form, kind, status=400, rows=rows, checked=True, error=error
         )
     except ApiError as err:
         # the API's own answer: its code, and a reason that names the field
         return await _form_page(
-            request, who, form, status=400, rows=rows, error=f"{err.code.value} {err.reason}"
+            request, who, form, kind, status=400, rows=rows, error=f"{err.code.value} {err.reason}"
         )
     return RedirectResponse(f"{BASE}/tasks/{task_id}", status_code=303)
 
@@ -273,19 +358,25 @@ def _as_lines(rows: Rows) -> str:
     return out.getvalue()
 
 
-async def _create(request: Request, who: Principal, req: GroupCallSend) -> int:
-    """What `voice/group/call/send` does with its validated request."""
+async def _create(
+    request: Request, who: Principal, req: GroupCallSend | GroupCallSendAI, kind: Kind
+) -> int:
+    """What `voice/group/call/send` (or `send/ai`) does with its validated request."""
     assert who.account_id is not None
     rt = _rt(request)
-    numbers, number_field = tasks.collect_numbers(req.numberInfoList, req.numberList)
+    numbers, number_field = tasks.collect_numbers(req.numberInfoList, req.numberList, ai=kind.ai)
     settings = req.model_dump(
         exclude_none=True, exclude={"numberInfoList", "numberList", "recallFlow"}
     )
-    spec = tasks.Spec(TaskKind.GROUP, req.appId, req.taskName, settings, numbers, number_field)
+    flow = req.recallFlow.model_dump(exclude_none=True) if req.recallFlow else None
+    spec = tasks.Spec(
+        kind.kind, req.appId, req.taskName, settings, numbers, number_field, recall_flow=flow
+    )
     async with rt.sessions.begin() as session:
         account = await accounts.get_account(session, who.account_id)
         task_id = await tasks.create(session, account, spec, rt.clock.now(), rt.settings)
+        what = "AI task created" if kind.ai else "task created"
         await console_users.audit(
-            session, who, "task created", f"task {task_id} {req.taskName}", **_stamp(request)
+            session, who, what, f"task {task_id} {req.taskName}", **_stamp(request)
         )
     return task_id

@@ -11,8 +11,8 @@ from pydantic import Field, field_validator
 from voxcast.api.base import Phone, VendorModel, page_body, storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
-from voxcast.api.routers.voice import _optional_display
 from voxcast.api.routing import VendorRoute, envelope
+from voxcast.api.voice_code import optional_display
 from voxcast.domain.codes import ApiError, Code
 from voxcast.services import records, sipcalls
 
@@ -39,7 +39,7 @@ class SendSip(VendorModel):
     )
 
     _text = field_validator("*", mode="before")(storable_text)
-    _display = field_validator("displayNum")(_optional_display)
+    _display = field_validator("displayNum")(optional_display)
 
 
 class SipRecordParams(VendorModel):
