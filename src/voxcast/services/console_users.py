@@ -232,3 +232,13 @@ async def recent_audit(session: AsyncSession, account_id: int, limit: int = 50) 
 async def list_accounts(session: AsyncSession) -> list[Account]:
     """Every account, for the admin's account list."""
     return list((await session.scalars(select(Account).order_by(Account.id))).all())
+
+
+async def list_users(session: AsyncSession) -> list[ConsoleUser]:
+    """Every console user (admins first), for the admin's user list; no password hashes leave
+    through the pages that show it."""
+    return list(
+        (
+            await session.scalars(select(ConsoleUser).order_by(ConsoleUser.role, ConsoleUser.id))
+        ).all()
+    )
