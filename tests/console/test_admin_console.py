@@ -240,6 +240,16 @@ async def test_a_trunk_is_added_tested_against_a_sipp_uas_and_retired(
     await form.locator("input[name=register]").check()
     await form.locator("button[type=submit]").click()
     assert await _refusal(page) == "register needs username"
+    # with one: this serve dials inline, and registers a trunk once a call uses it
+    await page.goto(console.url("/admin/trunks"))
+    await form.locator("input[name=name]").fill("reg")
+    await form.locator("input[name=host]").fill(HOST)
+    await form.locator("input[name=username]").fill("voxcast")
+    await form.locator("input[name=register]").check()
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#trunks tr[data-trunk=reg] td.state")).to_have_text(
+        "not started (registers on its first call)"
+    )
 
     uas = await _sipp_uas(port)
     try:
@@ -247,6 +257,7 @@ async def test_a_trunk_is_added_tested_against_a_sipp_uas_and_retired(
         await row.locator("input[name=number]").fill("15550001111")
         await row.locator("button", has_text="Test call").click()
         await expect(page.locator("#test-code")).to_have_text("200")
+        await expect(page.locator("#test-reason")).to_have_text("normal clearing")
         await expect(page.locator("#test-trace")).to_contain_text(
             f"→ {HOST}:{port}  INVITE sip:15550001111@{HOST}:{port}"
         )
@@ -260,6 +271,19 @@ async def test_a_trunk_is_added_tested_against_a_sipp_uas_and_retired(
     await page.locator("#trunks tr[data-trunk=sipp] button", has_text="Retire").click()
     await expect(page.get_by_role("status")).to_have_text("Trunk sipp removed.")
     assert f"{HOST}:{port}" not in console.cli.run("admin", "trunk", "list").stdout
+
+    # the platform's audit log: what belongs to no account
+    await page.goto(console.url("/admin/users"))
+    logged = [
+        [c.strip() for c in (await row.locator("td").all_inner_texts())[1:4]]
+        for row in await page.locator("#audit tbody tr").all()
+    ]
+    assert logged[:4] == [
+        [ADMIN, "trunk removed", "sipp"],
+        [ADMIN, "trunk tested", "sipp to 15550001111: 200 normal clearing"],
+        [ADMIN, "trunk added", f"reg: {HOST}:DNS over udp"],
+        [ADMIN, "trunk added", f"sipp: {HOST}:{port} over udp"],
+    ]
 
 
 async def test_an_admin_creates_console_users_who_can_sign_in(

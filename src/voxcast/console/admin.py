@@ -36,6 +36,8 @@ router = APIRouter(prefix=f"{BASE}/admin", route_class=ConsoleRoute, include_in_
 SHOWN_ERRORS = 200
 #: a rates file larger than this is refused (the CLI takes any size)
 MAX_UPLOAD = 20 * 1024 * 1024
+#: rows of the platform's audit log (sign-ins, trunks, platform rates) the users page shows
+PLATFORM_AUDIT = 100
 #: an amount beyond this is a typing mistake, and would not fit the balance column
 MAX_AMOUNT = Decimal(10) ** 12
 #: the account settings form: field, label, the service's keyword, whole number or text
@@ -440,8 +442,16 @@ async def _users_page(
 ) -> Response:
     async with _rt(request).readonly() as session:
         users = await console_users.list_users(session)
+        platform = await console_users.recent_audit(session, None, PLATFORM_AUDIT)
     return render(
-        "admin_users.html", who, status, here="admin-users", users=users, roles=list(Role), **extra
+        "admin_users.html",
+        who,
+        status,
+        here="admin-users",
+        users=users,
+        roles=list(Role),
+        entries=platform,
+        **extra,
     )
 
 

@@ -215,13 +215,21 @@ async def audit(
     )
 
 
-async def recent_audit(session: AsyncSession, account_id: int, limit: int = 50) -> list[AuditEntry]:
-    """The account's latest audit rows, newest first."""
+async def recent_audit(
+    session: AsyncSession, account_id: int | None, limit: int = 50
+) -> list[AuditEntry]:
+    """The account's latest audit rows (None: the platform's: trunks, platform rates, admins),
+    newest first."""
+    owner = (
+        AuditEntry.account_id.is_(None)
+        if account_id is None
+        else (AuditEntry.account_id == account_id)
+    )
     return list(
         (
             await session.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.account_id == account_id)
+                .where(owner)
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                 .limit(limit)
             )
