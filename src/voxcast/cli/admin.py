@@ -325,7 +325,7 @@ def rates_import(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Load or update rates; bad lines are reported with their line number and skipped."""
-    from voxcast.services import accounts, rates
+    from voxcast.services import rates
 
     with file.open(newline="", encoding="utf-8-sig") as fh:
         rows, errors = rates.parse_rate_csv(fh)
@@ -336,11 +336,9 @@ def rates_import(
         with Progress(console=console, transient=True) as bar:
             handle = bar.add_task("importing rates", total=len(rows))
             async with rt.sessions.begin() as session:
-                if account_id is not None:
-                    await accounts.get_account(session, account_id)
-                for row in rows:
-                    await rates.set_rate(session, account_id, row.prefix, row.rate, row.description)
-                    bar.advance(handle)
+                await rates.import_rows(
+                    session, account_id, rows, progress=lambda: bar.advance(handle)
+                )
 
     try:
         with_runtime(database_url, go)

@@ -12,16 +12,14 @@ import typer
 from rich.console import Console
 
 from voxcast.cli.common import DatabaseOpt, open_rt, settings_for
-from voxcast.clock import SystemClock
-from voxcast.ports import Answered, DialRequest, Dtmf, HungUp, Prompt
 
 if TYPE_CHECKING:
+    from voxcast.ports import CallEvent
     from voxcast.telephony.sip.aio.carrier import Address
     from voxcast.telephony.sip.core.message import Message
 
 console = Console(highlight=False)
 err_console = Console(stderr=True)
-PROMPT_REF = "cli:prompt"
 
 
 def _audio(play: Path | None, say: str | None, lan: str) -> bytes:
@@ -40,15 +38,6 @@ def _audio(play: Path | None, say: str | None, lan: str) -> bytes:
         raise typer.Exit(2) from err
 
 
-def _first_line(message: Message) -> str:
-    from voxcast.telephony.sip.core.message import Request, Response
-
-    if isinstance(message, Request):
-        return f"{message.method} {message.uri}"
-    assert isinstance(message, Response)
-    return f"{message.status} {message.reason}"
-
-
 def call(
     trunk: Annotated[str, typer.Option(help="the trunk to call through (`admin trunk add`)")],
     to: Annotated[str, typer.Option(help="the number to call")],
@@ -65,11 +54,8 @@ def call(
 ) -> None:
     """Place one call and print each SIP event and the outcome (exit 0 when answered)."""
     # the SIP stack and the audio engines: loaded by this command alone
-    from voxcast.audio.playback import PromptAudio
     from voxcast.services import trunks
-    from voxcast.telephony.directory import bind_host_towards, resolver_for
-    from voxcast.telephony.rtp.media import MediaEngine
-    from voxcast.telephony.sip.aio.carrier import SipCarrier
+    from voxcast.telephony import onecall
 
     pcm = _audio(play, say, lan)
     settings = settings_for(database_url)
@@ -92,55 +78,29 @@ def call(
         def trace(direction: str, message: Message, peer: Address) -> None:
             if not quiet_sip:
                 arrow = "→" if direction == ">" else "←"
-                console.print(f"{stamp()} {arrow} {peer[0]}:{peer[1]}  {_first_line(message)}")
+                line = onecall.first_line(message)
+                console.print(f"{stamp()} {arrow} {peer[0]}:{peer[1]}  {line}")
 
-        resolver = resolver_for(settings)
-        host = settings.sip_bind_host or await bind_host_towards(resolver, config)
-        media = MediaEngine(host, settings.rtp_port_range())
-        prompts = PromptAudio(None)
-        prompts.extra[PROMPT_REF] = pcm
-        carrier = SipCarrier(
+        def shown(event: CallEvent) -> None:
+            console.print(f"{stamp()}   [bold]{type(event).__name__}[/bold]")
+
+        end = await onecall.place(
+            settings,
             config,
-            SystemClock(),
-            media,
-            prompts,
-            bind_host=host,
-            public_host=settings.sip_public_host or None,
-            recordings=record.parent if record else None,
-            trace=trace,
-            resolver=resolver,
-        )
-        request = DialRequest(
-            callee=to,
+            to,
+            pcm,
             caller_id=caller_id,
-            prompt=Prompt(PROMPT_REF, len(pcm) / 16000),
-            loop_count=loops,
+            loops=loops,
             max_ringing_s=max_ringing,
             max_talk_s=max_talk,
-            record=record is not None,
+            recordings=record.parent if record else None,
+            trace=trace,
+            on_event=shown,
         )
-        answered_at = None
-        keys: list[str] = []
-        end: HungUp | None = None
-        try:
-            placed = await carrier.dial(request)
-            async for event in placed.events():
-                console.print(f"{stamp()}   [bold]{type(event).__name__}[/bold]")
-                if isinstance(event, Answered):
-                    answered_at = event.at
-                elif isinstance(event, Dtmf):
-                    keys.append(event.digit)
-                elif isinstance(event, HungUp):
-                    end = event
-        finally:
-            await carrier.close()
-            await media.close()
-        assert end is not None
-        stats = placed.stats
-        talk = (end.at - answered_at).total_seconds() if answered_at else 0.0
+        stats = end.stats
         console.print(
-            f"outcome: sip {end.sip_code} ({end.reason}), hung up by {end.by.value}, "
-            f"talk {talk:.1f} s, keys {''.join(keys) or '-'}, "
+            f"outcome: sip {end.sip_code} ({end.reason}), hung up by {end.hung_up_by}, "
+            f"talk {end.talk_s:.1f} s, keys {end.keys or '-'}, "
             f"rtp sent {stats.rtp_sent} received {stats.rtp_received}"
             + (f", srtp {stats.srtp} dropped {stats.srtp_failed}" if stats.srtp else "")
             + (f", {stats.rtp_dropped} frames dropped (stalled)" if stats.rtp_dropped else "")
@@ -150,7 +110,7 @@ def call(
             console.print(f"recording: {record}")
         if stats.recording_full is not None:  # --record keeps the far end's side only
             stats.recording_full.unlink(missing_ok=True)
-        return answered_at is not None
+        return end.answered
 
     if not asyncio.run(main()):
         raise typer.Exit(1)

@@ -206,6 +206,7 @@ def serve(
     from voxcast.console.settings import ConsoleSettings
     from voxcast.services import demo
     from voxcast.services.health import NodeReadiness
+    from voxcast.telephony import onecall
     from voxcast.worker import Background
 
     _logging(log_level)
@@ -251,6 +252,9 @@ def serve(
         node = background.readiness if background is not None else NodeReadiness(rt.engine)
         api = create_app(rt, carriers=background.carriers.down if background else None, node=node)
         mount_console(api, console_settings)
+        # the admin's trunk page: registration states of this process's trunks, test calls
+        api.state.trunk_states = background.carriers.registrations if background else None
+        api.state.trunk_tester = onecall.trunk_tester(rt)
         # uvicorn's proxy_headers would believe X-Forwarded-For from any local process and
         # rewrite the client address before voxcast sees it: the app decides instead, from
         # VOXCAST_TRUST_X_FORWARDED_FOR (api.routing.client_ip)

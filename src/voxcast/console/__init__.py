@@ -9,7 +9,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import callcenter, dnc, media, otp, preview, recall, taskform
+from voxcast.console import admin, callcenter, dnc, media, otp, preview, recall, taskform
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -34,5 +34,6 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.include_router(preview.router)
     app.include_router(otp.router)
     app.include_router(recall.router)
+    app.include_router(admin.router)
     static = files("voxcast.console") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")

@@ -215,13 +215,21 @@ async def audit(
     )
 
 
-async def recent_audit(session: AsyncSession, account_id: int, limit: int = 50) -> list[AuditEntry]:
-    """The account's latest audit rows, newest first."""
+async def recent_audit(
+    session: AsyncSession, account_id: int | None, limit: int = 50
+) -> list[AuditEntry]:
+    """The account's latest audit rows (None: the platform's: trunks, platform rates, admins),
+    newest first."""
+    owner = (
+        AuditEntry.account_id.is_(None)
+        if account_id is None
+        else (AuditEntry.account_id == account_id)
+    )
     return list(
         (
             await session.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.account_id == account_id)
+                .where(owner)
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                 .limit(limit)
             )
@@ -232,3 +240,13 @@ async def recent_audit(session: AsyncSession, account_id: int, limit: int = 50) 
 async def list_accounts(session: AsyncSession) -> list[Account]:
     """Every account, for the admin's account list."""
     return list((await session.scalars(select(Account).order_by(Account.id))).all())
+
+
+async def list_users(session: AsyncSession) -> list[ConsoleUser]:
+    """Every console user (admins first), for the admin's user list; no password hashes leave
+    through the pages that show it."""
+    return list(
+        (
+            await session.scalars(select(ConsoleUser).order_by(ConsoleUser.role, ConsoleUser.id))
+        ).all()
+    )

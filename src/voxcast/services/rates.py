@@ -5,14 +5,15 @@ billed at that rate; see docs/billing.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxcast.domain.codes import ApiError, Code
+from voxcast.services import accounts
 from voxcast.storage.models import Rate
 
 
@@ -116,13 +117,29 @@ class RateRow:
     description: str
 
 
-def parse_rate_csv(lines: Iterable[str]) -> tuple[list[RateRow], list[str]]:
+@dataclass(frozen=True)
+class RateLineError:
+    """A refused line of a rates file: its number, the column at fault ("" the whole line),
+    the value given and why."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        if not self.column:
+            return f"line {self.line}: {self.reason}"
+        return f"line {self.line}, column {self.column}: {self.reason}"
+
+
+def parse_rate_csv(lines: Iterable[str]) -> tuple[list[RateRow], list[RateLineError]]:
     """Rows `prefix,rate[,description]` (rate = USD per minute; a header line is skipped).
-    Returns the good rows and one message per bad line, naming the line and the column."""
+    Returns the good rows and one error per bad line, naming the line and the column."""
     import csv
 
     good: list[RateRow] = []
-    errors: list[str] = []
+    errors: list[RateLineError] = []
     for line_no, cols in enumerate(csv.reader(lines), start=1):
         if not cols or all(not c.strip() for c in cols):
             continue
@@ -130,22 +147,55 @@ def parse_rate_csv(lines: Iterable[str]) -> tuple[list[RateRow], list[str]]:
         if line_no == 1 and not prefix.isdigit() and prefix.lower() in ("prefix", "code"):
             continue
         if len(cols) < 2:
-            errors.append(f"line {line_no}: expected prefix,rate[,description]")
+            errors.append(
+                RateLineError(line_no, "", ",".join(cols), "expected prefix,rate[,description]")
+            )
             continue
         if prefix and not prefix.isdigit():
-            errors.append(f"line {line_no}, column prefix: {cols[0]!r} is not digits")
+            errors.append(RateLineError(line_no, "prefix", cols[0], f"{cols[0]!r} is not digits"))
             continue
         if len(prefix) > 18:
-            errors.append(f"line {line_no}, column prefix: longer than 18 digits")
+            errors.append(RateLineError(line_no, "prefix", cols[0], "longer than 18 digits"))
             continue
         try:
             rate = Decimal(cols[1].strip())
         except ArithmeticError:
-            errors.append(f"line {line_no}, column rate: {cols[1]!r} is not a number")
+            errors.append(RateLineError(line_no, "rate", cols[1], f"{cols[1]!r} is not a number"))
             continue
         if not rate.is_finite() or rate < 0:
-            errors.append(f"line {line_no}, column rate: must be a non-negative number")
+            errors.append(RateLineError(line_no, "rate", cols[1], "must be a non-negative number"))
             continue
         desc = cols[2].strip()[:128] if len(cols) > 2 else ""
         good.append(RateRow(line_no, prefix, rate, desc))
     return good, errors
+
+
+async def import_rows(
+    session: AsyncSession,
+    account_id: int | None,
+    rows: Iterable[RateRow],
+    progress: Callable[[], None] | None = None,
+) -> int:
+    """Set every parsed row (account_id None: the platform list; an account must exist) and
+    return how many were set; `progress` is called after each."""
+    if account_id is not None:
+        await accounts.get_account(session, account_id)
+    count = 0
+    for row in rows:
+        await set_rate(session, account_id, row.prefix, row.rate, row.description)
+        count += 1
+        if progress is not None:
+            progress()
+    return count
+
+
+async def rate_page(
+    session: AsyncSession, account_id: int | None, page: int, size: int
+) -> tuple[list[Rate], int]:
+    """Page `page` (from 1) of a rate list ordered by prefix, and how many rates it holds."""
+    owner = Rate.account_id.is_(None) if account_id is None else Rate.account_id == account_id
+    total = await session.scalar(select(func.count()).select_from(Rate).where(owner)) or 0
+    rows = await session.scalars(
+        select(Rate).where(owner).order_by(Rate.prefix).offset((page - 1) * size).limit(size)
+    )
+    return list(rows), total

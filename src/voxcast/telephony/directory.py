@@ -91,6 +91,23 @@ class CarrierDirectory:
                 out[name] = f"not registered ({code} {reason})"
         return out
 
+    def registrations(self) -> dict[str, str]:
+        """Each trunk of this process that keeps a registration, and its state: "registered",
+        "not registered (code reason)" after a failure, else "registering"."""
+        out: dict[str, str] = {}
+        for name, carrier in self._carriers.items():
+            reg = carrier.registration
+            if reg is None:
+                continue
+            if carrier.registered:
+                out[name] = "registered"
+            elif reg.last_failure is not None:
+                code, reason = reg.last_failure
+                out[name] = f"not registered ({code} {reason})"
+            else:
+                out[name] = "registering"
+        return out
+
     async def refresh(self) -> None:
         async with self.rt.sessions() as session:
             routes, configs = await trunks.routing(session, self.rt.secrets)
