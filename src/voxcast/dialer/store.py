@@ -39,6 +39,7 @@ from voxcast.storage.models import (
     RecallFlow,
     RecallNode,
     SmsMessage,
+    StoredRecording,
     Task,
     VoiceFile,
 )
@@ -395,6 +396,12 @@ async def rate_book(session: Session, account_id: int) -> rate_service.RateBook:
 
 async def add_call_records(session: Session, records: list[dict[str, Any]]) -> None:
     await session.execute(insert(CallRecord), records)
+
+
+async def add_recordings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Recordings' packed audio, written with their calls' records (services.recordings)."""
+    if rows:
+        await session.execute(insert(StoredRecording), rows)
 
 
 async def add_cc_records(
