@@ -29,7 +29,7 @@ def router(runtime: Runtime) -> APIRouter:
             return PlainTextResponse(f"forbidden: {refused}", status_code=403)
         # the database first: a recording is kept there once its call is recorded, whichever
         # node made it; this node's disk has only those made before that (or before 0026)
-        async with runtime.sessions() as session:
+        async with runtime.readonly() as session:
             packed = await recordings.stored(session, name)
         if packed is not None:
             wav = await asyncio.to_thread(recordings.unpack, packed.channels, packed.audio)

@@ -232,7 +232,8 @@ class Recorder:
         for owner, f in batch:
             owners[owner].append(f)
         # read from disk before the transaction, so no lock waits on the files
-        audio = await asyncio.to_thread(self._pack_recordings, [f for _o, f in batch])
+        recorded = [f for _o, f in batch if f.facts.recording_full or f.facts.recording_customer]
+        audio = await asyncio.to_thread(self._pack_recordings, recorded) if recorded else {}
         stored: list[str] = []
         try:
             async with self.rt.sessions.begin() as session:
