@@ -45,6 +45,7 @@ collect_ignore = (
     if PG_URL
     else [
         "integration/test_crash_recovery.py",
+        "integration/test_cluster_workers.py",
         "integration/test_readyz.py",
         "integration/test_db_refused.py",
         "integration/test_seat_recovery.py",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.dialer.engine import Dialer, new_worker_id
@@ -34,15 +35,22 @@ async def sweep_recordings(
 ) -> None:
     """Delete recordings kept longer than `recording_days`, now and then every `every_s`
     (wall seconds: retention is real time, whatever the sandbox clock's speed)."""
+    days = rt.settings.recording_days
     while not stop.is_set():
         try:
-            gone = await asyncio.to_thread(
-                recordings.sweep, rt.settings.data_dir, rt.settings.recording_days
-            )
+            gone = await asyncio.to_thread(recordings.sweep, rt.settings.data_dir, days)
             if gone:
-                log.info("deleted %d recordings past %g days", gone, rt.settings.recording_days)
+                log.info("deleted %d recording files past %g days", gone, days)
         except OSError as exc:  # a disk error must not end the worker; the next round retries
             log.warning("sweeping recordings failed: %s", exc)
+        try:
+            async with rt.sessions.begin() as session:
+                cutoff = rt.wall.now() - timedelta(days=days)
+                gone = await recordings.sweep_stored(session, cutoff)
+            if gone:
+                log.info("deleted %d stored recordings past %g days", gone, days)
+        except Exception as exc:  # the database away: the next round retries
+            log.warning("sweeping stored recordings failed: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 

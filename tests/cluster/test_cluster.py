@@ -60,11 +60,11 @@ class Rig:
     env: dict[str, str]
     speed: float = SPEED
 
-    async def campaign(self, size: int = NUMBERS) -> int:
-        numbers_ = [f"8613{i:08d}0" for i in range(size)]  # the sandbox answers these
-        return await insert_task(
-            self.rt, self.account_id, self.app_id, numbers_, max_ringing_time=20, max_calls=30
-        )
+    async def campaign(self, size: int = NUMBERS, **columns: int) -> int:
+        """`size` numbers the sandbox answers; `columns` of the task's row overridden."""
+        numbers_ = [f"8613{i:08d}0" for i in range(size)]
+        task = {"max_ringing_time": 20, "max_calls": 30, **columns}
+        return await insert_task(self.rt, self.account_id, self.app_id, numbers_, **task)
 
     async def records(self, task_id: int) -> int:
         async with self.rt.sessions() as session:

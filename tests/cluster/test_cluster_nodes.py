@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.cluster.netns import SIP_PORT, Cluster, Node
 from tests.cluster.test_cluster import call_in, running_cluster
@@ -27,7 +27,7 @@ from tests.interop.peers import (
 )
 from voxcast.services import agents, numbers
 from voxcast.services.agents import AgentStatus
-from voxcast.storage.models import Agent
+from voxcast.storage.models import Account, Agent, CallRecord
 
 pytestmark = pytest.mark.timeout(280)
 #: the agents' group's number: its agent signs in through Kamailio
@@ -36,8 +36,10 @@ AGENTS_NUMBER = "4002"
 #: 2 s and waits 2 s for an answer
 UNREADY_WITHIN_S = 10.0
 READY_WITHIN_S = 10.0
-#: the campaign a node drains in the middle of
+#: the campaign a node drains in the middle of, and its calls' talk time (sandbox seconds:
+#: 15 s of wall time at the cluster's speed 20)
 DRAIN_NUMBERS = 80
+DRAIN_TALK_S = 300
 
 
 def start_phone(net: Cluster, work: Path, name: str, password: str) -> subprocess.Popen[bytes]:
@@ -142,31 +144,58 @@ async def test_a_node_without_its_database_or_draining_is_routed_around(
         await asyncio.to_thread(
             net.wait_dispatcher, lambda flags: set(flags.values()) == {"AP"}, READY_WITHIN_S
         )
-        # a campaign; the node holding calls drains: it finishes them and exits 0
-        task_id = await rig.campaign(DRAIN_NUMBERS)
+        # a campaign the node to drain starts alone (the others cut off from the database
+        # claim nothing), of calls long enough to be in progress when it is told to drain
+        # (15 s of wall time each), paced so that the others, back, dial the rest
+        rest = [n for n in net.nodes if n is not drained]
+        for node in rest:
+            net.cut_database(node)
+        async with rig.rt.sessions.begin() as session:
+            await session.execute(
+                update(Account).where(Account.id == rig.account_id).values(max_cps=1)
+            )
+        task_id = await rig.campaign(DRAIN_NUMBERS, loop_count=100, max_calls=DRAIN_TALK_S)
         deadline = time.monotonic() + 60
-        while not (held := await rig.held_by(task_id, drained)):
+        while not await rig.held_by(task_id, drained):
             assert time.monotonic() < deadline, rig.logs()
             await asyncio.sleep(0.05)
+        for node in rest:
+            net.restore_database(node)
+        held = await rig.held_by(task_id, drained)
         assert drained.proc is not None
+        told_at = rig.rt.clock.now()
         drained.proc.send_signal(signal.SIGUSR1)
         await asyncio.to_thread(
+            net.wait_dispatcher, lambda flags: flags[drained.ip].startswith("I"), UNREADY_WITHIN_S
+        )
+        await asyncio.to_thread(
             net.wait_dispatcher,
-            lambda flags: (
-                flags[drained.ip].startswith("I")
-                and all(flags[n.ip] == "AP" for n in net.nodes if n is not drained)
-            ),
-            UNREADY_WITHIN_S,
+            lambda flags: all(flags[n.ip] == "AP" for n in rest),
+            READY_WITHIN_S,
         )
         exit_code = await asyncio.to_thread(drained.proc.wait, 60)
         await rig.finished(task_id)
         attempts, records = await rig.outcome(task_id)
         dialed = {n.name: n.dialed() for n in net.nodes}
+        async with rig.rt.sessions() as session:
+            held_ended = dict(
+                (
+                    await session.execute(
+                        select(CallRecord.callee, CallRecord.hangup_time).where(
+                            CallRecord.task_id == task_id, CallRecord.callee.in_(held)
+                        )
+                    )
+                ).all()
+            )
     assert unready_after < UNREADY_WITHIN_S
     assert exit_code == 0, rig.logs()
     assert attempts == [1] * DRAIN_NUMBERS, "a number was dialed twice (or never)"
-    # the calls the drained node held when told to drain ended normally, none was lost
+    # the calls the drained node held when told to drain (some: it dialed alone until then)
+    # went on after it and ended normally, none was lost
+    assert held, rig.logs()
     assert len(records) == DRAIN_NUMBERS and set(records.values()) == {"200"}
     assert held <= set(dialed[drained.name])
+    assert set(held_ended) == held
+    assert all(ended is not None and ended > told_at for ended in held_ended.values())
     ended = [c for calls in dialed.values() for c in calls]
     assert len(ended) == len(set(ended))

@@ -1,7 +1,8 @@
 """Proportional dialing's abandon-rate brake (docs/callcenter.md): over the task's last 100
 transfers, an abandon rate above 3% lowers its calls per free agent to
-calloutRate x 3% / rate (never under one); at or under 3% it dials at calloutRate. Exact
-values, on SQLite and PostgreSQL."""
+calloutRate x 3% / rate (never under one); at or under 3% it dials at calloutRate; the calls
+still waiting for an agent, on every worker, are taken off. Exact values, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from tests.integration.dialing import insert_task
-from voxcast.dialer.desk import DbAgentDesk
+from voxcast.dialer import store
+from voxcast.dialer.desk import DbAgentDesk, room_left
+from voxcast.domain.enums import CalleeState
 from voxcast.runtime import Runtime
 from voxcast.services import accounts, agents
-from voxcast.storage.models import CcRecord, Task
+from voxcast.storage.models import Callee, CcRecord, Task
 
 
 async def proportional_task(rt: Runtime, free_agents: int) -> tuple[int, int, int]:
@@ -117,3 +120,48 @@ async def test_the_room_is_exact_where_floats_would_floor_one_short(rt: Runtime)
     await transfers(rt, task, pattern(5))  # 5%: 5 x 3% / 5% = exactly 3 per agent
     assert await desk.dial_ratio(task, 5) == 3
     assert await desk.room(task, group, 5, in_flight=0) == 3
+
+
+async def test_calls_waiting_on_any_worker_count_against_the_allowance(rt: Runtime) -> None:
+    task, _other, group = await proportional_task(rt, 2)
+    desk = DbAgentDesk(rt, virtual=True)
+    numbers = [f"86130000000{i:02d}" for i in range(6)]
+    crowded = await insert_task(
+        rt, *await _owner(rt, task), numbers, params=await _params(rt, task)
+    )
+    now = rt.clock.now()
+    lease = now + timedelta(minutes=5)
+    async with rt.sessions.begin() as session:
+        # two workers each hold calls of the task, one of them already with an agent
+        mine = await store.claim(session, crowded, 2, now, "node-a:1:x", lease)
+        theirs = await store.claim(session, crowded, 1, now, "node-b:2:y", lease)
+        await store.agent_answered(session, mine[0].id, now)
+    assert await desk.allowance(crowded, group, 3) == 6  # 3 per free agent, 2 agents
+    async with rt.sessions() as session:
+        waiting = await store.waiting_callees(session, crowded)
+    assert waiting == 2  # one of node a's, node b's: the one with its agent waits no more
+    assert room_left(6, waiting) == 4
+    assert room_left(6, 7) == 0
+    # a new attempt at a callee whose last one reached an agent waits again
+    async with rt.sessions.begin() as session:
+        await session.execute(
+            update(Callee).where(Callee.id == mine[0].id).values(state=CalleeState.PENDING)
+        )
+        again = await store.claim(session, crowded, 1, now, "node-b:2:y", lease)
+    assert [c.id for c in again] == [mine[0].id] and theirs[0].id != mine[0].id
+    async with rt.sessions() as session:
+        assert await store.waiting_callees(session, crowded) == 3
+
+
+async def _owner(rt: Runtime, task_id: int) -> tuple[int, str]:
+    async with rt.sessions() as session:
+        account, app = (
+            await session.execute(select(Task.account_id, Task.app_id).where(Task.id == task_id))
+        ).one()
+    return int(account), str(app)
+
+
+async def _params(rt: Runtime, task_id: int) -> dict[str, object]:
+    async with rt.sessions() as session:
+        params = await session.scalar(select(Task.params).where(Task.id == task_id))
+    return dict(params or {})

@@ -3,7 +3,7 @@ the HTTP app, the dialer and the robot, on SQLite and PostgreSQL; its status rep
 recordings, which download through the app as WAVs as long as the call's talk time, with the
 callee's speech where the transcript's PERSON turns say and the robot's where its turns say.
 A tampered or expired link is refused (403), a missing file is 404, and the worker's retention
-sweep deletes old recordings only."""
+sweep deletes old recordings only, on disk and in the database."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import open_runtime
 from voxcast.services import recordings
-from voxcast.storage.models import CallRecord
+from voxcast.storage.models import CallRecord, StoredRecording
 from voxcast.telephony.sandbox import SandboxCarrier
 from voxcast.worker import sweep_recordings
 
@@ -167,16 +167,25 @@ async def test_the_retention_sweep_deletes_old_recordings_only(settings: Setting
     os.utime(old, (long_ago, long_ago))
     os.utime(other, (long_ago, long_ago))
     rt = await open_runtime(settings, SystemClock(), run_migrations=False)
+    wall = rt.wall.now()
+    async with rt.sessions.begin() as session:  # and those kept in the database (any node's)
+        session.add_all(
+            StoredRecording(name=path.name, channels=1, audio=b"x", created_at=made)
+            for path, made in ((old, wall - timedelta(days=31)), (new, wall - timedelta(days=29)))
+        )
     stop = asyncio.Event()
     sweeping = asyncio.create_task(sweep_recordings(rt, stop, every_s=0.05))
     try:
         await wait_for(lambda: _gone(old), timeout=10)
         await asyncio.sleep(0.2)  # a few more rounds
+        async with rt.sessions() as session:
+            stored = set((await session.scalars(select(StoredRecording.name))).all())
     finally:
         stop.set()
         await asyncio.wait_for(sweeping, 5)
         await rt.close()
     assert new.exists() and other.exists()
+    assert stored == {new.name}
 
 
 async def _gone(path: Path) -> bool:

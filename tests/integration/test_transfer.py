@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from tests.integration.dialing import dialer_rig, insert_task, wait_for, wait_status
 from tests.integration.receiver import Receiver
 from voxcast.config import Settings
+from voxcast.dialer import store
 from voxcast.domain.enums import TaskStatus
 from voxcast.runtime import Runtime
 from voxcast.services import accounts, agents, rates
@@ -218,7 +219,8 @@ async def test_proportional_dialing_keeps_calls_to_callout_rate_times_free_agent
         )  # fmt: skip
         peak = 0
         for _ in range(400):
-            waiting = len(rig.dialer._waiting.get(task_id, ()))
+            async with rig.rt.sessions() as session:
+                waiting = await store.waiting_callees(session, task_id)
             peak = max(peak, waiting)
             if await _finished(rig.rt, task_id):
                 break

@@ -29,12 +29,12 @@ class Workers:
     env: dict[str, str]
     speed: float
 
-    def start(self, log: Path) -> subprocess.Popen[bytes]:
-        """A worker writing its log to `log` (appended)."""
+    def start(self, log: Path, *, level: str = "warning", **env: str) -> subprocess.Popen[bytes]:
+        """A worker writing its log to `log` (appended), `env` added to the shared one."""
         with log.open("ab") as out:
             return subprocess.Popen(
-                [VOXCAST, "worker", "--sandbox-speed", str(self.speed), "--log-level", "warning"],
-                env=self.env,
+                [VOXCAST, "worker", "--sandbox-speed", str(self.speed), "--log-level", level],
+                env={**self.env, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

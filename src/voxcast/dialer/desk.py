@@ -194,9 +194,21 @@ class DbAgentDesk:
         # scale the ratio down in proportion to how far over the cap the task is
         return max(Fraction(1), ratio * ABANDON_CAP / rate)
 
-    async def room(self, task_id: int, group_id: int, callout_rate: float, in_flight: int) -> int:
+    async def allowance(self, task_id: int, group_id: int, callout_rate: float) -> int:
+        """How many of the task's calls may wait for an agent at once, on all workers
+        together: the dial ratio times the free agents, rounded down."""
         ratio = await self.dial_ratio(task_id, callout_rate)
-        return max(0, math.floor(ratio * await self.available(group_id)) - in_flight)
+        return math.floor(ratio * await self.available(group_id))
+
+    async def room(self, task_id: int, group_id: int, callout_rate: float, in_flight: int) -> int:
+        """More calls the task may place with `in_flight` of them waiting (see `room_left`)."""
+        return room_left(await self.allowance(task_id, group_id, callout_rate), in_flight)
+
+
+def room_left(allowance: int, waiting: int) -> int:
+    """The proportional rule: calls a task may still place when `waiting` of its calls (on any
+    worker) are not yet with an agent and `allowance` may be."""
+    return max(0, allowance - waiting)
 
 
 def path_of(stored: str | None) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from voxcast.dialer import scheduler, screening, store
 from voxcast.dialer.clicktocall import click_to_call
 from voxcast.dialer.context import AccountLimits, Claimed, TaskContext
 from voxcast.dialer.conversation import RobotCall, Robots, summary
-from voxcast.dialer.desk import DbAgentDesk
+from voxcast.dialer.desk import DbAgentDesk, room_left
 from voxcast.dialer.limits import CallLimits
 from voxcast.dialer.prompts import PromptError, PromptResolver
 from voxcast.dialer.recorder import Finished, Recorder
@@ -100,8 +100,6 @@ class Dialer:
             virtual: DbAgentDesk(rt, virtual=virtual, owner=self.worker_id)
             for virtual in (True, False)
         }
-        #: per task, its calls in progress not yet with an agent (proportional dialing)
-        self._waiting: dict[int, set[int]] = {}
         self.recorder = Recorder(rt, self.worker_id)
         #: callees of the calls this process is running
         self._calling: set[int] = set()
@@ -191,7 +189,7 @@ class Dialer:
             return 0
         claimed: list[tuple[TaskContext, Claimed]] = []
         # read before the claim transaction (on SQLite a second one would wait on it)
-        caps = {ctx.id: await self._proportional_room(ctx) for ctx in open_tasks}
+        caps = {ctx.id: await self._proportional_allowance(ctx) for ctx in open_tasks}
         claim_started = time.perf_counter()
         async with self.rt.sessions.begin() as session:
             await store.lock_account(session, limits.id)
@@ -206,6 +204,12 @@ class Dialer:
             # together, so a channel seen free is a debit seen), and start nothing at zero
             if room > 0 and not await store.has_balance(session, limits.id):
                 room = 0
+            # the calls already waiting for an agent, read under the account's lock: every
+            # worker's claims of these tasks are serialized by it, so together they never
+            # place more than the allowance (a per-process count would let each fill it)
+            for task_id, cap in caps.items():
+                if cap is not None and room > 0:
+                    caps[task_id] = room_left(cap, await store.waiting_callees(session, task_id))
             # fair between the account's tasks: each open task gets an equal share in turn
             pending = [ctx for ctx in open_tasks if caps[ctx.id] != 0]
             while room > 0 and pending:
@@ -387,14 +391,13 @@ class Dialer:
                     events = robot.run(call)
                 else:
                     events = screening.watch_opt_out(self.rt, ctx, c, call, request)
-            self._waiting.setdefault(ctx.id, set()).add(c.id)
             try:
                 async for event in events:
                     if limits_of_call is not None:
                         limits_of_call.seen(event)
                     facts.apply(event)
                     if isinstance(event, AgentAnswered):
-                        self._waiting[ctx.id].discard(c.id)
+                        await self._agent_answered(ctx, c, event)
                     elif isinstance(event, AgentRinging):
                         await self._ringing_push(ctx, c, facts, event)
             finally:
@@ -413,7 +416,6 @@ class Dialer:
             facts.hangup_by = HangupBy.NETWORK
             facts.reason = f"carrier error: {exc}"[:120]
         finally:
-            self._waiting.get(ctx.id, set()).discard(c.id)
             if ctx.kind == TaskKind.SIP_CALL:
                 await self._free_phone(ctx, desk, phone, talked=facts.answered)
             self._calling.discard(c.id)
@@ -483,16 +485,27 @@ class Dialer:
             desk=desk, group_id=group_id, wait_s=info.wait_s if info else DEFAULT_WAIT_S
         )
 
-    async def _proportional_room(self, ctx: TaskContext) -> int | None:
-        """How many more calls a proportional task (outboundControl=1) may place now:
-        calloutRate (lowered while it abandons too many) times the free agents, less its
-        calls still waiting for one. None: no such limit."""
+    async def _proportional_allowance(self, ctx: TaskContext) -> int | None:
+        """How many calls of a proportional task (outboundControl=1) may wait for an agent at
+        once: calloutRate (lowered while it abandons too many) times the free agents; the
+        claim takes off those already waiting. None: no such limit."""
         group_id = ctx.transfer_group
         if group_id is None or not ctx.settings.transfer.proportional:
             return None
         desk = self._desk(self.carrier_for(ctx.account_id))
-        rate = ctx.settings.transfer.ratio
-        return await desk.room(ctx.id, group_id, rate, len(self._waiting.get(ctx.id, ())))
+        return await desk.allowance(ctx.id, group_id, ctx.settings.transfer.ratio)
+
+    async def _agent_answered(self, ctx: TaskContext, c: Claimed, event: AgentAnswered) -> None:
+        """A proportional task's call is with an agent: every worker stops counting it as
+        waiting. If the database cannot take it, the call stays counted (fewer calls, never
+        more)."""
+        if not ctx.settings.transfer.proportional:
+            return
+        try:
+            async with self.rt.sessions.begin() as session:
+                await store.agent_answered(session, c.id, event.at)
+        except Exception as exc:
+            self.outage.failed(exc, f"noting the agent of {c.voice_id}")
 
     async def _ringing_push(
         self, ctx: TaskContext, c: Claimed, facts: CallFacts, event: AgentRinging

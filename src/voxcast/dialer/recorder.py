@@ -27,6 +27,7 @@ import fcntl
 import logging
 import os
 import time
+import wave
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -230,17 +231,44 @@ class Recorder:
         owners: dict[str, list[Finished]] = defaultdict(list)
         for owner, f in batch:
             owners[owner].append(f)
+        # read from disk before the transaction, so no lock waits on the files
+        recorded = [f for _o, f in batch if f.facts.recording_full or f.facts.recording_customer]
+        audio = await asyncio.to_thread(self._pack_recordings, recorded) if recorded else {}
+        stored: list[str] = []
         try:
             async with self.rt.sessions.begin() as session:
                 for owner, items in owners.items():
-                    await self.write(session, items, owner=owner)
+                    stored += await self.write(session, items, owner=owner, audio=audio)
         except Exception as exc:
             # a failure of a reachable database is retried too: dropping the batch would bill
             # nothing for calls that happened; the traceback says what to fix
             self.outage.failed(exc, f"writing {len(batch)} call results")
             return False
         self.outage.ok()
+        if stored:  # the database holds them now, for every node: this disk's copy may go
+            await asyncio.to_thread(self._unlink_recordings, stored)
         return True
+
+    def _pack_recordings(self, batch: list[Finished]) -> dict[str, recordings.Packed]:
+        """The recordings of these calls, packed for the database (those still on disk)."""
+        packed: dict[str, recordings.Packed] = {}
+        root = recordings.folder(self.rt.settings.data_dir)
+        for f in batch:
+            for name in (f.facts.recording_full, f.facts.recording_customer):
+                if not name:
+                    continue
+                try:
+                    packed[name] = recordings.pack(root / name)
+                except FileNotFoundError:
+                    continue  # stored by an earlier batch whose acknowledgement was lost
+                except (OSError, EOFError, ValueError, wave.Error) as exc:
+                    log.warning("recording %s cannot be stored: %s", name, exc)
+        return packed
+
+    def _unlink_recordings(self, names: list[str]) -> None:
+        root = recordings.folder(self.rt.settings.data_dir)
+        for name in names:
+            (root / name).unlink(missing_ok=True)
 
     def _spill_all(self) -> None:
         while self._memory:
@@ -295,9 +323,15 @@ class Recorder:
             self._wake.set()
 
     async def write(
-        self, session: store.Session, batch: list[Finished], *, owner: str | None
-    ) -> None:
-        """Write results whose callee is still leased to `owner` (None: reaper, any owner)."""
+        self,
+        session: store.Session,
+        batch: list[Finished],
+        *,
+        owner: str | None,
+        audio: dict[str, recordings.Packed] | None = None,
+    ) -> list[str]:
+        """Write results whose callee is still leased to `owner` (None: reaper, any owner),
+        with the recordings of theirs packed in `audio`; the names of those stored."""
         ids = [f.claimed.id for f in batch]
         # the same attempt: a result committed before (its acknowledgement lost) left the
         # callee DONE, or PENDING for a redial, or DIALING again on a later attempt
@@ -307,11 +341,11 @@ class Recorder:
             log.warning("%d call results already written or reaped; not recorded twice", len(gone))
         batch = [f for f in batch if leased.get(f.claimed.id) == f.claimed.attempts]
         if not batch:
-            return
+            return []
         await store.update_callees(session, [self._callee_values(f) for f in batch])
         recorded = [f for f in batch if not f.redial or f.ctx.records_each_attempt]
         if not recorded:
-            return
+            return []
         records: list[dict[str, Any]] = []
         debits: dict[int, Decimal] = defaultdict(Decimal)
         sms_rows: list[dict[str, Any]] = []
@@ -366,7 +400,21 @@ class Recorder:
         links = recordings.links(self.rt.settings, self.rt.secrets, wall)
         await store.queue_voice_reports(session, records, now, due=wall, links=links)
         await store.add_sms(session, sms_rows)
+        kept = [
+            audio[name]
+            for f in recorded
+            for name in (f.facts.recording_full, f.facts.recording_customer)
+            if name and audio and name in audio
+        ]
+        await store.add_recordings(
+            session,
+            [
+                {"name": p.name, "channels": p.channels, "audio": p.audio, "created_at": wall}
+                for p in kept
+            ],
+        )
         self.written += len(records)
+        return [p.name for p in kept]
 
     def _sms_rows(self, f: Finished, rec: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         """The call's texts, written with its record (so a retried batch queues none twice): the

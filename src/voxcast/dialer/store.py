@@ -39,6 +39,7 @@ from voxcast.storage.models import (
     RecallFlow,
     RecallNode,
     SmsMessage,
+    StoredRecording,
     Task,
     VoiceFile,
 )
@@ -183,6 +184,31 @@ async def capacity(
     return max(0, min(max_channels - int(in_flight or 0), max_cps - int(recent or 0)))
 
 
+async def waiting_callees(session: Session, task_id: int) -> int:
+    """The task's calls in progress on every worker that no agent has answered yet: claimed,
+    ringing, or waiting in the agent queue (counted until their results are written)."""
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Callee)
+        .where(
+            Callee.task_id == task_id,
+            Callee.state == CalleeState.DIALING,
+            Callee.agent_at.is_(None),
+        )
+    )
+    return int(waiting or 0)
+
+
+async def agent_answered(session: Session, callee_id: int, at: datetime) -> None:
+    """An agent took the callee's call: it no longer waits (see `waiting_callees`)."""
+    await session.execute(
+        update(Callee)
+        .where(Callee.id == callee_id, Callee.state == CalleeState.DIALING)
+        .values(agent_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def lock_account(session: Session, account_id: int) -> None:
     """Serialize claims of one account across workers (PostgreSQL; SQLite has one writer)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -225,6 +251,7 @@ async def claim(
             lease_until=lease_until,
             dialed_at=now,
             attempts=Callee.attempts + 1,
+            agent_at=None,
         )
         .execution_options(synchronize_session=False)
     )
@@ -369,6 +396,12 @@ async def rate_book(session: Session, account_id: int) -> rate_service.RateBook:
 
 async def add_call_records(session: Session, records: list[dict[str, Any]]) -> None:
     await session.execute(insert(CallRecord), records)
+
+
+async def add_recordings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Recordings' packed audio, written with their calls' records (services.recordings)."""
+    if rows:
+        await session.execute(insert(StoredRecording), rows)
 
 
 async def add_cc_records(

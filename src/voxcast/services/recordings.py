@@ -1,18 +1,28 @@
 """Call recordings (docs/recordings.md): links a browser can open, signed with a key of the
-server's and valid for a while; the file a link names; the sweep of files past retention."""
+server's and valid for a while; the audio a link names, kept in the database so any node serves
+it (docs/deployment.md) and packed small there; the sweep of recordings past retention."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import re
 import time
+import wave
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxcast.audio import g711
+from voxcast.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
 from voxcast.config import Settings
 from voxcast.security import SecretBox
+from voxcast.storage.models import StoredRecording
 
 #: what a recording's file is called: `<hex id>-full.wav` or `<hex id>-customer.wav`; nothing
 #: else is ever served (no path separators, no dot-dot)
@@ -54,9 +64,8 @@ class Refused(Exception):
     """The link is not one we signed, or it expired (403)."""
 
 
-def find(data_dir: Path, box: SecretBox, name: str, expires: str, sig: str, now: float) -> Path:
-    """The file a link names: Refused unless the signature is ours and still valid;
-    FileNotFoundError when it is not (or no longer) there."""
+def check(box: SecretBox, name: str, expires: str, sig: str, now: float) -> None:
+    """Refused unless the link is one we signed and it is still valid."""
     if not NAME.fullmatch(name) or not expires.isdigit() or len(expires) > 12:
         raise Refused("not a recording link")
     expected = _signature(box.derive(PURPOSE), name, int(expires))
@@ -64,6 +73,12 @@ def find(data_dir: Path, box: SecretBox, name: str, expires: str, sig: str, now:
         raise Refused("bad signature")
     if int(expires) < now:
         raise Refused("expired")
+
+
+def find(data_dir: Path, box: SecretBox, name: str, expires: str, sig: str, now: float) -> Path:
+    """The file a link names on this node's disk: Refused unless the signature is ours and
+    still valid; FileNotFoundError when it is not (or no longer) there."""
+    check(box, name, expires, sig, now)
     path = folder(data_dir) / name
     if not path.is_file():
         raise FileNotFoundError(name)
@@ -86,3 +101,61 @@ def sweep(data_dir: Path, days: float, now: float | None = None) -> int:
         except FileNotFoundError:
             continue  # another worker's sweep took it first
     return gone
+
+
+# -- kept in the database ----------------------------------------------------------------------
+#: zlib's level for the stored samples: most of a call's silence packs away at no CPU cost
+PACK_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A recording as the database keeps it: G.711 mu-law samples (interleaved when stereo),
+    deflated; about a quarter of the WAV or less, at the precision the call itself carried."""
+
+    name: str
+    channels: int
+    audio: bytes
+
+
+def pack(path: Path) -> Packed:
+    """A recording file voxcast wrote (8 kHz 16-bit WAV, mono or stereo), packed (blocking)."""
+    with wave.open(str(path), "rb") as w:
+        if (w.getsampwidth(), w.getframerate()) != (SAMPLE_WIDTH, SAMPLE_RATE):
+            raise ValueError(f"{path.name}: not an 8 kHz 16-bit recording")
+        channels = w.getnchannels()
+        frames = w.readframes(w.getnframes())
+    return Packed(path.name, channels, zlib.compress(g711.ulaw_encode(frames), PACK_LEVEL))
+
+
+def unpack(channels: int, audio: bytes) -> bytes:
+    """The WAV served for a stored recording (blocking: run it in a thread)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(SAMPLE_WIDTH)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(g711.ulaw_decode(zlib.decompress(audio)))
+    return out.getvalue()
+
+
+async def stored(session: AsyncSession, name: str) -> Packed | None:
+    """The recording `name` as kept in the database, if it is."""
+    row = (
+        await session.execute(
+            select(StoredRecording.channels, StoredRecording.audio).where(
+                StoredRecording.name == name
+            )
+        )
+    ).first()
+    return None if row is None else Packed(name, int(row.channels), bytes(row.audio))
+
+
+async def sweep_stored(session: AsyncSession, before: datetime) -> int:
+    """Delete the stored recordings made before `before`; how many went."""
+    gone = await session.execute(
+        delete(StoredRecording)
+        .where(StoredRecording.created_at < before)
+        .returning(StoredRecording.name)
+    )
+    return len(gone.all())

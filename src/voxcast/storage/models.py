@@ -260,6 +260,19 @@ class VoiceFile(Base):
     pcm: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, nullable=True)
 
 
+class StoredRecording(Base):
+    """A finished call recording's audio, so any node can serve it (docs/deployment.md): its
+    samples as G.711 mu-law (the call's own precision), deflated; served as a 16-bit WAV."""
+
+    __tablename__ = "recordings"
+
+    #: the file name links carry (`<hex id>-full.wav` or `<hex id>-customer.wav`)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    channels: Mapped[int] = mapped_column(SmallInteger)
+    audio: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class Rate(Base):
     """Price per minute by destination prefix; account_id NULL is the platform list."""
 
@@ -346,6 +359,9 @@ class Callee(Base):
     feedback: Mapped[str | None] = mapped_column(String(8), nullable=True)
     #: USD per minute, frozen at submission; NULL only on rows made before it was stored
     rate: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    #: when an agent answered the current attempt (a transfer); a DIALING callee without it is
+    #: one still waiting or ringing, which proportional dialing counts across all workers
+    agent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 #: the Core table, for bulk statements (an ORM insert or update of many rows is much slower,
