@@ -410,3 +410,45 @@ async def test_the_console_is_served_without_any_outside_asset(console: Console)
         js = await http.get(console.url("/static/htmx.min.js"))
     assert "://" not in page
     assert js.status_code == 200 and 'version:"2.0.3"' in js.text
+
+
+async def test_a_finished_task_is_called_again_from_its_page(
+    console: Console, context: BrowserContext
+) -> None:
+    task_id = await _send(console.a, "first round", NUMBERS)
+    theirs = await _send(console.b, "bob's round", NUMBERS[:1])
+    await _wait_finished(console.a, task_id)
+    page = await context.new_page()
+    await sign_in(page, console, console.a.username)
+    await page.wait_for_url(console.url("/dashboard"))
+    await page.goto(console.url(f"/tasks/{task_id}"))
+    # the API's rule for the name, in its words
+    await page.fill("#resend input[name=taskName]", "x")
+    await page.click("#resend button[type=submit]")
+    await expect(page.locator("main")).to_contain_text("taskName")
+    await page.goto(console.url(f"/tasks/{task_id}"))
+    await expect(page.locator("#resend input[name=taskName]")).to_have_value("first round again")
+    await page.select_option("#resend select[name=resendType]", "1")
+    await page.click("#resend button[type=submit]")
+    await page.wait_for_url(lambda url: "/tasks/" in url and f"/tasks/{task_id}" not in url)
+    new_id = int(page.url.rsplit("/", 1)[-1])
+    detail = await console.a.api.group_call_detail(new_id)
+    assert detail.code == "0", detail
+    # the two that were busy and rejected, nothing else
+    assert (detail.data["taskName"], detail.data["numCnt"]) == ("first round again", 2)
+    await page.goto(console.url("/audit"))
+    assert (await _audit(page))[0] == [
+        "alice-owner",
+        "task resent",
+        f"task {new_id} from task {task_id}",
+        "127.0.0.1",
+    ]
+    # another account's task is not found; a task still waiting cannot be resent
+    csrf = (await page.evaluate("document.body.getAttribute('hx-headers')")).split('"')[3]
+    form = {"csrf_token": csrf, "taskName": "again", "resendType": "0"}
+    await _wait_finished(console.b, theirs)
+    answer = await page.request.post(console.url(f"/tasks/{theirs}/resend"), form=form)
+    assert answer.status == 404
+    waiting = await _send(console.a, "not yet", NUMBERS[:1], sendTime=_later())
+    answer = await page.request.post(console.url(f"/tasks/{waiting}/resend"), form=form)
+    assert answer.status == 400

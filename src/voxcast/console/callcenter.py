@@ -62,6 +62,12 @@ def _as_api(model: type[M], fields: dict[str, Any]) -> M:
         raise ApiError(code, reason) from None
 
 
+def _number(text: str) -> int | str:
+    """A form's digits as the JSON number the API's model takes; anything else as typed, for
+    the model to refuse in its own words."""
+    return int(text) if text.strip().lstrip("-").isdigit() and len(text) < 12 else text
+
+
 # -- agent groups and agents -----------------------------------------------------------------
 
 

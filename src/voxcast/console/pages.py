@@ -428,6 +428,7 @@ async def task_page(request: Request, task_id: str) -> Response:
         here="tasks",
         task=task,
         actions=BUTTONS.get(TaskStatus(task["status"]), []),
+        resendable=task["status"] in (TaskStatus.FINISHED, TaskStatus.CANCELED),
         notice=f"Task {notice}." if notice in ("paused", "resumed", "canceled") else None,
     )
 

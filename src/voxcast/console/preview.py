@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
 from voxcast.api.preview_requests import PreviewResend, PreviewSubmit
-from voxcast.console.callcenter import _as_api, _refusal
+from voxcast.console.callcenter import _as_api, _number, _refusal
 from voxcast.console.pages import (
     BASE,
     PAGE_SIZE,
@@ -79,12 +79,6 @@ async def _page_of(
         preview_status=PREVIEW_STATUS_NAMES,
         **extra,
     )
-
-
-def _number(text: str) -> int | str:
-    """A form's digits as the JSON number the API's model takes; anything else as typed, for
-    the model to refuse in its own words."""
-    return int(text) if text.strip().lstrip("-").isdigit() and len(text) < 12 else text
 
 
 @router.get("/preview")

@@ -17,11 +17,26 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from voxcast.api.routing import validation_reason
-from voxcast.api.schemas.tasks import GroupCallSend, GroupCallSendAI
+from voxcast.api.schemas.tasks import (
+    GroupCallResend,
+    GroupCallResendAI,
+    GroupCallSend,
+    GroupCallSendAI,
+)
 from voxcast.audio import LANGUAGES
 from voxcast.console import auth
+from voxcast.console.callcenter import _as_api, _number
 from voxcast.console.media import GENDERS
-from voxcast.console.pages import BASE, ConsoleRoute, _account_user, _rt, _stamp, render
+from voxcast.console.pages import (
+    BASE,
+    ConsoleRoute,
+    _account_user,
+    _id,
+    _rt,
+    _stamp,
+    _writer_form,
+    render,
+)
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
 from voxcast.services import accounts, agents, console_users, files, keys, preview, scripts, tasks
@@ -380,3 +395,40 @@ async def _create(
             session, who, what, f"task {task_id} {req.taskName}", **_stamp(request)
         )
     return task_id
+
+
+@router.post("/tasks/{task_id}/resend")
+async def resend_task(request: Request, task_id: str) -> Response:
+    """`voice/group/call/resend` (or `resend/ai`, with the task's own script) from a finished or
+    canceled task's page: all or only the failed numbers as a new task, whose page follows."""
+    who, fields = await _writer_form(request)
+    assert who.account_id is not None
+    number = _id(task_id)
+    rt = _rt(request)
+    async with rt.sessions.begin() as session:
+        account = await accounts.get_account(session, who.account_id)
+        source = await tasks.owned_task(session, who.account_id, number)
+        body: dict[str, Any] = {
+            "keyId": number,
+            "taskName": fields.get("taskName", "").strip(),
+            "resendType": _number(fields.get("resendType", "")),
+        }
+        model: type[GroupCallResend | GroupCallResendAI] = GroupCallResend
+        if source.kind == TaskKind.AI:
+            model, body["scriptId"] = GroupCallResendAI, source.script_id
+        req = _as_api(model, body)
+        new_id = await tasks.resend(
+            session,
+            account,
+            number,
+            task_name=req.taskName,
+            failed_only=req.resendType == 1,
+            fields=req.model_dump(exclude_none=True, exclude={"keyId", "resendType"}),
+            kind=TaskKind(source.kind),
+            now=rt.clock.now(),
+            settings=rt.settings,
+        )
+        await console_users.audit(
+            session, who, "task resent", f"task {new_id} from task {number}", **_stamp(request)
+        )
+    return RedirectResponse(f"{BASE}/tasks/{new_id}", status_code=303)
