@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from voxcast.config import Settings
 from voxcast.security import SecretBox
+from voxcast.storage.models import CallRecord
 
 #: what a recording's file is called: `<hex id>-full.wav` or `<hex id>-customer.wav`; nothing
 #: else is ever served (no path separators, no dot-dot)
@@ -68,6 +72,25 @@ def find(data_dir: Path, box: SecretBox, name: str, expires: str, sig: str, now:
     if not path.is_file():
         raise FileNotFoundError(name)
     return path
+
+
+async def of_record(
+    session: AsyncSession, data_dir: Path, account_id: int, voice_id: str, *, customer: bool = False
+) -> Path | None:
+    """The recording (both sides, or the callee's alone) of the account's call `voice_id`;
+    None for another account's call alike, a call not recorded, or a file swept away (not an
+    OSError: the session's guard takes those for a database outage)."""
+    names = await session.execute(
+        select(CallRecord.recording_full, CallRecord.recording_customer).where(
+            CallRecord.voice_id == voice_id[:32], CallRecord.account_id == account_id
+        )
+    )
+    row = names.first()
+    name = (row[1] if customer else row[0]) if row is not None else None
+    if not name or not NAME.fullmatch(name):
+        return None
+    path = folder(data_dir) / name
+    return path if path.is_file() else None
 
 
 def sweep(data_dir: Path, days: float, now: float | None = None) -> int:

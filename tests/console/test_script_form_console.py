@@ -1,0 +1,235 @@
+"""The AI script page's node form, "try it" and the call records' playback, in a real browser
+against a real `voxcast serve` on the sandbox: a node's prompt edited in its form and saved as the
+API saves it, a bad next node refused with the API's reason beside the node, a node added and
+removed; a script tried on a speaking sandbox callee shows the robot's and the callee's lines;
+the recorded call plays from the records page, and another account's user gets 404."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.console.conftest import Console, Tenant, sign_in
+from tests.helpers import signed_headers
+from voxcast.domain import scripts as domain_scripts
+from voxcast.services import recordings, scripts
+
+pytestmark = pytest.mark.timeout(180)
+
+#: the sandbox callee who answers "Yes, speaking." then "I can pay on Friday." (docs/sandbox.md)
+AGREES = "8613000000010"
+#: how long the tried call may take to show its transcript
+TRY_MS = 60_000
+NEW_PROMPT = "Good morning, this is Example Energy. Is this ${name}?"
+
+
+@pytest.fixture
+def sandbox_speed() -> float:
+    """Slow enough that the recognizer's real time is short on the call's clock."""
+    return 5
+
+
+async def _signed_in(console: Console, context: BrowserContext, username: str) -> Page:
+    page = await context.new_page()
+    await sign_in(page, console, username)
+    await page.wait_for_url(console.url("/dashboard"))
+    return page
+
+
+async def _add_script(console: Console, tenant: Tenant) -> int:
+    """The example script, added through `AiVoice/dialogFlowAdd` as the SDK adds it."""
+    headers = signed_headers(tenant.api_key, tenant.api_secret, int(time.time()))
+    body = {"appId": tenant.app_id, "script": scripts.example_document()}
+    async with httpx.AsyncClient(base_url=console.base, timeout=30) as http:
+        resp = await http.post("/v3/AiVoice/dialogFlowAdd", json=body, headers=headers)
+    added: dict[str, Any] = resp.json()
+    assert added["status"] == "0", added
+    return int(added["data"])
+
+
+async def _saved(page: Page) -> dict[str, Any]:
+    """The stored document, as the page's JSON editor shows it."""
+    document: dict[str, Any] = json.loads(await page.locator("#edit-script textarea").input_value())
+    return document
+
+
+def _stored_example() -> dict[str, Any]:
+    """The example as the service stores it (normalised)."""
+    return domain_scripts.to_json(domain_scripts.parse(scripts.example_document()))
+
+
+async def test_a_node_is_edited_added_and_removed_in_its_form(
+    console: Console, context: BrowserContext
+) -> None:
+    script_id = await _add_script(console, console.a)
+    page = await _signed_in(console, context, console.a.username)
+    await page.goto(console.url(f"/scripts/{script_id}"))
+    identify = page.locator("fieldset[data-node=identify]")
+    assert await identify.locator("textarea[name$='.prompt']").input_value() == (
+        "Hello, this is Example Energy. Am I speaking with ${name}?"
+    )
+    assert await identify.locator("textarea[aria-label='Key actions']").first.input_value() == (
+        "goto ask_date"
+    )
+
+    # the prompt changed in the form: saved, and nothing else of the document moved
+    await identify.locator("textarea[name$='.prompt']").fill(NEW_PROMPT)
+    await page.click("#script-form button[type=submit]")
+    await expect(page.get_by_role("status")).to_have_text("Script saved.")
+    await expect(page.locator("#script-revision")).to_have_text("2")
+    expected = _stored_example()
+    expected["nodes"]["identify"]["prompt"] = {"text": NEW_PROMPT}
+    assert await _saved(page) == expected
+
+    # key 1 going to a node that does not exist: the API's code and reason, beside the node
+    identify = page.locator("fieldset[data-node=identify]")
+    await identify.locator("textarea[aria-label='Key actions']").first.fill("goto nowhere")
+    await page.click("#script-form button[type=submit]")
+    reason = 'script.nodes.identify.dtmf.1[0].node: node "nowhere" does not exist'
+    await expect(page.get_by_role("alert")).to_have_text(f"-22 Parameter exception: {reason}")
+    await expect(page.locator("fieldset[data-node=identify] .problems")).to_have_text(reason)
+    assert await page.locator("fieldset[data-node=ask_date] .problems").count() == 0
+    # the refused form keeps what was typed
+    assert await page.locator(
+        "fieldset[data-node=identify] textarea[aria-label='Key actions']"
+    ).first.input_value() == ("goto nowhere")
+    await page.goto(console.url(f"/scripts/{script_id}"))
+    assert await _saved(page) == expected
+
+    # a node added (the blank one) and reached from ask_date's no-match
+    new = page.locator("fieldset[data-node=new]")
+    await new.locator("input[name$='.id']").fill("thanks")
+    await new.locator("textarea[name$='.prompt']").fill("Thank you. Goodbye.")
+    assert await new.locator("textarea[name$='.silence']").input_value() == "hangup"
+    ask_date = page.locator("fieldset[data-node=ask_date]")
+    await ask_date.locator("textarea[name$='.noMatch']").fill(
+        "tag no-date\nsay We will write to you.\ngoto thanks"
+    )
+    await page.click("#script-form button[type=submit]")
+    await expect(page.get_by_role("status")).to_have_text("Script saved.")
+    saved = await _saved(page)
+    assert saved["nodes"]["thanks"] == {
+        "prompt": {"text": "Thank you. Goodbye."},
+        "interruptible": True,
+        "listenTimeoutMs": 5000,
+        "retries": 1,
+        "branches": [],
+        "noMatch": [{"type": "hangup"}],
+        "silence": [{"type": "hangup"}],
+        "grammarFirst": False,
+    }
+    assert saved["nodes"]["ask_date"]["noMatch"] == [
+        {"type": "tag", "tag": "no-date"},
+        {"type": "say", "prompt": {"text": "We will write to you."}},
+        {"type": "goto", "node": "thanks"},
+    ]
+
+    # removing a node another still goes to is refused, naming the node that goes there
+    await page.locator("fieldset[data-node=thanks] input[name$='.remove']").check()
+    await page.click("#script-form button[type=submit]")
+    reason = 'script.nodes.ask_date.noMatch[2].node: node "thanks" does not exist'
+    await expect(page.get_by_role("alert")).to_have_text(f"-22 Parameter exception: {reason}")
+    await expect(page.locator("fieldset[data-node=ask_date] .problems")).to_have_text(reason)
+    # with the goto gone too, the node goes
+    await page.goto(console.url(f"/scripts/{script_id}"))
+    await page.locator("fieldset[data-node=thanks] input[name$='.remove']").check()
+    await page.locator("fieldset[data-node=ask_date] textarea[name$='.noMatch']").fill(
+        "goto offer_agent"
+    )
+    await page.click("#script-form button[type=submit]")
+    await expect(page.get_by_role("status")).to_have_text("Script saved.")
+    assert await _saved(page) == expected
+    assert await page.locator("fieldset[data-node=thanks]").count() == 0
+
+
+async def test_another_accounts_script_form_and_trial_are_not_found(
+    console: Console, context: BrowserContext
+) -> None:
+    script_id = await _add_script(console, console.b)
+    page = await _signed_in(console, context, console.a.username)
+    token = json.loads(await page.evaluate("document.body.getAttribute('hx-headers')"))
+    csrf = str(token["X-CSRF-Token"])
+    answer = await page.request.post(
+        console.url(f"/scripts/{script_id}/form"), form={"csrf_token": csrf, "name": "Mine"}
+    )
+    assert answer.status == 404
+    answer = await page.request.post(
+        console.url(f"/scripts/{script_id}/try"), form={"csrf_token": csrf, "callee": AGREES}
+    )
+    assert answer.status == 404
+
+
+def _wav_data_bytes(body: bytes) -> int:
+    """The length the WAV's data chunk declares (the files are plain 44-byte-header WAVs)."""
+    assert body[:4] == b"RIFF" and body[8:12] == b"WAVE" and body[36:40] == b"data"
+    return int(struct.unpack("<I", body[40:44])[0])
+
+
+async def test_try_it_shows_the_transcript_and_the_recorded_call_plays(
+    console: Console, context: BrowserContext
+) -> None:
+    script_id = await _add_script(console, console.a)
+    page = await _signed_in(console, context, console.a.username)
+    await page.goto(console.url(f"/scripts/{script_id}"))
+    await page.select_option("#try-script select[name=callee]", AGREES)
+    started = time.monotonic()
+    await page.click("#try-script button[type=submit]")
+    transcript = page.locator("#transcript tbody tr")
+    await expect(page.locator("#try-state")).to_have_text("call ended", timeout=TRY_MS)
+    assert time.monotonic() - started < TRY_MS / 1000
+    lines = [
+        (await row.get_attribute("data-speaker"), (await row.locator("td").nth(2).inner_text()))
+        for row in await transcript.all()
+    ]
+    # the variables are the customers' (an AiVoice task's properties): none on a trial
+    assert lines == [
+        ("ROBOT", "Hello, this is Example Energy. Am I speaking with ?"),
+        ("PERSON", "Yes speaking."),
+        ("ROBOT", "Thank you. Your payment of was due on . When will you be able to pay?"),
+        ("PERSON", "I can pay on Friday."),
+        (
+            "ROBOT",
+            "Thank you, we have noted your payment date. We will text you the payment "
+            "details. Goodbye.",
+        ),
+    ]
+
+    # the call's record: its recording plays from the records page, with the transcript
+    await page.goto(console.url("/records"))
+    row = page.locator("#records tbody tr").first
+    voice_id = await row.get_attribute("data-voice")
+    assert voice_id
+    audio_src = await row.locator("audio.recording").get_attribute("src")
+    assert audio_src == f"/console/records/{voice_id}/recording.wav"
+    await row.locator("details.transcript summary").click()
+    await expect(row.locator("details.transcript li")).to_have_count(len(lines))
+    answer = await page.request.get(console.url(f"/records/{voice_id}/recording.wav"))
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "audio/wav"
+    body = await answer.body()
+    on_disk = sorted(recordings.folder(console.cli.data_dir).glob("*-full.wav"))
+    assert [p.read_bytes() for p in on_disk] == [body]
+    assert int(answer.headers["content-length"]) == len(body) == _wav_data_bytes(body) + 44
+    played = await page.evaluate(
+        """async (src) => {
+            const audio = new Audio(src);
+            await new Promise((ok, bad) => { audio.onloadedmetadata = ok; audio.onerror = bad; });
+            return audio.duration;
+        }""",
+        audio_src,
+    )
+    # stereo 16-bit 8 kHz: 32,000 bytes a second
+    assert played == pytest.approx(_wav_data_bytes(body) / 32_000, abs=0.01)
+
+    # another account's user: the same recording is not found
+    other = await _signed_in(console, context, console.b.username)
+    answer = await other.request.get(console.url(f"/records/{voice_id}/recording.wav"))
+    assert answer.status == 404, await answer.text()
+    answer = await other.request.get(console.url("/records/0123456789abcdef/recording.wav"))
+    assert answer.status == 404
