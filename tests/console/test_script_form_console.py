@@ -148,7 +148,7 @@ async def test_a_node_is_edited_added_and_removed_in_its_form(
     assert await page.locator("fieldset[data-node=thanks]").count() == 0
 
 
-async def test_another_accounts_script_form_and_trial_are_not_found(
+async def test_another_accounts_script_form_and_trial_are_not_found_and_a_bad_callee_refused(
     console: Console, context: BrowserContext
 ) -> None:
     script_id = await _add_script(console, console.b)
@@ -163,6 +163,15 @@ async def test_another_accounts_script_form_and_trial_are_not_found(
         console.url(f"/scripts/{script_id}/try"), form={"csrf_token": csrf, "callee": AGREES}
     )
     assert answer.status == 404
+    # a number that is none of the sandbox's speaking callees, posted by hand to one's own
+    own = await _add_script(console, console.a)
+    answer = await page.request.post(
+        console.url(f"/scripts/{own}/try"), form={"csrf_token": csrf, "callee": "8613000000001"}
+    )
+    assert answer.status == 400
+    assert "-22 Parameter exception: callee: &#39;8613000000001&#39; is not a sandbox test" in (
+        await answer.text()
+    )
 
 
 def _wav_data_bytes(body: bytes) -> int:

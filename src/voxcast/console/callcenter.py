@@ -414,7 +414,9 @@ async def script_try(request: Request, script_id: str) -> Response:
     except ApiError as err:
         if err.code == Code.SCRIPT_NOT_FOUND:
             raise
-        return render("_script_try.html", who, 400, script_id=sid, error=_refusal(err))
+        # htmx swaps only a 2xx answer in: the refusal is the fragment's content
+        status = 200 if request.headers.get("hx-request") else 400
+        return render("_script_try.html", who, status, script_id=sid, error=_refusal(err))
     return _try_fragment(who, sid, outcome)
 
 
