@@ -38,14 +38,14 @@ def test_every_action_is_a_line_read_back_unchanged() -> None:
         "tag promised-to-pay",
         "intentLevel A",
     ]
-    assert scriptform.parse_actions(text, "nodes.a.noMatch") == ACTIONS
+    assert scriptform.parse_actions(text) == ACTIONS
 
 
 def test_what_the_short_form_cannot_say_stays_json() -> None:
     odd = [{"type": "goto", "node": "x", "extra": 1}, {"type": "say"}, "hangup"]
     text = scriptform.actions_text(odd)
     assert text.splitlines() == ['{"type": "goto", "node": "x", "extra": 1}', "say", '"hangup"']
-    assert scriptform.parse_actions('{"type": "goto", "node": "x", "extra": 1}\nsay', "p") == [
+    assert scriptform.parse_actions('{"type": "goto", "node": "x", "extra": 1}\nsay') == [
         {"type": "goto", "node": "x", "extra": 1},
         {"type": "say"},
     ]
@@ -53,9 +53,7 @@ def test_what_the_short_form_cannot_say_stays_json() -> None:
 
 def _refusal(no_match: str) -> str:
     document = scripts.example_document()
-    document["nodes"]["identify"]["noMatch"] = scriptform.parse_actions(
-        no_match, "nodes.identify.noMatch"
-    )
+    document["nodes"]["identify"]["noMatch"] = scriptform.parse_actions(no_match)
     with pytest.raises(ApiError) as caught:
         scripts.checked(document, scriptform.PREFIX)
     return caught.value.reason
@@ -75,17 +73,22 @@ def _refusal(no_match: str) -> str:
             "script.nodes.identify.noMatch[0].agentGroupId: must be an integer 1-2147483647",
         ),
         ("hangup now", "script.nodes.identify.noMatch[0].argument: unknown field"),
+        ('{"type": "goto"}', "script.nodes.identify.noMatch[0].node: is required"),
     ],
 )
 def test_a_lines_mistake_is_the_apis_to_name(line: str, reason: str) -> None:
     assert _refusal(line) == f"Parameter exception: {reason}"
 
 
-def test_a_broken_json_line_is_named_by_its_place() -> None:
+def test_a_broken_json_line_is_refused_by_the_api_and_shown_as_typed() -> None:
+    actions = scriptform.parse_actions("intentLevel E\n{nope")
+    assert scriptform.actions_text(actions) == "intentLevel E\n{nope"
+    document = scripts.example_document()
+    document["nodes"]["identify"]["noMatch"] = actions
     with pytest.raises(ApiError) as caught:
-        scriptform.parse_actions("hangup\n{nope", "nodes.identify.silence")
-    assert caught.value.reason.startswith(
-        "Parameter exception: script.nodes.identify.silence[1]: not JSON: "
+        scripts.checked(document, scriptform.PREFIX)
+    assert caught.value.reason == (
+        "Parameter exception: script.nodes.identify.noMatch[1]: must be an object"
     )
 
 

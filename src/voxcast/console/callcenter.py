@@ -279,7 +279,6 @@ async def _script_page(
         draft=draft if draft is not None else document,
         form=form or scriptform.form_view(row.document),
         grammar_kinds=scriptform.grammar_kinds(),
-        dtmf_keys="0123456789*#",
         callees=trials.CALLEES,
         on_sandbox=account.trunk is None,
         notice=extra.pop("notice", notice),

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxcast.domain import grammars
-from voxcast.domain.codes import ApiError, Code
 
 #: the request field the console's scripts come in: the API's refusals name paths under it
 PREFIX = "script."
@@ -31,8 +30,14 @@ _INTENT_PATH = re.compile(r"^script\.intents\.([A-Za-z0-9_.-]+?)(?:[.\[:]|$)")
 # -- actions as lines ------------------------------------------------------------------------
 
 
+class Unread(str):
+    """A line that looked like an action's JSON but is none, kept as typed."""
+
+
 def action_line(action: Any) -> str:
     """One action as the form writes it; anything the short form cannot say is its JSON."""
+    if isinstance(action, Unread):
+        return str(action)
     if isinstance(action, Mapping):
         kind = action.get("type")
         keys = set(action)
@@ -57,14 +62,15 @@ def actions_text(actions: Any) -> str:
     return "\n".join(action_line(a) for a in actions)
 
 
-def parse_action(line: str, path: str) -> Any:
+def parse_action(line: str) -> Any:
     """A line back to the action; its mistakes are left for the API's checks to name (an
     unknown word is an action of that type, a missing argument a missing field)."""
     if line.startswith("{"):
         try:
             return json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ApiError(Code.PARAMETER, f"{PREFIX}{path}: not JSON: {err}") from None
+        except json.JSONDecodeError:
+            # the API refuses it at its place ("must be an object"); the form shows it as typed
+            return Unread(line)
     word, _, rest = line.partition(" ")
     rest = rest.strip()
     if word in _BARE or word not in (*_ARGUMENT_TYPES, "say", "sayFile"):
@@ -81,9 +87,8 @@ def parse_action(line: str, path: str) -> Any:
     return {"type": word, name: value}
 
 
-def parse_actions(text: str, path: str) -> list[Any]:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return [parse_action(line, f"{path}[{i}]") for i, line in enumerate(lines)]
+def parse_actions(text: str) -> list[Any]:
+    return [parse_action(line.strip()) for line in text.splitlines() if line.strip()]
 
 
 # -- the document as the form shows it -------------------------------------------------------
@@ -286,8 +291,7 @@ def _prompt_of(text: str, file_id: str) -> dict[str, str] | None:
     return prompt or None
 
 
-def _node_of(f: Mapping[str, str], row: str, node_id: str) -> dict[str, Any]:
-    path = f"nodes.{node_id}"
+def _node_of(f: Mapping[str, str], row: str) -> dict[str, Any]:
     node: dict[str, Any] = {}
     prompt = _prompt_of(f.get(row + "prompt", ""), f.get(row + "promptFile", ""))
     if prompt:
@@ -303,21 +307,19 @@ def _node_of(f: Mapping[str, str], row: str, node_id: str) -> dict[str, Any]:
     for key_row in _rows(f, row + "k", "key"):
         key = f.get(key_row + "key", "").strip()
         if key:
-            dtmf[key] = parse_actions(f.get(key_row + "actions", ""), f"{path}.dtmf.{key}")
+            dtmf[key] = parse_actions(f.get(key_row + "actions", ""))
     if dtmf:
         node["dtmf"] = dtmf
     branches = []
-    for i, branch_row in enumerate(_rows(f, row + "b", "intent")):
+    for branch_row in _rows(f, row + "b", "intent"):
         intent = f.get(branch_row + "intent", "").strip()
         if intent:
-            actions = parse_actions(
-                f.get(branch_row + "actions", ""), f"{path}.branches[{i}].actions"
-            )
+            actions = parse_actions(f.get(branch_row + "actions", ""))
             branches.append({"intent": intent, "actions": actions})
     if branches:
         node["branches"] = branches
-    node["noMatch"] = parse_actions(f.get(row + "noMatch", ""), f"{path}.noMatch")
-    node["silence"] = parse_actions(f.get(row + "silence", ""), f"{path}.silence")
+    node["noMatch"] = parse_actions(f.get(row + "noMatch", ""))
+    node["silence"] = parse_actions(f.get(row + "silence", ""))
     if f.get(row + "globalsOff") == "on":
         node["disableGlobalIntents"] = True
     elif _split(f.get(row + "globalsSkipped", ""), ","):
@@ -361,16 +363,14 @@ def document_of(fields: Mapping[str, str], stored: Mapping[str, Any]) -> dict[st
     for row in _rows(fields, "g", "intent"):
         name = fields.get(row + "intent", "").strip()
         if name:
-            global_intents[name] = parse_actions(
-                fields.get(row + "actions", ""), f"globalIntents.{name}"
-            )
+            global_intents[name] = parse_actions(fields.get(row + "actions", ""))
     doc["globalIntents"] = global_intents
-    doc["voicemail"] = parse_actions(fields.get("voicemail", ""), "voicemail")
+    doc["voicemail"] = parse_actions(fields.get("voicemail", ""))
     nodes: dict[str, Any] = {}
     for row in _rows(fields, "n", "id"):
         node_id = fields.get(row + "id", "").strip()
         if node_id and fields.get(row + "remove") != "on":
-            nodes[node_id] = _node_of(fields, row, node_id)
+            nodes[node_id] = _node_of(fields, row)
     doc["nodes"] = nodes
     return doc
 
