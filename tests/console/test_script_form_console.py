@@ -17,8 +17,11 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from tests.console.conftest import Console, Tenant, sign_in
 from tests.helpers import signed_headers
+from voxcast.clock import SystemClock
+from voxcast.config import Settings
 from voxcast.domain import scripts as domain_scripts
-from voxcast.services import recordings, scripts
+from voxcast.runtime import open_runtime
+from voxcast.services import recordings, scripts, trunks
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -277,3 +280,45 @@ async def test_try_it_shows_the_transcript_and_the_recorded_call_plays(
     assert answer.status == 404, await answer.text()
     answer = await other.request.get(console.url("/records/0123456789abcdef/recording.wav"))
     assert answer.status == 404
+
+
+async def _on_a_trunk(console: Console, account_id: int) -> None:
+    """The account's calls go through a SIP trunk (`voxcast admin trunk add` and `use`)."""
+    settings = Settings()
+    settings.database_url, settings.data_dir, settings.secret_key = (
+        console.cli.database_url,
+        console.cli.data_dir,
+        console.cli.secret_key,
+    )
+    rt = await open_runtime(settings, SystemClock())
+    try:
+        async with rt.sessions.begin() as session:
+            spec = trunks.TrunkSpec(name="carrier", host="127.0.0.1", port=9)
+            await trunks.add_trunk(session, rt.secrets, spec, rt.clock.now(), replace=False)
+            await trunks.use_trunk(session, account_id, "carrier")
+    finally:
+        await rt.close()
+
+
+async def test_an_account_on_a_trunk_cannot_try_a_script(
+    console: Console, context: BrowserContext
+) -> None:
+    script_id = await _add_script(console, console.b, QUICK)
+    await _on_a_trunk(console, console.b.account_id)
+    page = await _signed_in(console, context, console.b.username)
+    await page.goto(console.url(f"/scripts/{script_id}"))
+    await expect(page.locator("#try")).to_be_visible()
+    assert await page.locator("#try-script").count() == 0
+    token = json.loads(await page.evaluate("document.body.getAttribute('hx-headers')"))
+    answer = await page.request.post(
+        console.url(f"/scripts/{script_id}/try"),
+        form={"csrf_token": str(token["X-CSRF-Token"]), "callee": AGREES},
+    )
+    assert answer.status == 400
+    assert (
+        "-22 Parameter exception: callee: the account&#39;s calls go out through trunk "
+        "&#39;carrier&#39;, not the sandbox"
+    ) in await answer.text()
+    tasks = await console.b.api.query_group_calls(current=1, size=10)
+    assert tasks.code == "0", tasks
+    assert tasks.data["records"] == []
