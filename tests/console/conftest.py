@@ -85,7 +85,14 @@ async def _tenant(rt: Runtime, name: str) -> tuple[Credentials, str]:
 
 
 @pytest.fixture
-async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
+def sandbox_speed() -> float:
+    """`voxcast serve --sandbox-speed`; a module whose robot conversations must be heard
+    overrides it (the recognizer's real time is long on a fast call clock)."""
+    return 50
+
+
+@pytest.fixture
+async def console(db_url: str, tmp_path: Path, sandbox_speed: float) -> AsyncIterator[Console]:
     cli = Cli.fresh(db_url, tmp_path / "var")
     cli.data_dir.mkdir(parents=True)
     cli.extra_env["VOXCAST_CONSOLE_LOGIN_FAILURES"] = str(LOGIN_FAILURES)
@@ -109,7 +116,7 @@ async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
             )
     finally:
         await rt.close()
-    with serving(cli, "--sandbox-speed", "50") as base:
+    with serving(cli, "--sandbox-speed", str(sandbox_speed)) as base:
         tenants = [
             Tenant(
                 c.account_id,

@@ -4,7 +4,6 @@ serves any recording: they are kept in the database."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import APIRouter, Response
@@ -27,22 +26,15 @@ def router(runtime: Runtime) -> APIRouter:
             recordings.check(runtime.secrets, name, expires, sig, now)
         except recordings.Refused as refused:
             return PlainTextResponse(f"forbidden: {refused}", status_code=403)
-        # the database first: a recording is kept there once its call is recorded, whichever
-        # node made it; this node's disk has only those made before that (or before 0026)
         async with runtime.readonly() as session:
-            packed = await recordings.stored(session, name)
-        if packed is not None:
-            wav = await asyncio.to_thread(recordings.unpack, packed.channels, packed.audio)
+            audio = await recordings.wav(session, data_dir, name)
+        if audio is None:
+            return PlainTextResponse("no such recording", status_code=404)
+        if isinstance(audio, bytes):
             disposition = f'attachment; filename="{name}"'
             return Response(
-                wav, media_type="audio/wav", headers={"content-disposition": disposition}
+                audio, media_type="audio/wav", headers={"content-disposition": disposition}
             )
-        try:
-            path = await asyncio.to_thread(
-                recordings.find, data_dir, runtime.secrets, name, expires, sig, now
-            )
-        except FileNotFoundError:
-            return PlainTextResponse("no such recording", status_code=404)
-        return FileResponse(path, media_type="audio/wav", filename=name)
+        return FileResponse(audio, media_type="audio/wav", filename=name)
 
     return served

@@ -1,6 +1,7 @@
 """The console's call-center pages: agent groups and their agents (live status, SIP credentials
-for owners) through `services.agents`, and AI scripts through `services.scripts`, both checked
-with the API's own request models and validation, so refusals read as the API's."""
+for owners) through `services.agents`, and AI scripts through `services.scripts` (the raw JSON or
+a form per node, and "try it" on the sandbox through `services.trials`), all checked with the
+API's own request models and validation, so refusals read as the API's."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from voxcast.api.callcenter_requests import AddGroup, AddSeats
 from voxcast.api.routing import validation_reason
+from voxcast.api.schemas.tasks import GroupCallSendAI
+from voxcast.console import scriptform
 from voxcast.console.pages import (
     BASE,
     ConsoleRoute,
@@ -25,7 +28,7 @@ from voxcast.console.pages import (
     render,
 )
 from voxcast.domain.codes import ApiError, Code
-from voxcast.services import agents, console_users, keys, scripts
+from voxcast.services import accounts, agents, console_users, keys, scripts, trials
 from voxcast.services.agents import AgentStatus
 from voxcast.services.console_users import Principal
 
@@ -46,6 +49,13 @@ DEFAULT_WAIT_S = 30
 #: the largest script document the page takes (a script of hundreds of nodes is far smaller)
 MAX_DOCUMENT = 512 * 1024
 _DONE = {"group": "Agent group created.", "saved": "Script saved.", "added": "Script added."}
+#: the fields the node form may post: a large script's form has many more than Starlette's
+#: default 1000 (each node posts about 20, with its keys and branches)
+MAX_FORM_FIELDS = 40_000
+#: how often the "try it" fragment asks for news
+TRY_POLL = "1s"
+#: room for a tried conversation: the call is cut this many seconds after the answer
+TRY_MAX_CALL_S = 600
 
 
 def _refusal(err: ApiError) -> str:
@@ -254,11 +264,13 @@ async def _script_page(
     *,
     status: int = 200,
     draft: str | None = None,
+    form: scriptform.FormView | None = None,
     **extra: Any,
 ) -> Response:
     assert who.account_id is not None
     async with _rt(request).readonly() as session:
         row = await scripts.get_script(session, who.account_id, script_id)
+        account = await accounts.get_account(session, who.account_id)
     document = _pretty(row.document)
     notice = _DONE.get(request.query_params.get("done", ""))
     return render(
@@ -271,6 +283,10 @@ async def _script_page(
         variables=scripts.variables_of(row),
         document=document,
         draft=draft if draft is not None else document,
+        form=form or scriptform.form_view(row.document),
+        grammar_kinds=scriptform.grammar_kinds(),
+        callees=trials.CALLEES,
+        on_sandbox=account.trunk is None,
         notice=extra.pop("notice", notice),
         **extra,
     )
@@ -332,3 +348,101 @@ async def script_save(request: Request, script_id: str) -> Response:
             raise
         return await _script_page(request, who, sid, status=400, error=_refusal(err), draft=text)
     return RedirectResponse(f"{BASE}/scripts/{sid}?done=saved", status_code=303)
+
+
+@router.post("/scripts/{script_id}/form")
+async def script_form_save(request: Request, script_id: str) -> Response:
+    """The node form's document replaces the script, as `aivoice/dialogFlowEdit` does; a
+    refusal is shown beside the node or intent it names."""
+    await request.form(max_fields=MAX_FORM_FIELDS)  # cached: `_writer_form` reads this one
+    who, fields = await _writer_form(request)
+    assert who.account_id is not None
+    sid = _id(script_id)
+    rt = _rt(request)
+    document: dict[str, Any] = {}
+    try:
+        async with rt.sessions.begin() as session:
+            stored = await scripts.get_script(session, who.account_id, sid)
+            document = scriptform.document_of(fields, stored.document)
+            row = await scripts.update_script(
+                session, who.account_id, sid, document, rt.clock.now(), prefix="script."
+            )
+            await console_users.audit(
+                session, who, "script saved", f"{sid} {row.name} (form)", **_stamp(request)
+            )
+    except ApiError as err:
+        if err.code == Code.SCRIPT_NOT_FOUND:
+            raise
+        return await _script_page(
+            request,
+            who,
+            sid,
+            status=400,
+            error=_refusal(err),
+            form=scriptform.form_view(document, err.reason),
+        )
+    return RedirectResponse(f"{BASE}/scripts/{sid}?done=saved#form", status_code=303)
+
+
+@router.post("/scripts/{script_id}/try")
+async def script_try(request: Request, script_id: str) -> Response:
+    """An AI task of the script to one sandbox callee; the fragment that follows its call."""
+    who, fields = await _writer_form(request)
+    assert who.account_id is not None
+    sid = _id(script_id)
+    rt = _rt(request)
+    callee = fields.get("callee", "")
+    try:
+        async with rt.sessions.begin() as session:
+            apps = await keys.list_apps(session, who.account_id)
+            if not apps:
+                raise ApiError(Code.PARAMETER, "appId: the account has no app; add one first")
+            body = {
+                "appId": apps[0].app_id,
+                "taskName": f"try script {sid}",
+                "scriptId": sid,
+                "maxCalls": TRY_MAX_CALL_S,
+                "enableRecording": 1,
+                "numberInfoList": [{"calleeNumber": callee}],
+            }
+            req = _as_api(GroupCallSendAI, body)
+            task_fields = req.model_dump(
+                exclude_none=True, exclude={"numberInfoList", "numberList"}
+            )
+            task_id = await trials.start(
+                session, who.account_id, task_fields, callee, rt.clock.now(), rt.settings
+            )
+            await console_users.audit(
+                session, who, "script tried", f"{sid} task {task_id} to {callee}", **_stamp(request)
+            )
+            outcome = await trials.outcome(session, who.account_id, task_id)
+    except ApiError as err:
+        if err.code == Code.SCRIPT_NOT_FOUND:
+            raise
+        # htmx swaps only a 2xx answer in: the refusal is the fragment's content
+        status = 200 if request.headers.get("hx-request") else 400
+        return render("_script_try.html", who, status, script_id=sid, error=_refusal(err))
+    return _try_fragment(who, sid, outcome)
+
+
+def _try_fragment(who: Principal, script_id: int, outcome: trials.Outcome) -> Response:
+    return render(
+        "_script_try.html",
+        who,
+        script_id=script_id,
+        outcome=outcome,
+        callee_says=trials.CALLEES.get(outcome.callee, ""),
+        poll=TRY_POLL,
+    )
+
+
+@router.get("/scripts/{script_id}/try/{task_id}")
+async def script_try_state(request: Request, script_id: str, task_id: str) -> Response:
+    """The trial's state, which the page polls until the call ended and shows its transcript."""
+    who = await _account_user(request)
+    assert who.account_id is not None
+    sid = _id(script_id)
+    async with _rt(request).readonly() as session:
+        await scripts.get_script(session, who.account_id, sid)
+        outcome = await trials.outcome(session, who.account_id, _id(task_id))
+    return _try_fragment(who, sid, outcome)

@@ -4,6 +4,7 @@ it (docs/deployment.md) and packed small there; the sweep of recordings past ret
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -22,7 +23,7 @@ from voxcast.audio import g711
 from voxcast.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
 from voxcast.config import Settings
 from voxcast.security import SecretBox
-from voxcast.storage.models import StoredRecording
+from voxcast.storage.models import CallRecord, StoredRecording
 
 #: what a recording's file is called: `<hex id>-full.wav` or `<hex id>-customer.wav`; nothing
 #: else is ever served (no path separators, no dot-dot)
@@ -75,14 +76,33 @@ def check(box: SecretBox, name: str, expires: str, sig: str, now: float) -> None
         raise Refused("expired")
 
 
-def find(data_dir: Path, box: SecretBox, name: str, expires: str, sig: str, now: float) -> Path:
-    """The file a link names on this node's disk: Refused unless the signature is ours and
-    still valid; FileNotFoundError when it is not (or no longer) there."""
-    check(box, name, expires, sig, now)
+async def name_of_record(
+    session: AsyncSession, account_id: int, voice_id: str, *, customer: bool = False
+) -> str | None:
+    """The recording's name (both sides, or the callee's alone) of the account's call
+    `voice_id`; None for another account's call alike, or a call not recorded."""
+    names = await session.execute(
+        select(CallRecord.recording_full, CallRecord.recording_customer).where(
+            CallRecord.voice_id == voice_id[:32], CallRecord.account_id == account_id
+        )
+    )
+    row = names.first()
+    name = (row[1] if customer else row[0]) if row is not None else None
+    return name if name and NAME.fullmatch(name) else None
+
+
+async def wav(session: AsyncSession, data_dir: Path, name: str) -> bytes | Path | None:
+    """Recording `name` as a WAV: from the database, where it is kept once its call is recorded
+    whichever node made it; else from this node's disk (recordings made before that, or before
+    migration 0026), as the file's path; None when neither has it (not an OSError: the
+    session's guard takes those for a database outage)."""
+    packed = await stored(session, name)
+    if packed is not None:
+        return await asyncio.to_thread(unpack, packed.channels, packed.audio)
+    if not NAME.fullmatch(name):
+        return None
     path = folder(data_dir) / name
-    if not path.is_file():
-        raise FileNotFoundError(name)
-    return path
+    return path if await asyncio.to_thread(path.is_file) else None
 
 
 def sweep(data_dir: Path, days: float, now: float | None = None) -> int:
