@@ -144,6 +144,10 @@ class Agent(Base):
     held_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the browser softphone's credential (cc/seat/createSdkAuthentication): SHA-256 of its
+    #: secret part, and when it stops being valid; a new one replaces it
+    sdk_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sdk_token_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class InboundNumber(Base):

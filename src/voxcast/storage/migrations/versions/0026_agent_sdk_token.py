@@ -1,0 +1,29 @@
+"""Agents keep their browser softphone's credential (cc/seat/createSdkAuthentication), hashed
+
+Revision ID: 0026
+Revises: 0025
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from voxcast.storage.types import UTCDateTime
+
+revision: str = "0026"
+down_revision: str | None = "0025"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("seats", sa.Column("sdk_token_hash", sa.String(64), nullable=True))
+    op.add_column("seats", sa.Column("sdk_token_expires", UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    # SQLite drops columns by copying the table
+    with op.batch_alter_table("seats") as batch:
+        batch.drop_column("sdk_token_expires")
+        batch.drop_column("sdk_token_hash")
