@@ -78,6 +78,8 @@ class Transfer:
     wait_s: float = 30.0
     #: how long a transferred conversation may last
     max_talk_s: float = 3600.0
+    #: the callee's row (text1..text10, or calledInfo), shown to a browser agent it is offered to
+    callee_info: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

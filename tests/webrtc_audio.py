@@ -1,0 +1,59 @@
+"""Known audio for the browser agent's tests: seeded band-limited noise each side sends, and
+where (and how well) a received stretch matches what the other side sent."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+RATE = 8000
+
+
+def noise(seed: int, seconds: float, rate: int = RATE, top_hz: float = 3000.0) -> npt.NDArray:
+    """Gaussian noise kept below `top_hz` (what survives G.711 and a browser's resampling),
+    peaks at a third of full scale."""
+    n = int(seconds * rate)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    spectrum[(freqs > top_hz) | (freqs < 150.0)] = 0
+    out = np.fft.irfft(spectrum, n)
+    return (out / np.max(np.abs(out)) * 11000).astype(np.int16)
+
+
+def resample(samples: npt.NDArray, rate_in: int, rate_out: int) -> npt.NDArray:
+    """By FFT: exact for band-limited audio."""
+    n_out = int(len(samples) * rate_out / rate_in)
+    spectrum = np.fft.rfft(samples.astype(np.float64))
+    out = np.fft.irfft(spectrum, len(samples))
+    out = np.fft.irfft(np.fft.rfft(out), n_out) * (n_out / len(samples))
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: Path, samples: npt.NDArray, rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+
+
+def best_match(sent: npt.NDArray, received: npt.NDArray) -> tuple[float, int]:
+    """The normalised correlation of `received` with the stretch of `sent` (taken as looping)
+    it matches best, and that stretch's offset in samples."""
+    r = received.astype(np.float64)
+    r = r - r.mean()
+    s = sent.astype(np.float64)
+    s = np.concatenate([s, s[: len(r)]])  # a looping source wraps round
+    # every offset at once, by FFT
+    n = 1 << int(np.ceil(np.log2(len(s) + len(r))))
+    corr = np.fft.irfft(np.fft.rfft(s, n) * np.conj(np.fft.rfft(r, n)), n)[: len(s) - len(r) + 1]
+    window = np.ones(len(r))
+    energy = np.convolve(s * s, window, "valid")
+    sums = np.convolve(s, window, "valid")
+    centred = np.maximum(energy - sums * sums / len(r), 1e-9)
+    score = corr / np.sqrt(centred * float(np.dot(r, r)) + 1e-9)
+    best = int(np.argmax(score))
+    return float(score[best]), best % len(sent)
