@@ -191,6 +191,7 @@ def serve(
     from voxcast.console.settings import ConsoleSettings
     from voxcast.services import demo
     from voxcast.services.health import NodeReadiness
+    from voxcast.telephony.callcenter.webrtc import BrowserPhones
     from voxcast.worker import Background
 
     _logging(log_level)
@@ -235,6 +236,10 @@ def serve(
         node = background.readiness if background is not None else NodeReadiness(rt.engine)
         api = create_app(rt, carriers=background.carriers.down if background else None, node=node)
         mount_console(api, console_settings)
+        # the agent workspace's browser phones: their media lives with the pages, here
+        ice_hosts = [h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()]
+        phones = BrowserPhones("127.0.0.1", ice_hosts=ice_hosts or None)
+        api.state.browser_phones = phones
         # uvicorn's proxy_headers would believe X-Forwarded-For from any local process and
         # rewrite the client address before voxcast sees it: the app decides instead, from
         # VOXCAST_TRUST_X_FORWARDED_FOR (api.routing.client_ip)
@@ -296,6 +301,7 @@ def serve(
             await worker.stop()
             if background is not None:
                 await background.close()
+            await phones.close()
             await rt.close()
 
     try:

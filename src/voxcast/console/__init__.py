@@ -9,7 +9,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import callcenter, dnc, media, taskform
+from voxcast.console import agent, callcenter, dnc, media, taskform
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -31,5 +31,6 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.include_router(dnc.router)
     app.include_router(media.router)
     app.include_router(callcenter.router)
+    app.include_router(agent.router)
     static = files("voxcast.console") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")

@@ -568,6 +568,12 @@ async def create_sdk_token(
     return _SDK_SCHEME + token
 
 
+def token_fingerprint(token: str) -> str:
+    """What a page opened with `token` keeps of it: the start of its stored hash, so the page
+    stops working once the credential is replaced or runs out."""
+    return _token_hash(token.strip().removeprefix(_SDK_SCHEME).strip())[:16]
+
+
 async def agent_of_token(session: AsyncSession, token: str, now: datetime) -> Agent | None:
     """The enabled agent whose current, unexpired credential `token` is (with or without its
     "Bearer " prefix), else None."""

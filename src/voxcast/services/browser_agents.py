@@ -20,7 +20,7 @@ from voxcast.storage.models import Agent
 #: the page's media (what a softphone's SDP would give)
 SCHEME = "webrtc:"
 #: seconds the page's registration lasts unless the page renews it
-REGISTRATION_S = 30
+REGISTRATION_S = 120
 
 
 class CallState:
@@ -48,6 +48,7 @@ class OfferedCall:
     #: where the agent leg's RTP is (the page's media sends there once answered)
     leg: tuple[str, int]
     offered_at: str
+    answered_at: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class OfferedCall:
             "codec": self.codec,
             "leg": list(self.leg),
             "at": self.offered_at,
+            "answered": self.answered_at,
         }
 
 
@@ -95,9 +97,20 @@ async def by_token(session: AsyncSession, token: str, now: datetime) -> BrowserA
     return _browser(agent) if agent is not None else None
 
 
-async def get(session: AsyncSession, key_id: int) -> BrowserAgent | None:
+async def get(
+    session: AsyncSession, key_id: int, now: datetime, token_fingerprint: str = ""
+) -> BrowserAgent | None:
+    """The enabled agent `key_id`; with `token_fingerprint` (a page opened with a credential)
+    only while that credential is the agent's current one and unexpired."""
     agent = await session.get(Agent, key_id)
     if agent is None or not agent.enable:
+        return None
+    await session.refresh(agent)
+    if token_fingerprint and (
+        not (agent.sdk_token_hash or "").startswith(token_fingerprint)
+        or agent.sdk_token_expires is None
+        or agent.sdk_token_expires <= now
+    ):
         return None
     return _browser(agent)
 
@@ -145,6 +158,7 @@ async def offered(session: AsyncSession, key_id: int) -> OfferedCall | None:
         codec=int(call.get("codec") or 0),
         leg=(str(leg[0]), int(leg[1])),
         offered_at=str(call.get("at") or ""),
+        answered_at=str(call.get("answered") or ""),
     )
 
 
@@ -158,12 +172,19 @@ async def offer(session: AsyncSession, key_id: int, call: OfferedCall) -> None:
 
 
 async def _move(
-    session: AsyncSession, key_id: int, call_id: str, start: tuple[int, ...], end: int
+    session: AsyncSession,
+    key_id: int,
+    call_id: str,
+    start: tuple[int, ...],
+    end: int,
+    at: datetime | None = None,
 ) -> bool:
     current = await offered(session, key_id)
     if current is None or current.call_id != call_id or current.state not in start:
         return False
     values: dict[str, Any] = {"browser_state": end}
+    if at is not None:
+        values["browser_call"] = {**current.as_json(), "answered": at.isoformat()}
     if end == CallState.NONE:
         values["browser_call"] = None
     await session.execute(
@@ -175,9 +196,11 @@ async def _move(
     return True
 
 
-async def answer(session: AsyncSession, key_id: int, call_id: str) -> bool:
-    """The agent took the ringing call `call_id`."""
-    return await _move(session, key_id, call_id, (CallState.RINGING,), CallState.ANSWERED)
+async def answer(
+    session: AsyncSession, key_id: int, call_id: str, now: datetime | None = None
+) -> bool:
+    """The agent took the ringing call `call_id` (at `now`, for the page's timer)."""
+    return await _move(session, key_id, call_id, (CallState.RINGING,), CallState.ANSWERED, at=now)
 
 
 async def hang_up(session: AsyncSession, key_id: int, call_id: str) -> bool:

@@ -218,6 +218,10 @@ class BrowserPhones:
         self.pages[key_id] = media
         return answer, (media.host, media.port)
 
+    def media_of(self, key_id: int) -> tuple[str, int] | None:
+        media = self.pages.get(key_id)
+        return (media.host, media.port) if media is not None else None
+
     def follow(self, key_id: int, leg: tuple[str, int] | None, codec: int) -> bool:
         media = self.pages.get(key_id)
         if media is None:
