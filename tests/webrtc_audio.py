@@ -50,9 +50,12 @@ def best_match(sent: npt.NDArray, received: npt.NDArray) -> tuple[float, int]:
     # every offset at once, by FFT
     n = 1 << int(np.ceil(np.log2(len(s) + len(r))))
     corr = np.fft.irfft(np.fft.rfft(s, n) * np.conj(np.fft.rfft(r, n)), n)[: len(s) - len(r) + 1]
-    window = np.ones(len(r))
-    energy = np.convolve(s * s, window, "valid")
-    sums = np.convolve(s, window, "valid")
+    # each stretch's sum and energy, from running sums
+    n_r = len(r)
+    run = np.concatenate([[0.0], np.cumsum(s)])
+    run2 = np.concatenate([[0.0], np.cumsum(s * s)])
+    sums = run[n_r:] - run[:-n_r]
+    energy = run2[n_r:] - run2[:-n_r]
     centred = np.maximum(energy - sums * sums / len(r), 1e-9)
     score = corr / np.sqrt(centred * float(np.dot(r, r)) + 1e-9)
     best = int(np.argmax(score))

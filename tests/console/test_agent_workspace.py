@@ -10,6 +10,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from voxcast.client import AsyncVoxcastClient
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import open_runtime
+from voxcast.services import browser_agents
+from voxcast.services.browser_agents import CallState, OfferedCall
 from voxcast.telephony.rtp.packet import Sequencer, parse
 
 pytestmark = pytest.mark.timeout(60)
@@ -138,10 +141,17 @@ def _ok_to(request: str) -> bytes:
     return ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
+@dataclass
+class Served:
+    base: str
+    api: AsyncVoxcastClient
+    app_id: str
+    registrar_port: int
+    settings: Settings
+
+
 @pytest.fixture
-async def served(
-    db_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[str, AsyncVoxcastClient, str, int]]:
+async def served(db_url: str, tmp_path: Path) -> AsyncIterator[Served]:
     """`voxcast serve` (real time) with its registrar and WebRTC on loopback; an account."""
     registrar_port = free_port()
     cli = Cli.fresh(db_url, tmp_path / "var")
@@ -163,7 +173,7 @@ async def served(
     with serving(cli) as base:
         api = AsyncVoxcastClient(base, creds.api_key, creds.api_secret, timeout=30)
         try:
-            yield base, api, creds.app_id, registrar_port
+            yield Served(base, api, creds.app_id, registrar_port, settings)
         finally:
             await api.aclose()
 
@@ -192,9 +202,14 @@ async def wait_for(page: Page, selector: str, attribute: str, value: str) -> Non
 
 
 async def test_an_agent_answers_a_transferred_caller_in_the_browser_and_both_hear(
-    served: tuple[str, AsyncVoxcastClient, str, int], tmp_path: Path
+    served: Served, tmp_path: Path
 ) -> None:
-    base, api, app_id, registrar_port = served
+    base, api, app_id, registrar_port = (
+        served.base,
+        served.api,
+        served.app_id,
+        served.registrar_port,
+    )
     # the group, its browser agent and the number that rings it
     assert (await api.add_seat_group(app_id, "web-agents")).code == "0"
     [group] = (await api.query_seat_groups()).data["records"]
@@ -260,3 +275,72 @@ async def test_an_agent_answers_a_transferred_caller_in_the_browser_and_both_hea
     assert match > 0.9, f"the caller heard the browser's microphone at r={match:.3f}"
     wrong, _ = best_match(from_caller, heard_by_caller)
     assert wrong < 0.2, f"the caller heard itself at r={wrong:.3f}"
+
+
+async def test_sign_in_break_the_offered_callees_row_and_refusals(
+    served: Served,
+) -> None:
+    """Without a caller: the SIP name and password sign in (a wrong one is refused), break is
+    the agent's to take and end, an offered call shows the callee's row (text1...), a
+    replaced credential opens nothing, and a POST without the page's token is refused."""
+    base, api, app_id = served.base, served.api, served.app_id
+    assert (await api.add_seat_group(app_id, "web-agents")).code == "0"
+    [group] = (await api.query_seat_groups()).data["records"]
+    [seat] = (await api.add_seats(voiceGroupId=int(group["voiceGroupId"]), size=1)).data
+    old = (await api.create_sdk_authentication(seat["name"], 600)).data["authentication"]
+    assert (await api.create_sdk_authentication(seat["name"], 600)).code == "0"  # replaces it
+    flags = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        try:
+            context = await browser.new_context()
+            context.set_default_timeout(STEP_MS)
+            page = await context.new_page()
+            response = await page.goto(f"{base}/console/agent?token={old}")
+            assert response is not None and response.status == 401
+            await expect(page.locator("[role=alert]")).to_contain_text("expired or was replaced")
+            await page.fill("input[name=username]", seat["name"])
+            await page.fill("input[name=password]", "not-the-password")
+            await page.click("button[type=submit]")
+            await expect(page.locator("[role=alert]")).to_contain_text("Wrong agent name")
+            await page.fill("input[name=username]", seat["name"])
+            await page.fill("input[name=password]", seat["sipPassword"])
+            await page.click("button[type=submit]")
+            await wait_for(page, "#phone-state", "data-state", "ready")
+            await wait_for(page, "#agent-status", "data-status", "2")
+            await page.click("#break")
+            await wait_for(page, "#agent-status", "data-status", "5")
+            await page.click("#break")
+            await wait_for(page, "#agent-status", "data-status", "2")
+            # a call offered as a worker offers it: the callee's row is shown
+            await offer_directly(served.settings, int(seat["keyId"]))
+            await wait_for(page, "#call", "data-state", "ringing")
+            await expect(page.locator("#call [data-field=text1]")).to_have_text("Ann Lee")
+            await expect(page.locator("#call [data-field=text2]")).to_have_text("order 17")
+            refused = await page.request.post(
+                f"{base}/console/agent/answer", form={"call": "c0ffee"}
+            )
+            assert refused.status == 403
+        finally:
+            await browser.close()
+
+
+async def offer_directly(settings: Settings, key_id: int) -> None:
+    rt = await open_runtime(settings, SystemClock(), run_migrations=False)
+    try:
+        async with rt.sessions.begin() as session:
+            await browser_agents.offer(
+                session,
+                key_id,
+                OfferedCall(
+                    call_id="c0ffee",
+                    state=CallState.RINGING,
+                    callee="+15550123",
+                    info={"text1": "Ann Lee", "text2": "order 17"},
+                    codec=0,
+                    leg=("127.0.0.1", 9),
+                    offered_at=rt.clock.now().isoformat(),
+                ),
+            )
+    finally:
+        await rt.close()
