@@ -60,3 +60,22 @@ def best_match(sent: npt.NDArray, received: npt.NDArray) -> tuple[float, int]:
     score = corr / np.sqrt(centred * float(np.dot(r, r)) + 1e-9)
     best = int(np.argmax(score))
     return float(score[best]), best % len(sent)
+
+
+def window_scores(sent: npt.NDArray, received: npt.NDArray, window: int = 1600) -> list[float]:
+    """`best_match` of each 0.2 s of `received`: a lost or late packet under load shifts what
+    follows, which one long window would count against the whole, and these only once."""
+    return [
+        best_match(sent, received[at : at + window])[0]
+        for at in range(0, len(received) - window + 1, window)
+    ]
+
+
+def matching_windows(sent: npt.NDArray, received: npt.NDArray) -> int:
+    """How many of `received`'s 0.2 s windows are `sent` (correlation above 0.9)."""
+    return sum(score > 0.9 for score in window_scores(sent, received))
+
+
+def loudest_stray(sent: npt.NDArray, received: npt.NDArray) -> float:
+    """The best any 0.2 s window of `received` matches `sent` (a sound it should not hold)."""
+    return max(window_scores(sent, received))

@@ -22,7 +22,7 @@ from playwright.async_api import Page, async_playwright, expect
 from tests.console.conftest import CHROMIUM, STEP_MS, _tenant
 from tests.integration.server import Cli, serving
 from tests.ports import free_port
-from tests.webrtc_audio import best_match, noise, resample, write_wav
+from tests.webrtc_audio import loudest_stray, matching_windows, noise, resample, write_wav
 from voxcast.audio.g711 import ulaw_decode, ulaw_encode
 from voxcast.client import AsyncVoxcastClient
 from voxcast.clock import SystemClock
@@ -32,7 +32,8 @@ from voxcast.services import browser_agents
 from voxcast.services.browser_agents import CallState, OfferedCall
 from voxcast.telephony.rtp.packet import Sequencer, parse
 
-pytestmark = pytest.mark.timeout(60)
+# the test itself (serve starting is bounded by its own wait for /healthz)
+pytestmark = pytest.mark.timeout(60, func_only=True)
 
 NUMBER = "4001"
 MIC_SEED, CALLER_SEED = 11, 12
@@ -267,14 +268,14 @@ async def test_an_agent_answers_a_transferred_caller_in_the_browser_and_both_hea
             sip.close()
             rtp.close()
     assert len(heard_by_browser) == 8000 and len(heard_by_caller) == 8000
-    match, _ = best_match(from_caller, heard_by_browser)
-    assert match > 0.9, f"the browser heard the caller at r={match:.3f}"
-    wrong, _ = best_match(mic, heard_by_browser)
-    assert wrong < 0.2, f"the browser heard its own microphone at r={wrong:.3f}"
-    match, _ = best_match(mic, heard_by_caller)
-    assert match > 0.9, f"the caller heard the browser's microphone at r={match:.3f}"
-    wrong, _ = best_match(from_caller, heard_by_caller)
-    assert wrong < 0.2, f"the caller heard itself at r={wrong:.3f}"
+    windows = matching_windows(from_caller, heard_by_browser)
+    assert windows >= 4, f"the browser heard the caller in {windows} of 5 windows"
+    wrong = loudest_stray(mic, heard_by_browser)
+    assert wrong < 0.3, f"the browser heard its own microphone at r={wrong:.3f}"
+    windows = matching_windows(mic, heard_by_caller)
+    assert windows >= 4, f"the caller heard the browser's microphone in {windows} of 5 windows"
+    wrong = loudest_stray(from_caller, heard_by_caller)
+    assert wrong < 0.3, f"the caller heard itself at r={wrong:.3f}"
 
 
 async def test_sign_in_break_the_offered_callees_row_and_refusals(

@@ -176,11 +176,17 @@ async def webrtc_offer(request: Request) -> Response:
     phones = _phones(request)
     if phones is None:
         return JSONResponse({"error": "browser calls are not served here"}, status_code=503)
-    body = await request.json()
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
     offer = body.get("sdp") if isinstance(body, dict) else None
     if not isinstance(offer, str) or not offer.startswith("v=0") or len(offer) > MAX_SDP:
         return JSONResponse({"error": "sdp: not an SDP offer"}, status_code=400)
-    answer, media = await phones.connect(agent.key_id, offer)
+    try:
+        answer, media = await phones.connect(agent.key_id, offer)
+    except ValueError as err:  # aiortc's word for an offer it cannot take
+        return JSONResponse({"error": f"sdp: {err}"}, status_code=400)
     rt = auth.runtime_of(request)
     async with rt.sessions.begin() as session:
         await browser_agents.register(session, agent.name, media, _now(request))

@@ -105,7 +105,6 @@ async def get(
     agent = await session.get(Agent, key_id)
     if agent is None or not agent.enable:
         return None
-    await session.refresh(agent)
     if token_fingerprint and (
         not (agent.sdk_token_hash or "").startswith(token_fingerprint)
         or agent.sdk_token_expires is None

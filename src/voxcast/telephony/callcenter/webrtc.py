@@ -19,6 +19,7 @@ from typing import Any
 
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioResampler
 from av.packet import Packet
@@ -206,13 +207,17 @@ class BrowserPhones:
         self.pages: dict[int, BrowserMedia] = {}
 
     async def connect(self, key_id: int, offer_sdp: str) -> tuple[str, tuple[str, int]]:
-        """Our SDP answer, and the plain RTP address that stands for the page."""
+        """Our SDP answer, and the plain RTP address that stands for the page; ValueError for
+        an offer that cannot be taken (no PCMU, not SDP)."""
         await self.disconnect(key_id)
         media = BrowserMedia(self.host)
         await media.open()
         try:
             answer = await media.accept(offer_sdp)
-        except Exception:
+        except (ValueError, InvalidAccessError, InvalidStateError, OperationError) as err:
+            await media.close()
+            raise ValueError(f"the offer cannot be taken: {err}") from err
+        except BaseException:
             await media.close()
             raise
         self.pages[key_id] = media
