@@ -124,6 +124,9 @@ class Settings:
     rtp_ports: str = field(default_factory=lambda: os.environ.get("VOXCAST_RTP_PORTS", ""))
     #: trunk calls' RTP in this many worker processes (0: in the SIP process's event loop)
     rtp_workers: int = field(default_factory=lambda: _env_int("VOXCAST_RTP_WORKERS", 0))
+    #: addresses (comma-separated) the agent workspace's WebRTC gathers ICE candidates on;
+    #: empty: every interface but loopback (docs/callcenter.md#browser-agents-webrtc)
+    webrtc_hosts: str = field(default_factory=lambda: os.environ.get("VOXCAST_WEBRTC_HOSTS", ""))
     #: "host:port" where agents' softphones REGISTER (the call center); empty: no registrar
     registrar: str = field(default_factory=lambda: os.environ.get("VOXCAST_REGISTRAR", ""))
     #: "host:port,..." DNS servers for locating trunks (RFC 3263); empty: /etc/resolv.conf's

@@ -78,6 +78,8 @@ class Transfer:
     wait_s: float = 30.0
     #: how long a transferred conversation may last
     max_talk_s: float = 3600.0
+    #: the callee's row (text1..text10, or calledInfo), shown to a browser agent it is offered to
+    callee_info: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -399,3 +401,20 @@ class SmsTransport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class BrowserPhoneHost(Protocol):
+    """The agent pages' WebRTC media, in the process serving the pages
+    (`telephony.callcenter.webrtc.BrowserPhones`), by agent id."""
+
+    async def connect(self, key_id: int, offer_sdp: str) -> tuple[str, tuple[str, int]]:
+        """The SDP answer to the page's offer, and the RTP address standing for the page."""
+        ...
+
+    def media_of(self, key_id: int) -> tuple[str, int] | None: ...
+
+    def follow(self, key_id: int, leg: tuple[str, int] | None, codec: int) -> bool:
+        """Bridge the page to the agent leg's RTP at `leg` (None: no call)."""
+        ...
+
+    async def disconnect(self, key_id: int) -> None: ...

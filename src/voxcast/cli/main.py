@@ -207,6 +207,7 @@ def serve(
     from voxcast.services import demo
     from voxcast.services.health import NodeReadiness
     from voxcast.telephony import onecall
+    from voxcast.telephony.callcenter.webrtc import BrowserPhones
     from voxcast.worker import Background
 
     _logging(log_level)
@@ -255,6 +256,10 @@ def serve(
         # the admin's trunk page: registration states of this process's trunks, test calls
         api.state.trunk_states = background.carriers.registrations if background else None
         api.state.trunk_tester = onecall.trunk_tester(rt)
+        # the agent workspace's browser phones: their media lives with the pages, here
+        ice_hosts = [h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()]
+        phones = BrowserPhones("127.0.0.1", ice_hosts=ice_hosts or None)
+        api.state.browser_phones = phones
         # uvicorn's proxy_headers would believe X-Forwarded-For from any local process and
         # rewrite the client address before voxcast sees it: the app decides instead, from
         # VOXCAST_TRUST_X_FORWARDED_FOR (api.routing.client_ip)
@@ -316,6 +321,7 @@ def serve(
             await worker.stop()
             if background is not None:
                 await background.close()
+            await phones.close()
             await rt.close()
 
     try:

@@ -259,6 +259,11 @@ class _Endpoints(ABC, Generic[R]):
     def update_seat(self, **fields: Any) -> R:
         return self._call("POST", "/v3/cc/seat/updateSeat", _drop_none(fields))
 
+    def create_sdk_authentication(self, account: str, expires: int) -> R:
+        """The agent's browser softphone credential, valid `expires` (60-28800) seconds."""
+        body = {"account": account, "expires": expires}
+        return self._call("POST", "/v3/cc/seat/createSdkAuthentication", body)
+
     def query_seats(self, current: int = 1, size: int = 10, **params: Any) -> R:
         body = {"current": current, "size": size, "params": _drop_none(params)}
         return self._call("POST", "/v3/cc/seat/query", body)

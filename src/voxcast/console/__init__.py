@@ -9,7 +9,18 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voxcast.console import admin, callcenter, dnc, media, otp, playback, preview, recall, taskform
+from voxcast.console import (
+    admin,
+    agent,
+    callcenter,
+    dnc,
+    media,
+    otp,
+    playback,
+    preview,
+    recall,
+    taskform,
+)
 from voxcast.console.auth import LoginThrottle
 from voxcast.console.pages import STATIC, router
 from voxcast.console.settings import ConsoleSettings
@@ -36,5 +47,6 @@ def mount(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.include_router(recall.router)
     app.include_router(admin.router)
     app.include_router(playback.router)
+    app.include_router(agent.router)
     static = files("voxcast.console") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from voxcast import logs, metrics
 from voxcast.audio import RenderPool
@@ -353,7 +354,7 @@ class Dialer:
             # a robot's call: the script decides what is said (and its opt-out is spoken)
             confirmation = None if robot else await self.prompts.opt_out_for_call(ctx.id)
             opt_out_key = ctx.settings.opt_out_key
-            transfer = await self._transfer_for(ctx, carrier)
+            transfer = await self._transfer_for(ctx, carrier, c.info)
             request = DialRequest(
                 callee=c.callee,
                 caller_id=ctx.display_num,
@@ -445,7 +446,9 @@ class Dialer:
     def _desk(self, carrier: Carrier) -> DbAgentDesk:
         return self.desks[bool(getattr(carrier, "virtual_agents", False))]
 
-    async def _transfer_for(self, ctx: TaskContext, carrier: Carrier) -> Transfer | None:
+    async def _transfer_for(
+        self, ctx: TaskContext, carrier: Carrier, callee_info: dict[str, Any] | None = None
+    ) -> Transfer | None:
         group_id = ctx.transfer_group
         if group_id is None:
             return None
@@ -459,6 +462,7 @@ class Dialer:
             key=settings.key,
             delay_s=settings.delay_s,
             wait_s=info.wait_s if info else DEFAULT_WAIT_S,
+            callee_info={str(k): str(v) for k, v in (callee_info or {}).items()} or None,
         )
 
     async def _script_transfer(

@@ -3,8 +3,11 @@ query them within an account, with the vendor's codes. Agent status is the regis
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import string
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -534,3 +537,60 @@ async def account_groups(
             )
         )
     return out
+
+
+# -- the browser softphone's credential (cc/seat/createSdkAuthentication) ---------------------
+
+#: how long a credential may be valid, in seconds (api-catalog §5.2)
+SDK_MIN_S, SDK_MAX_S = 60, 28800
+_SDK_SCHEME = "Bearer "
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_sdk_token(
+    session: AsyncSession, account_id: int, name: str, expires_s: int, now: datetime
+) -> str:
+    """A new credential for the account's agent `name`, valid `expires_s` seconds; the agent's
+    previous one stops working. Only its hash is kept."""
+    agent = (
+        await session.execute(
+            select(Agent).where(Agent.name == name, Agent.account_id == account_id)
+        )
+    ).scalar_one_or_none()
+    if agent is None:
+        raise ApiError(Code.NOT_FOUND, f"account {name!r} is not an agent of yours")
+    token = f"{secrets.token_urlsafe(8)[:10]}:{agent.name}:{uuid.uuid4()}"
+    agent.sdk_token_hash = _token_hash(token)
+    agent.sdk_token_expires = now + timedelta(seconds=expires_s)
+    return _SDK_SCHEME + token
+
+
+def token_fingerprint(token: str) -> str:
+    """What a page opened with `token` keeps of it: the start of its stored hash, so the page
+    stops working once the credential is replaced or runs out."""
+    return _token_hash(token.strip().removeprefix(_SDK_SCHEME).strip())[:16]
+
+
+async def agent_of_token(session: AsyncSession, token: str, now: datetime) -> Agent | None:
+    """The enabled agent whose current, unexpired credential `token` is (with or without its
+    "Bearer " prefix), else None."""
+    token = token.strip().removeprefix(_SDK_SCHEME).strip()
+    parts = token.split(":")
+    if len(parts) != 3 or not parts[1]:
+        return None
+    agent = (
+        await session.execute(select(Agent).where(Agent.name == parts[1]))
+    ).scalar_one_or_none()
+    if (
+        agent is None
+        or not agent.enable
+        or agent.sdk_token_hash is None
+        or agent.sdk_token_expires is None
+        or agent.sdk_token_expires <= now
+        or not hmac.compare_digest(agent.sdk_token_hash, _token_hash(token))
+    ):
+        return None
+    return agent

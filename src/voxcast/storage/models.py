@@ -144,6 +144,15 @@ class Agent(Base):
     held_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the browser softphone's credential (cc/seat/createSdkAuthentication): SHA-256 of its
+    #: secret part, and when it stops being valid; a new one replaces it
+    sdk_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sdk_token_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the call offered to the agent's browser softphone (services.browser_agents): written by
+    #: the worker ringing it, answered or hung up by the page, wherever each runs
+    browser_call: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
+    #: 0 none, 1 ringing, 2 answered, 3 hung up by the agent
+    browser_state: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class InboundNumber(Base):

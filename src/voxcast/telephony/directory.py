@@ -159,6 +159,7 @@ class CarrierDirectory:
             recordings=Path(settings.data_dir) / "recordings",
             agents_endpoint=lambda: self.agents_endpoint,
             resolver=self.resolver,
+            sessions=self.rt.sessions,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -133,6 +133,17 @@ class UpdateSeat(VendorModel):
         return value
 
 
+class SdkAuthentication(VendorModel):
+    account: Text = Field(
+        min_length=1, max_length=64, description="The agent's account (addSeatList's name)"
+    )
+    expires: int = Field(
+        ge=agents.SDK_MIN_S,
+        le=agents.SDK_MAX_S,
+        description="Seconds the credential stays valid, 60-28800",
+    )
+
+
 class SeatParams(VendorModel):
     strTime: Text = Field(
         min_length=1,
@@ -273,6 +284,20 @@ async def query_seats(req: SeatQuery, account: CurrentAccount, rt: Rt) -> dict[s
             size=req.size,
         )
     return ok(Family.STATUS, page_body(list(rows), total, req.current, req.size))
+
+
+@router.post("/cc/seat/createSdkAuthentication", openapi_extra=envelope(Family.STATUS))
+async def create_sdk_authentication(
+    req: SdkAuthentication, account: CurrentAccount, rt: Rt
+) -> dict[str, Any]:
+    """`data.authentication`: the credential of the agent's browser softphone (the agent
+    workspace, `/console/agent?token=...`), valid `expires` seconds; a new one replaces the
+    agent's previous one (-24 when `account` is not an agent of yours)."""
+    async with rt.sessions.begin() as session:
+        token = await agents.create_sdk_token(
+            session, account.id, req.account, req.expires, rt.clock.now()
+        )
+    return ok(Family.STATUS, {"authentication": token})
 
 
 # -- inbound numbers (a voxcast extension, issue 11) -----------------------------------------

@@ -27,8 +27,10 @@ from voxcast.audio.playback import RINGBACK, PromptAudio
 from voxcast.ports import AgentRinging, HangupBy, ReservedAgent, Transfer
 from voxcast.runtime import Runtime
 from voxcast.services import ccrecords, numbers
+from voxcast.services.browser_agents import is_browser
 from voxcast.storage.models import Agent, CcRecord
 from voxcast.telephony.callcenter.transfer import Search
+from voxcast.telephony.callcenter.webrtc import BrowserLeg
 from voxcast.telephony.rtp.media import MediaEngine, MediaStream
 from voxcast.telephony.sip.aio.agentleg import AgentLeg
 from voxcast.telephony.sip.aio.transport import Address, SipEndpoint
@@ -135,7 +137,7 @@ class InboundSession:
         self.facts = _Facts(started=self.clock.now())
         self.gone = asyncio.Event()  # the caller's side is over (its BYE, CANCEL, or ours)
         self.media: MediaStream | None = None
-        self.agent: AgentLeg | None = None
+        self.agent: AgentLeg | BrowserLeg | None = None
         self.codec: int | None = None
         self.to_agent = 0  # packets relayed caller → agent
         self.to_caller = 0  # ...and agent → caller
@@ -285,15 +287,29 @@ class InboundSession:
         if self.media is None or self.codec is None:
             return False
         endpoint = self.owner.endpoint
-        leg = AgentLeg(
-            endpoint=endpoint,
-            media=await self.owner.media.open_stream(),
-            callee_media=self.media,
-            agent=agent,
-            codecs=(self.codec,),
-            caller=(self.call.caller or "voxcast")[:32],
-            local_host=self.call.local.host,
-        )
+        leg: AgentLeg | BrowserLeg
+        if is_browser(agent.target):
+            leg = BrowserLeg(
+                sessions=self.owner.rt.sessions,
+                clock=self.clock,
+                media=await self.owner.media.open_stream(),
+                callee_media=self.media,
+                agent=agent,
+                codec=self.codec,
+                callee=(self.call.caller or "")[:32],
+                callee_info=None,
+                local_host=self.owner.media.host,
+            )
+        else:
+            leg = AgentLeg(
+                endpoint=endpoint,
+                media=await self.owner.media.open_stream(),
+                callee_media=self.media,
+                agent=agent,
+                codecs=(self.codec,),
+                caller=(self.call.caller or "voxcast")[:32],
+                local_host=self.call.local.host,
+            )
         self.agent = leg
         gone = asyncio.ensure_future(self.gone.wait())
         ringing = asyncio.ensure_future(leg.ring())

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from voxcast.audio.playback import RINGBACK, PromptAudio, PromptNotFound
 from voxcast.domain.amd import AmdResult, AmdSettings, GreetingOver, Verdict
 from voxcast.ports import (
@@ -40,7 +42,9 @@ from voxcast.ports import (
     Transfer,
     TransferStarted,
 )
+from voxcast.services.browser_agents import is_browser
 from voxcast.telephony.callcenter.transfer import Search
+from voxcast.telephony.callcenter.webrtc import BrowserLeg
 from voxcast.telephony.rtp.media import MediaEngine, MediaStream
 from voxcast.telephony.sip.aio.agentleg import AgentLeg
 from voxcast.telephony.sip.aio.dns import ResolveError, Resolver, Target
@@ -221,7 +225,8 @@ class SipCall:
         self._ringing_at = carrier.clock.now()
         self._talk_timer: asyncio.Future[None] | None = None
         self._callee_gone = asyncio.Event()
-        self._agent: AgentLeg | None = None
+        self._agent: AgentLeg | BrowserLeg | None = None
+        self._callee_info: dict[str, str] | None = None
         self._transfer_task: asyncio.Future[None] | None = None
         #: click-to-call: the caller's phone, answered, that this call is bridged to
         self._phone = request.bridge if isinstance(request.bridge, SipPhone) else None
@@ -781,6 +786,7 @@ class SipCall:
 
     async def _run_transfer(self, transfer: Transfer) -> None:
         clock = self._carrier.clock
+        self._callee_info = transfer.callee_info
         search = Search(transfer, clock, self._ring_agent, self._callee_gone)
         async for event in search.run():
             if isinstance(event, AgentAnswered):
@@ -822,15 +828,29 @@ class SipCall:
             media = await carrier.media.open_local_stream()
         else:
             media = await carrier.media.open_stream()
-        leg = AgentLeg(
-            endpoint=endpoint,
-            media=media,
-            callee_media=self._media,
-            agent=agent,
-            codecs=(self.stats.codec,),
-            caller=self.request.callee,
-            local_host=carrier.public_host or endpoint.address[0],
-        )
+        leg: AgentLeg | BrowserLeg
+        if is_browser(agent.target) and carrier.sessions is not None:
+            leg = BrowserLeg(
+                sessions=carrier.sessions,
+                clock=carrier.clock,
+                media=media,
+                callee_media=self._media,
+                agent=agent,
+                codec=self.stats.codec,
+                callee=self.request.callee,
+                callee_info=self._callee_info,
+                local_host=carrier.media.host,
+            )
+        else:
+            leg = AgentLeg(
+                endpoint=endpoint,
+                media=media,
+                callee_media=self._media,
+                agent=agent,
+                codecs=(self.stats.codec,),
+                caller=self.request.callee,
+                local_host=carrier.public_host or endpoint.address[0],
+            )
         self._agent = leg
         gone = asyncio.ensure_future(self._callee_gone.wait())
         ringing = asyncio.ensure_future(leg.ring())
@@ -966,8 +986,11 @@ class SipCarrier:
         trace: Callable[[str, Message, Address], None] | None = None,
         agents_endpoint: Callable[[], SipEndpoint | None] = lambda: None,
         resolver: Resolver | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.trunk = trunk
+        #: the database, where browser agents are offered their calls (None: not rung)
+        self.sessions = sessions
         self.clock = clock
         self.media = media
         self.prompts = prompts
