@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from voxcast.api.app import create_app
 from voxcast.clock import SystemClock
@@ -65,14 +65,34 @@ AGENTS = 200
 DNC = N // 10
 SCRIPTS = max(1, N // 5000)
 AUDIT = N // 100
-#: rows per bulk statement
-CHUNK = 5000
 
 
-async def bulk(rt: Runtime, table: Any, rows: list[dict[str, Any]]) -> None:
-    for at in range(0, len(rows), CHUNK):
-        async with rt.sessions.begin() as session:
-            await session.execute(insert(table), rows[at : at + CHUNK])
+async def bulk(rt: Runtime, model: Any, rows: list[dict[str, Any]]) -> None:
+    """The rows as the storage layer bulk-inserts a task's numbers (tasks.insert_numbers):
+    COPY on PostgreSQL, one executemany on SQLite, straight through the driver, each value
+    bound by its column's own type first."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = list(rows[0])
+    async with rt.sessions.begin() as session:
+        conn = await session.connection()
+        dialect = conn.dialect
+        binds = [table.c[c].type.bind_processor(dialect) for c in columns]
+        values = [
+            tuple(v if bind is None else bind(v) for v, bind in zip(r.values(), binds, strict=True))
+            for r in rows
+        ]
+        if dialect.name == "postgresql":
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                table.name, records=values, columns=columns
+            )
+        else:
+            marks = ", ".join("?" * len(columns))
+            await conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values
+            )
 
 
 async def seed(rt: Runtime) -> dict[str, Any]:
