@@ -391,8 +391,17 @@ class CallRecord(Base):
     __tablename__ = "call_records"
     __table_args__ = (
         # newest first, ties by voice_id: the console's records pages walk these in order, and
-        # a deep page skips its offset in the index alone (overview.record_page)
-        Index("ix_records_account_submit", "account_id", "submit_time", "voice_id"),
+        # a deep page skips its offset in the index alone (overview.record_page); with the
+        # number and the answer time, the number and outcome filters and their counts read
+        # the index without the rows
+        Index(
+            "ix_records_account_submit",
+            "account_id",
+            "submit_time",
+            "voice_id",
+            "callee",
+            "answer_time",
+        ),
         Index("ix_records_task_submit", "task_id", "submit_time", "voice_id"),
     )
 

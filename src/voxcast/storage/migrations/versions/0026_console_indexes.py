@@ -1,5 +1,6 @@
-"""Indexes for the console's pages with 100,000 records: records in page order by account and
-by task, and a task's counters read from the callees index alone (bench/console.py)
+"""Indexes for the console's pages with 100,000 records: records in page order by account (with
+the number and answer time its filters read) and by task, and a task's counters read from the
+callees index alone (bench/console.py)
 
 Revision ID: 0026
 Revises: 0025
@@ -18,7 +19,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.drop_index("ix_records_account_submit", table_name="call_records")
     op.create_index(
-        "ix_records_account_submit", "call_records", ["account_id", "submit_time", "voice_id"]
+        "ix_records_account_submit",
+        "call_records",
+        ["account_id", "submit_time", "voice_id", "callee", "answer_time"],
     )
     op.drop_index("ix_call_records_task_id", table_name="call_records")
     op.create_index(
