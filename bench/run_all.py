@@ -22,6 +22,7 @@ BENCHES = [
     "amd.py",
     "ai.py",
     "cluster.py",
+    "console.py",
 ]
 
 

@@ -4,14 +4,16 @@ Playwright through `executable_path` (never a browser `playwright install` downl
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import AsyncIterator
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from tests.integration.server import Cli, serving
 from voxcast.client import AsyncVoxcastClient
@@ -30,6 +32,10 @@ PASSWORD = "correct horse battery"
 LOGIN_FAILURES = 3
 #: how long a Playwright step may wait for the page (ms): generous on a loaded machine
 STEP_MS = 20_000
+#: the browser's window: the size of the screenshots in docs/console.md
+VIEWPORT: ViewportSize = {"width": 1200, "height": 800}
+#: where `shot` writes the docs' screenshots when VOXCAST_SCREENSHOTS=1
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "console"
 
 
 @dataclass
@@ -137,10 +143,34 @@ async def console(db_url: str, tmp_path: Path, sandbox_speed: float) -> AsyncIte
 
 @pytest.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    ctx = await browser.new_context(accept_downloads=True)
+    ctx = await browser.new_context(accept_downloads=True, viewport=VIEWPORT)
     ctx.set_default_timeout(STEP_MS)
     yield ctx
     await ctx.close()
+
+
+Shot = Callable[[Page, str], Awaitable[Path]]
+
+
+@pytest.fixture
+def shot(tmp_path: Path) -> Shot:
+    """`await shot(page, name)`: a screenshot of the page's window, always taken (the path runs
+    in every test run) into tmp_path, and into docs/img/console/<name>.png when
+    VOXCAST_SCREENSHOTS=1 (how the docs' screenshots are made)."""
+
+    async def take(page: Page, name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        await page.screenshot(path=str(path))
+        head = path.read_bytes()[:24]
+        # a PNG of the window: its signature, then the IHDR chunk's width and height
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", head[16:24]) == (VIEWPORT["width"], VIEWPORT["height"])
+        if os.environ.get("VOXCAST_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+        return path
+
+    return take
 
 
 async def sign_in(page: Page, console: Console, username: str, password: str = PASSWORD) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, Tenant, sign_in
+from tests.console.conftest import Console, Shot, Tenant, sign_in
 from tests.helpers import signed_headers
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
@@ -67,7 +67,7 @@ async def _register(console: Console, name: str) -> None:
 
 
 async def test_an_owner_creates_a_group_and_an_agent_and_sees_its_status_and_password(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await _signed_in(console, context, console.a.username)
     await page.click("nav >> text=Agents")
@@ -116,6 +116,7 @@ async def test_an_owner_creates_a_group_and_an_agent_and_sees_its_status_and_pas
     # the softphone registers: the page, polling, shows idle without a reload
     await _register(console, name)
     await expect(row.locator(".agent-status")).to_have_text("idle", timeout=10_000)
+    await shot(page, "agents")
     # what cc/seat/query says (status 2, idle)
     day = timedelta(days=1)
     seats = await console.a.api.query_seats(
@@ -217,7 +218,7 @@ async def test_another_accounts_group_and_script_are_not_found(
 
 
 async def test_scripts_are_added_from_the_example_and_edited_as_the_api_checks_them(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await _signed_in(console, context, console.a.username)
     await page.click("nav >> text=AI scripts")
@@ -233,6 +234,7 @@ async def test_scripts_are_added_from_the_example_and_edited_as_the_api_checks_t
     row = page.locator(f"#scripts tr[data-script='{script_id}']")
     await expect(row).to_contain_text("Payment reminder")
     await expect(row.locator(".language")).to_have_text("en")
+    await shot(page, "scripts")
 
     # a goto to a node that does not exist: the API's reason, naming node and field
     await page.goto(console.url(f"/scripts/{script_id}"))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import LOGIN_FAILURES, PASSWORD, STEP_MS, Console, Tenant, sign_in
+from tests.console.conftest import LOGIN_FAILURES, PASSWORD, STEP_MS, Console, Shot, Tenant, sign_in
 from voxcast.client import AsyncVoxcastClient
 
 pytestmark = pytest.mark.timeout(180)
@@ -130,7 +130,7 @@ async def test_posts_without_the_csrf_token_are_refused(
 
 
 async def test_a_task_sent_through_the_api_shows_live_progress_in_the_page_and_finishes(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     # scheduled for later, so it waits however slowly this test runs (at sandbox speed 50 a
     # task sent for now can finish before a pause reaches it)
@@ -142,6 +142,7 @@ async def test_a_task_sent_through_the_api_shows_live_progress_in_the_page_and_f
     await expect(page.locator(f"#task-table tr[data-task='{task_id}'] .status")).to_have_text(
         "waiting"
     )
+    await shot(page, "dashboard")
     await page.goto(console.url(f"/tasks/{task_id}"))
     await expect(page.locator("#task-status")).to_have_text("waiting")
     await page.evaluate("window.voxcastMarker = 1")  # gone if the page were reloaded
@@ -156,6 +157,7 @@ async def test_a_task_sent_through_the_api_shows_live_progress_in_the_page_and_f
     await expect(page.locator("#task-called")).to_have_text(str(len(NUMBERS)))
     await expect(page.locator("#task-answered")).to_have_text("3")
     await expect(page.locator("#task-rate")).to_have_text("100.00%")
+    await shot(page, "task")
     assert await page.evaluate("window.voxcastMarker") == 1
 
 
@@ -215,7 +217,7 @@ async def _api_records(client: AsyncVoxcastClient, task_id: int) -> list[dict[st
 
 
 async def test_the_csv_export_holds_exactly_the_filtered_records(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     task_id = await _send(console.a, "export me", NUMBERS)
     await _send(console.b, "not mine", NUMBERS[:2])
@@ -287,6 +289,7 @@ async def test_the_csv_export_holds_exactly_the_filtered_records(
     await expect(page.locator("#cost-week")).to_have_text(f"{cost:.4f}")
     await page.goto(console.url(f"/records?task={task_id}"))
     await expect(page.locator("#records-total")).to_contain_text(f"{len(NUMBERS)} records")
+    await shot(page, "records")
     async with page.expect_download() as info:
         await page.click("#csv-link")
     download = await info.value
@@ -306,7 +309,7 @@ async def test_the_csv_export_holds_exactly_the_filtered_records(
 
 
 async def test_an_owner_gets_404_for_another_accounts_task_by_editing_the_url(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     theirs = await _send(console.b, "bob's task", NUMBERS[:1], sendTime=_later())
     mine = await _send(console.a, "alice's task", NUMBERS[:1], sendTime=_later())
@@ -329,10 +332,11 @@ async def test_an_owner_gets_404_for_another_accounts_task_by_editing_the_url(
     await page.goto(console.url("/tasks"))
     await expect(page.locator(f"tr[data-task='{mine}']")).to_have_count(1)
     await expect(page.locator(f"tr[data-task='{theirs}']")).to_have_count(0)
+    await shot(page, "tasks")
 
 
 async def test_a_key_created_in_the_page_signs_api_requests_and_a_test_push_shows_the_answer(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await context.new_page()
     await sign_in(page, console, console.a.username)
@@ -360,11 +364,13 @@ async def test_a_key_created_in_the_page_signs_api_requests_and_a_test_push_show
         answer = row.locator(".push-answer")
         await expect(answer).to_contain_text("answered HTTP 418")
         await expect(answer).to_contain_text("short and stout")
+        await shot(page, "developer")
         assert receiver.bodies and b'"test":true' in receiver.bodies[0]
     finally:
         receiver.close()
     await page.goto(console.url("/audit"))
     assert ["alice-owner", "api key created", api_key, "127.0.0.1"] in await _audit(page)
+    await shot(page, "audit")
 
 
 class _Receiver:

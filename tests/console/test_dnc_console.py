@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import STEP_MS, Console, sign_in
+from tests.console.conftest import STEP_MS, Console, Shot, sign_in
 from voxcast import compliance
 
 pytestmark = pytest.mark.timeout(180)
@@ -38,7 +38,7 @@ async def _shown(page: Page, table: str) -> list[list[str]]:
 
 
 async def test_numbers_added_in_the_page_are_normalised_audited_and_seen_by_the_api(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await context.new_page()
     await _open(page, console, console.a.username)
@@ -67,6 +67,7 @@ async def test_numbers_added_in_the_page_are_normalised_audited_and_seen_by_the_
     numbers = [r[0] for r in await _shown(page, "dnc")]
     assert sorted(numbers) == ["+12025550100", "+12025550101", "+8613000000001"]
     assert all(r[1] == "console" for r in await _shown(page, "dnc"))
+    await shot(page, "dnc")
 
     # the API sees the console's entries, on the account's list, with their source
     found = await console.a.api.dnc_query(appId="")

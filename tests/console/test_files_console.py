@@ -10,7 +10,7 @@ import base64
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import STEP_MS, Console, sign_in
+from tests.console.conftest import STEP_MS, Console, Shot, sign_in
 from tests.unit.audio.audiofiles import encode
 from voxcast.audio import duration_of
 from voxcast.audio.engines import kokoro_installed
@@ -57,7 +57,7 @@ async def _upload(page: Page, name: str, data: bytes, mime: str) -> None:
 
 
 async def test_an_owner_uploads_lists_plays_and_deletes_voice_files(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     wav, mp3 = encode("wav", 2.0), encode("mp3", 1.5)
     page = await _owner_page(console, context, console.a.username)
@@ -84,6 +84,7 @@ async def test_an_owner_uploads_lists_plays_and_deletes_voice_files(
     assert await page.locator("#files tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.name)"
     ) == ["notice.mp3", "greeting.wav"]
+    await shot(page, "files")
     listed = await console.a.api.query_files(current=1, size=10)
     assert listed.code == "0", listed
     assert {r["fileName"] for r in listed.data["records"]} == {"notice.mp3", "greeting.wav"}
@@ -195,7 +196,7 @@ async def test_another_accounts_file_is_not_found(
 
 
 async def test_text_to_speech_is_heard_in_the_page_and_a_bad_rate_is_named(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await _owner_page(console, context, console.a.username)
     await page.click("nav >> text=Text to speech")
@@ -212,6 +213,7 @@ async def test_text_to_speech_is_heard_in_the_page_and_a_bad_rate_is_named(
     answer = await page.request.get(console.url(src.removeprefix("/console")))
     assert answer.status == 200 and answer.headers["content-type"] == "audio/wav"
     assert await audio.evaluate(AUDIO_DURATION) > 0.5
+    await shot(page, "tts")
     # the text stays in the box to change and speak again
     await expect(page.locator("#tts textarea[name=text]")).to_have_value(
         "Your parcel arrives tomorrow morning."

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import BrowserContext, FilePayload, Page, expect
 
-from tests.console.conftest import Console, sign_in
+from tests.console.conftest import Console, Shot, sign_in
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -83,7 +83,7 @@ async def test_a_bad_pasted_line_is_reported_and_submit_is_refused_until_it_is_f
 
 
 async def test_an_uploaded_csv_spoken_by_tts_is_submitted_and_dialed_to_the_end(
-    console: Console, context: BrowserContext
+    console: Console, context: BrowserContext, shot: Shot
 ) -> None:
     page = await _owner(console, context, console.a.username)
     await page.goto(console.url("/tasks/new"))
@@ -97,6 +97,7 @@ async def test_an_uploaded_csv_spoken_by_tts_is_submitted_and_dialed_to_the_end(
     await form.locator("textarea[name=text]").fill("Hello ${text1}, this is a test call.")
     await form.locator("select[name=lan]").select_option("EN")
     await form.locator("input[name=maxRingingTime]").fill("20")
+    await shot(page, "task-new")
     await form.locator("button[value=submit]").click()
     await page.wait_for_url(console.url("/tasks/*"))
     task_id = int(page.url.rsplit("/", 1)[1])

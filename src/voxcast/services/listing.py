@@ -35,6 +35,10 @@ def matching(column: InstrumentedAttribute[Any], text: str) -> Any:
     """The vendor's fuzzy search: `column` contains `text`, case-insensitively (as its MySQL
     collation compares), with `%` and `_` in `text` taken literally. Same on both databases."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if text.lower() == text.upper():
+        # no letter to fold (a number): the same rows by LIKE, which PostgreSQL runs 3-5 times
+        # faster than ILIKE (100,000 numbers: 23-44 ms against 122 ms; the records filter)
+        return column.like(f"%{escaped}%", escape="\\")
     return column.ilike(f"%{escaped}%", escape="\\")
 
 

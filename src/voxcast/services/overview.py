@@ -144,7 +144,16 @@ async def record_page(
     total = int(
         await session.scalar(select(func.count()).select_from(CallRecord).where(*where)) or 0
     )
-    rows = (await session.scalars(_newest_first(where).offset((page - 1) * size).limit(size))).all()
+    # the page's keys first, then their rows: a deep page skips its offset in the
+    # (account_id, submit_time, voice_id) index without reading the rows it skips
+    keys = (
+        select(CallRecord.voice_id)
+        .where(*where)
+        .order_by(CallRecord.submit_time.desc(), CallRecord.voice_id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    rows = (await session.scalars(_newest_first([CallRecord.voice_id.in_(keys)]))).all()
     return list(rows), total
 
 

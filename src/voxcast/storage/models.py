@@ -342,7 +342,8 @@ class Callee(Base):
 
     __tablename__ = "callees"
     __table_args__ = (
-        Index("ix_callees_task_state", "task_id", "state"),
+        #: `success` too: a task's counters (tasks.py `_counters`) read this index alone
+        Index("ix_callees_task_state", "task_id", "state", "success"),
         Index("ix_callees_dialed_at", "dialed_at"),
         Index("ix_callees_lease", "state", "lease_until"),
     )
@@ -413,12 +414,26 @@ class CallRecord(Base):
     """A call detail record with every field of the vendor's voice status report."""
 
     __tablename__ = "call_records"
-    __table_args__ = (Index("ix_records_account_submit", "account_id", "submit_time"),)
+    __table_args__ = (
+        # newest first, ties by voice_id: the console's records pages walk these in order, and
+        # a deep page skips its offset in the index alone (overview.record_page); with the
+        # number and the answer time, the number and outcome filters and their counts read
+        # the index without the rows
+        Index(
+            "ix_records_account_submit",
+            "account_id",
+            "submit_time",
+            "voice_id",
+            "callee",
+            "answer_time",
+        ),
+        Index("ix_records_task_submit", "task_id", "submit_time", "voice_id"),
+    )
 
     voice_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     app_id: Mapped[str] = mapped_column(String(32))
-    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     callee_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     type: Mapped[int] = mapped_column(SmallInteger)
     callee: Mapped[str] = mapped_column(String(20))
