@@ -94,6 +94,7 @@ OPERATIONS: dict[str, tuple[Row, ...]] = {
     )
     + _as(Code.NO_CALLABLE_NUMBER, JOB_NUMBER_DUPLICATED),
     "/cc/seat/query": _rows(Code.OUT_OF_TIME_RANGE),
+    "/cc/seat/createSdkAuthentication": _rows(Code.NOT_FOUND),
     "/cc/number/add": _rows(Code.PHONE_INVALID, Code.EXISTS, Code.NOT_FOUND),
     "/cc/number/delete": _rows(Code.PHONE_INVALID, Code.NOT_FOUND),
     "/cc/number/query": (),

@@ -8,7 +8,15 @@ import re
 from pydantic import Field, field_validator
 
 from voxcast.api.base import Phone, storable_text
-from voxcast.api.schemas.common import Accent, AmdFields, SpeakingRate, SsmlGender
+from voxcast.api.schemas.common import (
+    Accent,
+    AmdFields,
+    CallAppId,
+    MaxDuration,
+    MaxRingingTime,
+    SpeakingRate,
+    SsmlGender,
+)
 from voxcast.domain.enums import TaskKind
 from voxcast.runtime import Runtime
 from voxcast.services import speech, voice
@@ -49,11 +57,7 @@ class SendCode(AmdFields):
             "most 1000 characters"
         ),
     )
-    appId: str = Field(
-        min_length=1,
-        max_length=32,
-        description="Application id: the app the request acts in, one of the calling account's",
-    )
+    appId: CallAppId
     loopCount: int = Field(
         default=1, ge=1, le=9, description="Times the prompt is played, 1-9 (default 1)"
     )
@@ -77,20 +81,8 @@ class SendCode(AmdFields):
         le=999,
         description="Minutes between attempts when recallCount > 0, 0-999",
     )
-    maxDuration: int | None = Field(
-        default=None,
-        ge=1,
-        le=120,
-        description="Seconds after the answer at which the call is hung up, 1-120",
-    )
-    maxRingingTime: int = Field(
-        default=60,
-        ge=20,
-        le=120,
-        description=(
-            "Seconds the callee's phone may ring before the call is given up, 20-120 (default 60)"
-        ),
-    )
+    maxDuration: MaxDuration = None
+    maxRingingTime: MaxRingingTime = 60
     delayPlay: int = Field(
         default=0,
         ge=0,

@@ -13,7 +13,7 @@ from voxcast.api.base import storable_text
 from voxcast.api.deps import CurrentAccount, Rt
 from voxcast.api.envelope import Family, ok
 from voxcast.api.routing import VendorRoute, envelope
-from voxcast.api.schemas.common import AmdFields
+from voxcast.api.schemas.common import AmdFields, CallAppId, MaxDuration, MaxRingingTime
 from voxcast.api.voice_code import SendCode, optional_display
 from voxcast.domain.codes import ApiError, Code
 from voxcast.domain.enums import TaskKind
@@ -36,25 +36,9 @@ class SendGroup(AmdFields):
         max_length=64,
         description="Id of the uploaded voice file to play (fileUpload's answer)",
     )
-    appId: str = Field(
-        min_length=1,
-        max_length=32,
-        description="Application id: the app the request acts in, one of the calling account's",
-    )
-    maxDuration: int | None = Field(
-        default=None,
-        ge=1,
-        le=120,
-        description="Seconds after the answer at which the call is hung up, 1-120",
-    )
-    maxRingingTime: int = Field(
-        default=60,
-        ge=20,
-        le=120,
-        description=(
-            "Seconds the callee's phone may ring before the call is given up, 20-120 (default 60)"
-        ),
-    )
+    appId: CallAppId
+    maxDuration: MaxDuration = None
+    maxRingingTime: MaxRingingTime = 60
     loopCount: int = Field(
         default=1, ge=1, le=3, description="Times the prompt is played, 1-9 (default 1)"
     )

@@ -19,6 +19,29 @@ CalloutRate = Annotated[int | None, Field(default=None, ge=1, le=100)]
 MaxCalls = Annotated[int, Field(ge=1, le=999, description="seconds of talk before hang-up")]
 LoopCount = Annotated[int, Field(ge=1, le=9, description="times the prompt is played")]
 Source = Annotated[int, Field(ge=1, le=3, description="1 uploaded file, 2 upload now, 3 TTS")]
+#: the single-call requests' fields (voice/sendCode, voice/sendVoice)
+CallAppId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="Application id: the app the request acts in, one of the calling account's",
+    ),
+]
+MaxDuration = Annotated[
+    int | None,
+    Field(ge=1, le=120, description="Seconds after the answer at which the call is hung up, 1-120"),
+]
+MaxRingingTime = Annotated[
+    int,
+    Field(
+        ge=20,
+        le=120,
+        description=(
+            "Seconds the callee's phone may ring before the call is given up, 20-120 (default 60)"
+        ),
+    ),
+]
 
 
 #: the voice fields every TTS request shares (sendCode, group calls, recall nodes)
