@@ -13,6 +13,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from tests.console.conftest import STEP_MS, Console, Shot, sign_in
 from tests.unit.audio.audiofiles import encode
 from voxcast.audio import duration_of
+from voxcast.audio.cache import PromptCache
 from voxcast.audio.engines import kokoro_installed
 
 pytestmark = pytest.mark.timeout(180)
@@ -213,6 +214,16 @@ async def test_text_to_speech_is_heard_in_the_page_and_a_bad_rate_is_named(
     answer = await page.request.get(console.url(src.removeprefix("/console")))
     assert answer.status == 200 and answer.headers["content-type"] == "audio/wav"
     assert await audio.evaluate(AUDIO_DURATION) > 0.5
+    # a node whose cache lacks it (another node rendered it) renders it again from the link
+    cached = PromptCache.under(console.cli.data_dir).path(src.split("/")[-1].split("?")[0])
+    spoken = await answer.body()
+    assert cached.read_bytes() == spoken
+    cached.unlink()
+    again = await page.request.get(console.url(src.removeprefix("/console")))
+    assert again.status == 200 and await again.body() == spoken
+    # the link's request is signed: changed, it is nobody's
+    forged = src.replace("req=", "req=e30")
+    assert (await page.request.get(console.url(forged.removeprefix("/console")))).status == 404
     await shot(page, "tts")
     # the text stays in the box to change and speak again
     await expect(page.locator("#tts textarea[name=text]")).to_have_value(

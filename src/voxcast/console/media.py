@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import io
+import json
 import math
 from typing import Any
 
@@ -291,7 +292,11 @@ async def tts_speak(request: Request) -> Response:
         spoken = await _speak(request, rt, form["text"], voice)
     except ApiError as err:
         return _tts_page(request, who, form, status=400, error=err.reason)
-    src = f"{BASE}/tts/audio/{spoken.key}?sig={_signature(who, spoken.key)}"
+    # the request rides in the link, so a node whose prompt cache lacks the audio (another
+    # node of a cluster rendered it) renders it again instead of answering 404
+    asked = _pack(form)
+    sig = _signature(who, f"{spoken.key}.{asked}")
+    src = f"{BASE}/tts/audio/{spoken.key}?req={asked}&sig={sig}"
     return _tts_page(
         request,
         who,
@@ -302,13 +307,43 @@ async def tts_speak(request: Request) -> Response:
 
 @router.get("/tts/audio/{key}")
 async def tts_audio(request: Request, key: str) -> Response:
+    """A spoken text's audio, for the session that asked for it: from this node's prompt cache,
+    or rendered again from the request the link carries (the same voice gives the same key)."""
     who = await _account_user(request)
+    assert who.account_id is not None
     sig = request.query_params.get("sig", "")
+    asked = request.query_params.get("req", "")
     if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
         raise Missing
-    if not hmac.compare_digest(sig.encode(), _signature(who, key).encode()):
+    if not hmac.compare_digest(sig.encode(), _signature(who, f"{key}.{asked}").encode()):
         raise Missing
-    path = PromptCache.under(_rt(request).settings.data_dir).path(key)
-    if not path.is_file():
-        raise Missing
+    rt = _rt(request)
+    path = PromptCache.under(rt.settings.data_dir).path(key)
+    if not await asyncio.to_thread(path.is_file):
+        form = _unpack(asked)
+        async with rt.readonly() as session:
+            rules = await speech.rules_of(session, who.account_id)
+        try:
+            voice = speech.voice_for(_tts_fields(form), rules)
+            spoken = await _speak(request, rt, form.get("text", ""), voice)
+        except ApiError:
+            raise Missing from None
+        if spoken.key != key:  # the voices configured here differ from the other node's
+            raise Missing
     return FileResponse(path, media_type="audio/wav")
+
+
+def _pack(form: dict[str, str]) -> str:
+    raw = json.dumps(form, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unpack(asked: str) -> dict[str, str]:
+    """A link's request (signed, so it is ours; still read defensively)."""
+    try:
+        form = json.loads(base64.urlsafe_b64decode(asked + "=" * (-len(asked) % 4)))
+    except ValueError:
+        raise Missing from None
+    if not isinstance(form, dict):
+        raise Missing
+    return {**TTS_DEFAULTS, **{k: str(v) for k, v in form.items() if k in TTS_DEFAULTS}}
