@@ -413,6 +413,15 @@ def test_via_round_trip_and_sent_by() -> None:
             parse_via(bad)
 
 
+def test_a_parsed_via_is_shared_read_only() -> None:
+    value = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-7;rport"
+    via = parse_via(value)
+    assert parse_via(value) is via
+    with pytest.raises(TypeError):
+        via.params["received"] = "1.2.3.4"  # type: ignore[index]
+    assert dict(via.params) == {"branch": "z9hG4bK-7", "rport": None}
+
+
 def test_name_addr_forms() -> None:
     quoted = parse_name_addr(r'"Bob \"The <Boss>\"" <sip:bob@b.example;transport=tcp>;tag=9')
     assert quoted.display == 'Bob "The <Boss>"' and quoted.uri == "sip:bob@b.example;transport=tcp"

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 MAX_MESSAGE_BYTES = 65_535
 MAX_HEADERS = 100
@@ -506,7 +507,7 @@ def new_call_id(host: str) -> str:
 # -- header values ------------------------------------------------------------------------------
 
 
-def _format_params(params: dict[str, str | None]) -> str:
+def _format_params(params: Mapping[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
@@ -515,7 +516,7 @@ class Via:
     transport: str
     host: str
     port: int | None
-    params: dict[str, str | None]
+    params: Mapping[str, str | None]
 
     @property
     def branch(self) -> str | None:
@@ -531,13 +532,20 @@ class Via:
 
 
 def parse_via(value: str) -> Via:
+    """One Via entry. Cached: a transaction's Via is read when we send its request and again
+    from each response echoing it (the result is immutable, its params a read-only view)."""
+    return _parse_via(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_via(value: str) -> Via:
     proto, _, rest = value.strip().partition(" ")
     bits = proto.split("/")
     if len(bits) != 3 or bits[0].upper() != "SIP" or not bits[2]:
         raise SipParseError(f"malformed Via {value[:40]!r}")
     sent_by, params = _params(rest)
     host, port = _host_port(sent_by)
-    return Via(bits[2].upper(), host, port, params)
+    return Via(bits[2].upper(), host, port, MappingProxyType(params))
 
 
 def top_via(message: Message) -> Via:
