@@ -198,11 +198,20 @@ class OutboundCall(CallAgent):
     @property
     def deadline(self) -> float | None:
         """When `tick` next has something to do (None: nothing pending)."""
-        times = [tx.deadline for _, tx in self._clients.values()]
-        times += [tx.deadline for tx in self._servers.values()]
-        times += [self._cancel_deadline, self._ring_deadline]
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+        # read after every message and timer of every call: no lists built
+        earliest = self._cancel_deadline
+        ring = self._ring_deadline
+        if ring is not None and (earliest is None or ring < earliest):
+            earliest = ring
+        for _, tx in self._clients.values():
+            at = tx.deadline
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        for server in self._servers.values():
+            at = server.deadline
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     @property
     def progressed(self) -> bool:
