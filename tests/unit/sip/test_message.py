@@ -366,6 +366,25 @@ def test_split_values_keeps_commas_inside_quotes_and_brackets() -> None:
     assert split_values(r'"a \", b" <sip:x@y>, <sip:z@w>') == [r'"a \", b" <sip:x@y>', "<sip:z@w>"]
 
 
+def test_split_values_of_plain_and_escaped_values() -> None:
+    assert split_values(" SIP/2.0/UDP a:1;branch=z9hG4bK-1 ,, SIP/2.0/UDP b ") == [
+        "SIP/2.0/UDP a:1;branch=z9hG4bK-1",
+        "SIP/2.0/UDP b",
+    ]
+    assert split_values(r'"x \\" , <sip:a>, "y"') == [r'"x \\"', "<sip:a>", '"y"']
+    assert split_values('<sip:a,b>>, "q') == ["<sip:a,b>>", '"q']
+
+
+def test_headers_built_from_items_find_names_in_any_form() -> None:
+    h = Headers([("call-id", "c1"), ("v", "SIP/2.0/UDP a, SIP/2.0/UDP b"), ("X-CUSTOM", "1")])
+    assert h.get("Call-ID") == "c1" and h.get("i") == "c1"
+    assert h.get_all("VIA") == ["SIP/2.0/UDP a", "SIP/2.0/UDP b"]
+    assert h.get("x-custom") == "1" and h.items[2] == ("X-Custom", "1")
+    copied = h.copy()
+    copied.add("To", "<sip:t@h>")
+    assert "To" in copied and "To" not in h
+
+
 def test_headers_set_replaces_in_place_and_replace_all_keeps_order() -> None:
     h = Headers()
     for name, value in [("Via", "a"), ("From", "f"), ("Via", "b"), ("To", "t")]:
@@ -392,6 +411,15 @@ def test_via_round_trip_and_sent_by() -> None:
     for bad in ("SIP/2.0 host", "SIP/2.0/UDP", "SIP/2.0/UDP [::1", "SIP/2.0/UDP h:0"):
         with pytest.raises(SipParseError):
             parse_via(bad)
+
+
+def test_a_parsed_via_is_shared_read_only() -> None:
+    value = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-7;rport"
+    via = parse_via(value)
+    assert parse_via(value) is via
+    with pytest.raises(TypeError):
+        via.params["received"] = "1.2.3.4"  # type: ignore[index]
+    assert dict(via.params) == {"branch": "z9hG4bK-7", "rport": None}
 
 
 def test_name_addr_forms() -> None:

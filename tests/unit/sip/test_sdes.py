@@ -16,7 +16,16 @@ from voxcast.telephony.sip.core.sdes import (
     offer_cryptos,
     parse_crypto,
 )
-from voxcast.telephony.sip.core.sdp import PCMA, PCMU, answer_to, offer, parse_answer, parse_offer
+from voxcast.telephony.sip.core.sdp import (
+    PCMA,
+    PCMU,
+    answer_to,
+    offer,
+    parse_answer,
+    parse_offer,
+    read_own_offer,
+    srtp_offer_of,
+)
 
 #: RFC 4568 §4's key (and §7's answer): 40 base64 characters, 30 bytes of key and salt
 RFC_KEY_B64 = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
@@ -214,3 +223,15 @@ def test_a_savp_offer_without_keys_or_to_a_plain_call_is_refused() -> None:
     body = answer("RTP/SAVP", f"1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY_B64}")
     with pytest.raises(SipParseError, match="unsupported media transport"):
         parse_offer(body)
+
+
+@pytest.mark.parametrize("srtp", [None, MANDATORY, OPTIONAL])
+def test_our_own_offer_read_in_one_pass_is_what_the_two_readers_give(
+    srtp: SrtpOffer | None,
+) -> None:
+    sdp = offer("127.0.0.1", 40000, 42, (PCMA, PCMU), srtp=srtp)
+    key = srtp.cryptos[0].key if srtp is not None else None
+    media, ours = read_own_offer(sdp, (PCMA, PCMU))
+    assert ours == srtp_offer_of(sdp) == srtp
+    assert media == parse_offer(sdp, (PCMA, PCMU), key)
+    assert (media.port, media.codec, media.srtp is None) == (40000, PCMA, srtp is None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import socket
@@ -480,17 +481,25 @@ class MediaStream(asyncio.DatagramProtocol):
 def _bound_socket(host: str, port: int) -> socket.socket:
     """A non-blocking UDP socket bound to (host, port), as `create_datagram_endpoint` would
     make it, but ours to send through."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
-    )[0]
+    family, kind, proto, address = _bind_address(host)
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
-        sock.bind(address)
+        sock.bind((address[0], port, *address[2:]))
     except OSError:
         sock.close()
         raise
     return sock
+
+
+@functools.lru_cache(maxsize=64)
+def _bind_address(host: str) -> tuple[int, int, int, tuple[Any, ...]]:
+    """(family, type, protocol, address) to bind a media socket on `host`: looked up once per
+    host, not for every call's socket (the port is put in by the caller)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, 0, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    )[0]
+    return family, kind, proto, tuple(address)
 
 
 def _give_back(ear: Ear) -> None:
@@ -532,10 +541,15 @@ class MediaEngine:
                 last = err
                 continue
             bound = int(sock.getsockname()[1])
-            if bound % 2:  # the kernel's pick (no range configured) was odd: again
+            if bound % 2:  # the kernel's pick (no range configured) was odd
                 sock.close()
                 last = OSError(f"port {bound} is odd")
-                continue
+                # its even neighbour is most often free: one bind instead of a new pick,
+                # which is odd half the time
+                try:
+                    sock = _bound_socket(self.host, bound - 1)
+                except OSError:
+                    continue
             _, stream = await loop.create_datagram_endpoint(lambda: MediaStream(self), sock=sock)
             stream._sock = sock  # the pacer sends through it directly
             self.open_streams += 1

@@ -238,15 +238,16 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def _schedule(self, leg: Leg) -> None:
         deadline = leg.call.deadline
+        call_id = leg.call.call_id  # read once: a call's Call-ID is a header lookup
         if deadline is None:
             leg.due = None
-            self._idle.add(leg.call.call_id)
+            self._idle.add(call_id)
             return
-        self._idle.discard(leg.call.call_id)
+        self._idle.discard(call_id)
         if deadline != leg.due:
             leg.due = deadline
             self._order += 1
-            heapq.heappush(self._timers, (deadline, self._order, leg.call.call_id))
+            heapq.heappush(self._timers, (deadline, self._order, call_id))
 
     def _send_for(self, leg: Leg, message: Message) -> None:
         """Send a call's message: a response back along its Via, an in-dialog request along

@@ -10,10 +10,12 @@ fresh branches/tags/Call-IDs, and `response_to` for answering a request.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 MAX_MESSAGE_BYTES = 65_535
 MAX_HEADERS = 100
@@ -73,6 +75,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 #: empty, the second SP may not be missing)
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d) ([^\r\n]*)$")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
+#: the characters `split_values` must look at: the rest of a value is skipped over in C
+_SPECIAL = re.compile(r'[\\",<>]')
 
 #: RFC 3261 §21 (and RFC 3262, 3265, 3311, 3326, 3329, 4028, 5079, 6228) reason phrases
 REASONS = {
@@ -169,8 +173,11 @@ def digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+@functools.lru_cache(maxsize=512)
 def canonical(name: str) -> str:
-    """The full, conventionally cased header name ("v" → "Via", "call-id" → "Call-ID")."""
+    """The full, conventionally cased header name ("v" → "Via", "call-id" → "Call-ID").
+    Cached: every header of every message goes through here, and a message names the same
+    dozen headers (the bound keeps a peer's invented names from growing it)."""
     lowered = name.strip().lower()
     if lowered in COMPACT:
         return COMPACT[lowered]
@@ -179,16 +186,22 @@ def canonical(name: str) -> str:
 
 def split_values(value: str) -> list[str]:
     """Split a header value on commas that are outside quotes and <...>."""
+    if '"' not in value and "<" not in value:
+        # nothing that could hide a comma (a Via, an Allow): every comma separates
+        return [v for v in (part.strip() for part in value.split(",")) if v]
     out: list[str] = []
     depth = 0
     quoted = False
     start = 0
-    i = 0
-    while i < len(value):
+    escaped_at = -1  # the character after a backslash inside quotes is not special
+    for found in _SPECIAL.finditer(value):
+        i = found.start()
+        if i == escaped_at:
+            continue
         ch = value[i]
         if quoted:
             if ch == "\\":
-                i += 1
+                escaped_at = i + 1
             elif ch == '"':
                 quoted = False
         elif ch == '"':
@@ -200,64 +213,75 @@ def split_values(value: str) -> list[str]:
         elif ch == "," and depth == 0:
             out.append(value[start:i].strip())
             start = i + 1
-        i += 1
     out.append(value[start:].strip())
     return [v for v in out if v]
 
 
 @dataclass
 class Headers:
-    """Ordered headers; names compare case-insensitively and compact forms are expanded."""
+    """Ordered headers; names compare case-insensitively and compact forms are expanded.
+    Names are stored in their canonical form, so a lookup compares them as they are."""
 
     items: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.items = [(canonical(n), v) for n, v in self.items]
 
     def add(self, name: str, value: str) -> None:
         self.items.append((canonical(name), value))
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = canonical(name).lower()
+        key = canonical(name)
         for n, v in self.items:
-            if n.lower() == key:
+            if n == key:
                 return v
         return default
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, multi-value ones split into their entries."""
-        key = canonical(name).lower()
+        key = canonical(name)
+        multi = key.lower() in MULTI_VALUE
         values: list[str] = []
         for n, v in self.items:
-            if n.lower() == key:
-                values.extend(split_values(v) if key in MULTI_VALUE else [v])
+            if n == key:
+                values.extend(split_values(v) if multi else [v])
         return values
+
+    def get_all_raw(self, name: str) -> Iterator[str]:
+        """Each header line's value as it came, multi-value ones not split."""
+        key = canonical(name)
+        return (v for n, v in self.items if n == key)
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of `name` by one, at the place of the first (or at the end)."""
-        key = canonical(name).lower()
+        key = canonical(name)
         for i, (n, _) in enumerate(self.items):
-            if n.lower() == key:
+            if n == key:
                 self.items = [
                     *self.items[:i],
-                    (canonical(name), value),
-                    *((m, w) for m, w in self.items[i + 1 :] if m.lower() != key),
+                    (key, value),
+                    *((m, w) for m, w in self.items[i + 1 :] if m != key),
                 ]
                 return
         self.add(name, value)
 
     def replace_all(self, name: str, values: Iterable[str]) -> None:
         """Replace every value of a multi-value header, keeping its place."""
-        key = canonical(name).lower()
-        at = next((i for i, (n, _) in enumerate(self.items) if n.lower() == key), None)
-        kept = [(n, v) for n, v in self.items if n.lower() != key]
-        new = [(canonical(name), v) for v in values]
+        key = canonical(name)
+        at = next((i for i, (n, _) in enumerate(self.items) if n == key), None)
+        kept = [(n, v) for n, v in self.items if n != key]
+        new = [(key, v) for v in values]
         at = len(kept) if at is None else at
         self.items = [*kept[:at], *new, *kept[at:]]
 
     def remove(self, name: str) -> None:
-        key = canonical(name).lower()
-        self.items = [(n, v) for n, v in self.items if n.lower() != key]
+        key = canonical(name)
+        self.items = [(n, v) for n, v in self.items if n != key]
 
     def copy(self) -> Headers:
-        return Headers(list(self.items))
+        copied = Headers()
+        copied.items = list(self.items)  # already canonical
+        return copied
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.items)
@@ -405,15 +429,14 @@ def serialize(message: Message) -> bytes:
         if not 100 <= message.status <= 699:
             raise SipBuildError(f"status code {message.status} is not a SIP status")
         start = f"{SIP_VERSION} {message.status} {message.reason or reason_for(message.status)}"
-    _check(start)
-    lines = [start]
-    for name, value in message.headers:
-        if name.lower() == "content-length":
-            continue
-        _check(name)
-        _check(value)
-        lines.append(f"{name}: {value}")
-    lines.append(f"Content-Length: {len(message.body)}")
+    headers = [(n, v) for n, v in message.headers if n != "Content-Length"]
+    # one search over every name and value at once; the culprit named only when there is one
+    if _FORBIDDEN.search("".join([start, *(n + v for n, v in headers)])):
+        _check(start)
+        for name, value in headers:
+            _check(name)
+            _check(value)
+    lines = [start, *(f"{n}: {v}" for n, v in headers), f"Content-Length: {len(message.body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + message.body
 
 
@@ -484,7 +507,7 @@ def new_call_id(host: str) -> str:
 # -- header values ------------------------------------------------------------------------------
 
 
-def _format_params(params: dict[str, str | None]) -> str:
+def _format_params(params: Mapping[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
@@ -493,7 +516,7 @@ class Via:
     transport: str
     host: str
     port: int | None
-    params: dict[str, str | None]
+    params: Mapping[str, str | None]
 
     @property
     def branch(self) -> str | None:
@@ -509,20 +532,29 @@ class Via:
 
 
 def parse_via(value: str) -> Via:
+    """One Via entry. Cached: a transaction's Via is read when we send its request and again
+    from each response echoing it (the result is immutable, its params a read-only view)."""
+    return _parse_via(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_via(value: str) -> Via:
     proto, _, rest = value.strip().partition(" ")
     bits = proto.split("/")
     if len(bits) != 3 or bits[0].upper() != "SIP" or not bits[2]:
         raise SipParseError(f"malformed Via {value[:40]!r}")
     sent_by, params = _params(rest)
     host, port = _host_port(sent_by)
-    return Via(bits[2].upper(), host, port, params)
+    return Via(bits[2].upper(), host, port, MappingProxyType(params))
 
 
 def top_via(message: Message) -> Via:
-    vias = message.headers.get_all("Via")
-    if not vias:
-        raise SipParseError("no Via")
-    return parse_via(vias[0])
+    # the first entry of the first Via that has one: the rest need not be split
+    for value in message.headers.get_all_raw("Via"):
+        entries = split_values(value)
+        if entries:
+            return parse_via(entries[0])
+    raise SipParseError("no Via")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ a request to the first loose Route or else its Request-URI, a response back alon
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -34,7 +35,10 @@ class Hop:
         return is_ip(self.host)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip(host: str) -> bool:
+    """An IPv4 or IPv6 address, not a name (cached: every in-dialog request asks of the same
+    few hosts, and `ipaddress` parses them slowly)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

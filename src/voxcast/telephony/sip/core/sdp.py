@@ -255,7 +255,10 @@ def parse_offer(
 ) -> Media:
     """The far end's (re-)offer: the codec is its most preferred one that we support. With
     `srtp_key` (ours), an offer with `a=crypto` is taken with SRTP, our key answering."""
-    parsed = _parse(body)
+    return _offer_media(_parse(body), supported, srtp_key)
+
+
+def _offer_media(parsed: _Parsed, supported: tuple[int, ...], srtp_key: bytes | None) -> Media:
     keys = None
     if srtp_key is not None and parsed.port != 0:
         keys = choose_offer(srtp_key, parsed.crypto)
@@ -288,8 +291,22 @@ def answer_to(theirs: Media, address: str, port: int, session_id: int, version: 
 def srtp_offer_of(body: bytes) -> SrtpOffer | None:
     """The SRTP part of our own offer (its keys, and whether it is RTP/SAVP); None without
     `a=crypto`."""
-    parsed = _parse(body)
+    return _srtp_of(_parse(body))
+
+
+def _srtp_of(parsed: _Parsed) -> SrtpOffer | None:
     if not parsed.crypto:
         return None
     cryptos = tuple(parse_crypto(value) for value in parsed.crypto)
     return SrtpOffer(cryptos, mandatory=parsed.proto == "RTP/SAVP")
+
+
+def read_own_offer(
+    body: bytes, supported: tuple[int, ...] = (PCMU, PCMA)
+) -> tuple[Media, SrtpOffer | None]:
+    """Our own offer read back in one pass: its media as `parse_offer` reads it with our own
+    SRTP key, and its SRTP part as `srtp_offer_of` gives it."""
+    parsed = _parse(body)
+    srtp = _srtp_of(parsed)
+    key = srtp.cryptos[0].key if srtp is not None else None
+    return _offer_media(parsed, supported, key), srtp

@@ -111,9 +111,13 @@ def ack_for(request: Request, response: Response) -> Request:
     return Request("ACK", request.uri, headers)
 
 
-def _earliest(*times: float | None) -> float | None:
-    present = [t for t in times if t is not None]
-    return min(present) if present else None
+def _earliest(a: float | None, b: float | None, c: float | None) -> float | None:
+    earliest = a
+    if b is not None and (earliest is None or b < earliest):
+        earliest = b
+    if c is not None and (earliest is None or c < earliest):
+        earliest = c
+    return earliest
 
 
 class ClientInviteTransaction:

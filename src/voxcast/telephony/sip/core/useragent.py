@@ -75,8 +75,7 @@ from voxcast.telephony.sip.core.sdp import (
     PCMU,
     Media,
     parse_answer,
-    parse_offer,
-    srtp_offer_of,
+    read_own_offer,
 )
 from voxcast.telephony.sip.core.session import Action, Ended, Event, Role, Session, State
 from voxcast.telephony.sip.core.transaction import (
@@ -180,9 +179,7 @@ class OutboundCall(CallAgent):
             extra_headers=extra_headers,
         )
         # our own media, to answer re-offers from the far end with; our SRTP keys, if offered
-        self.srtp = srtp_offer_of(sdp_offer)
-        key = self.srtp.cryptos[0].key if self.srtp is not None else None
-        ours = parse_offer(sdp_offer, self.codecs, key)
+        ours, self.srtp = read_own_offer(sdp_offer, self.codecs)
         session_id, version = origin(sdp_offer)
         self.our_sdp = OurSdp(ours.address, ours.port, session_id, version, self.srtp, sdp_offer)
         self.last_reinvite_status: int | None = None
@@ -201,11 +198,20 @@ class OutboundCall(CallAgent):
     @property
     def deadline(self) -> float | None:
         """When `tick` next has something to do (None: nothing pending)."""
-        times = [tx.deadline for _, tx in self._clients.values()]
-        times += [tx.deadline for tx in self._servers.values()]
-        times += [self._cancel_deadline, self._ring_deadline]
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+        # read after every message and timer of every call: no lists built
+        earliest = self._cancel_deadline
+        ring = self._ring_deadline
+        if ring is not None and (earliest is None or ring < earliest):
+            earliest = ring
+        for _, tx in self._clients.values():
+            at = tx.deadline
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        for server in self._servers.values():
+            at = server.deadline
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     @property
     def progressed(self) -> bool:
