@@ -16,6 +16,7 @@ BENCHES = [
     "tts.py",
     "decode.py",
     "sip_load.py",
+    "sip_cpu.py",
     "sip_task.py",
     "bridge.py",
     "api.py",
