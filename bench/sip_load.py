@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 from voxcast.audio.playback import PromptAudio
+from voxcast.cli.main import GC_THRESHOLDS
 from voxcast.clock import SystemClock
 from voxcast.ports import DialRequest, HungUp, Prompt
 from voxcast.telephony.rtp.media import MediaEngine
@@ -216,6 +218,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-setup", action="store_true", help="only the concurrency part")
     args = parser.parse_args()
+    gc.set_threshold(*GC_THRESHOLDS)  # the collector as `voxcast worker` runs it
     if shutil.which("sipp") is None:
         raise SystemExit("sipp is missing: run scripts/setup-system.sh")
     any_failed = False

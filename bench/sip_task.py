@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from tests.integration.dialing import insert_task
 
 from sip_load import FarEnd, sipp_uac  # type: ignore[import-not-found]
 from voxcast.audio import PromptCache, RenderPool
+from voxcast.cli.main import GC_THRESHOLDS
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.dialer.engine import Dialer
@@ -123,6 +125,7 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    gc.set_threshold(*GC_THRESHOLDS)  # the collector as `voxcast worker` runs it
     rates_seen: list[float] = []
     failures: list[int] = []
     for _ in range(args.runs):
