@@ -225,6 +225,7 @@ async def test_a_group_of_another_app_is_never_rung(settings: Settings) -> None:
     assert conversation["result_status"] == "TRANSFER_ARTIFICIAL", conversation
     assert conversation["hangup_by"] == "us"
     assert ccs == [] and status == agents.AgentStatus.OFFLINE
-    # no wait: hung up on at once once its line was said
+    # no wait: hung up on once its line was said, never held the group's 60 s for an agent
+    # (the conversation before it takes 10-22 sandbox s, 4x the recognizer's wall time)
     assert rec.hangup_time is not None and rec.answer_time is not None
-    assert (rec.hangup_time - rec.answer_time).total_seconds() < 20
+    assert (rec.hangup_time - rec.answer_time).total_seconds() < 60
