@@ -191,13 +191,14 @@ async def test_a_redialing_task_calls_again_only_the_results_it_names(settings: 
             imported = {"appId": creds.app_id, "jobId": job_id, "customerPersons": people}
             assert await call("importCustomer", imported) == []
             await call("taskStart", {"appId": creds.app_id, "jobId": job_id})
-            # both first calls are over: the busy number is done, the unanswered one waits
+            # both first calls are over: the busy number is done, the unanswered one waits for
+            # its redial (a minute of sandbox time, 0.6 s: on a loaded machine the pushes can
+            # take longer, and the redial is then already under way)
             await pushed(2)
             pending = {"current": 1, "size": 20, "params": {"appId": creds.app_id, "jobId": job_id}}
             waiting = (await call("taskNoCall", pending))["records"]
-            assert [(r["calledPhoneNumber"], r["status"]) for r in waiting] == [
-                (NO_ANSWER, "CAN_START")
-            ]
+            assert [r["calledPhoneNumber"] for r in waiting] == [NO_ANSWER]
+            assert waiting[0]["status"] in ("CAN_START", "IN_PROCESS")
             listing = {"current": 1, "size": 10, "params": {"appId": creds.app_id}}
 
             async def completed() -> bool:

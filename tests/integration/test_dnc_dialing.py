@@ -183,12 +183,16 @@ async def test_transfer_and_send_code_callees_listed_after_submission_are_not_di
             sipGroupId=group.id, outboundControl=1, calloutRate=1, toSeatType=1,
             sendTime=later(s, 60),
         )  # fmt: skip
+        # the code call is due at once: the dialer holds its claims until the number is
+        # listed, so "after submission, before the dial" does not race the next tick
+        s.rig.dialer.claiming = False
         code = await s.client.send_code(
             appId=s.creds.app_id, callee="8613000000010", text="Your code is 1234",
             language="EN", recallCount=2, recallInterval=1,
         )  # fmt: skip
         assert code.code == "0", code.reason
         await s.client.dnc_add(["8613000000001", "008613000000010"])
+        s.rig.dialer.claiming = True
         await wait_status(rt, transfer, TaskStatus.FINISHED, timeout=60)
 
         async def code_recorded() -> bool:
