@@ -6,6 +6,7 @@ their local hours."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,10 +42,14 @@ class Recording:
         self.requests: list[DialRequest] = []
         #: called when the dialer has taken a Dtmf and asks for the next event
         self.after_key: Callable[[DialRequest], Awaitable[None]] | None = None
+        #: while not set, a dial waits after it was noted (the call is up, not yet ringing)
+        self.hold: asyncio.Event | None = None
 
     async def dial(self, request: DialRequest) -> Call:
         self.dialed.append(request.callee)
         self.requests.append(request)
+        if self.hold is not None:
+            await self.hold.wait()
         call = await self.inner.dial(request)
         return Watched(call, request, self) if self.after_key is not None else call
 
@@ -145,15 +150,20 @@ def not_dialed(rec: CallRecord) -> None:
 
 async def test_a_number_listed_while_its_task_runs_is_not_dialed(settings: Settings) -> None:
     # one channel: the second callee waits for the first call, during which it is listed
+    # the first call is held inside the carrier's dial until the number is listed, so a
+    # stalled test process cannot let the call end (and the second be dialed) first
     async with running(settings, max_channels=1) as s:
+        s.carrier.hold = asyncio.Event()
         task_id = await send(s, "running", ["8613000000009", "8613000000000"])
 
         async def first_call_up() -> bool:
-            return (await callee_state(s, task_id, "8613000000009")).state == CalleeState.DIALING
+            return s.carrier.dialed == ["8613000000009"]
 
         await wait_for(first_call_up)
+        assert (await callee_state(s, task_id, "8613000000009")).state == CalleeState.DIALING
         added = await s.client.dnc_add(["+86 130 0000 0000"], app_id=s.creds.app_id)
         assert added.data["count"] == 1
+        s.carrier.hold.set()
         await wait_status(s.rig.rt, task_id, TaskStatus.FINISHED, timeout=60)
         await s.rig.dialer.recorder.flushed()
         first, second = await records_of(s.rig.rt, task_id)

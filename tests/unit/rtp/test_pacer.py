@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from prometheus_client import REGISTRY
 
+from voxcast.telephony.rtp.dtmf import encode
 from voxcast.telephony.rtp.media import BURST_FRAMES, MediaEngine, MediaStream
 from voxcast.telephony.rtp.packet import RtpPacket, parse
 from voxcast.telephony.rtp.stream import FRAME_SAMPLES, PCMU
@@ -144,3 +145,37 @@ async def test_the_pacers_lateness_and_skipped_frames_reach_the_metrics() -> Non
     assert _metric("voxcast_rtp_pacer_skipped_frames_total") - skipped == stream.dropped
     # the 25 frames caught up after the stall were 0.5 s late down to 0: about 6 s in all
     assert _metric("voxcast_rtp_pacer_lateness_seconds_sum") - late > 25 * 0.2
+
+
+async def test_a_key_that_arrived_before_a_stalled_prompts_end_is_taken_before_the_end() -> None:
+    # the callee's audio and then its key press reach the socket while the loop is stuck;
+    # the pacer then finds the prompt's time over. asyncio reads one datagram per pass, so
+    # without reading what waits first the prompt would end (and the call hang up) with the
+    # key still unread in the kernel
+    engine = MediaEngine("127.0.0.1")
+    far = receiver()
+    stream = await engine.open_stream()
+    stream.start(far.getsockname(), PCMU, 101)
+    keys: list[str] = []
+    stream.on_dtmf = keys.append
+    loop = asyncio.get_running_loop()
+
+    def stall() -> None:
+        to = ("127.0.0.1", stream.port)
+        for seq in range(40):
+            far.sendto(RtpPacket(PCMU, seq, seq * 160, 7, b"\xff" * 160).pack(), to)
+        for n in range(3):  # the key's end packet, sent three times (RFC 4733 §2.5.1.4)
+            payload = encode("1", end=True, duration=800)
+            far.sendto(RtpPacket(101, 40 + n, 40 * 160, 7, payload).pack(), to)
+        time.sleep(1.0)  # longer than the prompt and than the pacer's catch-up window
+
+    loop.call_later(0.05, stall)
+    heard_at_the_end: list[str] = []
+    played = stream.play(b"\x01" * FRAME_SAMPLES * 10)  # 0.2 s
+    played.add_done_callback(lambda _: heard_at_the_end.extend(keys))
+    await asyncio.wait_for(played, 10)
+    assert stream.dropped > 0  # the stall outlasted the prompt
+    assert heard_at_the_end == ["1"]
+    stream.close()
+    await engine.close()
+    far.close()

@@ -37,6 +37,10 @@ MAX_CATCH_UP_S = 0.5
 #: frames sent to each stream per pass while catching up; between passes the loop runs (SIP)
 BURST_FRAMES = 5
 JITTER_SAMPLES = 100_000
+#: datagrams read at most when the audio ends (`MediaStream._read_waiting`): a stall's worth
+#: at 50 packets a second, bounded so a flood cannot hold the loop
+MAX_WAITING_READS = 1024
+MAX_DATAGRAM = 2048
 
 
 class JitterStats:
@@ -354,6 +358,7 @@ class MediaStream(asyncio.DatagramProtocol):
             return False
         packet = playout.next_frame()
         if packet is None:
+            self._read_waiting()
             self._finish_playing()
             return False
         self._send(packet)
@@ -361,6 +366,7 @@ class MediaStream(asyncio.DatagramProtocol):
         if self._recording is not None:
             self._recording.sent(due, packet[HEADER.size :])
         if not playout.playing:
+            self._read_waiting()
             # the last packet carries the final 20 ms: the audio is over one frame later
             done, self._done = self._done, None
             if done is not None:
@@ -376,9 +382,27 @@ class MediaStream(asyncio.DatagramProtocol):
             return False
         self.dropped += playout.drop(frames)
         if not playout.playing:
+            self._read_waiting()
             self._finish_playing()
             return False
         return True
+
+    def _read_waiting(self) -> None:
+        """Take what already waits in the socket before the audio is declared over: after a
+        stall asyncio reads one datagram per loop pass, and a key pressed during the prompt
+        must not be lost to the hang-up that follows its end."""
+        sock = self._sock
+        if sock is None or self._transport is None:
+            return
+        for _ in range(MAX_WAITING_READS):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                self.error_received(err)
+                return
+            self.datagram_received(data, addr)
 
     def _send(self, packet: bytes) -> None:
         """To the far end, straight through the socket: asyncio's transport costs as much
