@@ -27,18 +27,11 @@ def _rate(value: int | None) -> int | None:
     return value
 
 
-class PreviewSubmit(VendorModel):
-    filePath: Text = Field(
-        min_length=1, max_length=128, description="filePath from preview/upload's answer"
-    )
-    fileName: Text = Field(min_length=1, max_length=64, description="The uploaded file's name")
+class _PreviewCalling(VendorModel):
+    """How a preview task's numbers are called: the fields submit and resend share."""
+
     type: Literal[0, 1] = Field(
         description="0 automatic call by agents, 1 group call transferred to agents"
-    )
-    voiceGroupId: list[Id] = Field(
-        min_length=1,
-        max_length=50,
-        description="Agent groups that take the calls (exactly one with type=1)",
     )
     appId: Text | None = Field(
         default=None, max_length=32, description="Voice application id; with type=1"
@@ -61,38 +54,28 @@ class PreviewSubmit(VendorModel):
     _check_rate = field_validator("calloutRate")(_rate)
 
 
-class PreviewResend(VendorModel):
+class PreviewSubmit(_PreviewCalling):
+    filePath: Text = Field(
+        min_length=1, max_length=128, description="filePath from preview/upload's answer"
+    )
+    fileName: Text = Field(min_length=1, max_length=64, description="The uploaded file's name")
+    voiceGroupId: list[Id] = Field(
+        min_length=1,
+        max_length=50,
+        description="Agent groups that take the calls (exactly one with type=1)",
+    )
+
+
+class PreviewResend(_PreviewCalling):
     taskId: Id = Field(description="Id of the preview task to call again")
     resendType: Literal[1, 2, 3] = Field(
         description="Numbers called again: 1 failed, 2 not called, 3 all"
-    )
-    type: Literal[0, 1] = Field(
-        description="0 automatic call by agents, 1 group call transferred to agents"
     )
     voiceGroupId: list[Id] | None = Field(
         default=None,
         max_length=50,
         description="Agent groups that take the calls (exactly one with type=1)",
     )
-    appId: Text | None = Field(
-        default=None, max_length=32, description="Voice application id; with type=1"
-    )
-    calloutRate: int | None = Field(
-        default=None, description="Calls placed per idle agent; with type=1"
-    )
-    displayNum: Annotated[
-        str | None, Field(default=None, max_length=20, pattern=r"^[0-9A-Za-z]*$")
-    ] = Field(description="Caller id, at most 20 letters and digits")
-    ccode: Text | None = Field(
-        default=None,
-        max_length=4,
-        description="Country calling code of the numbers, at most 4 digits",
-    )
-    remark: Text | None = Field(
-        default=None, max_length=255, description="Free-text remark, at most 255 characters"
-    )
-
-    _check_rate = field_validator("calloutRate")(_rate)
 
 
 class PreviewEdit(VendorModel):
