@@ -76,7 +76,7 @@ async def test_a_robot_speaks_its_scripts_language_and_its_fixed_lines_are_ready
     async with RenderPool(cache, workers=0) as pool:
         resolver = PromptResolver(pool)
         async with rt.sessions() as session:
-            await resolver.prepare(session, task)
+            await resolver.prepare(await resolver.read(session, task))
         described = resolver._tasks[task.id]
         assert described.voice is not None and described.voice.lan == "DE"
         assert described.voice.address.startswith("espeak:de")
@@ -100,7 +100,7 @@ async def test_a_callees_own_lines_are_rendered_while_the_phone_rings(
     async with RenderPool(PromptCache(tmp_path), workers=0) as pool:
         resolver = PromptResolver(pool)
         async with rt.sessions() as session:
-            await resolver.prepare(session, task)
+            await resolver.prepare(await resolver.read(session, task))
         described = resolver._tasks[task.id]
         # no language in the example: English, and female without ssmlGender
         assert described.voice is not None and described.voice.lan == "EN"
@@ -139,4 +139,4 @@ async def test_a_script_in_a_language_no_voice_speaks_fails_its_task_before_dial
         resolver = PromptResolver(pool)
         async with rt.sessions() as session:
             with pytest.raises(PromptError, match=r"script \d+'s language: ZH is not a supported"):
-                await resolver.prepare(session, task)
+                await resolver.prepare(await resolver.read(session, task))

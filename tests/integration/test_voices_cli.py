@@ -156,7 +156,7 @@ async def test_an_accounts_voice_speaks_its_otp_and_an_uninstalled_one_is_refuse
         resolver = PromptResolver(pool)
         async with rt.sessions.begin() as session:
             task = (await session.scalars(select(Task).where(Task.account_id == account_id))).one()
-            await resolver.prepare(session, task)
+            await resolver.prepare(await resolver.read(session, task))
         prompt = await resolver.for_call(task.id, None)
     assert prompt.duration_s > 1.0
     described = resolver._tasks[task.id]

@@ -430,7 +430,7 @@ class Robots:
         found = self._scripts.get(ctx.id)
         if found is None:
             assert ctx.script_id is not None
-            async with self.rt.sessions() as session:
+            async with self.rt.readonly() as session:
                 document = await store.script_document(session, ctx.account_id, ctx.script_id)
             if document is None:
                 raise LookupError(f"script {ctx.script_id} of task {ctx.id} does not exist")

@@ -297,11 +297,12 @@ class Dialer:
 
     async def _prepare_one(self, task_id: int) -> None:
         try:
-            async with self.rt.sessions() as session:
+            async with self.rt.readonly() as session:
                 task = await store.task(session, task_id)
                 if task is None:
                     return
-                await self.prompts.prepare(session, task)
+                preparation = await self.prompts.read(session, task)
+            await self.prompts.prepare(preparation)
             event, reason = TaskEvent.PREPARED, ""
         except PromptError as err:
             event, reason = TaskEvent.PREPARE_FAILED, str(err)
@@ -342,7 +343,7 @@ class Dialer:
         robot: RobotCall | None = None
         try:
             if not self.prompts.knows(ctx.id):
-                async with self.rt.sessions() as session:
+                async with self.rt.readonly() as session:
                     await self.prompts.load(session, ctx.id)
             prompt = await self.prompts.for_call(ctx.id, c.info)
             carrier = self.carrier_for(ctx.account_id)
@@ -473,7 +474,7 @@ class Dialer:
         group that is not the app's (a script names any id; another tenant's agents are never
         rung) or when the database cannot say."""
         try:
-            async with self.rt.sessions() as session:
+            async with self.rt.readonly() as session:
                 group = await store.agent_group(session, group_id)
             if group is None or (group.account_id, group.app_id) != (ctx.account_id, ctx.app_id):
                 log.warning(

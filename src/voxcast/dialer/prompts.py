@@ -66,6 +66,15 @@ class TaskPrompt:
         return speak_digits(text, self.voice.lan if self.voice is not None else "")
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """A task's prompt as read from the database, and the distinct texts it will speak."""
+
+    task_id: int
+    prompt: TaskPrompt
+    texts: tuple[str, ...]
+
+
 class PromptResolver:
     """Prepares tasks' prompts before their first call and resolves each call's prompt."""
 
@@ -154,15 +163,26 @@ class PromptResolver:
         fixed = tuple(t for t in sc.spoken_texts(script) if not sc.VARIABLE.search(t))
         return TaskPrompt(file_ref=SILENCE, voice=voice, lines=fixed)
 
-    async def prepare(self, session: store.Session, task: Task) -> None:
-        """Render every distinct text of the task (raises PromptError with the reason)."""
+    async def read(self, session: store.Session, task: Task) -> Preparation:
+        """What preparing `task` will render, read from the database (raises PromptError)."""
         prompt = await self._describe(session, task)
+        texts: tuple[str, ...] = ()
         if prompt.template is not None and prompt.voice is not None:
             infos = await store.callee_infos(session, task.id)
-            texts = dict.fromkeys(prompt.text_for(i) for i in infos) or {prompt.text_for(None)}
+            texts = tuple(dict.fromkeys(prompt.text_for(i) for i in infos)) or (
+                prompt.text_for(None),
+            )
+        return Preparation(task.id, prompt, texts)
+
+    async def prepare(self, preparation: Preparation) -> None:
+        """Render every distinct text of the task (raises PromptError with the reason). Call
+        it outside any transaction: synthesis takes seconds on a busy machine, and an open
+        transaction on SQLite would hold the one write lock for all that time."""
+        prompt = preparation.prompt
+        if preparation.texts and prompt.voice is not None:
             voice = prompt.voice
             try:
-                await self.pool.render_many(RenderRequest(t, voice) for t in texts)
+                await self.pool.render_many(RenderRequest(t, voice) for t in preparation.texts)
             except AudioError as err:
                 raise PromptError(f"text-to-speech failed: {err}") from None
         if prompt.lines and prompt.voice is not None:
@@ -177,7 +197,7 @@ class PromptResolver:
                 raise PromptError(
                     f"text-to-speech of the opt-out confirmation failed: {err}"
                 ) from None
-        self._tasks[task.id] = prompt
+        self._tasks[preparation.task_id] = prompt
 
     async def _confirmation_prompt(self, prompt: TaskPrompt) -> Prompt | None:
         if prompt.opt_out is None:
