@@ -327,17 +327,46 @@ _SQLITE_INSERT = (
 _COLUMNS = ["task_id", "seq", "callee", "info", "state", "attempts", "rate"]
 
 
+#: callee rows are made this many at a time: each batch's info JSON in one encoder call
+_ROW_BATCH = 5_000
+
+
+def _infos_json(infos: list[dict[str, str] | None]) -> list[str | None]:
+    """Each info as `_to_json` writes it (None stays None). A batch whose infos are all given
+    is encoded as one JSON list and cut between its objects: one C call instead of one
+    Python call per info (100,000 infos: 50 → 15 ms). A text holding "},{" would make a cut
+    ambiguous: then the count of pieces differs and each info is encoded by itself."""
+    if infos and None not in infos:
+        # "\x00" cannot occur in the JSON (a NUL inside a string is written \u0000)
+        listed = _to_json(infos)  # type: ignore[arg-type]
+        pieces = listed[1:-1].replace("},{", "}\x00{").split("\x00")
+        if len(pieces) == len(infos):
+            return cast("list[str | None]", pieces)
+    return [_to_json(info) if info else None for info in infos]
+
+
 def _rows(
     task_id: int, numbers: list[Number], frozen: Sequence[Decimal], postgres: bool
 ) -> Iterator[tuple[int, int, str, str | None, int, int, Decimal | float]]:
     """The callee rows in the driver's own types: Decimal for asyncpg, float for SQLite (a
-    NUMERIC column there; read back at six decimals), as SQLAlchemy would bind them."""
-    if postgres:
-        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
-            yield task_id, i, n, _to_json(info) if info else None, 0, 0, rate
-    else:
-        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
-            yield task_id, i, n, _to_json(info) if info else None, 0, 0, float(rate)
+    NUMERIC column there; read back at six decimals), as SQLAlchemy would bind them. Made a
+    batch at a time by C-level zips, so that on PostgreSQL the server stores one batch while
+    the next is made."""
+    if len(frozen) != len(numbers):
+        raise ValueError("one frozen rate per number")
+    for start in range(0, len(numbers), _ROW_BATCH):
+        batch = numbers[start : start + _ROW_BATCH]
+        rates = frozen[start : start + _ROW_BATCH]
+        yield from zip(
+            repeat(task_id),
+            range(start + 1, start + 1 + len(batch)),
+            map(itemgetter(0), batch),
+            _infos_json(list(map(itemgetter(1), batch))),
+            repeat(0),
+            repeat(0),
+            rates if postgres else map(float, rates),
+            strict=False,
+        )
 
 
 async def insert_numbers(
