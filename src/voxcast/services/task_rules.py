@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from voxcast.domain import languages, schedule
@@ -123,6 +124,15 @@ def check_variables(
     if not needed:
         return
     names = sorted(needed)
+    infos = infos if isinstance(infos, list) else list(infos)
+    # the common case, every callee giving every variable, in one C-level pass per name; a
+    # callee without infos (None) or a missing variable leaves it to the loop, which names
+    # the first
+    try:
+        if all(all(map(dict.get, infos, repeat(name))) for name in names):
+            return
+    except TypeError:
+        pass
     for i, info in enumerate(infos):
         for name in names:
             if not info or not info.get(name):

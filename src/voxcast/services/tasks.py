@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import json.encoder
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import Any, cast
 
 import phonenumbers
 from sqlalchemy import case, delete, func, or_, select
@@ -84,17 +87,25 @@ class Spec:
 
 
 def collect_numbers(
-    infos: Sequence[Mapping[str, Any]] | None, plain: Sequence[str] | None, *, ai: bool = False
+    infos: Sequence[Mapping[str, Any]] | None,
+    plain: Sequence[str] | None,
+    *,
+    ai: bool = False,
+    reuse: bool = False,
 ) -> tuple[list[Number], str]:
     """Numbers from numberInfoList (text1..text10 truncated to 30) or the old numberList;
     later duplicates of a number are dropped. -35 when none, -23 over 100,000 objects or
-    200,000 plain numbers."""
+    200,000 plain numbers. `reuse`: the infos' own dicts may become the callees' infos (their
+    calleeNumber taken out), for a request body read no more afterwards."""
     out: list[Number] = []
     seen: set[str] = set()
     if infos:
         field = "numberInfoList"
         if len(infos) > MAX_NUMBERS:
             raise ApiError(Code.CAPS, f"{field}: {len(infos)} numbers, at most {MAX_NUMBERS}")
+        plain_infos = _plain_infos(infos, reuse)
+        if plain_infos is not None:
+            return plain_infos, field
         for item in infos:
             number = item["calleeNumber"]
             if number in seen:
@@ -122,6 +133,31 @@ def collect_numbers(
     else:
         raise ApiError(Code.NO_NUMBER, "numberInfoList: no number given")
     return out, field
+
+
+def _plain_infos(infos: Sequence[Mapping[str, Any]], reuse: bool) -> list[Number] | None:
+    """collect_numbers' result for the usual list, in C-level passes instead of a Python loop:
+    dicts whose numbers are all different and whose texts are all strings of 1 to 30
+    characters, so that nothing is dropped or cut. None otherwise (nothing changed then)."""
+    if set(map(type, infos)) != {dict}:
+        return None
+    items = cast("list[dict[str, str]]", infos if isinstance(infos, list) else list(infos))
+    numbers = list(map(itemgetter("calleeNumber"), items))
+    if len(set(numbers)) != len(numbers):
+        return None
+    values = list(chain.from_iterable(map(dict.values, items)))  # the numbers' too
+    if set(map(type, values)) != {str}:
+        return None
+    lengths = set(map(len, values))
+    if 0 in lengths or max(lengths) > TEXT_LIMIT:
+        return None
+    # the infos are the items without their number, in the item's order, as the loop makes
+    # them; making 100,000 new dicts cost more than all the checks above together
+    texts = items if reuse else list(map(dict.copy, items))
+    deque(map(dict.pop, texts, repeat("calleeNumber")), maxlen=0)
+    if all(texts):
+        return list(zip(numbers, texts, strict=True))
+    return [(number, info or None) for number, info in zip(numbers, texts, strict=True)]
 
 
 def settings_of(fields: dict[str, Any]) -> dict[str, Any]:
@@ -291,17 +327,46 @@ _SQLITE_INSERT = (
 _COLUMNS = ["task_id", "seq", "callee", "info", "state", "attempts", "rate"]
 
 
+#: callee rows are made this many at a time: each batch's info JSON in one encoder call
+_ROW_BATCH = 5_000
+
+
+def _infos_json(infos: list[dict[str, str] | None]) -> list[str | None]:
+    """Each info as `_to_json` writes it (None stays None). A batch whose infos are all given
+    is encoded as one JSON list and cut between its objects: one C call instead of one
+    Python call per info (100,000 infos: 50 → 15 ms). A text holding "},{" would make a cut
+    ambiguous: then the count of pieces differs and each info is encoded by itself."""
+    if infos and None not in infos:
+        # "\x00" cannot occur in the JSON (a NUL inside a string is written \u0000)
+        listed = _to_json(infos)  # type: ignore[arg-type]
+        pieces = listed[1:-1].replace("},{", "}\x00{").split("\x00")
+        if len(pieces) == len(infos):
+            return cast("list[str | None]", pieces)
+    return [_to_json(info) if info else None for info in infos]
+
+
 def _rows(
     task_id: int, numbers: list[Number], frozen: Sequence[Decimal], postgres: bool
 ) -> Iterator[tuple[int, int, str, str | None, int, int, Decimal | float]]:
     """The callee rows in the driver's own types: Decimal for asyncpg, float for SQLite (a
-    NUMERIC column there; read back at six decimals), as SQLAlchemy would bind them."""
-    if postgres:
-        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
-            yield task_id, i, n, _to_json(info) if info else None, 0, 0, rate
-    else:
-        for i, ((n, info), rate) in enumerate(zip(numbers, frozen, strict=True), start=1):
-            yield task_id, i, n, _to_json(info) if info else None, 0, 0, float(rate)
+    NUMERIC column there; read back at six decimals), as SQLAlchemy would bind them. Made a
+    batch at a time by C-level zips, so that on PostgreSQL the server stores one batch while
+    the next is made."""
+    if len(frozen) != len(numbers):
+        raise ValueError("one frozen rate per number")
+    for start in range(0, len(numbers), _ROW_BATCH):
+        batch = numbers[start : start + _ROW_BATCH]
+        rates = frozen[start : start + _ROW_BATCH]
+        yield from zip(
+            repeat(task_id),
+            range(start + 1, start + 1 + len(batch)),
+            map(itemgetter(0), batch),
+            _infos_json(list(map(itemgetter(1), batch))),
+            repeat(0),
+            repeat(0),
+            rates if postgres else map(float, rates),
+            strict=False,
+        )
 
 
 async def insert_numbers(

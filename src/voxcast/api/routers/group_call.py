@@ -65,7 +65,8 @@ def _recall(req: GroupCallSend | GroupCallSendAI) -> dict[str, Any] | None:
 @router.post(f"{P}/send", openapi_extra=envelope(Family.CODE))
 async def send(req: GroupCallSend, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Create a group-call task; `data` is its taskId (keyId)."""
-    numbers, field = tasks.collect_numbers(req.numberInfoList, req.numberList)
+    # the request's numberInfoList is not read again: its dicts become the infos
+    numbers, field = tasks.collect_numbers(req.numberInfoList, req.numberList, reuse=True)
     spec = tasks.Spec(
         TaskKind.GROUP,
         req.appId,
@@ -83,7 +84,7 @@ async def send(req: GroupCallSend, account: CurrentAccount, rt: Rt) -> dict[str,
 @router.post(f"{P}/send/ai", openapi_extra=envelope(Family.CODE))
 async def send_ai(req: GroupCallSendAI, account: CurrentAccount, rt: Rt) -> dict[str, Any]:
     """Create an AI voice (speech template) task; `data` is its taskId."""
-    numbers, field = tasks.collect_numbers(req.numberInfoList, req.numberList, ai=True)
+    numbers, field = tasks.collect_numbers(req.numberInfoList, req.numberList, ai=True, reuse=True)
     spec = tasks.Spec(
         TaskKind.AI, req.appId, req.taskName, _fields(req), numbers, field, recall_flow=_recall(req)
     )
@@ -99,7 +100,7 @@ async def _update(
     # no list keeps the task's numbers; a list given empty is "no number" (-35)
     replace = infos is not None or plain is not None
     if replace:
-        numbers, field = tasks.collect_numbers(infos, plain, ai=kind == TaskKind.AI)
+        numbers, field = tasks.collect_numbers(infos, plain, ai=kind == TaskKind.AI, reuse=True)
     else:
         numbers, field = [], "numberInfoList"
     with _state_error(_update_reason):
