@@ -36,6 +36,7 @@ def _numbers(count: int, info: object) -> list[Number]:
 CASES = {
     "every number with texts": lambda i: {"text1": f"name{i}", "text2": "x"},
     "some without texts": lambda i: None if i % 3 == 0 else {"text1": f"n{i}"},
+    "some with an empty info": lambda i: {} if i % 5 == 0 else {"text1": f"n{i}"},
     "texts holding the cut between objects": lambda i: {"text1": "a},{b" if i % 7 == 0 else "c"},
     "quotes, backslashes, NUL and non-ASCII": lambda i: {"text1": f'"\\\x00 ü 名{i}', "text3": "}"},
 }
