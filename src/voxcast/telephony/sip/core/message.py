@@ -346,11 +346,44 @@ def parse(data: bytes) -> Message:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError("headers are not UTF-8") from None
-    lines = text.replace("\r\n", "\n").split("\n")
+    flat = text.replace("\r\n", "\n")
+    lines = flat.split("\n")
     start = lines[0]
     if _FORBIDDEN.search(start):
         raise SipParseError("a bare CR or NUL in the start line")
     message = _start_line(start)
+    if "\n " in flat or "\n\t" in flat or "\x00" in flat or "\r" in flat:
+        _headers_slow(message.headers, lines)
+    else:
+        # the common case: no folded line, no NUL or bare CR anywhere: each line is one header
+        # and only its name needs checking (the same checks as the slow path, in its order)
+        if len(lines) > MAX_HEADERS + 1 and sum(1 for line in lines[1:] if line) > MAX_HEADERS:
+            raise SipParseError(f"more than {MAX_HEADERS} headers")
+        items = message.headers.items
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, colon, value = line.partition(":")
+            key = _header_name(name) if colon else None
+            if key is None:
+                raise SipParseError(f"malformed header line {line[:40]!r}")
+            items.append((key, value.strip()))
+    message.body = _body(message.headers, body)
+    first: dict[str, str] = {}
+    for n, v in reversed(message.headers.items):
+        first[n] = v  # the first value of each name, as `Headers.get` finds it
+    for required in ("Call-ID", "CSeq", "From", "To", "Via"):
+        if not first.get(required):
+            raise SipParseError(f"missing {required}")
+    _number, method = parse_cseq(first["CSeq"])
+    if isinstance(message, Request) and method != message.method:
+        raise SipParseError(f"CSeq method {method} does not match the request's")
+    top_via(message)  # everything downstream relies on the top Via
+    return message
+
+
+def _headers_slow(headers: Headers, lines: list[str]) -> None:
+    """Header lines that may be folded or hold a NUL or a bare CR: unfolded, then checked."""
     unfolded: list[list[str]] = []
     for line in lines[1:]:
         if not line:
@@ -370,16 +403,15 @@ def parse(data: bytes) -> Message:
             raise SipParseError(f"malformed header line {line[:40]!r}")
         if "\x00" in value or "\r" in value:
             raise SipParseError("NUL or a bare CR in a header value")
-        message.headers.add(name.strip(), value.strip())
-    message.body = _body(message.headers, body)
-    for required in ("Call-ID", "CSeq", "From", "To", "Via"):
-        if not message.headers.get(required):
-            raise SipParseError(f"missing {required}")
-    _number, method = parse_cseq(message.headers.get("CSeq") or "")
-    if isinstance(message, Request) and method != message.method:
-        raise SipParseError(f"CSeq method {method} does not match the request's")
-    top_via(message)  # everything downstream relies on the top Via
-    return message
+        headers.add(name.strip(), value.strip())
+
+
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> str | None:
+    """A header line's name as `canonical` gives it, or None when it is not a token. Cached
+    (the bound as for `canonical`): a message names the same dozen headers."""
+    stripped = name.strip()
+    return canonical(stripped) if _TOKEN.match(stripped) else None
 
 
 def _start_line(line: str) -> Message:
