@@ -444,7 +444,10 @@ def _body(headers: Headers, body: bytes) -> bytes:
     return body[:length]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_cseq(value: str) -> tuple[int, str]:
+    """CSeq's number and method. Cached: read three times per message (parse, transaction
+    key, user agent), and calls repeat the same few values ("1 INVITE", "2 BYE")."""
     parts = value.split()
     if len(parts) != 2 or not digits(parts[0]) or not _TOKEN.match(parts[1]):
         raise SipParseError(f"malformed CSeq {value[:40]!r}")
