@@ -585,11 +585,21 @@ def _parse_via(value: str) -> Via:
 
 def top_via(message: Message) -> Via:
     # the first entry of the first Via that has one: the rest need not be split
-    for value in message.headers.get_all_raw("Via"):
-        entries = split_values(value)
-        if entries:
-            return parse_via(entries[0])
+    for name, value in message.headers.items:
+        if name == "Via":
+            via = _first_via(value)
+            if via is not None:
+                return via
     raise SipParseError("no Via")
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_via(value: str) -> Via | None:
+    """The first entry of one Via header line (None when it has none). Cached by the line:
+    a transaction's top Via is read from its request and each response, about eight times a
+    call, and the result is immutable."""
+    entries = split_values(value)
+    return parse_via(entries[0]) if entries else None
 
 
 @dataclass(frozen=True)
