@@ -85,6 +85,8 @@ class Leg:
     follow_dialog: bool = True
     #: the call's deadline as last scheduled (None: nothing scheduled)
     due: float | None = None
+    #: the call's Call-ID, kept: read at every scheduling, and a header lookup on the call
+    call_id: str = ""
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
@@ -158,8 +160,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
         *,
         follow_dialog: bool = True,
     ) -> None:
-        leg = Leg(call, peer, on_output, follow_dialog)
-        self._legs[call.call_id] = leg
+        leg = Leg(call, peer, on_output, follow_dialog, call_id=call.call_id)
+        self._legs[leg.call_id] = leg
         self._dispatch(leg, call.start(self._now()))
 
     def hangup(self, call_id: str, reason: str = "hung up by us") -> None:
@@ -238,7 +240,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def _schedule(self, leg: Leg) -> None:
         deadline = leg.call.deadline
-        call_id = leg.call.call_id  # read once: a call's Call-ID is a header lookup
+        call_id = leg.call_id
         if deadline is None:
             leg.due = None
             self._idle.add(call_id)
@@ -341,7 +343,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
                     self._drop(call_id)
 
     def _tick(self, leg: Leg, now: float) -> None:
-        call_id = leg.call.call_id
+        call_id = leg.call_id
         if self._legs.get(call_id) is not leg:
             return  # gone, or replaced, since it fell due
         try:

@@ -346,11 +346,44 @@ def parse(data: bytes) -> Message:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError("headers are not UTF-8") from None
-    lines = text.replace("\r\n", "\n").split("\n")
+    flat = text.replace("\r\n", "\n")
+    lines = flat.split("\n")
     start = lines[0]
     if _FORBIDDEN.search(start):
         raise SipParseError("a bare CR or NUL in the start line")
     message = _start_line(start)
+    if "\n " in flat or "\n\t" in flat or "\x00" in flat or "\r" in flat:
+        _headers_slow(message.headers, lines)
+    else:
+        # the common case: no folded line, no NUL or bare CR anywhere: each line is one header
+        # and only its name needs checking (the same checks as the slow path, in its order)
+        if len(lines) > MAX_HEADERS + 1 and sum(1 for line in lines[1:] if line) > MAX_HEADERS:
+            raise SipParseError(f"more than {MAX_HEADERS} headers")
+        items = message.headers.items
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, colon, value = line.partition(":")
+            key = _header_name(name) if colon else None
+            if key is None:
+                raise SipParseError(f"malformed header line {line[:40]!r}")
+            items.append((key, value.strip()))
+    message.body = _body(message.headers, body)
+    first: dict[str, str] = {}
+    for n, v in reversed(message.headers.items):
+        first[n] = v  # the first value of each name, as `Headers.get` finds it
+    for required in ("Call-ID", "CSeq", "From", "To", "Via"):
+        if not first.get(required):
+            raise SipParseError(f"missing {required}")
+    _number, method = parse_cseq(first["CSeq"])
+    if isinstance(message, Request) and method != message.method:
+        raise SipParseError(f"CSeq method {method} does not match the request's")
+    top_via(message)  # everything downstream relies on the top Via
+    return message
+
+
+def _headers_slow(headers: Headers, lines: list[str]) -> None:
+    """Header lines that may be folded or hold a NUL or a bare CR: unfolded, then checked."""
     unfolded: list[list[str]] = []
     for line in lines[1:]:
         if not line:
@@ -370,16 +403,15 @@ def parse(data: bytes) -> Message:
             raise SipParseError(f"malformed header line {line[:40]!r}")
         if "\x00" in value or "\r" in value:
             raise SipParseError("NUL or a bare CR in a header value")
-        message.headers.add(name.strip(), value.strip())
-    message.body = _body(message.headers, body)
-    for required in ("Call-ID", "CSeq", "From", "To", "Via"):
-        if not message.headers.get(required):
-            raise SipParseError(f"missing {required}")
-    _number, method = parse_cseq(message.headers.get("CSeq") or "")
-    if isinstance(message, Request) and method != message.method:
-        raise SipParseError(f"CSeq method {method} does not match the request's")
-    top_via(message)  # everything downstream relies on the top Via
-    return message
+        headers.add(name.strip(), value.strip())
+
+
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> str | None:
+    """A header line's name as `canonical` gives it, or None when it is not a token. Cached
+    (the bound as for `canonical`): a message names the same dozen headers."""
+    stripped = name.strip()
+    return canonical(stripped) if _TOKEN.match(stripped) else None
 
 
 def _start_line(line: str) -> Message:
@@ -412,7 +444,10 @@ def _body(headers: Headers, body: bytes) -> bytes:
     return body[:length]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_cseq(value: str) -> tuple[int, str]:
+    """CSeq's number and method. Cached: read three times per message (parse, transaction
+    key, user agent), and calls repeat the same few values ("1 INVITE", "2 BYE")."""
     parts = value.split()
     if len(parts) != 2 or not digits(parts[0]) or not _TOKEN.match(parts[1]):
         raise SipParseError(f"malformed CSeq {value[:40]!r}")
@@ -429,15 +464,18 @@ def serialize(message: Message) -> bytes:
         if not 100 <= message.status <= 699:
             raise SipBuildError(f"status code {message.status} is not a SIP status")
         start = f"{SIP_VERSION} {message.status} {message.reason or reason_for(message.status)}"
-    headers = [(n, v) for n, v in message.headers if n != "Content-Length"]
-    # one search over every name and value at once; the culprit named only when there is one
-    if _FORBIDDEN.search("".join([start, *(n + v for n, v in headers)])):
+    lines = [start]
+    lines += [f"{n}: {v}" for n, v in message.headers.items if n != "Content-Length"]
+    # one search over every line at once (": " adds nothing it looks for); the culprit named
+    # only when there is one
+    if _FORBIDDEN.search("".join(lines)):
         _check(start)
-        for name, value in headers:
-            _check(name)
-            _check(value)
-    lines = [start, *(f"{n}: {v}" for n, v in headers), f"Content-Length: {len(message.body)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + message.body
+        for name, value in message.headers.items:
+            if name != "Content-Length":
+                _check(name)
+                _check(value)
+    lines.append(f"Content-Length: {len(message.body)}\r\n\r\n")
+    return "\r\n".join(lines).encode("utf-8") + message.body
 
 
 def _check(text: str) -> None:
@@ -550,11 +588,21 @@ def _parse_via(value: str) -> Via:
 
 def top_via(message: Message) -> Via:
     # the first entry of the first Via that has one: the rest need not be split
-    for value in message.headers.get_all_raw("Via"):
-        entries = split_values(value)
-        if entries:
-            return parse_via(entries[0])
+    for name, value in message.headers.items:
+        if name == "Via":
+            via = _first_via(value)
+            if via is not None:
+                return via
     raise SipParseError("no Via")
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_via(value: str) -> Via | None:
+    """The first entry of one Via header line (None when it has none). Cached by the line:
+    a transaction's top Via is read from its request and each response, about eight times a
+    call, and the result is immutable."""
+    entries = split_values(value)
+    return parse_via(entries[0]) if entries else None
 
 
 @dataclass(frozen=True)
