@@ -111,6 +111,8 @@ class Dialer:
         self.claiming = True
         self._renewed_at = 0.0
         self._seats_renewed_at = 0.0
+        #: clock time before which no lease or seat hold can have run out (None: not known)
+        self._reap_after: datetime | None = None
 
     # -- loop -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -583,6 +585,8 @@ class Dialer:
         since = self._reachable_since
         if since is None or time.monotonic() - since < self.rt.settings.lease_margin_seconds:
             return  # a live worker may not have renewed its leases since the outage yet
+        if self._reap_after is not None and now < self._reap_after:
+            return  # no lease or hold ends before then: nothing to reap
         lost: list[Finished] = []
         # the dead workers' seats and calls in one transaction (both are skipped when locked)
         async with self.rt.sessions.begin() as session:
@@ -591,6 +595,12 @@ class Dialer:
             ids = [i for i in ids if i not in self._calling and i not in self.recorder.pending]
             if ids:
                 lost = await self._lost_calls(session, ids, now)
+            # a lease or hold taken from now on lasts at least a stall margin (claims, renewals
+            # and seat holds all add it to their worker's clock): half of one allows for clocks
+            # apart; the ones held now end at the horizon (at once, if one was skipped)
+            horizon = await store.lease_horizon(session, self.worker_id)
+        soonest = now + self._stall_margin() / 2
+        self._reap_after = soonest if horizon is None else min(horizon, soonest)
         if seats:
             log.warning("gave back %d seats held by dead workers: %s", len(seats), seats)
         for f in lost:

@@ -332,6 +332,27 @@ async def expired_leases(session: Session, now: datetime, limit: int = 500) -> l
     return list(rows.all())
 
 
+async def lease_horizon(session: Session, me: str) -> datetime | None:
+    """The earliest end of any call's lease and of any other worker's hold on a seat (None:
+    none held): until then the reaper has nothing to find. One statement, both by index."""
+    calls = (
+        select(func.min(Callee.lease_until))
+        .where(Callee.state == CalleeState.DIALING)
+        .scalar_subquery()
+    )
+    seats = (
+        select(func.min(Agent.held_until))
+        .where(
+            Agent.status.in_((AgentStatus.BUSY, AgentStatus.WRAP_UP)),
+            Agent.held_by.is_not(None),
+            Agent.held_by != me,
+        )
+        .scalar_subquery()
+    )
+    ends = [end for end in (await session.execute(select(calls, seats))).one() if end is not None]
+    return min(ends) if ends else None
+
+
 @dataclass
 class LeasedCall:
     """A call in progress as the database has it: what a reaper needs to record it."""
