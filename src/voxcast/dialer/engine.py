@@ -205,14 +205,17 @@ class Dialer:
             # read the clock after the lock: calls that ended before this instant are counted
             # out, so record times (call start to hang-up) never overlap past the limits
             now = self.rt.clock.now()
+            # the balance read before this transaction may predate a call just recorded: it is
+            # read again with the channels (a call's record, its channel and its debit commit
+            # together, so a channel seen free is a debit seen), and nothing starts at zero
             room = await store.capacity(
-                session, [c.id for c in contexts], now, limits.max_cps, limits.max_channels
+                session,
+                limits.id,
+                [c.id for c in contexts],
+                now,
+                limits.max_cps,
+                limits.max_channels,
             )
-            # the balance read before this transaction may predate a call just recorded: read
-            # it again after the channels (a call's record, its channel and its debit commit
-            # together, so a channel seen free is a debit seen), and start nothing at zero
-            if room > 0 and not await store.has_balance(session, limits.id):
-                room = 0
             # the calls already waiting for an agent, read under the account's lock: every
             # worker's claims of these tasks are serialized by it, so together they never
             # place more than the allowance (a per-process count would let each fill it)

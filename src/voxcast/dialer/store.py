@@ -155,24 +155,26 @@ async def suspend_broke_tasks(session: Session, now: datetime, reason: str) -> i
 # -- claims -------------------------------------------------------------------------------------
 
 
-async def has_balance(session: Session, account_id: int) -> bool:
-    """Whether the account may start a call: its balance is above zero."""
-    balance = await session.scalar(select(Account.balance).where(Account.id == account_id))
-    return balance is not None and balance > 0
-
-
 async def capacity(
-    session: Session, task_ids: list[int], now: datetime, max_cps: int, max_channels: int
+    session: Session,
+    account_id: int,
+    task_ids: list[int],
+    now: datetime,
+    max_cps: int,
+    max_channels: int,
 ) -> int:
-    """How many calls the account may start now: free channels and what the last second allows."""
+    """How many calls the account may start now: free channels and what the last second
+    allows, none when its balance is not above zero. One statement: the two counts and the
+    balance are read together (the caller holds the account's lock)."""
     if not task_ids:
         return 0
-    in_flight = await session.scalar(
+    in_flight = (
         select(func.count())
         .select_from(Callee)
         .where(Callee.task_id.in_(task_ids), Callee.state == CalleeState.DIALING)
+        .scalar_subquery()
     )
-    recent = await session.scalar(
+    recent = (
         select(func.count())
         .select_from(Callee)
         .where(
@@ -180,8 +182,12 @@ async def capacity(
             Callee.dialed_at <= now,
             Callee.task_id.in_(task_ids),
         )
+        .scalar_subquery()
     )
-    return max(0, min(max_channels - int(in_flight or 0), max_cps - int(recent or 0)))
+    balance = select(Account.balance).where(Account.id == account_id).scalar_subquery()
+    dialing, started, left = (await session.execute(select(in_flight, recent, balance))).one()
+    room = max(0, min(max_channels - int(dialing or 0), max_cps - int(started or 0)))
+    return room if left is not None and left > 0 else 0
 
 
 async def waiting_callees(session: Session, task_id: int) -> int:
@@ -239,10 +245,14 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # the ids first: an UPDATE on `id IN (due)` may rescan the subquery, and each rescan
+    # skips other locked rows, so it could take more than `limit`
     ids = list((await session.scalars(due)).all())
     if not ids:
         return []
-    await session.execute(
+    # leased and returned in one statement; RETURNING keeps no order: the list order is
+    # restored here
+    rows = await session.execute(
         update(Callee)
         .where(Callee.id.in_(ids), Callee.state == CalleeState.PENDING)
         .values(
@@ -253,10 +263,7 @@ async def claim(
             attempts=Callee.attempts + 1,
             agent_at=None,
         )
-        .execution_options(synchronize_session=False)
-    )
-    rows = await session.execute(
-        select(
+        .returning(
             Callee.id,
             Callee.task_id,
             Callee.seq,
@@ -266,12 +273,9 @@ async def claim(
             Callee.attempts,
             Callee.rate,
         )
-        .where(
-            Callee.id.in_(ids), Callee.lease_owner == worker_id, Callee.state == CalleeState.DIALING
-        )
-        .order_by(Callee.seq)
+        .execution_options(synchronize_session=False)
     )
-    return [Claimed(*row) for row in rows]
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.seq)
 
 
 async def release(session: Session, held: list[tuple[int, datetime]]) -> None:
