@@ -163,6 +163,7 @@ class Dialer:
 
     async def tick(self) -> int:
         """One pass; returns how many calls it started."""
+        metrics.ticked()
         now = self.rt.clock.now()
         await self._renew(now)
         await self._renew_seats(now)
