@@ -1,19 +1,23 @@
-"""An idle dialer tick's database work (issue 17): the statements and transactions one tick
-sends when there is nothing to do, counted at the engine (docs/performance.md)."""
+"""The dialer's database work counted at the engine (issue 17, docs/performance.md): an idle
+tick's statements and transactions, and a batch of call records in one INSERT."""
 
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from tests.conftest import START
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.clock import ScaledClock
 from voxcast.config import Settings
+from voxcast.dialer import store
 from voxcast.dialer.engine import Dialer
 from voxcast.runtime import open_runtime
+from voxcast.services import accounts
+from voxcast.storage.models import CallRecord
 from voxcast.telephony.sandbox import SandboxCarrier
 
 #: statements of an idle tick: the scheduler's three task moves and its probe for recall
@@ -67,3 +71,55 @@ async def test_an_idle_tick_sends_six_statements_in_one_transaction(settings: Se
     finally:
         await rt.close()
     assert counts == [(IDLE_STATEMENTS, IDLE_TRANSACTIONS)] * 3
+
+
+async def test_a_batch_of_records_alike_but_for_their_nones_is_one_insert(
+    settings: Settings,
+) -> None:
+    rt = await open_runtime(settings, ScaledClock(1.0, start=START))
+    counter = Counter()
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", counter.statement)
+    try:
+        async with rt.sessions.begin() as session:
+            creds = await accounts.create_account(
+                session, rt.secrets, START, name="acme", balance=Decimal(1)
+            )
+        base = {"account_id": creds.account_id, "app_id": creds.app_id, "type": 1}
+        base |= {"callee": "8613000000000", "submit_time": START, "conversation": None}
+        # None in turn in different columns: left out, each row would be a statement of its own
+        rows = [
+            base | {"voice_id": "v1", "feedback_value": None, "call_time": START},
+            base | {"voice_id": "v2", "feedback_value": "1", "call_time": None},
+            base
+            | {
+                "voice_id": "v3",
+                "feedback_value": None,
+                "call_time": None,
+                "conversation": {"a": 1},
+            },
+        ]
+        counter.counting = True
+        async with rt.sessions.begin() as session:
+            await store.add_call_records(session, rows)
+        counter.counting = False
+        async with rt.sessions() as session:
+            stored = (
+                await session.execute(
+                    select(
+                        CallRecord.voice_id,
+                        CallRecord.feedback_value,
+                        CallRecord.call_time,
+                        CallRecord.conversation,
+                        CallRecord.cost,
+                    ).order_by(CallRecord.voice_id)
+                )
+            ).all()
+    finally:
+        await rt.close()
+    assert counter.statements == 1
+    # a None stores what leaving the column out stored: its default, or NULL
+    assert [tuple(r) for r in stored] == [
+        ("v1", "-1", START, None, Decimal(0)),
+        ("v2", "1", None, None, Decimal(0)),
+        ("v3", "-1", None, {"a": 1}, Decimal(0)),
+    ]
