@@ -216,11 +216,18 @@ async def agent_answered(session: Session, callee_id: int, at: datetime) -> None
 
 
 async def lock_account(session: Session, account_id: int) -> None:
-    """Serialize claims of one account across workers (PostgreSQL; SQLite has one writer)."""
+    """Serialize claims of one account across workers; returns once the lock is held, so what
+    the caller reads next (its clock) comes after every commit the lock waited for."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ACCOUNT_LOCK_BASE + account_id}
         )
+        return
+    # SQLite's lock is its one write lock, taken by BEGIN IMMEDIATE (storage/db.py) when the
+    # transaction gets its connection: here, not at the first statement. A clock read before
+    # it was read before the recorder's commits it then waited for, and their calls' hang-ups
+    # came after the new calls' start (record times overlapped past the channels; issue 17)
+    await session.connection()
 
 
 async def claim(
