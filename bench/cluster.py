@@ -178,10 +178,10 @@ async def one_run(
             idle_s = 2.0
             await asyncio.sleep(idle_s)
             idle = [scrape(port) for port in ports]
-            idle_rate = (
-                sum(d.get("voxcast_db_query_seconds_count", 0.0) for d in delta(idle, before))
-                / idle_s
-            )
+            idle_used = delta(idle, before)
+            idle_statements = sum(d.get("voxcast_db_query_seconds_count", 0.0) for d in idle_used)
+            idle_ticks = sum(d.get("voxcast_dialer_ticks_total", 0.0) for d in idle_used)
+            idle_rate = idle_statements / idle_s
             before = idle
             xacts0, rows0 = await server_counters(admin, name)
             numbers = [f"86130{i:07d}{i % 10}" for i in range(calls)]
@@ -209,6 +209,7 @@ async def one_run(
             xacts1, rows1 = await server_counters(admin, name)
             used = delta(after, before)
             statements = sum(d.get("voxcast_db_query_seconds_count", 0.0) for d in used)
+            ticks = sum(d.get("voxcast_dialer_ticks_total", 0.0) for d in used)
             # the poll's own transactions (one a poll, plus connect) are not the workers'
             xacts = xacts1 - xacts0 - polls
             rows = rows1 - rows0 - calls - 1  # minus the task and callee rows the bench wrote
@@ -226,6 +227,8 @@ async def one_run(
                 "rows": rows / max(done, 1),
                 "round_trips": (statements + 2 * xacts) / max(done, 1),
                 "idle_rate": idle_rate,
+                "idle_per_tick": idle_statements / max(idle_ticks, 1),
+                "ticks": ticks / max(done, 1),
             }
     finally:
         for proc in procs:
@@ -287,8 +290,8 @@ async def main() -> None:
             f"p99 {r['p99'] * 1000:.1f} ms ({r['claims']:.0f} claims); per call "
             f"{r['statements']:.1f} statements, {r['xacts']:.2f} transactions, "
             f"{r['rows']:.1f} rows written, ~{r['round_trips']:.1f} round trips "
-            f"(statements + BEGIN/COMMIT); idle, the workers' ticks sent "
-            f"{r['idle_rate']:,.0f} statements/s"
+            f"(statements + BEGIN/COMMIT), {r['ticks']:.2f} dialer ticks; idle, the workers' "
+            f"ticks sent {r['idle_rate']:,.0f} statements/s, {r['idle_per_tick']:.1f} a tick"
         )
     print(
         f"  (sandbox speed {args.speed:g}x, {args.channels} channels on one account, "

@@ -44,6 +44,11 @@ DB_QUERY = Histogram(
     "Round trip of each SQL statement this process sent to the database.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+TICKS = Counter(
+    "voxcast_dialer_ticks",
+    "Passes of this process's dialer loop (each runs the scheduler and claims; bench/cluster.py "
+    "divides the statements sent by it).",
+)
 CLAIM = Histogram(
     "voxcast_claim_seconds",
     "How long each claim transaction of this process's dialer took (the account's lock, its "
@@ -111,6 +116,10 @@ def call_ended(sip_code: int, answered: bool) -> None:
 def calls_lost(count: int) -> None:
     """Calls of dead workers this process recorded as lost."""
     CALL_OUTCOMES.labels("lost").inc(count)
+
+
+def ticked() -> None:
+    TICKS.inc()
 
 
 def claimed(seconds: float) -> None:

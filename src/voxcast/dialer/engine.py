@@ -111,6 +111,8 @@ class Dialer:
         self.claiming = True
         self._renewed_at = 0.0
         self._seats_renewed_at = 0.0
+        #: clock time before which no lease or seat hold can have run out (None: not known)
+        self._reap_after: datetime | None = None
 
     # -- loop -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -161,23 +163,30 @@ class Dialer:
 
     async def tick(self) -> int:
         """One pass; returns how many calls it started."""
+        metrics.ticked()
         now = self.rt.clock.now()
-        async with self.rt.sessions.begin() as session:
-            await scheduler.advance(session, now)
         await self._renew(now)
         await self._renew_seats(now)
         await self._reap(now)
+        # one transaction for the tick's own work: the tasks' life cycle, the submitted tasks
+        # to prepare and the tasks now calling (a round trip each for BEGIN and COMMIT, so
+        # every tick, idle or not, pays them once, not once per step)
+        calling: list[tuple[AccountLimits, list[TaskContext]]] = []
+        mine: list[int] = []
+        async with self.rt.sessions.begin() as session:
+            await scheduler.advance(session, now)
+            if self.claiming:
+                mine = await self._take_submitted(session, now)
+                calling = await store.calling_tasks(session)
         if not self.claiming:
             return 0
-        await self._prepare_submitted(now)
+        for task_id in mine:
+            self._preparing.add(task_id)
+            self._jobs.add(asyncio.create_task(self._prepare(task_id)))
         started = 0
-        for limits, contexts in await self._calling_tasks():
+        for limits, contexts in calling:
             started += await self._dial_account(limits, contexts)
         return started
-
-    async def _calling_tasks(self) -> list[tuple[AccountLimits, list[TaskContext]]]:
-        async with self.rt.sessions() as session:
-            return await store.calling_tasks(session)
 
     async def _dial_account(self, limits: AccountLimits, contexts: list[TaskContext]) -> int:
         now = self.rt.clock.now()
@@ -197,14 +206,17 @@ class Dialer:
             # read the clock after the lock: calls that ended before this instant are counted
             # out, so record times (call start to hang-up) never overlap past the limits
             now = self.rt.clock.now()
+            # the balance read before this transaction may predate a call just recorded: it is
+            # read again with the channels (a call's record, its channel and its debit commit
+            # together, so a channel seen free is a debit seen), and nothing starts at zero
             room = await store.capacity(
-                session, [c.id for c in contexts], now, limits.max_cps, limits.max_channels
+                session,
+                limits.id,
+                [c.id for c in contexts],
+                now,
+                limits.max_cps,
+                limits.max_channels,
             )
-            # the balance read before this transaction may predate a call just recorded: read
-            # it again after the channels (a call's record, its channel and its debit commit
-            # together, so a channel seen free is a debit seen), and start nothing at zero
-            if room > 0 and not await store.has_balance(session, limits.id):
-                room = 0
             # the calls already waiting for an agent, read under the account's lock: every
             # worker's claims of these tasks are serialized by it, so together they never
             # place more than the allowance (a per-process count would let each fill it)
@@ -270,21 +282,18 @@ class Dialer:
             await store.release(session, held)
         return keep
 
-    async def _prepare_submitted(self, now: datetime) -> None:
-        """Start preparing the prompts of tasks that were just submitted (status 6), each in
-        the background; a task another worker began long ago and never finished is taken over."""
+    async def _take_submitted(self, session: store.Session, now: datetime) -> list[int]:
+        """The tasks just submitted (status 6) this worker takes to prepare their prompts (the
+        caller starts them in the background once `session` commits); a task another worker
+        began long ago and never finished is taken over."""
         stale = now - self._stall_margin()
-        async with self.rt.sessions.begin() as session:
-            ids = await store.submitted_tasks(session, stale)
-            mine = []
-            for task_id in ids:
-                if task_id in self._preparing:
-                    continue
-                if await store.take_submitted(session, task_id, now, stale):
-                    mine.append(task_id)
-        for task_id in mine:
-            self._preparing.add(task_id)
-            self._jobs.add(asyncio.create_task(self._prepare(task_id)))
+        mine = []
+        for task_id in await store.submitted_tasks(session, stale):
+            if task_id in self._preparing:
+                continue
+            if await store.take_submitted(session, task_id, now, stale):
+                mine.append(task_id)
+        return mine
 
     async def _prepare(self, task_id: int) -> None:
         try:
@@ -581,36 +590,52 @@ class Dialer:
         since = self._reachable_since
         if since is None or time.monotonic() - since < self.rt.settings.lease_margin_seconds:
             return  # a live worker may not have renewed its leases since the outage yet
+        if self._reap_after is not None and now < self._reap_after:
+            return  # no lease or hold ends before then: nothing to reap
+        lost: list[Finished] = []
+        # the dead workers' seats and calls in one transaction (both are skipped when locked)
         async with self.rt.sessions.begin() as session:
             seats = await store.free_orphaned_seats(session, now, self.worker_id)
-        if seats:
-            log.warning("gave back %d seats held by dead workers: %s", len(seats), seats)
-        async with self.rt.sessions.begin() as session:
             ids = await store.expired_leases(session, now)
             ids = [i for i in ids if i not in self._calling and i not in self.recorder.pending]
-            if not ids:
-                return
-            lost: list[Finished] = []
-            for call in await store.leased_calls(session, ids):
-                ctx = call.ctx
-                ctx.settings = ctx.settings.without_redials()  # a lost call is final
-                c = call.claimed
-                c.voice_id = c.voice_id or make_voice_id(now, c.id)
-                facts = CallFacts(
-                    call_time=call.dialed_at or now,
-                    hangup_time=now,
-                    sip_code=LOST_CALL_CODE,
-                    hangup_by=HangupBy.NETWORK,
-                    reason="worker lost during the call",
-                )
-                lost.append(Finished(ctx, c, call.limits, facts))
-            await self.recorder.write(session, lost, owner=None)
-            self.stats.lost += len(lost)
-            metrics.calls_lost(len(lost))
+            if ids:
+                lost = await self._lost_calls(session, ids, now)
+            # a lease or hold taken from now on lasts at least a stall margin (claims, renewals
+            # and seat holds all add it to their worker's clock): half of one allows for clocks
+            # apart; the ones held now end at the horizon (at once, if one was skipped)
+            horizon = await store.lease_horizon(session, self.worker_id)
+        soonest = now + self._stall_margin() / 2
+        self._reap_after = soonest if horizon is None else min(horizon, soonest)
+        if seats:
+            log.warning("gave back %d seats held by dead workers: %s", len(seats), seats)
         for f in lost:
             if f.ctx.kind == TaskKind.SIP_CALL:  # its phone was busy with the lost call
                 await self.desks[True].free(_agent_of(f.ctx))
+        if lost:
             log.warning("recorded %d calls of dead workers as lost", len(lost))
+
+    async def _lost_calls(
+        self, session: store.Session, ids: list[int], now: datetime
+    ) -> list[Finished]:
+        """Record the calls `ids` (leases run out, held by no one) as lost, in `session`."""
+        lost: list[Finished] = []
+        for call in await store.leased_calls(session, ids):
+            ctx = call.ctx
+            ctx.settings = ctx.settings.without_redials()  # a lost call is final
+            c = call.claimed
+            c.voice_id = c.voice_id or make_voice_id(now, c.id)
+            facts = CallFacts(
+                call_time=call.dialed_at or now,
+                hangup_time=now,
+                sip_code=LOST_CALL_CODE,
+                hangup_by=HangupBy.NETWORK,
+                reason="worker lost during the call",
+            )
+            lost.append(Finished(ctx, c, call.limits, facts))
+        await self.recorder.write(session, lost, owner=None)
+        self.stats.lost += len(lost)
+        metrics.calls_lost(len(lost))
+        return lost
 
 
 def _agent_of(ctx: TaskContext) -> int:

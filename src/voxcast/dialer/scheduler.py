@@ -68,10 +68,15 @@ async def advance(session: store.Session, now: datetime) -> None:
 
 
 async def _advance_recalls(session: store.Session, now: datetime) -> None:
+    # one probe for the three steps; a step that changed something makes the next one read
+    # again, as if it had not been probed (idle ticks send one statement, not three)
+    work = await store.recall_work(session, now)
+    changed = False
     # a pending flow starts when its parent task has finished: round 1 is due an interval later
-    for flow, parent in await store.flows_to_start(session):
+    for flow, parent in await store.flows_to_start(session) if work.flows_to_start else []:
         if not await store.start_flow(session, flow.id):
             continue
+        changed = True
         await store.schedule_node(
             session,
             flow.id,
@@ -79,12 +84,15 @@ async def _advance_recalls(session: store.Session, now: datetime) -> None:
             (parent.finished_at or now) + timedelta(minutes=flow.recall_interval),
         )
 
-    for node, flow in await store.due_nodes(session, now):
+    due = await store.due_nodes(session, now) if work.due_nodes or changed else []
+    for node, flow in due:
+        changed = True
         await _run_node(session, flow, node, now)
 
     # a round ends with its task: finished or cancelled, or failed before dialing (its speech
     # could not be made), which is an exception of that round; the next one follows either way
-    for node, flow, child in await store.ended_nodes(session):
+    ended_nodes = await store.ended_nodes(session) if work.ended_nodes or changed else []
+    for node, flow, child in ended_nodes:
         ended = (
             RecallStatus.EXCEPTION
             if child.status == TaskStatus.SUBMIT_FAILED

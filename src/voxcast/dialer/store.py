@@ -155,24 +155,26 @@ async def suspend_broke_tasks(session: Session, now: datetime, reason: str) -> i
 # -- claims -------------------------------------------------------------------------------------
 
 
-async def has_balance(session: Session, account_id: int) -> bool:
-    """Whether the account may start a call: its balance is above zero."""
-    balance = await session.scalar(select(Account.balance).where(Account.id == account_id))
-    return balance is not None and balance > 0
-
-
 async def capacity(
-    session: Session, task_ids: list[int], now: datetime, max_cps: int, max_channels: int
+    session: Session,
+    account_id: int,
+    task_ids: list[int],
+    now: datetime,
+    max_cps: int,
+    max_channels: int,
 ) -> int:
-    """How many calls the account may start now: free channels and what the last second allows."""
+    """How many calls the account may start now: free channels and what the last second
+    allows, none when its balance is not above zero. One statement: the two counts and the
+    balance are read together (the caller holds the account's lock)."""
     if not task_ids:
         return 0
-    in_flight = await session.scalar(
+    in_flight = (
         select(func.count())
         .select_from(Callee)
         .where(Callee.task_id.in_(task_ids), Callee.state == CalleeState.DIALING)
+        .scalar_subquery()
     )
-    recent = await session.scalar(
+    recent = (
         select(func.count())
         .select_from(Callee)
         .where(
@@ -180,8 +182,12 @@ async def capacity(
             Callee.dialed_at <= now,
             Callee.task_id.in_(task_ids),
         )
+        .scalar_subquery()
     )
-    return max(0, min(max_channels - int(in_flight or 0), max_cps - int(recent or 0)))
+    balance = select(Account.balance).where(Account.id == account_id).scalar_subquery()
+    dialing, started, left = (await session.execute(select(in_flight, recent, balance))).one()
+    room = max(0, min(max_channels - int(dialing or 0), max_cps - int(started or 0)))
+    return room if left is not None and left > 0 else 0
 
 
 async def waiting_callees(session: Session, task_id: int) -> int:
@@ -210,11 +216,18 @@ async def agent_answered(session: Session, callee_id: int, at: datetime) -> None
 
 
 async def lock_account(session: Session, account_id: int) -> None:
-    """Serialize claims of one account across workers (PostgreSQL; SQLite has one writer)."""
+    """Serialize claims of one account across workers; returns once the lock is held, so what
+    the caller reads next (its clock) comes after every commit the lock waited for."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ACCOUNT_LOCK_BASE + account_id}
         )
+        return
+    # SQLite's lock is its one write lock, taken by BEGIN IMMEDIATE (storage/db.py) when the
+    # transaction gets its connection: here, not at the first statement. A clock read before
+    # it was read before the recorder's commits it then waited for, and their calls' hang-ups
+    # came after the new calls' start (record times overlapped past the channels; issue 17)
+    await session.connection()
 
 
 async def claim(
@@ -239,10 +252,14 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # the ids first: an UPDATE on `id IN (due)` may rescan the subquery, and each rescan
+    # skips other locked rows, so it could take more than `limit`
     ids = list((await session.scalars(due)).all())
     if not ids:
         return []
-    await session.execute(
+    # leased and returned in one statement; RETURNING keeps no order: the list order is
+    # restored here
+    rows = await session.execute(
         update(Callee)
         .where(Callee.id.in_(ids), Callee.state == CalleeState.PENDING)
         .values(
@@ -253,10 +270,7 @@ async def claim(
             attempts=Callee.attempts + 1,
             agent_at=None,
         )
-        .execution_options(synchronize_session=False)
-    )
-    rows = await session.execute(
-        select(
+        .returning(
             Callee.id,
             Callee.task_id,
             Callee.seq,
@@ -266,12 +280,9 @@ async def claim(
             Callee.attempts,
             Callee.rate,
         )
-        .where(
-            Callee.id.in_(ids), Callee.lease_owner == worker_id, Callee.state == CalleeState.DIALING
-        )
-        .order_by(Callee.seq)
+        .execution_options(synchronize_session=False)
     )
-    return [Claimed(*row) for row in rows]
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.seq)
 
 
 async def release(session: Session, held: list[tuple[int, datetime]]) -> None:
@@ -330,6 +341,27 @@ async def expired_leases(session: Session, now: datetime, limit: int = 500) -> l
         .with_for_update(skip_locked=True)
     )
     return list(rows.all())
+
+
+async def lease_horizon(session: Session, me: str) -> datetime | None:
+    """The earliest end of any call's lease and of any other worker's hold on a seat (None:
+    none held): until then the reaper has nothing to find. One statement, both by index."""
+    calls = (
+        select(func.min(Callee.lease_until))
+        .where(Callee.state == CalleeState.DIALING)
+        .scalar_subquery()
+    )
+    seats = (
+        select(func.min(Agent.held_until))
+        .where(
+            Agent.status.in_((AgentStatus.BUSY, AgentStatus.WRAP_UP)),
+            Agent.held_by.is_not(None),
+            Agent.held_by != me,
+        )
+        .scalar_subquery()
+    )
+    ends = [end for end in (await session.execute(select(calls, seats))).one() if end is not None]
+    return min(ends) if ends else None
 
 
 @dataclass
@@ -394,8 +426,24 @@ async def rate_book(session: Session, account_id: int) -> rate_service.RateBook:
     return await rate_service.load_rate_book(session, account_id)
 
 
+#: CallRecord's columns with a Python default: what a None in a record stands for
+_RECORD_DEFAULTS = {
+    column.key: column.default.arg
+    for column in CallRecord.__table__.columns
+    if column.default is not None and column.default.is_scalar
+}
+
+
 async def add_call_records(session: Session, records: list[dict[str, Any]]) -> None:
-    await session.execute(insert(CallRecord), records)
+    """One INSERT for the batch: the ORM's bulk insert leaves out None values by default and
+    so splits a batch by which of its columns are None (a statement per run of alike rows,
+    a third of a call's statements); each None is here what leaving it out stored, the
+    column's default or NULL, and sent as such."""
+    rows = [
+        {key: _RECORD_DEFAULTS.get(key) if value is None else value for key, value in r.items()}
+        for r in records
+    ]
+    await session.execute(insert(CallRecord).execution_options(render_nulls=True), rows)
 
 
 async def add_recordings(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -686,13 +734,61 @@ async def recent_abandons(session: Session, task_id: int, window: int) -> tuple[
 # -- recall flows -------------------------------------------------------------------------------
 
 
-async def flows_to_start(session: Session) -> list[tuple[RecallFlow, Task]]:
-    """Pending flows whose parent task has finished, with that task."""
-    rows = await session.execute(
+def _flows_to_start() -> Any:
+    return (
         select(RecallFlow, Task)
         .join(Task, Task.id == RecallFlow.task_id)
         .where(RecallFlow.status == RecallStatus.PENDING, Task.status == TaskStatus.FINISHED)
     )
+
+
+def _due_nodes(now: datetime) -> Any:
+    return (
+        select(RecallNode, RecallFlow)
+        .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
+        .where(
+            RecallFlow.status == RecallStatus.IN_PROGRESS,
+            RecallNode.status == RecallStatus.PENDING,
+            RecallNode.run_at.is_not(None),
+            RecallNode.run_at <= now,
+        )
+    )
+
+
+def _ended_nodes() -> Any:
+    return (
+        select(RecallNode, RecallFlow, Task)
+        .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
+        .join(Task, Task.id == RecallNode.task_id)
+        .where(
+            RecallNode.status == RecallStatus.IN_PROGRESS,
+            Task.status.in_([TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.SUBMIT_FAILED]),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RecallWork:
+    """Which of the recall flows' three steps have something to do now."""
+
+    flows_to_start: bool
+    due_nodes: bool
+    ended_nodes: bool
+
+
+async def recall_work(session: Session, now: datetime) -> RecallWork:
+    """One statement (three EXISTS) instead of the three reads, for the ticks with none."""
+    row = (
+        await session.execute(
+            select(_flows_to_start().exists(), _due_nodes(now).exists(), _ended_nodes().exists())
+        )
+    ).one()
+    return RecallWork(*(bool(found) for found in row))
+
+
+async def flows_to_start(session: Session) -> list[tuple[RecallFlow, Task]]:
+    """Pending flows whose parent task has finished, with that task."""
+    rows = await session.execute(_flows_to_start())
     return [(flow, parent) for flow, parent in rows.all()]
 
 
@@ -709,30 +805,13 @@ async def start_flow(session: Session, flow_id: int) -> bool:
 
 async def due_nodes(session: Session, now: datetime) -> list[tuple[RecallNode, RecallFlow]]:
     """Pending rounds of flows in progress whose time has come."""
-    rows = await session.execute(
-        select(RecallNode, RecallFlow)
-        .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
-        .where(
-            RecallFlow.status == RecallStatus.IN_PROGRESS,
-            RecallNode.status == RecallStatus.PENDING,
-            RecallNode.run_at.is_not(None),
-            RecallNode.run_at <= now,
-        )
-    )
+    rows = await session.execute(_due_nodes(now))
     return [(node, flow) for node, flow in rows.all()]
 
 
 async def ended_nodes(session: Session) -> list[tuple[RecallNode, RecallFlow, Task]]:
     """Rounds in progress whose task is finished, cancelled or failed before dialing."""
-    rows = await session.execute(
-        select(RecallNode, RecallFlow, Task)
-        .join(RecallFlow, RecallFlow.id == RecallNode.flow_id)
-        .join(Task, Task.id == RecallNode.task_id)
-        .where(
-            RecallNode.status == RecallStatus.IN_PROGRESS,
-            Task.status.in_([TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.SUBMIT_FAILED]),
-        )
-    )
+    rows = await session.execute(_ended_nodes())
     return [(node, flow, child) for node, flow, child in rows.all()]
 
 
