@@ -26,10 +26,10 @@ PACKAGES=(
   # the HTTP load generator of bench/api.py
   "wrk"
   # English voices that bench/tts.py measures beside voxcast's own engines: Festival with the
-  # HTS us-slt voice (text2wave) and flite
-  "festival"
-  "festvox-us-slt-hts"
+  # HTS us-slt voice (above) and flite
   "flite"
+  # the CPU load of issue 13's check (`stress --cpu 2` beside `make test`, docs/performance.md)
+  "stress"
   # the browser the console's Playwright tests drive (tests/console): Debian's build, never
   # one that `playwright install` would download
   "chromium"
