@@ -1,20 +1,25 @@
-"""The console's browser tests: `voxcast serve` on a fresh database with two accounts and their
-console users, and Debian's chromium driven by
-Playwright through `executable_path` (never a browser `playwright install` downloads)."""
+"""The console's browser tests: one `voxcast serve` per module and backend, each test with two
+fresh accounts and console users of its own on it, and one Debian chromium per test process
+(a new context per test) driven by Playwright through `executable_path`."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import itertools
 import os
 import shutil
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
+from tests.conftest import BACKENDS, PostgresFactory
 from tests.integration.server import Cli, serving
 from voxcast.client import AsyncVoxcastClient
 from voxcast.clock import SystemClock
@@ -36,6 +41,17 @@ STEP_MS = 20_000
 VIEWPORT: ViewportSize = {"width": 1200, "height": 800}
 #: where `shot` writes the docs' screenshots when VOXCAST_SCREENSHOTS=1
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "console"
+#: what makes each test's user names its own on a server its module shares
+_UNIQUE = itertools.count(1)
+#: the mark of every module using `console` or `context`: the tests run on the test process's
+#: one event loop, the loop of the shared browser
+SHARED_LOOP = pytest.mark.asyncio(loop_scope="session")
+
+
+def unique(name: str) -> str:
+    """`name` with a suffix no other test of this process uses (console user names are
+    unique on a server shared by a module's tests)."""
+    return f"{name}-{next(_UNIQUE)}"
 
 
 @dataclass
@@ -61,24 +77,26 @@ class Console:
         return f"{self.base}/console{path}"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    """One chromium for the test process (a launch costs about a second of CPU); each test
+    gets a context of its own (`context`), so no cookie or storage crosses tests."""
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield chromium
         await chromium.close()
 
 
-async def _tenant(rt: Runtime, name: str) -> tuple[Credentials, str]:
-    """An account priced for every number, and its console owner (made in-process: a
-    `voxcast admin` command per step costs seconds of start-up on a loaded machine; the
-    command itself is tested in test_users_cli.py)."""
+async def _tenant(rt: Runtime, name: str, username: str = "") -> tuple[Credentials, str]:
+    """An account priced for every number, and its console owner, `<name>-owner` unless
+    `username` (made in-process: a `voxcast admin` command per step costs seconds of start-up
+    on a loaded machine; the command itself is tested in test_users_cli.py)."""
     async with rt.sessions.begin() as session:
         creds = await accounts.create_account(
             session, rt.secrets, rt.clock.now(), name=name, balance=Decimal(100)
         )
         await rates.set_rate(session, creds.account_id, "", Decimal("0.02"))
-        username = f"{name}-owner"
+        username = username or f"{name}-owner"
         await console_users.create_user(
             session,
             username=username,
@@ -90,31 +108,78 @@ async def _tenant(rt: Runtime, name: str) -> tuple[Credentials, str]:
     return creds, username
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox_speed() -> float:
     """`voxcast serve --sandbox-speed`; a module whose robot conversations must be heard
     overrides it (the recognizer's real time is long on a fast call clock)."""
     return 50
 
 
-@pytest.fixture
-async def console(db_url: str, tmp_path: Path, sandbox_speed: float) -> AsyncIterator[Console]:
-    cli = Cli.fresh(db_url, tmp_path / "var")
+@pytest.fixture(scope="module", params=BACKENDS)
+def console_db(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_factory: PostgresFactory | None,
+    sqlite_template: Path,
+) -> Iterator[str]:
+    """The database of a module's server, on each backend (tests/conftest.py's `database`,
+    for a module: a copy of the SQLite template, or a PostgreSQL database leased from this
+    test process's factory, so each xdist worker keeps its own)."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("console-db") / "voxcast.db"
+        shutil.copy2(sqlite_template, target)
+        yield f"sqlite:///{target}"
+        return
+    assert pg_factory is not None  # "postgres" is a backend only when PG_URL is set
+    url = asyncio.run(pg_factory.lease())
+    try:
+        yield url
+    finally:
+        asyncio.run(pg_factory.give_back(url))
+
+
+@dataclass
+class Served:
+    """A module's `voxcast serve`: its base URL and the command bound to its database."""
+
+    base: str
+    cli: Cli
+
+
+@pytest.fixture(scope="module")
+def served(
+    console_db: str, tmp_path_factory: pytest.TempPathFactory, sandbox_speed: float
+) -> Iterator[Served]:
+    """One server for the module's tests (a start costs seconds of CPU); each test signs in
+    as users of its own (`console`), so what one test changes no other test sees."""
+    cli = Cli.fresh(console_db, tmp_path_factory.mktemp("console") / "var")
     cli.data_dir.mkdir(parents=True)
     cli.extra_env["VOXCAST_CONSOLE_LOGIN_FAILURES"] = str(LOGIN_FAILURES)
+    with serving(cli, "--sandbox-speed", str(sandbox_speed)) as base:
+        yield Served(base, cli)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def console(served: Served) -> AsyncIterator[Console]:
+    """Two accounts of the test's own (alice and bob, priced for every number) with their
+    owners and alice's read-only user, on the module's server."""
+    # the test's own copy: a test may add to its command's environment
+    cli = dataclasses.replace(served.cli, extra_env=dict(served.cli.extra_env))
     settings = Settings()
     settings.database_url, settings.data_dir, settings.secret_key = (
-        db_url,
+        cli.database_url,
         cli.data_dir,
         cli.secret_key,
     )
-    rt = await open_runtime(settings, SystemClock())
+    # the server migrated the database when it started
+    rt = await open_runtime(settings, SystemClock(), run_migrations=False)
+    viewer = unique("alice-viewer")
     try:
-        made = [await _tenant(rt, name) for name in ("alice", "bob")]
+        made = [await _tenant(rt, name, unique(f"{name}-owner")) for name in ("alice", "bob")]
         async with rt.sessions.begin() as session:
             await console_users.create_user(
                 session,
-                username="alice-viewer",
+                username=viewer,
                 password=PASSWORD,
                 role=Role.READONLY,
                 account_id=made[0][0].account_id,
@@ -122,26 +187,25 @@ async def console(db_url: str, tmp_path: Path, sandbox_speed: float) -> AsyncIte
             )
     finally:
         await rt.close()
-    with serving(cli, "--sandbox-speed", str(sandbox_speed)) as base:
-        tenants = [
-            Tenant(
-                c.account_id,
-                c.app_id,
-                user,
-                AsyncVoxcastClient(base, c.api_key, c.api_secret, timeout=30),
-                c.api_key,
-                c.api_secret,
-            )
-            for c, user in made
-        ]
-        try:
-            yield Console(base, cli, tenants[0], tenants[1], "alice-viewer")
-        finally:
-            for t in tenants:
-                await t.api.aclose()
+    tenants = [
+        Tenant(
+            c.account_id,
+            c.app_id,
+            user,
+            AsyncVoxcastClient(served.base, c.api_key, c.api_secret, timeout=30),
+            c.api_key,
+            c.api_secret,
+        )
+        for c, user in made
+    ]
+    try:
+        yield Console(served.base, cli, tenants[0], tenants[1], viewer)
+    finally:
+        for t in tenants:
+            await t.api.aclose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(accept_downloads=True, viewport=VIEWPORT)
     ctx.set_default_timeout(STEP_MS)

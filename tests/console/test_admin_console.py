@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import PASSWORD, Console, sign_in
+from tests.console.conftest import PASSWORD, SHARED_LOOP, Console, sign_in, unique
 from tests.ports import HOST, bindable, free_port
 from voxcast.client import AsyncVoxcastClient
 from voxcast.clock import SystemClock
@@ -25,9 +25,8 @@ from voxcast.runtime import Runtime, open_runtime
 from voxcast.services import console_users, rates
 from voxcast.services.console_users import Role
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
-ADMIN = "platform-root"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 
 
@@ -49,16 +48,18 @@ async def _runtime(console: Console) -> AsyncIterator[Runtime]:
 
 @pytest.fixture
 async def admin(console: Console) -> str:
+    """A platform admin of the test's own (the module's server is shared)."""
+    name = unique("platform-root")
     async with _runtime(console) as rt, rt.sessions.begin() as session:
         await console_users.create_user(
             session,
-            username=ADMIN,
+            username=name,
             password=PASSWORD,
             role=Role.ADMIN,
             account_id=None,
             now=rt.clock.now(),
         )
-    return ADMIN
+    return name
 
 
 async def _signed_in(context: BrowserContext, console: Console, user: str) -> Page:
@@ -279,10 +280,10 @@ async def test_a_trunk_is_added_tested_against_a_sipp_uas_and_retired(
         for row in await page.locator("#audit tbody tr").all()
     ]
     assert logged[:4] == [
-        [ADMIN, "trunk removed", "sipp"],
-        [ADMIN, "trunk tested", "sipp to 15550001111: 200 normal clearing"],
-        [ADMIN, "trunk added", f"reg: {HOST}:DNS over udp"],
-        [ADMIN, "trunk added", f"sipp: {HOST}:{port} over udp"],
+        [admin, "trunk removed", "sipp"],
+        [admin, "trunk tested", "sipp to 15550001111: 200 normal clearing"],
+        [admin, "trunk added", f"reg: {HOST}:DNS over udp"],
+        [admin, "trunk added", f"sipp: {HOST}:{port} over udp"],
     ]
 
 
@@ -292,16 +293,19 @@ async def test_an_admin_creates_console_users_who_can_sign_in(
     page = await _signed_in(context, console, admin)
     await page.goto(console.url("/admin/users"))
     form = page.locator("#user-create")
-    await form.locator("input[name=username]").fill("bob-viewer")
+    viewer_name = unique("bob-viewer")
+    await form.locator("input[name=username]").fill(viewer_name)
     await form.locator("select[name=role]").select_option("readonly")
     await form.locator("input[name=account_id]").fill(str(console.b.account_id))
     await form.locator("input[name=password]").fill(PASSWORD)
     await form.locator("button[type=submit]").click()
     await expect(page.get_by_role("status")).to_contain_text(
-        f"bob-viewer (readonly of account {console.b.account_id}) created."
+        f"{viewer_name} (readonly of account {console.b.account_id}) created."
     )
     users = await page.locator("#users tbody tr td:nth-child(2)").all_inner_texts()
-    assert users == [ADMIN, "alice-owner", "bob-owner", "alice-viewer", "bob-viewer"]
+    # the module's server holds other tests' users too: this test's, in the list's order
+    ours = [admin, console.a.username, console.b.username, console.readonly_user, viewer_name]
+    assert [user for user in users if user in ours] == ours
 
     # an owner without an account, and one of an account that does not exist
     for account, reason in (("", "account-id: a owner user needs an account"),
@@ -318,7 +322,7 @@ async def test_an_admin_creates_console_users_who_can_sign_in(
     assert other is not None
     try:
         viewer = await other.new_page()
-        await sign_in(viewer, console, "bob-viewer")
+        await sign_in(viewer, console, viewer_name)
         await viewer.wait_for_url(console.url("/dashboard"))
         await expect(viewer.locator("h1")).to_have_text("bob")
     finally:

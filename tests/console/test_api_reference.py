@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import BrowserContext, Route, expect
 
-from tests.console.conftest import Console, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, sign_in
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 
 async def _offline(context: BrowserContext) -> list[str]:

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, Shot, Tenant, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, Shot, Tenant, sign_in
 from tests.helpers import signed_headers
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
 from voxcast.runtime import open_runtime
 from voxcast.services import agents, scripts
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 
 async def _signed_in(console: Console, context: BrowserContext, username: str) -> Page:

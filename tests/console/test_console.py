@@ -14,10 +14,19 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import LOGIN_FAILURES, PASSWORD, STEP_MS, Console, Shot, Tenant, sign_in
+from tests.console.conftest import (
+    LOGIN_FAILURES,
+    PASSWORD,
+    SHARED_LOOP,
+    STEP_MS,
+    Console,
+    Shot,
+    Tenant,
+    sign_in,
+)
 from voxcast.client import AsyncVoxcastClient
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 #: sandbox outcomes by last digit: 0 answered, 1 presses 1, 3 hangs up after 3 s, 5 busy,
 #: 6 rejected
@@ -179,8 +188,8 @@ async def test_pause_and_resume_from_the_page_change_the_task_through_the_servic
     # the audit log says who did it
     await page.goto(console.url("/audit"))
     assert (await _audit(page))[:2] == [
-        ["alice-owner", "task resume", f"task {task_id}", "127.0.0.1"],
-        ["alice-owner", "task pause", f"task {task_id}", "127.0.0.1"],
+        [console.a.username, "task resume", f"task {task_id}", "127.0.0.1"],
+        [console.a.username, "task pause", f"task {task_id}", "127.0.0.1"],
     ]
 
     # a read-only user sees the task but cannot change it
@@ -369,7 +378,7 @@ async def test_a_key_created_in_the_page_signs_api_requests_and_a_test_push_show
     finally:
         receiver.close()
     await page.goto(console.url("/audit"))
-    assert ["alice-owner", "api key created", api_key, "127.0.0.1"] in await _audit(page)
+    assert [console.a.username, "api key created", api_key, "127.0.0.1"] in await _audit(page)
     await shot(page, "audit")
 
 
@@ -444,7 +453,7 @@ async def test_a_finished_task_is_called_again_from_its_page(
     assert (detail.data["taskName"], detail.data["numCnt"]) == ("first round again", 2)
     await page.goto(console.url("/audit"))
     assert (await _audit(page))[0] == [
-        "alice-owner",
+        console.a.username,
         "task resent",
         f"task {new_id} from task {task_id}",
         "127.0.0.1",

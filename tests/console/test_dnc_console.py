@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import STEP_MS, Console, Shot, sign_in
+from tests.console.conftest import SHARED_LOOP, STEP_MS, Console, Shot, sign_in
 from voxcast import compliance
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 
 async def _open(page: Page, console: Console, username: str, path: str = "/dnc") -> None:

@@ -10,13 +10,13 @@ import base64
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import STEP_MS, Console, Shot, sign_in
+from tests.console.conftest import SHARED_LOOP, STEP_MS, Console, Shot, sign_in
 from tests.unit.audio.audiofiles import encode
 from voxcast.audio import duration_of
 from voxcast.audio.cache import PromptCache
 from voxcast.audio.engines import kokoro_installed
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 #: waits for the audio element's metadata and answers its duration in seconds
 AUDIO_DURATION = """async (audio) => {

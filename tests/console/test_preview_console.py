@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, sign_in
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 SHEET = "phone,name\n8613000000010,Ann\n8613000000021,Bob\nnot-a-number,Cy\n8613000000033,Di\n"
 

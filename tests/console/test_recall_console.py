@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, sign_in
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), SHARED_LOOP]
 
 
 async def _signed_in(console: Console, context: BrowserContext, username: str) -> Page:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, Tenant, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, Tenant, sign_in
 from tests.helpers import signed_headers
 from voxcast.clock import SystemClock
 from voxcast.config import Settings
@@ -23,7 +23,7 @@ from voxcast.domain import scripts as domain_scripts
 from voxcast.runtime import open_runtime
 from voxcast.services import recordings, scripts, trunks
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 #: the sandbox callee who answers "Yes, speaking." then "I can pay on Friday." (docs/sandbox.md)
 AGREES = "8613000000010"
@@ -32,7 +32,7 @@ TRY_MS = 60_000
 NEW_PROMPT = "Good morning, this is Example Energy. Is this ${name}?"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox_speed() -> float:
     """Slow enough that the recognizer's real time is short on the call's clock."""
     return 5

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import BrowserContext, FilePayload, Page, expect
 
-from tests.console.conftest import Console, Shot, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, Shot, sign_in
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Console, Tenant, sign_in
+from tests.console.conftest import SHARED_LOOP, Console, Tenant, sign_in
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 
 
 async def _signed_in(console: Console, context: BrowserContext, username: str) -> Page:
