@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
 from tests.conftest import BACKENDS, PostgresFactory
 from tests.integration.server import Cli, serving
@@ -37,6 +44,9 @@ PASSWORD = "correct horse battery"
 LOGIN_FAILURES = 3
 #: how long a Playwright step may wait for the page (ms): generous on a loaded machine
 STEP_MS = 20_000
+# Playwright's assertions wait 5 s by default, less than a loaded machine needs to lay out
+# Swagger UI or ReDoc: they wait as long as every other step
+expect.set_options(timeout=STEP_MS)
 #: the browser's window: the size of the screenshots in docs/console.md
 VIEWPORT: ViewportSize = {"width": 1200, "height": 800}
 #: where `shot` writes the docs' screenshots when VOXCAST_SCREENSHOTS=1
