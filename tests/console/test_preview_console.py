@@ -20,6 +20,13 @@ pytestmark = [pytest.mark.timeout(180), SHARED_LOOP]
 SHEET = "phone,name\n8613000000010,Ann\n8613000000021,Bob\nnot-a-number,Cy\n8613000000033,Di\n"
 
 
+@pytest.fixture(scope="module")
+def sandbox_speed() -> float:
+    """A slow sandbox clock (2x): a task called again is seen unfinished for the second or so
+    its first ring takes, not the 20 ms it takes at 50x (a stalled test process missed it)."""
+    return 2
+
+
 async def _signed_in(console: Console, context: BrowserContext, username: str) -> Page:
     page = await context.new_page()
     await sign_in(page, console, username)
