@@ -108,7 +108,12 @@ class Listener:
                 cls._shared = cls()
             return cls._shared
 
-    def __init__(self, threads: int = min(4, os.cpu_count() or 1)) -> None:
+    def __init__(self, threads: int = 0) -> None:
+        # one thread under pytest-xdist: each worker's model on every core starved the other
+        # workers' timing-sensitive calls (stalls of seconds on 2 cores); alone, up to four
+        threads = threads or (
+            1 if os.environ.get("PYTEST_XDIST_WORKER") else min(4, os.cpu_count() or 1)
+        )
         from faster_whisper import WhisperModel
 
         path = model_dir()
