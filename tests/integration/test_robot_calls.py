@@ -29,8 +29,9 @@ from voxcast.webhooks.sender import PushSender
 pytestmark = pytest.mark.timeout(240)
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-#: slow enough that the recognizer's real time is short on the call's clock
-SPEED = 4.0
+#: half speed: the recognizer (Whisper, which can hold the GIL for seconds on a loaded 2-core
+#: machine) stalls the call's clock half as much as at 4x (its push test failed there in CI)
+SPEED = 2.0
 PROPERTIES = {"name": "Jack", "amount": "30 euros", "dueDate": "May 5"}
 
 
