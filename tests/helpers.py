@@ -13,8 +13,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+import pytest
 
 from voxcast.domain.signing import sign
+
+#: a test that runs on SQLite only (it starts the real command or server, whose database
+#: backend is not what it checks)
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def signed_headers(api_key: str, api_secret: str, timestamp: int, **extra: str) -> dict[str, str]:

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from cryptography.fernet import Fernet
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import VOXCAST, Cli, serving
 from tests.unit.audio.audiofiles import audio_b64
 from voxcast.api.app import create_app
@@ -33,7 +33,6 @@ from voxcast.storage.models import App
 USAGE_ERROR = 2
 #: for commands whose database work is one plain column write, checked the same way on both
 #: backends elsewhere: each process start costs about a second, so these run on SQLite only
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def balance_seen_by_the_api(base: str, created: dict[str, object]) -> str:

@@ -10,15 +10,12 @@ import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
 
-import pytest
-
+from tests.helpers import SQLITE_ONLY
 from tests.integration.dialing import dialer_rig, insert_task, wait_for, wait_status
 from voxcast.audio.render import RenderedPrompt, RenderRequest
 from voxcast.config import Settings
 from voxcast.domain.enums import TaskStatus
 from voxcast.services import accounts, rates
-
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @SQLITE_ONLY

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import Cli, serving
 from voxcast.domain.signing import sign
 
 #: each `voxcast serve` start costs about a second; the address logic is the same on both
 #: backends (and is checked on both through the ASGI app in tests/contract/test_auth.py)
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 WHITELISTED = "203.0.113.7"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant
+from tests.helpers import SQLITE_ONLY
 from tests.integration.dialing import insert_task
 from voxcast.audio import PromptCache, RenderPool, RenderRequest
 from voxcast.dialer.context import Claimed, TaskContext
@@ -21,7 +22,6 @@ from voxcast.runtime import Runtime
 from voxcast.services import scripts
 from voxcast.storage.models import Task
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 pytestmark = [SQLITE_ONLY, pytest.mark.timeout(120)]
 
 GERMAN = {

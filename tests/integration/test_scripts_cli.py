@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import Cli
 from voxcast.services import scripts
 
 #: each process start costs about a second; the storage under it is tested on both backends
 #: by the contract tests
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @SQLITE_ONLY

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import Cli
 from tests.integration.test_serve_shutdown import descendants, still_running
 from tests.integration.test_serve_worker import _serve, _wait, _workers
 from voxcast.client import VoxcastClient
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 #: sandbox time 5 times the wall clock: the callee below rings 2 s and talks about 6 s
 SPEED = "5"
 #: about 14 s of speech at 14 characters a second, played twice

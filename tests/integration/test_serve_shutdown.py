@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import VOXCAST, Cli, _wait_healthy, free_port
 from voxcast.client import VoxcastClient
-
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _stat(pid: int) -> tuple[str, str] | None:

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import VOXCAST, Cli, _wait_healthy, free_port
 from tests.integration.test_serve_shutdown import descendants, still_running
 from voxcast.client import VoxcastClient
-
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _account(db_url: str, tmp_path: Path) -> tuple[Cli, dict[str, object]]:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Tenant
+from tests.helpers import SQLITE_ONLY
 from tests.integration.server import Cli
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.dialer.prompts import PromptResolver
@@ -19,7 +20,6 @@ from voxcast.services import speech
 from voxcast.storage.models import Task
 
 USAGE_ERROR = 2
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def test_voices_list_names_each_installed_voice_with_its_licence(tmp_path: Path) -> None:

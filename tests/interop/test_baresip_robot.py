@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import SQLITE_ONLY
 from tests.integration.test_sip_calls import sip_rig
 from tests.integration.test_sip_robot import (
     GOODBYE,
@@ -32,7 +33,6 @@ from voxcast.config import Settings
 
 pytestmark = pytest.mark.timeout(180)
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 #: baresip 1.0.0's aufile source plays its file once and then ends the call (its end-of-file
 #: check runs each second and closes the call, with a BYE): the silence after the words must
 #: outlast hearing them, the goodbye and our BYE on a slow machine
