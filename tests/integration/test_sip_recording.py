@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
 import struct
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,10 +106,21 @@ async def media(request: pytest.FixtureRequest) -> AsyncIterator[MediaEngine]:
     await engine.close()
 
 
-@pytest.mark.timeout(60)
-async def test_a_recorded_call_has_both_sides_in_stereo_from_the_answer(
-    media: MediaEngine, tmp_path: Path
-) -> None:
+@dataclass
+class RecordedCall:
+    events: list[CallEvent]
+    call: SipCall
+    prompt_pcm: bytes
+    talk_pcm: bytes
+
+
+async def recorded_call(
+    media: MediaEngine,
+    tmp_path: Path,
+    on_answer: Callable[[], Awaitable[None]] | None = None,
+) -> RecordedCall:
+    """The call to SIPp described at the top, recorded; `on_answer` runs beside it from the
+    answer."""
     early = write_rtp_pcap(tmp_path / "early.pcap", g711.ulaw_encode(tone(EARLY_HZ, EARLY_S)))
     talk_pcm = quiet(REPLY_AT_S) + tone(REPLY_HZ, REPLY_S) + quiet(TALK_S - REPLY_AT_S - REPLY_S)
     talk = write_rtp_pcap(tmp_path / "talk.pcap", g711.ulaw_encode(talk_pcm), missing=LOST)
@@ -126,6 +140,7 @@ async def test_a_recorded_call_has_both_sides_in_stereo_from_the_answer(
         prompts,
         recordings=tmp_path / "rec",
     )
+    beside: list[asyncio.Task[None]] = []
     try:
         request = DialRequest(
             callee="8613000000000",
@@ -140,14 +155,31 @@ async def test_a_recorded_call_has_both_sides_in_stereo_from_the_answer(
         assert isinstance(call, SipCall)
 
         async def everything() -> list[CallEvent]:
-            return [event async for event in call.events()]
+            seen = []
+            async for event in call.events():
+                seen.append(event)
+                if isinstance(event, Answered) and on_answer is not None:
+                    beside.append(asyncio.create_task(on_answer()))
+            return seen
 
         events = await asyncio.wait_for(everything(), 30)
+        await asyncio.gather(*beside)
         far = await sipp.wait(10)
         assert far.ok, far
     finally:
+        for task in beside:
+            task.cancel()
         sipp.cleanup()
         await carrier.close()
+    return RecordedCall(events, call, prompt_pcm, talk_pcm)
+
+
+@pytest.mark.timeout(60)
+async def test_a_recorded_call_has_both_sides_in_stereo_from_the_answer(
+    media: MediaEngine, tmp_path: Path
+) -> None:
+    made = await recorded_call(media, tmp_path)
+    events, call, prompt_pcm, talk_pcm = made.events, made.call, made.prompt_pcm, made.talk_pcm
 
     [answered] = [e for e in events if isinstance(e, Answered)]
     [done] = [e for e in events if isinstance(e, PromptDone)]
@@ -203,6 +235,40 @@ async def test_a_recorded_call_has_both_sides_in_stereo_from_the_answer(
     ), "the callee's file is not what came after the answer, in arrival order"
 
     # no early media anywhere: none of the 2 kHz announcement
-    for signal in (left, right, customer):
-        assert power_at(signal, EARLY_HZ) < 1.0, power_at(signal, EARLY_HZ)
+    for track in (left, right, customer):
+        assert power_at(track, EARLY_HZ) < 1.0, power_at(track, EARLY_HZ)
     assert power_at(right, REPLY_HZ) > 1000 and power_at(left, PROMPT_HZ) > 1000
+
+
+@pytest.mark.timeout(60)
+async def test_the_reply_stays_in_place_when_the_media_worker_stalls_as_it_arrives(
+    tmp_path: Path,
+) -> None:
+    """The media worker is stopped (SIGSTOP) from just before the far end's reply until
+    0.5 s into it: the reply's packets wait in the socket and are read in one burst. Their
+    RTP timestamps still put the reply where it was sent, whole (CI saw its first samples
+    overwritten: the burst was taken for a new stream and laid where it was read)."""
+    media = MediaWorkers("127.0.0.1", workers=1)
+
+    async def stall() -> None:
+        [shard] = media.shards
+        await asyncio.sleep(REPLY_AT_S - 0.2)
+        os.kill(shard.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(0.7)
+        finally:
+            os.kill(shard.pid, signal.SIGCONT)
+
+    try:
+        made = await recorded_call(media, tmp_path, on_answer=stall)
+    finally:
+        await media.close()
+    [recorded] = [e for e in made.events if isinstance(e, Recorded)]
+    assert recorded.full is not None
+    _, _, full = read(recorded.full)
+    right = full[1::2]
+    reply_at = find(right, through_ulaw(tone(REPLY_HZ, REPLY_S))) / RATE
+    sent_at = REPLY_AT_S - SIPP_AHEAD_S
+    # the stall is measured from our answer event, which the worker's clock may precede by
+    # what it took to reach us: the reply's place is the one it had without the stall
+    assert sent_at - SLOT_S <= reply_at <= sent_at + SLOT_S + SLACK_S, reply_at

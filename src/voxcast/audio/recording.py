@@ -11,7 +11,7 @@ import os
 import tempfile
 import wave
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,15 @@ DRIFT_S = 0.01
 EARLY_S = 0.001
 #: far-end streams (SSRCs) whose mappings are kept
 SOURCES = 8
+#: a packet later than its stream's mapping by more than `REANCHOR_S` is held until packets
+#: arriving this long after it tell why: back on the mapping, or catching up on it (read in a
+#: burst after our process stalled, or after a network hold-up), it was only late and goes
+#: where its timestamp says; late by about as much again, the stream really moved
+JUDGE_S = 0.05
+#: ...caught up by more than this since the first held packet: a burst, not a move
+CATCHING_UP_S = 0.04
+#: at most this many packets are held (2 s of 20 ms frames); more are judged only late
+HELD = 100
 
 
 @dataclass
@@ -101,6 +110,11 @@ class _Source:
     offset: float  # our sample position minus the unwrapped timestamp (earliest arrival)
     lowest: float = math.inf  # the least offset of the packets since the last drift check
     packets: int = 0
+    #: late packets waiting to be judged: (unwrapped timestamp, offset, PCM), and when the
+    #: first of them arrived; `caught_up`: the held ones came faster than they were sent
+    held: list[tuple[int, float, bytes]] = field(default_factory=list)
+    held_since: float = 0.0
+    caught_up: bool = False
 
 
 class LiveRecording:
@@ -172,8 +186,7 @@ class LiveRecording:
         left, placed by its RTP timestamp as the far end's are on the right."""
         if self.failure is None:
             try:
-                where = self._placed(self._position(at), (0, ssrc), timestamp)
-                self._place(0, where, self._decode(payload))
+                self._arrived((0, ssrc), self._position(at), timestamp, self._decode(payload))
             except OSError as err:
                 self._fail(err)
 
@@ -193,7 +206,7 @@ class LiveRecording:
                 self._mono.writeframesraw(kept)
                 self._heard += len(kept) // 2
             if not ours:
-                self._place(1, self._placed(self._position(at), (1, ssrc), timestamp), pcm)
+                self._arrived((1, ssrc), self._position(at), timestamp, pcm)
         except OSError as err:
             self._fail(err)
 
@@ -202,20 +215,40 @@ class LiveRecording:
         self.failure = err
         self.discard()
 
-    def _placed(self, arrival: float, stream: tuple[int, int], timestamp: int) -> int:
-        """Where a packet of `stream` (channel, SSRC) goes, by its timestamp."""
+    def _arrived(self, stream: tuple[int, int], arrival: float, timestamp: int, pcm: bytes) -> None:
+        """Lay a packet of `stream` (channel, SSRC) by its timestamp on the stream's mapping
+        to our clock, or hold it while its lateness is judged (`JUDGE_S`)."""
+        channel = stream[0]
         source = self._sources.get(stream)
         if source is None:
             if len(self._sources) >= SOURCES:
                 del self._sources[next(iter(self._sources))]
-            source = self._sources[stream] = _Source(timestamp, timestamp, arrival - timestamp)
-            return round(arrival)
+            self._sources[stream] = _Source(timestamp, timestamp, arrival - timestamp)
+            self._place(channel, round(arrival), pcm)
+            return
         step = ((timestamp - source.last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
         unwrapped = source.unwrapped + step
         if step > 0:
             source.last, source.unwrapped = timestamp, unwrapped
         offset = arrival - unwrapped
-        if abs(offset - source.offset) > REANCHOR_S * SAMPLE_RATE:
+        late = offset - source.offset > REANCHOR_S * SAMPLE_RATE
+        if source.held:
+            if late and offset < source.held[0][1] - CATCHING_UP_S * SAMPLE_RATE:
+                source.caught_up = True
+            judged = arrival - source.held_since >= JUDGE_S * SAMPLE_RATE
+            if late and not judged and len(source.held) < HELD:
+                source.held.append((unwrapped, offset, pcm))
+                return
+            moved = late and judged and not source.caught_up
+            self._release(channel, source, moved=moved)
+            if moved:  # this packet is on the new mapping
+                self._place(channel, round(unwrapped + source.offset), pcm)
+                return
+        if late:  # held, and judged by what comes next
+            source.held, source.held_since = [(unwrapped, offset, pcm)], arrival
+            source.caught_up = False
+            return
+        if offset < source.offset - REANCHOR_S * SAMPLE_RATE:  # early: the mapping was late
             source.offset, source.lowest, source.packets = offset, math.inf, 0
         else:
             if offset < source.offset - EARLY_S * SAMPLE_RATE:
@@ -226,7 +259,17 @@ class LiveRecording:
                 if source.lowest - source.offset > DRIFT_S * SAMPLE_RATE:
                     source.offset = source.lowest
                 source.lowest, source.packets = math.inf, 0
-        return round(unwrapped + source.offset)
+        self._place(channel, round(unwrapped + source.offset), pcm)
+
+    def _release(self, channel: int, source: _Source, *, moved: bool) -> None:
+        """Lay the held packets: on a new mapping, their earliest arrival, when the stream
+        `moved`; else where their timestamps put them on the mapping they were late for."""
+        if moved:
+            source.offset = min(offset for _, offset, _ in source.held)
+            source.lowest, source.packets = math.inf, 0
+        held, source.held = source.held, []
+        for unwrapped, _, pcm in held:
+            self._place(channel, round(unwrapped + source.offset), pcm)
 
     def _place(self, channel: int, start: int, pcm: bytes) -> None:
         data = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
@@ -262,8 +305,10 @@ class LiveRecording:
         """The call is over at `at`: both files written out under their names."""
         if self.failure is not None:
             raise self.failure
-        end = min(self._limit, max(self._end, round(self._position(at))))
         try:
+            for (channel, _), source in self._sources.items():
+                self._release(channel, source, moved=False)  # the call ended before a verdict
+            end = min(self._limit, max(self._end, round(self._position(at))))
             self._flush(max(end, self._flushed))
             self._stereo.close()
             self._mono.close()

@@ -123,6 +123,45 @@ def test_a_sender_that_restarts_its_timestamps_is_placed_by_arrival(tmp_path: Pa
     ]
 
 
+def test_packets_our_stalled_process_reads_in_a_burst_stay_in_place(tmp_path: Path) -> None:
+    """Our process stalls 0.5 s (CI stalls seconds): the far end's packets wait in the socket
+    and are read together, 0.5 s late down to on time. Their timestamps say where they go;
+    a late burst is not a sender's new start (which would move them, and what follows
+    overwrites their places: a reply recorded with its first 20 ms missing, seen in CI)."""
+    rec = recorder(tmp_path)
+    for k in range(20):  # on time
+        rec.heard(ORIGIN + k * 0.02, 6, k * FRAME, frame(k))
+    stalled_until = ORIGIN + 0.9  # frames 20-44 were due from 0.4 s, read at 0.9 s
+    for k in range(20, 45):
+        rec.heard(stalled_until + (k - 20) * 0.0001, 6, k * FRAME, frame(k))
+    for k in range(45, 100):  # on time again
+        rec.heard(ORIGIN + k * 0.02 + 0.001, 6, k * FRAME, frame(k))
+    full, _ = rec.finish(ORIGIN + 2.5)
+    _, right = channels(full)
+    assert [where(right, k) for k in range(100)] == [k * FRAME for k in range(100)]
+
+
+def test_a_sender_that_restarts_late_in_one_burst_is_still_placed_by_arrival(
+    tmp_path: Path,
+) -> None:
+    """The other side of the rule above: a stream that really moved (its timestamps went back
+    while time went on, packets paced as before) is laid where it arrived."""
+    rec = recorder(tmp_path)
+    for k in range(20):
+        rec.heard(ORIGIN + k * 0.02, 8, 40_000 + k * FRAME, frame(k))
+    for k in range(20, 60):  # from 1 s, timestamps from 0 again
+        rec.heard(ORIGIN + 1.0 + (k - 20) * 0.02, 8, (k - 20) * FRAME, frame(k))
+    full, _ = rec.finish(ORIGIN + 2.5)
+    _, right = channels(full)
+    assert [where(right, k) for k in (0, 19, 20, 21, 59)] == [
+        0,
+        19 * FRAME,
+        8000,
+        8000 + FRAME,
+        8000 + 39 * FRAME,
+    ]
+
+
 def test_a_slow_sender_clock_does_not_drift_the_far_end_away(tmp_path: Path) -> None:
     rec = recorder(tmp_path)
     interval = 0.02 * 1.002  # its 20 ms are 20.04 of ours: 120 ms behind after a minute
