@@ -52,7 +52,12 @@ collect_ignore = (
         "cluster",
     ]
 )
-pytest_plugins = ["tests.cpu_report", "tests.route_cache", "tests.stall_report"]
+pytest_plugins = [
+    "tests.cpu_report",
+    "tests.route_cache",
+    "tests.stall_inject",
+    "tests.stall_report",
+]
 
 
 def _pg_admin_url() -> str:

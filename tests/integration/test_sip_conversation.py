@@ -116,6 +116,25 @@ def speech_pcap(tmp_path: Path, lead_s: float = SPEECH_AT_S, tail_s: float = 2.0
     return write_rtp_pcap(tmp_path / "talk.pcap", ulaw(pcm))
 
 
+def frames_in_place(
+    track: npt.NDArray[np.int16], sent: npt.NDArray[np.int16], at: int
+) -> tuple[int, int]:
+    """Of the 20 ms frames of `sent` that are not silent (laid from sample `at` of `track`),
+    how many are in `track` sample for sample within a frame of their place; and how many."""
+    placed = voiced = 0
+    for start in range(0, len(sent) - FRAME + 1, FRAME):
+        frame = sent[start : start + FRAME]
+        if not frame.any():
+            continue
+        voiced += 1
+        where = at + start
+        placed += any(
+            np.array_equal(track[i : i + FRAME], frame)
+            for i in range(max(0, where - FRAME), where + FRAME + 1)
+        )
+    return placed, voiced
+
+
 def echoed_prompt_frames(call: SipCall, sample: bytes = PROMPT_LEVEL) -> int:
     """Frames of our prompt that SIPp received (and echoed back into the recording)."""
     assert call.stats.recording is not None
@@ -234,9 +253,16 @@ async def test_talking_over_an_interruptible_prompt_stops_it_at_once(
     spoken = np.frombuffer(g711.ulaw_decode(ulaw(said(PHRASE))), dtype="<i2")
     words = spoken[np.flatnonzero(spoken)[0] :]  # from its first sound
     first = int(np.flatnonzero(right)[0])
-    assert np.array_equal(right[first : first + len(words)], words)
-    spoken_s = (first - (len(spoken) - len(words))) / 8000
+    spoken_at = first - (len(spoken) - len(words))
+    spoken_s = spoken_at / 8000
     assert abs(spoken_s - (SPEECH_AT_S - 0.02)) <= 0.05, spoken_s
+    # each of the callee's packets whole, in its place give or take a frame: on a loaded
+    # machine our arrival times move the stream's mapping by a few samples (a packet read
+    # sooner than all before it) and a packet so moved covers its predecessor's last samples,
+    # which CI saw; the recording's exact placement is tested in test_live_recording.py
+    placed, voiced = frames_in_place(right, spoken, spoken_at)
+    assert placed >= 0.9 * voiced, (placed, voiced)
+    assert np.count_nonzero(right == level) < FRAME  # not our prompt, echoed
 
 
 @pytest.mark.timeout(90)
