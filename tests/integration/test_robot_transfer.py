@@ -31,6 +31,8 @@ pytestmark = pytest.mark.timeout(240)
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 #: slow enough that the recognizer's real time is short on the call's clock
 SPEED = 4.0
+#: the real seconds a loaded machine may stall a test process (CI has stalled them for more)
+STALL_S = 2.5
 #: the sandbox callee who answers "Yes, speaking." (docs/sandbox.md)
 SAYS_YES = "8613000000010"
 PUTTING_THROUGH = "One moment, I am putting you through."
@@ -148,8 +150,11 @@ async def test_an_agent_takes_the_call_the_script_transfers(settings: Settings) 
     assert not cc.abandoned and cc.voice_id == rec.voice_id
     assert rec.answer_time is not None and cc.transfer_time is not None
     assert cc.agent_answer_time is not None
-    # rung two seconds after the hand-over (the virtual agent's phone), then ten of talk
-    assert 2.0 <= (cc.agent_answer_time - cc.transfer_time).total_seconds() <= 3.0
+    # rung two seconds after the hand-over (the virtual agent's phone), then ten of talk; later
+    # only by what a stall of the machine adds, times the call clock's speed (CI: 0.4 s of
+    # real time, 1.6 s on this clock)
+    rung = (cc.agent_answer_time - cc.transfer_time).total_seconds()
+    assert rung >= 2.0 and rung <= 2.0 + STALL_S * SPEED, rung
     assert status == agents.AgentStatus.OFFLINE  # free again: no wrap-up, never registered
     bodies = [r.json() for r in receiver.received]
     ringing = [b[0] for b in bodies if isinstance(b, list) and "sipAccount" in b[0]]
