@@ -110,10 +110,9 @@ class _Source:
     offset: float  # our sample position minus the unwrapped timestamp (earliest arrival)
     lowest: float = math.inf  # the least offset of the packets since the last drift check
     packets: int = 0
-    #: late packets waiting to be judged: (unwrapped timestamp, offset, PCM), and when the
-    #: first of them arrived; `caught_up`: the held ones came faster than they were sent
+    #: late packets waiting to be judged: (unwrapped timestamp, offset, PCM), their sum the
+    #: arrival; `caught_up`: the held ones came faster than they were sent
     held: list[tuple[int, float, bytes]] = field(default_factory=list)
-    held_since: float = 0.0
     caught_up: bool = False
 
 
@@ -233,9 +232,10 @@ class LiveRecording:
         offset = arrival - unwrapped
         late = offset - source.offset > REANCHOR_S * SAMPLE_RATE
         if source.held:
-            if late and offset < source.held[0][1] - CATCHING_UP_S * SAMPLE_RATE:
+            first_unwrapped, first_offset, _ = source.held[0]
+            if late and offset < first_offset - CATCHING_UP_S * SAMPLE_RATE:
                 source.caught_up = True
-            judged = arrival - source.held_since >= JUDGE_S * SAMPLE_RATE
+            judged = arrival - (first_unwrapped + first_offset) >= JUDGE_S * SAMPLE_RATE
             if late and not judged and len(source.held) < HELD:
                 source.held.append((unwrapped, offset, pcm))
                 return
@@ -245,8 +245,7 @@ class LiveRecording:
                 self._place(channel, round(unwrapped + source.offset), pcm)
                 return
         if late:  # held, and judged by what comes next
-            source.held, source.held_since = [(unwrapped, offset, pcm)], arrival
-            source.caught_up = False
+            source.held, source.caught_up = [(unwrapped, offset, pcm)], False
             return
         if offset < source.offset - REANCHOR_S * SAMPLE_RATE:  # early: the mapping was late
             source.offset, source.lowest, source.packets = offset, math.inf, 0
