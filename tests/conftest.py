@@ -54,6 +54,7 @@ collect_ignore = (
 )
 pytest_plugins = [
     "tests.cpu_report",
+    "tests.loop_stalls",
     "tests.route_cache",
     "tests.stall_inject",
     "tests.stall_report",

@@ -1,7 +1,8 @@
 """An opt-in pytest plugin: with VOXCAST_TEST_STALL=<seconds> every async test's event loop is
-blocked once for that long, at a moment drawn from its test id within its first
-VOXCAST_TEST_STALL_WITHIN seconds (default 6). CI machines stall test processes for seconds;
-this does it on purpose, on a quiet machine, to find the tests such a stall breaks."""
+blocked once for that long, at a moment drawn from its test id (and VOXCAST_TEST_STALL_SEED)
+within its first VOXCAST_TEST_STALL_WITHIN seconds (default 6). CI machines stall test
+processes for seconds; this does it on purpose, on a quiet machine, to find the tests such a
+stall breaks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 STALL_S = float(os.environ.get("VOXCAST_TEST_STALL", "") or 0)
 WITHIN_S = float(os.environ.get("VOXCAST_TEST_STALL_WITHIN", "") or 6)
+SEED = os.environ.get("VOXCAST_TEST_STALL_SEED", "")
 
 
 def _stalled(test: Callable[..., Awaitable[Any]], at: float) -> Callable[..., Awaitable[Any]]:
@@ -43,7 +45,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     ):
         yield
         return
-    at = random.Random(item.nodeid).uniform(0.2, WITHIN_S)  # the same moment on every run
+    at = random.Random(SEED + item.nodeid).uniform(0.2, WITHIN_S)  # the same moment on every run
     item.obj = _stalled(test, at)
     try:
         yield

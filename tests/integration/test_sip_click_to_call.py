@@ -7,6 +7,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 
 from tests.integration.receiver import Receiver
 from tests.integration.test_sip_calls import sip_rig
+from tests.loop_stalls import LoopStalls
 from tests.sipp.runner import Sipp, free_port
 from voxcast.api.app import create_app
 from voxcast.client import AsyncVoxcastClient
@@ -52,7 +54,7 @@ async def finished(sipp: Sipp) -> Any:
 
 
 async def test_send_sip_rings_the_registered_phone_then_bridges_the_callee(
-    settings: Settings,
+    settings: Settings, loop_stalls: LoopStalls
 ) -> None:
     async with Receiver() as receiver, sip_rig(settings) as rig:
         rt, creds = rig.rt, rig.creds
@@ -132,10 +134,12 @@ async def test_send_sip_rings_the_registered_phone_then_bridges_the_callee(
     # side (SIPp's echo of it) back to the phone
     assert call.stats.to_callee > 50 and call.stats.to_agent > 50
     # the callee hung up 2.5 s after our ACK of its answer, which follows the answer at once:
-    # a talk of 2.5 s and a few ms, 3 s on the record, billed as one 60 s block
+    # a talk of 2.5 s and a few ms, 3 s on the record (more by a stall of ours, which reads
+    # the BYE late), billed as one 60 s block
     assert got["answerTime"] is not None and got["hangupTime"] is not None
     assert (got["callee"], got["displayNum"], got["type"]) == (CALLEE, DISPLAY, 3)
-    assert (got["callDuration"], got["chargedDuration"], got["cost"]) == (3, 60, "0.020000")
+    assert 3 <= got["callDuration"] <= 3 + math.ceil(loop_stalls.total_s), loop_stalls.total_s
+    assert (got["chargedDuration"], got["cost"]) == (60, "0.020000")
     assert (got["terminationCode"], got["terminationReason"]) == ("200", "success")
     assert (got["sipGroupName"], got["phoneName"], got["calledInfo"]) == (
         "desk-phones",
@@ -155,7 +159,7 @@ async def test_send_sip_rings_the_registered_phone_then_bridges_the_callee(
     assert (cdr["voiceId"], cdr["type"], cdr["callDuration"], cdr["cost"]) == (
         voice_id,
         3,
-        3,
+        got["callDuration"],
         "0.020000",
     )
     cc = pushed["/push/cc"]
@@ -166,4 +170,4 @@ async def test_send_sip_rings_the_registered_phone_then_bridges_the_callee(
         seat.name,
         0,
     )
-    assert (cc["hangupReason"], cc["callDuration"]) == (1, 3)
+    assert (cc["hangupReason"], cc["callDuration"]) == (1, got["callDuration"])

@@ -4,6 +4,7 @@ call-center record with the right hangupReason for each ending. On SQLite and Po
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from tests.integration.dialing import insert_task, wait_status
 from tests.integration.receiver import Receiver
 from tests.integration.test_sip_calls import sip_rig
+from tests.loop_stalls import LoopStalls
 from tests.sipp.runner import Sipp, free_port
 from voxcast.config import Settings
 from voxcast.domain.enums import TaskStatus
@@ -116,7 +118,7 @@ async def done(*farends: Sipp) -> list[Any]:
 
 
 async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
-    settings: Settings,
+    settings: Settings, loop_stalls: LoopStalls
 ) -> None:
     """The whole path: the softphone REGISTERs with voxcast's registrar (digest), goes idle,
     is rung at the address it registered from, answers, talks and hangs up."""
@@ -151,7 +153,7 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     assert callee_far.ok and agent_far.ok, (callee_far, agent_far)
     assert rec.agent_name == seat.name and rec.hangup_reason == 3
     assert rec.hanging_direction == 1  # the agent hung up
-    assert rec.call_duration in (2, 3)
+    assert 2 <= rec.call_duration <= 3 + math.ceil(loop_stalls.total_s), loop_stalls.total_s
     # both ways: the agent's voice to the callee, and the callee's side (SIPp's echo) back
     assert call.stats.to_callee > 50 and call.stats.to_agent > 50
     assert status == agents.AgentStatus.IDLE  # free again (no wrap-up time set)
@@ -199,7 +201,9 @@ async def test_callee_hanging_up_while_waiting_is_abandoned(settings: Settings) 
     assert (rec.hangup_reason, rec.hanging_direction) == (2, 0)
 
 
-async def test_no_agent_free_is_hung_up_after_the_wait(settings: Settings) -> None:
+async def test_no_agent_free_is_hung_up_after_the_wait(
+    settings: Settings, loop_stalls: LoopStalls
+) -> None:
     async with sip_rig(settings) as rig, registrar_of(rig) as registrar:
         callee = await Sipp.start("answer_hold.xml")
         await rig.route_to(callee)
@@ -214,12 +218,14 @@ async def test_no_agent_free_is_hung_up_after_the_wait(settings: Settings) -> No
     assert rec.abandoned and (rec.hangup_reason, rec.hanging_direction) == (2, 3)
     # the callee heard the message, then the ringback tone all through the wait: packets
     # flowed at 50 a second for the whole answered time (the message alone is under 1 s); a
-    # busy machine's stalls delay packets but lose none (tests/unit/rtp/test_pacer.py)
+    # busy machine's stalls delay packets but lose none (tests/unit/rtp/test_pacer.py), unless
+    # one outlasts the pacer's half-second catch-up: those frames are dropped, and counted
     assert rec.answer_time is not None
     answered_s = (rec.call_end_time - rec.answer_time).total_seconds()
-    assert call.stats.rtp_sent == pytest.approx(50 * answered_s, abs=15)
-    assert call.stats.rtp_sent > 50 * (answered_s - 1.5)
-    assert call.stats.rtp_dropped == 0
+    stats, stalled_s = call.stats, loop_stalls.total_s
+    assert stats.rtp_sent + stats.rtp_dropped == pytest.approx(50 * answered_s, abs=15)
+    assert stats.rtp_sent > 50 * (answered_s - 1.5 - stalled_s)
+    assert stats.rtp_dropped <= 50 * stalled_s, (stats.rtp_dropped, stalled_s)
     assert rec.transfer_time is not None and rec.call_end_time is not None
     assert 2.0 <= (rec.call_end_time - rec.transfer_time).total_seconds() <= 3.0
     assert rec.cost == Decimal("0.02")
