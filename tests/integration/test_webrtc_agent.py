@@ -108,6 +108,15 @@ async def agent_of(tenant: Tenant) -> tuple[int, int, str]:
     return group_id, int(seat["keyId"]), str(seat["name"])
 
 
+async def heard_for(heard: list[npt.NDArray[np.int16]], seconds: float) -> None:
+    """Until the page has heard `seconds` of audio (8 kHz), however long a stall of ours makes
+    that take (at most 10 s)."""
+    for _ in range(100):
+        if sum(len(frame) for frame in heard) >= seconds * 8000:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def browser(phones: BrowserPhones, key_id: int, mic: NoiseTrack) -> tuple[Any, list[Any]]:
     """An aiortc peer as the page: offer (candidates gathered), our answer, and what it hears."""
     pc = RTCPeerConnection()
@@ -319,8 +328,8 @@ async def test_a_tasks_callee_is_transferred_to_a_browser_agent_through_the_sip_
             assert phones.follow(seat.key_id, offered.leg, offered.codec)
             await asyncio.sleep(1.0)
             heard.clear()
-            await asyncio.sleep(2.0)
-            got = np.concatenate(heard)[-8000:] if heard else np.zeros(0, np.int16)
+            await heard_for(heard, 3.0)
+            got = np.concatenate(heard)[-16000:] if heard else np.zeros(0, np.int16)
             async with rt.sessions.begin() as session:
                 assert await browser_agents.hang_up(session, seat.key_id, offered.call_id)
             await wait_status(rt, task_id, TaskStatus.FINISHED, timeout=30)
@@ -333,10 +342,12 @@ async def test_a_tasks_callee_is_transferred_to_a_browser_agent_through_the_sip_
             ).scalar_one()
         [far] = await done(callee)
     assert far.ok, far
-    assert len(got) == 8000
+    assert len(got) == 16000
+    # 2 s in 0.2 s windows: a stall of our loop (the page's aiortc runs in it) glitches the
+    # window it falls in, and CI saw two in one second
     windows = matching_windows(mic, got)
-    assert windows >= 4, (
-        f"the browser heard itself back through the callee in {windows} of 5 windows"
+    assert windows >= 7, (
+        f"the browser heard itself back through the callee in {windows} of 10 windows"
     )
     assert rec.agent_name == seat.name and rec.hanging_direction == 1  # the agent hung up
 
