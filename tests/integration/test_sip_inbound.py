@@ -151,7 +151,8 @@ async def test_a_caller_is_bridged_to_a_registered_agent(
     assert rec.agent_group_name == "support" and rec.task_id is None
     assert rec.hangup_code == 200 and not rec.abandoned
     # the caller talks 3 s; a stall of ours reads its BYE later
-    assert 3 <= rec.call_duration <= 4 + math.ceil(loop_stalls.total_s), loop_stalls.total_s
+    most = 4 + math.ceil(loop_stalls.total_s)
+    assert rec.call_duration in range(3, most + 1), (rec.call_duration, loop_stalls.total_s)
     assert status == agents.AgentStatus.IDLE  # free again after the call
     [push] = [r.json() for r in pushes.received]
     assert push["callSessionId"] == rec.call_session_id
@@ -233,7 +234,7 @@ CALLER_TALKS_MS = 10_000
 
 
 async def test_agents_are_rung_in_priority_order_with_the_ringing_and_record_pushes(
-    settings: Settings,
+    settings: Settings, loop_stalls: LoopStalls
 ) -> None:
     """callinStrategy 3 on an inbound call: three registered agents, priorities A 3, B 1,
     C 2, so B rings first (its phone is busy, 486), then C (busy too), then A, who answers;
@@ -329,5 +330,6 @@ async def test_agents_are_rung_in_priority_order_with_the_ringing_and_record_pus
         "noAnswerSipList": [b.name, c.name],
     }
     # A's talk time: what the caller's talk leaves after B and C refused (little, unless the
-    # machine stalled)
-    assert rec.call_duration in range(1, CALLER_TALKS_MS // 1000 + 1), rec.call_duration
+    # machine stalled; a stall of ours reads the caller's BYE late: CI saw 11 s)
+    most = CALLER_TALKS_MS // 1000 + math.ceil(loop_stalls.total_s)
+    assert rec.call_duration in range(1, most + 1), (rec.call_duration, loop_stalls.total_s)

@@ -153,7 +153,8 @@ async def test_agent_signs_in_then_takes_a_transfer_with_rtp_both_ways(
     assert callee_far.ok and agent_far.ok, (callee_far, agent_far)
     assert rec.agent_name == seat.name and rec.hangup_reason == 3
     assert rec.hanging_direction == 1  # the agent hung up
-    assert 2 <= rec.call_duration <= 3 + math.ceil(loop_stalls.total_s), loop_stalls.total_s
+    most = 3 + math.ceil(loop_stalls.total_s)
+    assert rec.call_duration in range(2, most + 1), (rec.call_duration, loop_stalls.total_s)
     # both ways: the agent's voice to the callee, and the callee's side (SIPp's echo) back
     assert call.stats.to_callee > 50 and call.stats.to_agent > 50
     assert status == agents.AgentStatus.IDLE  # free again (no wrap-up time set)
