@@ -6,10 +6,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SPEED ?= 1
-# test processes: the suite mostly waits on peers, sockets and databases (its CPU is about a
-# third of its workers' time), so more workers than cores pays; each has its own port block
-# (tests/ports.py) and databases. Work stealing keeps all of them busy to the end
-TEST_WORKERS ?= 4
+# test processes: the suite mostly waits on peers, sockets and databases, so more workers
+# than cores pays; each has its own port block (tests/ports.py) and databases
+TEST_WORKERS ?= 3
 
 .PHONY: install system run test check bench clean
 
@@ -31,7 +30,7 @@ run: install
 # PYTHONDONTWRITEBYTECODE is set (collection alone took twice the CPU)
 test: install
 	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache \
-		$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: install
 	$(BIN)/ruff check src tests bench

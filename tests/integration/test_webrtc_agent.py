@@ -328,8 +328,8 @@ async def test_a_tasks_callee_is_transferred_to_a_browser_agent_through_the_sip_
             assert phones.follow(seat.key_id, offered.leg, offered.codec)
             await asyncio.sleep(1.0)
             heard.clear()
-            await heard_for(heard, 3.0)
-            got = np.concatenate(heard)[-16000:] if heard else np.zeros(0, np.int16)
+            await heard_for(heard, 2.0)
+            got = np.concatenate(heard)[-8000:] if heard else np.zeros(0, np.int16)
             async with rt.sessions.begin() as session:
                 assert await browser_agents.hang_up(session, seat.key_id, offered.call_id)
             await wait_status(rt, task_id, TaskStatus.FINISHED, timeout=30)
@@ -342,15 +342,10 @@ async def test_a_tasks_callee_is_transferred_to_a_browser_agent_through_the_sip_
             ).scalar_one()
         [far] = await done(callee)
     assert far.ok, far
-    assert len(got) == 16000
-    # 2 s in 0.2 s windows. Noise matching a window at r > 0.9 is the browser's own, by no
-    # chance; how many match is the in-process page's luck: its aiortc shares the loop and
-    # CPU with the server, and with 4 test workers on 2 cores CI saw 3 of 5 and 6 of 10
-    # (1.0 in every window alone, and beside `stress --cpu 3`). The relay's quality is
-    # judged where the page talks to the callee directly, above
+    assert len(got) == 8000
     windows = matching_windows(mic, got)
-    assert windows >= 3, (
-        f"the browser heard itself back through the callee in {windows} of 10 windows"
+    assert windows >= 4, (
+        f"the browser heard itself back through the callee in {windows} of 5 windows"
     )
     assert rec.agent_name == seat.name and rec.hanging_direction == 1  # the agent hung up
 
