@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,6 +20,11 @@ class LoopStalls:
 
     def __init__(self) -> None:
         self.total_s = 0.0
+
+    def seconds(self, least: int, most: int) -> range:
+        """A record's whole seconds from `least` to `most`, `most` later by the stalls seen
+        (a far end's BYE waited in the socket for them)."""
+        return range(least, most + math.ceil(self.total_s) + 1)
 
     async def watch(self) -> None:
         loop = asyncio.get_running_loop()
