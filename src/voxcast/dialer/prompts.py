@@ -4,6 +4,7 @@ confirmation a callee who opts out by key hears (docs/compliance.md), rendered l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ class PromptResolver:
         self._tasks: dict[int, TaskPrompt] = {}
         # text and voice → prompt, so a call does not touch the disk cache again
         self._rendered: dict[tuple[str, Voice], Prompt] = {}
+        # texts being rendered: the calls of a task's first second all ask for the same one
+        # text, and wait for the one rendering instead of each reading the cache in a thread
+        self._rendering: dict[tuple[str, Voice], asyncio.Future[Prompt]] = {}
 
     async def _describe(self, session: store.Session, task: Task) -> TaskPrompt:
         prompt = await self._describe_prompt(session, task)
@@ -231,13 +235,27 @@ class PromptResolver:
     async def _render(self, text: str, voice: Voice) -> Prompt:
         memo_key = (text, voice)
         hit = self._rendered.get(memo_key)
-        if hit is None:
-            rendered = await self.pool.render(text, voice)
-            hit = Prompt(f"tts:{rendered.key}", rendered.duration_s)
-            if len(self._rendered) >= MEMO_LIMIT:
-                self._rendered.pop(next(iter(self._rendered)))
-            self._rendered[memo_key] = hit
-        return hit
+        if hit is not None:
+            return hit
+        pending = self._rendering.get(memo_key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._render_once(memo_key))
+            self._rendering[memo_key] = pending
+            pending.add_done_callback(lambda done: self._rendered_now(memo_key, done))
+        # one waiter cancelled (its call hung up) leaves the rendering to the others
+        return await asyncio.shield(pending)
+
+    async def _render_once(self, memo_key: tuple[str, Voice]) -> Prompt:
+        rendered = await self.pool.render(*memo_key)
+        return Prompt(f"tts:{rendered.key}", rendered.duration_s)
+
+    def _rendered_now(self, memo_key: tuple[str, Voice], done: asyncio.Future[Prompt]) -> None:
+        self._rendering.pop(memo_key, None)
+        if done.cancelled() or done.exception() is not None:
+            return  # the waiters had the error; the next call tries again
+        if len(self._rendered) >= MEMO_LIMIT:
+            self._rendered.pop(next(iter(self._rendered)))
+        self._rendered[memo_key] = done.result()
 
     async def for_call(self, task_id: int, info: dict[str, Any] | None) -> Prompt:
         """The prompt of one call; speech missing from the cache is rendered now."""

@@ -99,3 +99,40 @@ async def test_an_input_that_moves_a_deadline_earlier_is_scheduled() -> None:
         assert endpoint.calls == 0
     finally:
         await endpoint.close()
+
+
+class Held(Scripted):
+    """A call in progress with no timer running (answered, playing): it moves on an input
+    only; counts how often it is asked whether it is finished."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(call_id, [])
+        self.asked_finished = 0
+
+    @property
+    def finished(self) -> bool:
+        self.asked_finished += 1
+        return self.ended
+
+    def hangup(self, now: float, reason: str = "") -> Sequence[object]:
+        self.ended = True  # e.g. its BYE answered: nothing left to wait for
+        return []
+
+
+async def test_held_calls_are_not_polled_each_tick_and_leave_on_the_input_that_ends_them() -> None:
+    loop = asyncio.get_running_loop()
+    endpoint = await SipEndpoint.open("127.0.0.1", 0, loop.time)
+    try:
+        held = [Held(f"held{i}") for i in range(2000)]
+        for party in held:
+            endpoint.place(party, ("127.0.0.1", 9), lambda _: None)
+        asked = sum(p.asked_finished for p in held)
+        await asyncio.sleep(0.5)
+        # 25 ticks: polling would be 50,000 questions; the safety net reads each call at
+        # most once a second, a share of them each tick
+        assert sum(p.asked_finished for p in held) - asked <= 2000
+        assert max(p.asked_finished for p in held) <= 3
+        endpoint.hangup("held7")
+        assert endpoint.calls == 1999  # at once, not at a later tick
+    finally:
+        await endpoint.close()

@@ -4,9 +4,14 @@ BYE), garbage datagrams dropped without harm, and strangers answered 481."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
 import time
 
+import pytest
+
+from voxcast.telephony.sip.aio import transport
 from voxcast.telephony.sip.aio.transport import SipEndpoint
 from voxcast.telephony.sip.core.dialog import Local
 from voxcast.telephony.sip.core.message import Headers, Request, Response, parse, serialize
@@ -120,3 +125,55 @@ def test_the_call_of_a_bounced_datagram_is_read_even_from_its_first_bytes() -> N
     compact = b"INVITE sip:x@h SIP/2.0\r\nv: SIP/2.0/UDP h\r\ni: abc@h\r\n\r\n"
     assert _call_id_of(compact) == "abc@h"
     assert _call_id_of(b"\x00garbage") is None
+
+
+def options(n: int, port: int) -> bytes:
+    h = Headers()
+    h.add("Via", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-probe{n}")
+    h.add("From", f"<sip:probe@127.0.0.1>;tag=p{n}")
+    h.add("To", "<sip:voxcast@127.0.0.1>")
+    h.add("Call-ID", f"probe-{n}")
+    h.add("CSeq", "1 OPTIONS")
+    h.add("Max-Forwards", "70")
+    return serialize(Request("OPTIONS", "sip:voxcast@127.0.0.1", h))
+
+
+async def burst_then_one_pass(count: int) -> int:
+    """`count` OPTIONS queued in the endpoint's socket while its loop is blocked; the answers
+    sent after the loop's next pass that reads the socket."""
+    endpoint = await SipEndpoint.open("127.0.0.1", 0, time.monotonic)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    probe.setblocking(False)
+    try:
+        for n in range(count):
+            probe.sendto(options(n, probe.getsockname()[1]), endpoint.address)
+        time.sleep(0.05)  # the loop is blocked meanwhile: everything waits in the socket
+        await asyncio.sleep(0)  # a pass that selects the socket and queues its reader
+        await asyncio.sleep(0)  # the reader has run once
+        answered = 0
+        with contextlib.suppress(BlockingIOError):
+            while probe.recv(65536):
+                answered += 1
+        return answered
+    finally:
+        probe.close()
+        await endpoint.close()
+
+
+async def test_a_wake_up_handles_the_datagrams_waiting_up_to_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asyncio reads one datagram a loop pass: behind passes busy with RTP, answers waited
+    longer than T1 and every INVITE and BYE went out twice (`bench/sip_task.py`)."""
+    monkeypatch.setattr(transport, "MAX_READ_SECONDS", 10.0, raising=False)
+    assert await burst_then_one_pass(40) == 40
+    # never more than its count at once: the pacer's frames are due every 20 ms
+    assert await burst_then_one_pass(100) == transport.MAX_READS_PER_WAKE + 1
+
+
+async def test_a_wake_up_stops_reading_once_its_time_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport, "MAX_READ_SECONDS", 0.0)
+    assert await burst_then_one_pass(40) == 2  # the one asyncio read, and one more

@@ -17,6 +17,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -46,6 +47,13 @@ TICK_SECONDS = 0.02
 #: a call driven outside the endpoint (see `touch`)
 RESCAN_SECONDS = 1.0
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+#: a wake-up of the UDP socket reads what waits, up to this many datagrams or this long: asyncio
+#: reads one per loop pass, and behind a pass busy with thousands of RTP streams the answers
+#: queued for longer than T1, so every INVITE and BYE was sent again (and those answered too)
+MAX_READS_PER_WAKE = 64
+MAX_READ_SECONDS = 0.002
+#: the largest UDP datagram: a bigger-than-allowed message is read whole, then refused by `parse`
+MAX_DATAGRAM_BYTES = 65536
 #: Linux: report ICMP errors on an unconnected UDP socket, with the destination that failed
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
@@ -99,14 +107,14 @@ class SipEndpoint(asyncio.DatagramProtocol):
         #: offered every request that belongs to no call; True when it took care of it
         self.on_request: Callable[[Request, Address], bool] | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        #: the UDP transport's socket, read directly while datagrams wait (`_read_waiting`)
+        self._socket: socket.socket | None = None
         self._legs: dict[str, Leg] = {}
         #: (deadline, order, Call-ID) of every leg with a timer pending, earliest first; an
         #: entry whose leg has moved its deadline since is stale and skipped. The ticker
         #: wakes only the calls whose time has come, not every call every 20 ms
         self._timers: list[tuple[float, int, str]] = []
         self._order = 0
-        #: legs with no timer pending: looked at each tick for being finished
-        self._idle: set[str] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._resolved: dict[str, str] = {}
         self._resolving: set[asyncio.Task[None]] = set()
@@ -139,6 +147,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
+            # a duplicate of the transport's descriptor: asyncio hands out only a wrapper
+            # that cannot read; closed with the transport (`connection_lost`)
+            self._socket = sock.dup()
+            self._socket.setblocking(False)
             # a burst of answers (hundreds of calls set up at once) must not overflow the
             # kernel's default buffer; the kernel caps this at net.core.rmem_max
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -176,6 +188,26 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.handle(data, (str(addr[0]), int(addr[1])))
+        self._read_waiting()
+
+    def _read_waiting(self) -> None:
+        """Handle the datagrams already waiting in the socket, within the wake-up's bounds;
+        the rest wait for the next loop pass, so RTP pacing is not held up for long."""
+        sock = self._socket
+        if sock is None:
+            return
+        until = time.perf_counter() + MAX_READ_SECONDS
+        for _ in range(MAX_READS_PER_WAKE):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                self.error_received(err)  # an ICMP error queued (IP_RECVERR), as asyncio does
+                return
+            self.handle(data, (str(addr[0]), int(addr[1])))
+            if time.perf_counter() >= until:
+                return
 
     def handle(self, data: bytes, peer: Address) -> None:
         """One whole message from `peer` (a datagram, or a frame cut from a stream)."""
@@ -243,9 +275,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
         call_id = leg.call_id
         if deadline is None:
             leg.due = None
-            self._idle.add(call_id)
+            # with no timer left a call moves only on an input, and every input passes here:
+            # finished now, it is dropped now (no scan of thousands of held calls each tick)
+            if leg.call.finished and self._legs.get(call_id) is leg:
+                self._drop(call_id)
             return
-        self._idle.discard(call_id)
         if deadline != leg.due:
             leg.due = deadline
             self._order += 1
@@ -317,13 +351,21 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     async def _tick_forever(self) -> None:
         rescan_at = self._now() + RESCAN_SECONDS
+        rescan: list[Leg] = []
+        share = 1
         while True:
             await asyncio.sleep(TICK_SECONDS)
             now = self._now()
-            if now >= rescan_at:
+            if not rescan and now >= rescan_at:
                 rescan_at = now + RESCAN_SECONDS
-                for leg in list(self._legs.values()):
+                rescan = list(self._legs.values())
+                # a share each tick: 4,000 held calls read in one pass held the loop (and
+                # the RTP pacer behind it) for milliseconds once a second
+                share = int(len(rescan) * TICK_SECONDS / RESCAN_SECONDS) + 1
+            for leg in rescan[-share:]:
+                if self._legs.get(leg.call_id) is leg:
                     self._schedule(leg)
+            del rescan[-share:]
             # the legs due now, each ticked once this pass (a tick may leave it due again)
             due: list[Leg] = []
             timers = self._timers
@@ -335,12 +377,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
                     due.append(timed)
             for leg in due:
                 self._tick(leg, now)
-            for call_id in list(self._idle):
-                idle = self._legs.get(call_id)
-                if idle is None or idle.due is not None:
-                    self._idle.discard(call_id)
-                elif idle.call.finished:
-                    self._drop(call_id)
 
     def _tick(self, leg: Leg, now: float) -> None:
         call_id = leg.call_id
@@ -358,7 +394,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def _drop(self, call_id: str) -> None:
         self._legs.pop(call_id, None)
-        self._idle.discard(call_id)
 
     def unreachable(self, address: Address, call_id: str | None = None) -> None:
         """A transport error towards `address` (ICMP unreachable, a refused connection): the
@@ -382,6 +417,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
     def error_received(self, exc: Exception) -> None:
         for address, call_id in self._bounced():
             log.info("SIP: %s:%s is unreachable (%s), call %s", *address, exc, call_id)
@@ -391,13 +431,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
         """The datagrams the kernel reported errors for (IP_RECVERR): where each was going
         and, read from its own bytes, which call it belonged to. One bounced message fails
         its own call only (a far end still starting up refuses a few datagrams, not all)."""
-        if self._transport is None:
-            return []
-        sock = self._transport.get_extra_info("socket")
-        if sock is None:
+        raw = self._socket
+        if raw is None:
             return []
         bounced: list[tuple[Address, str | None]] = []
-        raw = socket.socket(fileno=sock.fileno())
         try:
             for _ in range(64):
                 data, _, _, address = raw.recvmsg(
@@ -408,8 +445,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 bounced.append(((str(address[0]), int(address[1])), _call_id_of(data)))
         except OSError:
             pass  # the queue is empty (or the platform has none)
-        finally:
-            raw.detach()
         return bounced
 
 
