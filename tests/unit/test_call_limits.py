@@ -39,10 +39,14 @@ class Endless:
         self.hung_up.set()
 
 
-async def run(script: list[tuple[float, str]]) -> tuple[CallFacts, datetime]:
+async def run(
+    script: list[tuple[float, str]], max_ringing_s: int = 30
+) -> tuple[CallFacts, datetime]:
     clock = ScaledClock(200.0, start=START)
     call = Endless(clock, script)
-    request = DialRequest("8613000000000", None, Prompt("p", 4.0), max_ringing_s=30, max_talk_s=7)
+    request = DialRequest(
+        "8613000000000", None, Prompt("p", 4.0), max_ringing_s=max_ringing_s, max_talk_s=7
+    )
     dialed = clock.now()
     limits = CallLimits(clock, call, request, dialed)
     facts = CallFacts(call_time=dialed)
@@ -73,6 +77,15 @@ async def test_ringing_past_max_ringing_is_480_at_the_limit() -> None:
 
 async def test_talking_past_max_talk_ends_at_the_limit() -> None:
     facts, _dialed = await run([(1.0, "ring"), (2.0, "answer")])
+    assert facts.answer_time is not None
+    assert facts.hangup_time == facts.answer_time + timedelta(seconds=7)
+    assert (facts.sip_code, facts.hangup_by, facts.call_duration) == (200, HangupBy.US, 7)
+
+
+async def test_a_talk_limit_later_than_the_ring_limit_it_replaces_still_holds() -> None:
+    """Answered 1 s before the ring limit: the watcher, asleep until then, must sleep on to
+    the talk limit rather than cut the call at the ring limit."""
+    facts, _dialed = await run([(1.0, "ring"), (2.0, "answer")], max_ringing_s=3)
     assert facts.answer_time is not None
     assert facts.hangup_time == facts.answer_time + timedelta(seconds=7)
     assert (facts.sip_code, facts.hangup_by, facts.call_duration) == (200, HangupBy.US, 7)

@@ -148,7 +148,8 @@ async def burst_then_one_pass(count: int) -> int:
     try:
         for n in range(count):
             probe.sendto(options(n, probe.getsockname()[1]), endpoint.address)
-        time.sleep(0.05)  # the loop is blocked meanwhile: everything waits in the socket
+        # the loop is blocked meanwhile, on purpose: everything waits in the socket
+        time.sleep(0.05)  # noqa: ASYNC251
         await asyncio.sleep(0)  # a pass that selects the socket and queues its reader
         await asyncio.sleep(0)  # the reader has run once
         answered = 0
