@@ -32,6 +32,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from voxcast.audio.playback import PromptAudio
 from voxcast.cli.main import GC_THRESHOLDS
 from voxcast.clock import SystemClock
@@ -86,6 +88,18 @@ class FarEnd:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def resent() -> Counter[str]:
+    """SIP messages this process has sent again so far, by method (the transport's
+    `voxcast_sip_retransmissions` counter): subtract two readings for a run's."""
+    counts: Counter[str] = Counter()
+    for metric in REGISTRY.collect():
+        if metric.name == "voxcast_sip_retransmissions":
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    counts[sample.labels["message"]] = int(sample.value)
+    return counts
+
+
 def sipp_uac(scenario: str, port: int, calls: int, rate: int, limit: int, hold_ms: int) -> float:
     """SIPp placing `calls` calls at up to `rate` per second, `limit` at once; seconds taken.
     `scenario` is a built-in name (`uac`) or a file next to this script."""
@@ -135,12 +149,15 @@ async def voxcast_calls(
                     causes[f"{event.sip_code} by {event.by}: {event.reason}"] += 1
 
     causes: Counter[str] = Counter()
+    before = resent()
     started = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(calls)))
     elapsed = time.monotonic() - started
     await carrier.close()
     if causes:
         print("  failed calls:", dict(causes.most_common(4)), file=sys.stderr)
+    again = resent() - before
+    print(f"  {calls} calls, SIP messages sent again: {dict(again) or 0}", file=sys.stderr)
     return elapsed, failed, media
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select, update
 from tests.integration.dialing import insert_task
 
-from sip_load import FarEnd, sipp_uac  # type: ignore[import-not-found]
+from sip_load import FarEnd, resent, sipp_uac  # type: ignore[import-not-found]
 from voxcast.audio import PromptCache, RenderPool
 from voxcast.cli.main import GC_THRESHOLDS
 from voxcast.clock import SystemClock
@@ -77,6 +77,7 @@ async def one_run(calls: int) -> tuple[float, int]:
             rt, creds.account_id, creds.app_id, numbers, text="Hi.", max_ringing_time=30
         )
         stop = asyncio.Event()
+        before = resent()
         started = time.monotonic()
         runner = asyncio.create_task(dialer.run(stop))
         done = 0
@@ -111,6 +112,7 @@ async def one_run(calls: int) -> tuple[float, int]:
             ).all()
         if codes:
             print("  not answered:", ", ".join(f"{c} {r!r} x{n}" for c, r, n in codes))
+        print(f"  {calls / elapsed:.0f} calls/s; SIP sent again: {dict(resent() - before) or 0}")
         stop.set()
         await runner
         await directory.close()

@@ -31,6 +31,13 @@ PACER_SKIPPED = Counter(
     "voxcast_rtp_pacer_skipped_frames",
     "20 ms frame slots the pacer skipped, more than 0.5 s behind; each active call lost them.",
 )
+SIP_RESENT = Counter(
+    "voxcast_sip_retransmissions",
+    "SIP messages this process sent again, by method ('response' for responses): requests on "
+    "Timers A/E, responses and ACKs for a peer's retransmissions. A steady rate means answers "
+    "arrive (or are read) later than T1, 500 ms.",
+    ["message"],
+)
 PUSH_BACKLOG = Gauge(
     "voxcast_push_backlog",
     "Pushes waiting in the outbox (whole database, refreshed when /metrics is read).",
@@ -128,6 +135,10 @@ def claimed(seconds: float) -> None:
 
 def pacer_late(seconds: float) -> None:
     PACER_LATENESS.observe(seconds)
+
+
+def sip_resent(message: str) -> None:
+    SIP_RESENT.labels(message).inc()
 
 
 def pacer_skipped(frames: int) -> None:

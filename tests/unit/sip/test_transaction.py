@@ -93,11 +93,23 @@ def send_times(
 
 def test_unanswered_invite_is_retransmitted_with_doubling_then_times_out() -> None:
     tx = ClientInviteTransaction(request(), 0.0)
-    assert sends(tx.start()) == 1
+    first = tx.start()
+    assert sends(first) == 1 and not first[0].again  # type: ignore[union-attr]
     # Timer A fires at 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s; Timer B at 32 s
     assert send_times(tx, 31.9) == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
     assert kinds(tx.tick(32.0)) == [TimedOut, Terminated]
     assert tx.state is State.TERMINATED and tx.deadline is None
+
+
+def test_a_retransmission_is_marked_as_sent_again() -> None:
+    """The transport counts them (voxcast_sip_retransmissions_total): a steady rate says the
+    answers come, or are read, later than T1."""
+    tx = ClientInviteTransaction(request(), 0.0)
+    assert tx.start() == [Send(request())]
+    assert tx.tick(0.5) == [Send(request(), again=True)]
+    bye = ClientNonInviteTransaction(request("BYE"), 0.0)
+    assert bye.start() == [Send(request("BYE"))]
+    assert bye.tick(0.5) == [Send(request("BYE"), again=True)]
 
 
 def test_invite_over_a_reliable_transport_is_never_retransmitted() -> None:
@@ -130,8 +142,9 @@ def test_busy_is_acked_once_per_copy_and_delivered_once() -> None:
     assert "tag=far" in (ack.headers.get("To") or "")
     assert ack.headers.get_all("Route") == ["<sip:proxy.example;lr>"]
     assert isinstance(parse(serialize(ack)), Request)
+    assert not first[0].again  # type: ignore[union-attr]
     for t in (0.9, 1.5, 20.0):  # the 486 retransmitted: our ACK was lost
-        assert kinds(tx.receive(response(486, req), t)) == [Send]
+        assert tx.receive(response(486, req), t) == [Send(ack, again=True)]
     assert sends(run_clock(tx, 31.0, start=0.2)) == 0  # no INVITE retransmission after a final
     assert kinds(tx.tick(32.2)) == [Terminated]
     assert tx.state is State.TERMINATED
@@ -296,8 +309,8 @@ def test_server_non_invite_answers_retransmissions_with_the_same_response() -> N
     assert tx.receive(bye, 0.1) == []  # nothing to re-send before we answered
     ok = answer(bye, 200)
     assert tx.respond(ok, 0.1) == [Send(ok)]
-    assert tx.receive(bye, 0.6) == [Send(ok)]
-    assert tx.receive(bye, 1.6) == [Send(ok)]
+    assert tx.receive(bye, 0.6) == [Send(ok, again=True)]
+    assert tx.receive(bye, 1.6) == [Send(ok, again=True)]
     assert tx.respond(answer(bye, 500), 1.7) == []  # one final only
     assert run_clock(tx, 32.0, start=1.7) == []
     assert kinds(tx.tick(32.2)) == [Terminated]
@@ -309,7 +322,7 @@ def test_server_invite_2xx_is_resent_until_the_ack() -> None:
     ok = answer(reinvite, 200)
     assert tx.respond(ok, 0.0) == [Send(ok)]
     assert send_times(tx, 8.0) == [0.5, 1.5, 3.5, 7.5]
-    assert tx.receive(reinvite, 8.1) == [Send(ok)]  # the INVITE again: the 200 again
+    assert tx.receive(reinvite, 8.1) == [Send(ok, again=True)]  # the INVITE again: the 200 again
     ack = far_request("ACK", branch="z9hG4bK-far-ack", cseq=7)
     assert tx.matches_ack(ack)
     assert not tx.matches_ack(far_request("ACK", branch="z9hG4bK-x", cseq=8))

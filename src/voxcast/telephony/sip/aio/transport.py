@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from voxcast import metrics
 from voxcast.telephony.sip.core.dialog import ALLOW
 from voxcast.telephony.sip.core.message import (
     MAX_MESSAGE_BYTES,
@@ -258,6 +259,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def _dispatch(self, leg: Leg, outputs: Sequence[object]) -> None:
         for out in outputs:
             if isinstance(out, Send):
+                if out.again:
+                    message = out.message
+                    metrics.sip_resent(
+                        message.method if isinstance(message, Request) else "response"
+                    )
                 self._send_for(leg, out.message)
             else:
                 leg.on_output(out)

@@ -34,7 +34,12 @@ TIMEOUT = 64 * T1  # Timers B, F, H, J, L
 
 @dataclass(frozen=True)
 class Send:
+    """A message for the transport; `again` when it was sent before (a retransmission, or the
+    ACK of a final response the far end sent again): counted, they tell of a slow peer or a
+    late reader."""
+
     message: Message
+    again: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,8 @@ class ClientInviteTransaction:
             self._timer_d = now + 32.0
             return [Send(self._ack), Deliver(response)]
         if self.state is State.COMPLETED and self._ack is not None:
-            return [Send(self._ack)]  # a retransmitted final: our ACK was lost; tell no one
+            # a retransmitted final: our ACK was lost; tell no one
+            return [Send(self._ack, again=True)]
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -183,7 +189,7 @@ class ClientInviteTransaction:
             if self._timer_a is not None and now >= self._timer_a:
                 self._interval *= 2
                 self._timer_a = now + self._interval
-                return [Send(self.request)]
+                return [Send(self.request, again=True)]
         elif self.state is State.COMPLETED and self._timer_d is not None and now >= self._timer_d:
             self._terminate()
             return [Terminated()]
@@ -242,7 +248,7 @@ class ClientNonInviteTransaction:
                 else:
                     self._interval = T2
                 self._timer_e = now + self._interval
-                return [Send(self.request)]
+                return [Send(self.request, again=True)]
         elif self.state is State.COMPLETED and self._timer_k is not None and now >= self._timer_k:
             self.state = State.TERMINATED
             self._timer_k = None
@@ -283,7 +289,7 @@ class ServerNonInviteTransaction:
     def receive(self, request: Request, now: float) -> list[Action]:
         """A retransmission of our request."""
         if self.state in (State.PROCEEDING, State.COMPLETED) and self._last is not None:
-            return [Send(self._last)]
+            return [Send(self._last, again=True)]
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -370,7 +376,7 @@ class ServerInviteTransaction:
             State.ACCEPTED,
             State.COMPLETED,
         ):
-            return [Send(self._last)]
+            return [Send(self._last, again=True)]
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -382,7 +388,7 @@ class ServerInviteTransaction:
             if self._resend is not None and now >= self._resend and self._last is not None:
                 self._interval = min(self._interval * 2, T2)
                 self._resend = now + self._interval
-                return [Send(self._last)]
+                return [Send(self._last, again=True)]
         elif self.state is State.CONFIRMED and self._timer_i is not None and now >= self._timer_i:
             self.state = State.TERMINATED
             self._timer_i = None

@@ -487,7 +487,7 @@ class OutboundCall(CallAgent):
         number, _ = response.cseq
         ack = self._acks.get((tag, number))
         if ack is not None:
-            return [Send(ack)]
+            return [Send(ack, again=True)]
         if number != self.invite.cseq[0]:
             return []
         return self._stray_dialog(response, now)
