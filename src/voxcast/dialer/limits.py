@@ -45,6 +45,7 @@ class CallLimits:
         self._limit: datetime | None = dialed_at + timedelta(
             seconds=request.max_ringing_s + DIAL_BACKSTOP_S
         )
+        self._changed = asyncio.Event()
         #: the phase and the instant of its limit, once the dialer cut the call there
         self.cut: tuple[str, datetime] | None = None
         self._watcher = asyncio.ensure_future(self._watch())
@@ -60,25 +61,27 @@ class CallLimits:
             self._set(None)
 
     def _set(self, limit: datetime | None) -> None:
-        earlier = self._limit is None or (limit is not None and limit < self._limit)
         self._limit = limit
-        if limit is None or self.cut is not None:
-            return  # a sleeping watcher wakes to no limit and leaves
-        if earlier or self._watcher.done():
-            # only a limit that came nearer needs the watcher woken; a later one is found
-            # when it wakes (one sleeping task a call, not two tasks and a wait per phase)
-            self._watcher.cancel()
-            self._watcher = asyncio.ensure_future(self._watch())
+        self._changed.set()
 
     async def _watch(self) -> None:
         while True:
+            self._changed.clear()
             limit = self._limit
             if limit is None:
-                return
+                await self._changed.wait()
+                continue
             wait = (limit - self._clock.now()).total_seconds() + GRACE_S
             if wait > 0:
-                await self._clock.sleep(wait)
-                continue  # the limit may have moved on meanwhile
+                sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+                changed = asyncio.ensure_future(self._changed.wait())
+                try:
+                    await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                    changed.cancel()
+                if self._changed.is_set():
+                    continue
             self.cut = (self._phase, limit)
             await self._call.hangup()
             return
